@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.urls import include, path
+
+from accounts import views
+
+urlpatterns = [path("logout/", views.logout, name="logout")]
+
+if settings.AUTH_MODE == "local":
+    urlpatterns.append(path("login/", views.login, name="login"))
+else:
+    # Imported only in ADFS mode: local development never loads the library's views.
+    urlpatterns.append(path("oauth2/", include("django_auth_adfs.urls")))

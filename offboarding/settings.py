@@ -1,0 +1,271 @@
+"""Offboarding settings: one file, every value from the environment (or `.env`).
+
+A missing or malformed value stops start-up with an error naming the variable.
+Any secret can also be given as NAME_FILE, the path of a file holding it.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from environs import Env, EnvError
+from marshmallow.validate import URL
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = Env()
+if not os.environ.get("OFFBOARDING_IGNORE_DOTENV"):
+    env.read_env(BASE_DIR / ".env", recurse=False)
+
+
+def envsecret(name: str, default: str | None = None) -> str | None:
+    """NAME, or the contents of the file named by NAME_FILE."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as e:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {e.strerror}") from e
+    return os.environ.get(name, default)
+
+
+def envurl(name: str, default: str) -> str:
+    """An http(s) URL, without a trailing slash."""
+    return env.str(name, default, validate=URL(require_tld=False, schemes={"http", "https"})).rstrip("/")
+
+
+def required(name: str, value: str | None) -> str:
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set (or {name}_FILE)")
+    return value
+
+
+try:
+    DEBUG = env.bool("DEBUG", False)
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+    SITE_URL = envurl("SITE_URL", "http://127.0.0.1:8000")
+    AUTH_MODE = env.str("AUTH_MODE", "local" if DEBUG else "adfs")
+    Q_BROKER = env.str("Q_BROKER", "orm")
+    Q_WORKERS = env.int("Q_WORKERS", 2)
+    Q_TIMEOUT = env.int("Q_TIMEOUT", 900)
+    REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+    DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    WORKDAY_REPORT_URL = envurl(
+        "WORKDAY_REPORT_URL",
+        "http://127.0.0.1:8001/workday/ccx/service/customreport2/acme/ISU_Offboarding/Terminations",
+    )
+    WORKDAY_USERNAME = env.str("WORKDAY_USERNAME", "ISU_Offboarding")
+    OKTA_ORG_URL = envurl("OKTA_ORG_URL", "http://127.0.0.1:8001/okta")
+    OKTA_CLIENT_ID = env.str("OKTA_CLIENT_ID", "")
+    OKTA_SCOPES = env.list("OKTA_SCOPES", ["okta.users.manage", "okta.groups.manage"])
+    JIRA_BASE_URL = envurl("JIRA_BASE_URL", "http://127.0.0.1:8001/jira")
+    JIRA_EMAIL = env.str("JIRA_EMAIL", "offboarding@example.com")
+    JIRA_PROJECT_KEY = env.str("JIRA_PROJECT_KEY", "SEC")
+    JIRA_ISSUE_TYPE = env.str("JIRA_ISSUE_TYPE", "Task")
+    ALERT_EMAILS = env.list("ALERT_EMAILS", [])
+    EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", 25)
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
+    LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
+    ADFS_SERVER = env.str("ADFS_SERVER", "")
+    ADFS_CLIENT_ID = env.str("ADFS_CLIENT_ID", "")
+    ADFS_RELYING_PARTY_ID = env.str("ADFS_RELYING_PARTY_ID", "")
+    ADFS_AUDIENCE = env.str("ADFS_AUDIENCE", "")
+    ADFS_USERNAME_CLAIM = env.str("ADFS_USERNAME_CLAIM", "winaccountname")
+    ADFS_GROUPS_CLAIM = env.str("ADFS_GROUPS_CLAIM", "group")
+    ADFS_CA_BUNDLE = env.str("ADFS_CA_BUNDLE", "") or True
+    # Directory group name -> our role, e.g. "SG-Offboarding-Approvers=approvers,..."
+    ADFS_ROLE_GROUPS = env.dict(
+        "ADFS_ROLE_GROUPS",
+        {"Offboarding-Approvers": "approvers", "Offboarding-Auditors": "auditors", "Offboarding-Admins": "admins"},
+    )
+except EnvError as e:
+    raise ImproperlyConfigured(str(e)) from e
+
+SECRET_KEY = envsecret("SECRET_KEY") or ("insecure-development-key-do-not-use-in-production" if DEBUG else None)
+required("SECRET_KEY", SECRET_KEY)
+WORKDAY_PASSWORD = envsecret("WORKDAY_PASSWORD", "sandbox-workday-password" if DEBUG else None)
+OKTA_API_TOKEN = envsecret("OKTA_API_TOKEN", "sandbox-okta-token" if DEBUG else None)
+OKTA_PRIVATE_KEY = envsecret("OKTA_PRIVATE_KEY")  # PEM, for the OAuth 2.0 service app
+JIRA_API_TOKEN = envsecret("JIRA_API_TOKEN", "sandbox-jira-token" if DEBUG else None)
+ADFS_CLIENT_SECRET = envsecret("ADFS_CLIENT_SECRET")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
+if not OKTA_CLIENT_ID:
+    required("OKTA_API_TOKEN", OKTA_API_TOKEN)
+else:
+    required("OKTA_PRIVATE_KEY", OKTA_PRIVATE_KEY)
+required("WORKDAY_PASSWORD", WORKDAY_PASSWORD)
+required("JIRA_API_TOKEN", JIRA_API_TOKEN)
+
+if AUTH_MODE not in ("local", "adfs"):
+    raise ImproperlyConfigured(f"AUTH_MODE must be 'local' or 'adfs', not {AUTH_MODE!r}")
+if AUTH_MODE == "local" and not DEBUG:
+    raise ImproperlyConfigured("AUTH_MODE=local is for development only and needs DEBUG=true")
+if AUTH_MODE == "adfs":
+    for name in ("ADFS_SERVER", "ADFS_CLIENT_ID", "ADFS_RELYING_PARTY_ID", "ADFS_AUDIENCE"):
+        required(name, globals()[name])
+if Q_BROKER not in ("orm", "redis"):
+    raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "accounts",
+    "offboarding",
+    "sandbox",
+]
+if AUTH_MODE == "adfs":
+    INSTALLED_APPS.append("django_auth_adfs")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "accounts.middleware.RoleRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "offboarding.urls"
+WSGI_APPLICATION = "offboarding.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.roles.roles_context",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker share one file: WAL lets readers and the
+    # writer proceed together, IMMEDIATE takes the write lock at BEGIN (so a
+    # transaction never fails half-way on an upgrade), and the busy timeout
+    # waits for the lock instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+Q_CLUSTER = {
+    "name": "offboarding",
+    "workers": Q_WORKERS,
+    # A task may run up to `timeout` seconds; the broker re-delivers an
+    # unacknowledged task only after `retry`, which is longer, so a long task
+    # is never handed to a second worker while it still runs.
+    "timeout": Q_TIMEOUT,
+    "retry": Q_TIMEOUT + 300,
+    "max_attempts": 3,
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "label": "Task queue",
+}
+if Q_BROKER == "redis":
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+LOGIN_URL = "login"
+if AUTH_MODE == "adfs":
+    AUTHENTICATION_BACKENDS = ["accounts.backends.RoleMappingAdfsBackend"]
+    LOGIN_URL = "django_auth_adfs:login"
+    AUTH_ADFS = {
+        "SERVER": ADFS_SERVER,
+        "CLIENT_ID": ADFS_CLIENT_ID,
+        "CLIENT_SECRET": ADFS_CLIENT_SECRET,
+        "RELYING_PARTY_ID": ADFS_RELYING_PARTY_ID,
+        "AUDIENCE": ADFS_AUDIENCE,
+        "CA_BUNDLE": ADFS_CA_BUNDLE,
+        "USERNAME_CLAIM": ADFS_USERNAME_CLAIM,
+        "GROUPS_CLAIM": ADFS_GROUPS_CLAIM,
+        "CLAIM_MAPPING": {"first_name": "given_name", "last_name": "family_name", "email": "email"},
+        "MIRROR_GROUPS": False,
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Secure by default; development (DEBUG) relaxes only what plain HTTP needs.
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", False) else None
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

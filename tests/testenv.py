@@ -1,0 +1,14 @@
+"""Environment for the test run, loaded by pytest before Django's settings.
+
+A developer's own `.env` is ignored so the suite behaves the same everywhere;
+DATABASE_URL and Q_BROKER/REDIS_URL still come from the caller, so CI can run
+the suite on PostgreSQL with Redis.
+"""
+
+import os
+
+os.environ["OFFBOARDING_IGNORE_DOTENV"] = "1"
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("AUTH_MODE", "local")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789")
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
