@@ -1,6 +1,9 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
+# The sandbox (simulated Workday, Okta and Jira over real HTTP) and its fixtures.
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 
 @pytest.fixture
 def make_user(db):
