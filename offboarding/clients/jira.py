@@ -1,0 +1,147 @@
+"""Jira Cloud REST v3: the evidence ticket (create, comment, attach, read, find by label)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from .errors import MalformedResponse
+from .transport import BasicAuth, ErrorBody, RetryPolicy, Secret, Transport, seconds_header, short_text
+
+
+@dataclass(frozen=True)
+class JiraIssue:
+    id: str
+    key: str
+    url: str
+    fields: dict[str, Any]
+
+
+def _describe_jira_error(response: requests.Response) -> ErrorBody:
+    """Jira's error collection: {"errorMessages": [...], "errors": {field: message}}."""
+    try:
+        body = response.json()
+        messages = [str(m) for m in body.get("errorMessages") or []]
+        errors = body.get("errors") or {}
+        causes = messages + [f"{name}: {message}" for name, message in errors.items()]
+    except (ValueError, AttributeError):
+        return ErrorBody(summary=short_text(response))
+    if not causes:
+        return ErrorBody(summary=short_text(response))
+    return ErrorBody(summary=causes[0], code=causes[0], causes=causes[1:], details={"errors": errors})
+
+
+class JiraClient:
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        api_token: Secret,
+        project_key: str,
+        issue_type: str = "Task",
+        *,
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.project_key = project_key
+        self.issue_type = issue_type
+        self.transport = Transport(
+            "jira",
+            self.base_url,
+            auth=BasicAuth(email, api_token),
+            policy=policy or RetryPolicy(),
+            describe_error=_describe_jira_error,
+            rate_limit_wait=lambda response: seconds_header(response, "Retry-After"),
+            request_id_header="X-AREQUESTID",
+            session=session,
+        )
+
+    @classmethod
+    def from_settings(cls, *, policy: RetryPolicy | None = None, session: requests.Session | None = None) -> JiraClient:
+        return cls(
+            settings.JIRA_BASE_URL,
+            settings.JIRA_EMAIL,
+            Secret(settings.JIRA_API_TOKEN),
+            settings.JIRA_PROJECT_KEY,
+            settings.JIRA_ISSUE_TYPE,
+            policy=policy or RetryPolicy.from_settings(),
+            session=session,
+        )
+
+    def __repr__(self) -> str:
+        return f"JiraClient({self.base_url!r}, project={self.project_key!r})"
+
+    def browse_url(self, key: str) -> str:
+        return f"{self.base_url}/browse/{key}"
+
+    def create_issue(self, summary: str, description_adf: dict[str, Any], labels: list[str]) -> JiraIssue:
+        """File a ticket. Never retried after an ambiguous failure (timeout, 5xx): the caller
+        checks find_issues_by_label before trying again, so no ticket is filed twice."""
+        fields: dict[str, Any] = {
+            "project": {"key": self.project_key},
+            "issuetype": {"name": self.issue_type},
+            "summary": summary,
+            "description": description_adf,
+            "labels": labels,
+        }
+        body = _json(self.transport.request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False))
+        return JiraIssue(id=str(body["id"]), key=body["key"], url=self.browse_url(body["key"]), fields=fields)
+
+    def add_comment(self, key: str, body_adf: dict[str, Any]) -> str:
+        """Add a comment; returns its id. Like create, not retried after an ambiguous failure."""
+        response = self.transport.request(
+            "POST", f"/rest/api/3/issue/{key}/comment", json={"body": body_adf}, idempotent=False
+        )
+        return str(_json(response)["id"])
+
+    def attach_file(self, key: str, filename: str, content: bytes, content_type: str) -> list[dict[str, Any]]:
+        """Attach one file; returns Jira's attachment records."""
+        response = self.transport.request(
+            "POST",
+            f"/rest/api/3/issue/{key}/attachments",
+            files={"file": (filename, content, content_type)},
+            # Jira refuses multipart uploads without it (XSRF protection).
+            headers={"X-Atlassian-Token": "no-check"},
+            idempotent=False,
+        )
+        body = response.json()
+        return body if isinstance(body, list) else []
+
+    def get_issue(self, key: str) -> JiraIssue:
+        return self._issue(_json(self.transport.request("GET", f"/rest/api/3/issue/{key}")))
+
+    def find_issues_by_label(self, label: str) -> list[JiraIssue]:
+        """Issues of our project carrying `label` (every page)."""
+        jql = f"project = {_quote(self.project_key)} AND labels = {_quote(label)} ORDER BY created ASC"
+        params: dict[str, str] = {"jql": jql, "fields": "summary,labels,status,created", "maxResults": "50"}
+        issues: list[JiraIssue] = []
+        while True:
+            body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
+            issues += [self._issue(i) for i in body.get("issues") or []]
+            if body.get("isLast", True) or not body.get("nextPageToken"):
+                return issues
+            params["nextPageToken"] = body["nextPageToken"]
+
+    def _issue(self, data: dict[str, Any]) -> JiraIssue:
+        return JiraIssue(
+            id=str(data["id"]), key=data["key"], url=self.browse_url(data["key"]), fields=data.get("fields") or {}
+        )
+
+
+def _quote(value: str) -> str:
+    """A JQL string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as e:
+        raise MalformedResponse("jira", "response is not JSON", status=response.status_code) from e
+    if not isinstance(body, dict):
+        raise MalformedResponse("jira", "expected a JSON object", status=response.status_code)
+    return body

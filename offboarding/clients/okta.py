@@ -1,0 +1,396 @@
+"""Okta Management API: find a user, read their groups, remove them, end sessions, deactivate.
+
+Auth is an SSWS API token or an OAuth 2.0 service app (client credentials with a
+private_key_jwt client assertion); the rest of the client does not care which.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jwt
+import requests
+from django.conf import settings
+from requests.auth import AuthBase
+
+from .errors import MalformedResponse, NotFound
+from .pacing import RateLimitPacer
+from .transport import (
+    ErrorBody,
+    Pacer,
+    RenewableAuth,
+    RetryPolicy,
+    Secret,
+    Transport,
+    seconds_until_epoch,
+    short_text,
+)
+
+log = logging.getLogger("offboarding.clients.okta")
+
+DEPROVISIONED = "DEPROVISIONED"
+
+
+@dataclass(frozen=True)
+class OktaUser:
+    id: str
+    status: str
+    login: str
+    email: str
+    first_name: str
+    last_name: str
+    employee_number: str
+    profile: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> OktaUser:
+        profile = data.get("profile") or {}
+        return cls(
+            id=data["id"],
+            status=data.get("status", ""),
+            login=profile.get("login", ""),
+            email=profile.get("email", ""),
+            first_name=profile.get("firstName", ""),
+            last_name=profile.get("lastName", ""),
+            employee_number=profile.get("employeeNumber") or "",
+            profile=profile,
+        )
+
+    @property
+    def is_deprovisioned(self) -> bool:
+        return self.status == DEPROVISIONED
+
+
+@dataclass(frozen=True)
+class OktaGroup:
+    id: str
+    name: str
+    type: str
+    description: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> OktaGroup:
+        profile = data.get("profile") or {}
+        return cls(
+            id=data["id"],
+            name=profile.get("name", ""),
+            type=data.get("type", ""),
+            description=profile.get("description") or "",
+        )
+
+    @property
+    def removable(self) -> bool:
+        return self.type == "OKTA_GROUP"
+
+    @property
+    def not_removable_reason(self) -> str:
+        if self.type == "BUILT_IN":
+            return "Built-in group (Everyone): Okta manages its membership"
+        if self.type == "APP_GROUP":
+            return "App group: its membership is imported from the app (e.g. Active Directory)"
+        if not self.removable:
+            return f"Group type {self.type or 'unknown'}: only OKTA_GROUP memberships can be removed"
+        return ""
+
+
+class SswsAuth(AuthBase):
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"SSWS {self._token.reveal()}"
+        return request
+
+    def __repr__(self) -> str:
+        return "SswsAuth(***)"
+
+
+class ServiceAppAuth(RenewableAuth):
+    """OAuth 2.0 client credentials for an Okta service app, signed with its private key.
+
+    The access token is cached until shortly before it expires; the transport asks for a new one
+    if Okta answers 401 anyway (revoked, or our clock is behind).
+    """
+
+    ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+    def __init__(
+        self,
+        org_url: str,
+        client_id: str,
+        private_key: Secret,
+        scopes: list[str],
+        *,
+        key_id: str = "",
+        policy: RetryPolicy,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.token_url = f"{org_url.rstrip('/')}/oauth2/v1/token"
+        self.client_id = client_id
+        self.scopes = scopes
+        self.key_id = key_id
+        self._private_key = private_key
+        self._token: Secret | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self._transport = Transport(
+            "okta",
+            org_url,
+            auth=_NoAuth(),
+            # One attempt here: the API call that needed the token retries as a whole.
+            policy=replace(policy, max_attempts=1),
+            describe_error=_describe_oauth_error,
+            rate_limit_wait=lambda response: seconds_until_epoch(response, "X-Rate-Limit-Reset"),
+            request_id_header="X-Okta-Request-Id",
+            session=session,
+        )
+
+    def __repr__(self) -> str:
+        return f"ServiceAppAuth({self.client_id!r}, scopes={self.scopes!r})"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.access_token().reveal()}"
+        return request
+
+    def forget_token(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def access_token(self) -> Secret:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires_at:
+                self._token, lifetime = self._request_token()
+                # Renew a little early (a tenth of the lifetime, at most 30 s) so no call
+                # goes out with a token that expires in flight.
+                self._expires_at = time.monotonic() + lifetime - min(30.0, lifetime / 10)
+            return self._token
+
+    def _request_token(self) -> tuple[Secret, float]:
+        now = int(time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.token_url,
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+        }
+        headers = {"kid": self.key_id} if self.key_id else None
+        assertion = jwt.encode(claims, self._private_key.reveal(), algorithm="RS256", headers=headers)
+        response = self._transport.request(
+            "POST",
+            "/oauth2/v1/token",
+            data={
+                "grant_type": "client_credentials",
+                "scope": " ".join(self.scopes),
+                "client_assertion_type": self.ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+        )
+        try:
+            body = response.json()
+            token, lifetime = body["access_token"], float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError) as e:
+            raise MalformedResponse("okta", "token endpoint answered without an access token") from e
+        log.debug("okta: got an access token for %s, valid %.0fs", self.client_id, lifetime)
+        return Secret(token), lifetime
+
+
+class _NoAuth(AuthBase):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def _describe_oauth_error(response: requests.Response) -> ErrorBody:
+    try:
+        body = response.json()
+        return ErrorBody(summary=body.get("error_description") or body["error"], code=body.get("error", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _describe_okta_error(response)
+
+
+def _describe_okta_error(response: requests.Response) -> ErrorBody:
+    """Okta's error body: errorCode, errorSummary, errorId, errorCauses[].errorSummary."""
+    try:
+        body = response.json()
+        causes = [c.get("errorSummary", "") for c in body.get("errorCauses") or [] if isinstance(c, dict)]
+        return ErrorBody(
+            summary=body.get("errorSummary") or short_text(response),
+            code=body.get("errorCode", ""),
+            error_id=body.get("errorId", ""),
+            causes=[c for c in causes if c],
+        )
+    except (ValueError, AttributeError):
+        return ErrorBody(summary=short_text(response))
+
+
+# One pacer per org and process, so every client in a worker sees the same budget.
+_pacers: dict[str, RateLimitPacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def shared_pacer(org_url: str) -> RateLimitPacer:
+    with _pacers_lock:
+        if org_url not in _pacers:
+            _pacers[org_url] = RateLimitPacer(
+                slow_below=settings.OKTA_RATE_LIMIT_SLOW_BELOW, max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT
+            )
+        return _pacers[org_url]
+
+
+class OktaClient:
+    def __init__(
+        self,
+        org_url: str,
+        auth: AuthBase,
+        *,
+        policy: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.org_url = org_url.rstrip("/")
+        self.transport = Transport(
+            "okta",
+            self.org_url,
+            auth=auth,
+            policy=policy or RetryPolicy(),
+            describe_error=_describe_okta_error,
+            rate_limit_wait=lambda response: seconds_until_epoch(response, "X-Rate-Limit-Reset"),
+            request_id_header="X-Okta-Request-Id",
+            pacer=pacer,
+            session=session,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        *,
+        policy: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        session: requests.Session | None = None,
+    ) -> OktaClient:
+        """SSWS token auth, or the OAuth service app when OKTA_CLIENT_ID is set."""
+        policy = policy or RetryPolicy.from_settings()
+        auth: AuthBase
+        if settings.OKTA_CLIENT_ID:
+            auth = ServiceAppAuth(
+                settings.OKTA_ORG_URL,
+                settings.OKTA_CLIENT_ID,
+                Secret(settings.OKTA_PRIVATE_KEY),
+                list(settings.OKTA_SCOPES),
+                key_id=settings.OKTA_PRIVATE_KEY_ID,
+                policy=policy,
+                session=session,
+            )
+        else:
+            auth = SswsAuth(Secret(settings.OKTA_API_TOKEN))
+        pacer = pacer or shared_pacer(settings.OKTA_ORG_URL)
+        return cls(settings.OKTA_ORG_URL, auth, policy=policy, pacer=pacer, session=session)
+
+    def __repr__(self) -> str:
+        return f"OktaClient({self.org_url!r})"
+
+    # Users
+
+    def find_users_by_employee_number(self, employee_number: str) -> list[OktaUser]:
+        """Every user whose profile.employeeNumber matches, DEPROVISIONED ones included."""
+        query = f"profile.employeeNumber eq {_quote(employee_number)}"
+        return [OktaUser.from_api(u) for u in self._all_pages("/api/v1/users", {"search": query})]
+
+    def find_user_by_login(self, login: str) -> OktaUser | None:
+        query = f"profile.login eq {_quote(login)}"
+        users = [OktaUser.from_api(u) for u in self._all_pages("/api/v1/users", {"search": query})]
+        return users[0] if users else None
+
+    def search_users(self, text: str, limit: int = 20) -> list[OktaUser]:
+        """People whose first name, last name or email starts with `text` (for a human to pick)."""
+        response = self.transport.request("GET", "/api/v1/users", params={"q": text, "limit": limit})
+        return [OktaUser.from_api(u) for u in _json_list(response)]
+
+    def get_user(self, user_id: str) -> OktaUser:
+        return OktaUser.from_api(_json_object(self.transport.request("GET", f"/api/v1/users/{user_id}")))
+
+    # Groups
+
+    def list_user_groups(self, user_id: str) -> list[OktaGroup]:
+        return [OktaGroup.from_api(g) for g in self._all_pages(f"/api/v1/users/{user_id}/groups")]
+
+    def remove_from_group(self, group_id: str, user_id: str) -> None:
+        self.transport.request("DELETE", f"/api/v1/groups/{group_id}/users/{user_id}")
+
+    def add_to_group(self, group_id: str, user_id: str) -> None:
+        self.transport.request("PUT", f"/api/v1/groups/{group_id}/users/{user_id}")
+
+    # Sessions and lifecycle
+
+    def clear_sessions(self, user_id: str) -> None:
+        """End every Okta session and revoke the OAuth/OIDC tokens issued to the user."""
+        self.transport.request("DELETE", f"/api/v1/users/{user_id}/sessions", params={"oauthTokens": "true"})
+
+    def deactivate(self, user_id: str) -> OktaUser:
+        """Deactivate, and return the user as read back. Already DEPROVISIONED counts as done."""
+        user = self.get_user(user_id)
+        if user.is_deprovisioned:
+            return user
+        try:
+            self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")
+        except NotFound:
+            # Okta answers 404 to deactivating a user who is already deprovisioned, e.g.
+            # when our first attempt did go through before its answer was lost.
+            user = self.get_user(user_id)
+            if user.is_deprovisioned:
+                return user
+            raise
+        return self.get_user(user_id)
+
+    def reactivate(self, user_id: str) -> OktaUser:
+        """Undo a deactivation (activate a DEPROVISIONED user without emailing them)."""
+        user = self.get_user(user_id)
+        if user.is_deprovisioned:
+            self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/activate", params={"sendEmail": "false"})
+        elif user.status in ("PROVISIONED", "RECOVERY"):
+            self.transport.request(
+                "POST", f"/api/v1/users/{user_id}/lifecycle/reactivate", params={"sendEmail": "false"}
+            )
+        return self.get_user(user_id)
+
+    def _all_pages(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every item of a list, following each Link rel="next" (the cursor is opaque)."""
+        items: list[dict[str, Any]] = []
+        response = self.transport.request("GET", path, params=params)
+        items += _json_list(response)
+        while next_url := response.links.get("next", {}).get("url"):
+            response = self.transport.request("GET", next_url)
+            items += _json_list(response)
+        return items
+
+
+def _quote(value: str) -> str:
+    """A string literal for Okta's search expression."""
+    return json.dumps(value)
+
+
+def _json_list(response: requests.Response) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError as e:
+        raise MalformedResponse("okta", "response is not JSON", status=response.status_code) from e
+    if not isinstance(body, list):
+        raise MalformedResponse("okta", "expected a JSON list", status=response.status_code)
+    return body
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as e:
+        raise MalformedResponse("okta", "response is not JSON", status=response.status_code) from e
+    if not isinstance(body, dict) or "id" not in body:
+        raise MalformedResponse("okta", "expected a JSON object with an id", status=response.status_code)
+    return body
