@@ -1,6 +1,32 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OffboardingConfig(AppConfig):
     name = "offboarding"
     verbose_name = "Offboarding"
+
+    def ready(self):
+        post_migrate.connect(ensure_schedules, sender=self)
+
+
+def ensure_schedules(**kwargs) -> None:
+    """Create or update the periodic jobs, by name, so migrating twice changes nothing.
+
+    Each job runs the management command of the same name, so anything the
+    scheduler does can also be run by hand.
+    """
+    from django.conf import settings
+    from django_q.models import Schedule
+
+    for command, minutes in settings.SCHEDULES.items():
+        Schedule.objects.update_or_create(
+            name=command,
+            defaults={
+                "func": "django.core.management.call_command",
+                "args": repr(command),
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )

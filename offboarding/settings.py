@@ -73,6 +73,7 @@ try:
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
     LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
+    SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=lambda n: n >= 1)
     ADFS_SERVER = env.str("ADFS_SERVER", "")
     ADFS_CLIENT_ID = env.str("ADFS_CLIENT_ID", "")
     ADFS_RELYING_PARTY_ID = env.str("ADFS_RELYING_PARTY_ID", "")
@@ -85,6 +86,39 @@ try:
         "ADFS_ROLE_GROUPS",
         {"Offboarding-Approvers": "approvers", "Offboarding-Auditors": "auditors", "Offboarding-Admins": "admins"},
     )
+except EnvError as e:
+    raise ImproperlyConfigured(str(e)) from e
+
+# --- Vendor API clients (offboarding/clients, issue 4) ---
+try:
+    CLIENT_CONNECT_TIMEOUT = env.float("CLIENT_CONNECT_TIMEOUT", 5.0)  # seconds, every call
+    CLIENT_READ_TIMEOUT = env.float("CLIENT_READ_TIMEOUT", 30.0)
+    CLIENT_MAX_ATTEMPTS = env.int("CLIENT_MAX_ATTEMPTS", 4)  # tries per call for timeouts, 5xx, 429
+    CLIENT_BACKOFF_INITIAL = env.float("CLIENT_BACKOFF_INITIAL", 0.5)  # exponential backoff + jitter
+    CLIENT_BACKOFF_MAX = env.float("CLIENT_BACKOFF_MAX", 10.0)
+    CLIENT_RATE_LIMIT_MAX_WAIT = env.float("CLIENT_RATE_LIMIT_MAX_WAIT", 60.0)  # longest wait for a 429 reset
+    # Below this fraction of X-Rate-Limit-Limit left, the Okta client spreads its calls out.
+    OKTA_RATE_LIMIT_SLOW_BELOW = env.float("OKTA_RATE_LIMIT_SLOW_BELOW", 0.1)
+    OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
+    # Our field -> the report's column alias; set only the ones a tenant names differently,
+    # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".
+    WORKDAY_COLUMNS = {
+        "employee_id": "Employee_ID",
+        "name": "Worker",
+        "first_name": "First_Name",
+        "last_name": "Last_Name",
+        "email": "Email_Work",
+        "termination_date": "Termination_Date",
+        "last_day_of_work": "Last_Day_of_Work",
+        "category": "Termination_Category",
+        "reason": "Termination_Reason",
+        "manager": "Manager",
+        "department": "Supervisory_Organization",
+        "location": "Location",
+        "time_zone": "Time_Zone",
+        "worker_type": "Worker_Type",
+        "rescinded": "Is_Rescinded",
+    } | env.dict("WORKDAY_COLUMNS", {})
 except EnvError as e:
     raise ImproperlyConfigured(str(e)) from e
 
@@ -129,6 +163,7 @@ if AUTH_MODE == "adfs":
     INSTALLED_APPS.append("django_auth_adfs")
 
 MIDDLEWARE = [
+    "offboarding.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -193,6 +228,9 @@ if Q_BROKER == "redis":
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Periodic jobs: management command -> every N minutes (created by name at migrate).
+SCHEDULES = {"sync_workday": SYNC_INTERVAL_MINUTES}
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 LOGIN_REDIRECT_URL = "home"

@@ -1,7 +1,7 @@
-from django.contrib import admin
 from django.urls import include, path
 
 from offboarding import views
+from offboarding.admin import site as admin_site
 
 handler403 = "accounts.views.forbidden"
 
@@ -9,5 +9,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin_site.urls),
 ]

@@ -1,0 +1,109 @@
+"""Django admin for the admins role: rules, protected accounts, safety settings; audit events read-only."""
+
+from django.contrib import admin
+
+from accounts.roles import ADMINS, has_role
+from offboarding.models import (
+    AuditEvent,
+    AutoApproveRule,
+    Case,
+    ProtectedAccount,
+    ReportRowError,
+    SafetySettings,
+    Step,
+    Termination,
+)
+
+
+class OffboardingAdminSite(admin.AdminSite):
+    site_header = "Offboarding administration"
+    site_title = "Offboarding admin"
+
+    def has_permission(self, request):
+        return request.user.is_active and has_role(request.user, ADMINS)
+
+
+site = OffboardingAdminSite(name="admin")
+
+
+class AdminsMayEdit(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return has_role(request.user, ADMINS)
+
+    def has_view_permission(self, request, obj=None):
+        return has_role(request.user, ADMINS)
+
+    def has_add_permission(self, request):
+        return has_role(request.user, ADMINS)
+
+    def has_change_permission(self, request, obj=None):
+        return has_role(request.user, ADMINS)
+
+    def has_delete_permission(self, request, obj=None):
+        return has_role(request.user, ADMINS)
+
+
+class ReadOnly(AdminsMayEdit):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AutoApproveRule, site=site)
+class AutoApproveRuleAdmin(AdminsMayEdit):
+    list_display = ["name", "enabled", "timing", "categories", "departments_include", "max_groups"]
+    list_filter = ["enabled", "timing"]
+
+
+@admin.register(ProtectedAccount, site=site)
+class ProtectedAccountAdmin(AdminsMayEdit):
+    list_display = ["kind", "value", "note", "created_at"]
+    list_filter = ["kind"]
+
+
+@admin.register(SafetySettings, site=site)
+class SafetySettingsAdmin(AdminsMayEdit):
+    list_display = ["__str__", "breaker_count", "breaker_share", "breaker_tripped_at", "effective_mode"]
+    readonly_fields = ["breaker_tripped_at", "breaker_reason", "active_population", "active_population_counted_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Termination, site=site)
+class TerminationAdmin(ReadOnly):
+    list_display = ["employee_id", "name", "termination_date", "category", "department", "rescinded"]
+    search_fields = ["employee_id", "name", "email"]
+
+
+@admin.register(Case, site=site)
+class CaseAdmin(ReadOnly):
+    list_display = ["id", "person_name", "state", "identity", "effective_at", "jira_key"]
+    list_filter = ["state", "identity", "kind"]
+    list_select_related = ["termination"]
+
+
+@admin.register(Step, site=site)
+class StepAdmin(ReadOnly):
+    list_display = ["case", "kind", "target_name", "status", "attempts", "http_status", "vendor_code"]
+    list_filter = ["kind", "status"]
+
+
+@admin.register(ReportRowError, site=site)
+class ReportRowErrorAdmin(ReadOnly):
+    list_display = ["employee_id", "reason", "first_seen", "last_seen", "resolved_at"]
+
+
+@admin.register(AuditEvent, site=site)
+class AuditEventAdmin(ReadOnly):
+    list_display = ["seq", "at", "actor_name", "action", "case", "request_id"]
+    list_filter = ["action"]
+    search_fields = ["actor_name", "action", "request_id", "object_repr"]

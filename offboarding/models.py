@@ -1,0 +1,565 @@
+"""The offboarding domain: what Workday said, the case it opened, each step taken, and the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from offboarding.request_id import current_request_id
+
+
+class Termination(models.Model):
+    """One termination of one worker, as the Workday report last showed it."""
+
+    class Category(models.TextChoices):
+        VOLUNTARY = "Voluntary"
+        INVOLUNTARY = "Involuntary"
+
+    employee_id = models.CharField(max_length=64, db_index=True)
+    name = models.CharField(max_length=300)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    email = models.CharField(max_length=300, blank=True)
+    termination_date = models.DateField()
+    last_day_of_work = models.DateField(null=True, blank=True)
+    category = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    manager = models.CharField(max_length=300, blank=True)
+    department = models.CharField(max_length=300, blank=True)
+    location = models.CharField(max_length=300, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    worker_type = models.CharField(max_length=64, blank=True)
+    rescinded = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    # The fields a correction in Workday may change; compared on every sync.
+    TRACKED_FIELDS = (
+        "name",
+        "first_name",
+        "last_name",
+        "email",
+        "termination_date",
+        "last_day_of_work",
+        "category",
+        "reason",
+        "manager",
+        "department",
+        "location",
+        "time_zone",
+        "worker_type",
+        "rescinded",
+    )
+
+    class Meta:
+        ordering = ["-termination_date", "employee_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.employee_id}), leaving {self.termination_date}"
+
+    @property
+    def is_involuntary(self) -> bool:
+        return self.category == self.Category.INVOLUNTARY
+
+    def tracked_values(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.TRACKED_FIELDS}
+
+    def effective_moment(self, mode: str) -> datetime:
+        """When access should go, per the configured mode, in UTC.
+
+        The end of a day is the first instant of the next one in the worker's
+        own time zone, so a worker in Tokyo loses access hours before one in
+        New York who leaves on the same date.
+        """
+        tz = ZoneInfo(self.time_zone)
+        if mode == SafetySettings.EffectiveMode.START_OF_TERMINATION_DATE:
+            day = self.termination_date
+        elif mode == SafetySettings.EffectiveMode.END_OF_LAST_DAY_OF_WORK:
+            day = (self.last_day_of_work or self.termination_date) + timedelta(days=1)
+        else:
+            day = self.termination_date + timedelta(days=1)
+        return datetime.combine(day, time.min, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+class AutoApproveRule(models.Model):
+    """Conditions under which a case is approved without a human."""
+
+    class Timing(models.TextChoices):
+        AT_EFFECTIVE_MOMENT = "at_effective_moment", "At the effective moment"
+        IMMEDIATELY = "immediately", "Immediately"
+
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    # Empty lists mean "any".
+    categories = models.JSONField(default=list, blank=True)
+    worker_types = models.JSONField(default=list, blank=True)
+    departments_include = models.JSONField(default=list, blank=True)
+    departments_exclude = models.JSONField(default=list, blank=True)
+    locations = models.JSONField(default=list, blank=True)
+    max_groups = models.PositiveIntegerField(null=True, blank=True)
+    timing = models.CharField(max_length=30, choices=Timing.choices, default=Timing.AT_EFFECTIVE_MOMENT)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"rule:{self.pk} {self.name}"
+
+    def conditions(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "categories": self.categories,
+            "worker_types": self.worker_types,
+            "departments_include": self.departments_include,
+            "departments_exclude": self.departments_exclude,
+            "locations": self.locations,
+            "max_groups": self.max_groups,
+            "timing": self.timing,
+        }
+
+    def matches(self, termination: Termination, removable_groups: int) -> bool:
+        def within(values: list[str], value: str) -> bool:
+            return not values or value.casefold() in {v.casefold() for v in values}
+
+        return (
+            self.enabled
+            and within(self.categories, termination.category)
+            and within(self.worker_types, termination.worker_type)
+            and within(self.departments_include, termination.department)
+            and termination.department.casefold() not in {d.casefold() for d in self.departments_exclude}
+            and within(self.locations, termination.location)
+            and (self.max_groups is None or removable_groups <= self.max_groups)
+        )
+
+
+class ProtectedAccount(models.Model):
+    """An Okta user, login or group whose members are never offboarded on one person's word."""
+
+    class Kind(models.TextChoices):
+        USER_ID = "user_id", "Okta user id"
+        LOGIN = "login", "Okta login"
+        GROUP = "group", "Okta group (id or name)"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value = models.CharField(max_length=300)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("kind", "value")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+    @classmethod
+    def reason_for(cls, user_id: str, login: str, groups: list[dict]) -> str:
+        """Why this Okta user is protected, or "" when they are not."""
+        group_keys = {g["id"] for g in groups} | {g["name"].casefold() for g in groups}
+        for entry in cls.objects.all():
+            value = entry.value.casefold()
+            if (
+                (entry.kind == cls.Kind.USER_ID and entry.value == user_id)
+                or (entry.kind == cls.Kind.LOGIN and value == login.casefold())
+                or (entry.kind == cls.Kind.GROUP and (entry.value in group_keys or value in group_keys))
+            ):
+                return f"protected account ({entry})"
+        return ""
+
+
+class SafetySettings(models.Model):
+    """The one row of safety settings; `SafetySettings.load()` returns it."""
+
+    class EffectiveMode(models.TextChoices):
+        END_OF_TERMINATION_DATE = "end_of_termination_date", "End of the termination date"
+        START_OF_TERMINATION_DATE = "start_of_termination_date", "Start of the termination date"
+        END_OF_LAST_DAY_OF_WORK = "end_of_last_day_of_work", "End of the last day of work"
+
+    breaker_count = models.PositiveIntegerField(
+        default=25, help_text="Trip when one sync brings more new terminations than this."
+    )
+    breaker_share = models.FloatField(
+        default=0.02, help_text="…or more than this share of the active Okta population (0.02 = 2%)."
+    )
+    breaker_tripped_at = models.DateTimeField(null=True, blank=True)
+    breaker_reason = models.CharField(max_length=300, blank=True)
+    effective_mode = models.CharField(
+        max_length=40, choices=EffectiveMode.choices, default=EffectiveMode.END_OF_TERMINATION_DATE
+    )
+    involuntary_immediately = models.BooleanField(
+        default=False, help_text="Involuntary terminations take effect as soon as they are seen."
+    )
+    active_population = models.PositiveIntegerField(default=0, help_text="Active Okta users, last counted.")
+    active_population_counted_at = models.DateTimeField(null=True, blank=True)
+    sla_target_hours = models.FloatField(default=4)
+
+    class Meta:
+        verbose_name_plural = "safety settings"
+
+    def __str__(self) -> str:
+        return "Safety settings"
+
+    @classmethod
+    def load(cls) -> SafetySettings:
+        return cls.objects.get_or_create(pk=1)[0]
+
+    @property
+    def breaker_tripped(self) -> bool:
+        return self.breaker_tripped_at is not None
+
+
+class Case(models.Model):
+    """One offboarding of one person."""
+
+    class State(models.TextChoices):
+        PENDING_REVIEW = "pending_review", "Pending review"
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
+        APPROVED = "approved", "Approved"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Kind(models.TextChoices):
+        WORKDAY = "workday", "Workday termination"
+        EMERGENCY = "emergency", "Emergency offboard"
+
+    class Identity(models.TextChoices):
+        UNRESOLVED = "unresolved", "Not looked up yet"
+        EXACT = "exact", "Exact (employeeNumber and name agree)"
+        NONE = "none", "No Okta user with this employee number"
+        MULTIPLE = "multiple", "Several Okta users with this employee number"
+        NAME_MISMATCH = "name_mismatch", "Employee number matches but the name disagrees"
+        LOGIN_ONLY = "login_only", "Found only by email/login"
+        CHOSEN = "chosen", "Chosen by a person"
+
+    class Ticket(models.TextChoices):
+        NOT_YET = "not_yet", "Not yet"
+        PENDING = "pending", "Ticket pending"
+        FILED = "filed", "Filed"
+
+    OPEN_STATES = (State.PENDING_REVIEW, State.NEEDS_ATTENTION, State.APPROVED, State.SCHEDULED)
+    DECIDABLE_STATES = (State.PENDING_REVIEW, State.NEEDS_ATTENTION)
+    RUNNABLE_STATES = (State.APPROVED, State.SCHEDULED)
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WORKDAY)
+    termination = models.ForeignKey(Termination, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_REVIEW, db_index=True)
+    attention_reason = models.TextField(blank=True)
+
+    okta_user_id = models.CharField(max_length=64, blank=True, db_index=True)
+    okta_login = models.CharField(max_length=300, blank=True)
+    identity = models.CharField(max_length=20, choices=Identity.choices, default=Identity.UNRESOLVED)
+    identity_note = models.TextField(blank=True)
+    protected_reason = models.CharField(max_length=300, blank=True)
+    plan = models.JSONField(default=dict, blank=True)
+
+    effective_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    immediate = models.BooleanField(default=False)
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    request_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by_rule = models.ForeignKey(AutoApproveRule, null=True, blank=True, on_delete=models.PROTECT)
+    rule_snapshot = models.JSONField(default=dict, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    started_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    failure_summary = models.TextField(blank=True)
+
+    jira_key = models.CharField(max_length=40, blank=True, db_index=True)
+    ticket = models.CharField(max_length=10, choices=Ticket.choices, default=Ticket.NOT_YET)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk}: {self.person_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("case", args=[self.pk])
+
+    @property
+    def person_name(self) -> str:
+        if self.termination:
+            return self.termination.name
+        return self.plan.get("user", {}).get("name", "") or self.okta_login
+
+    @property
+    def label(self) -> str:
+        """The Jira label that finds this case's ticket, even after a crash."""
+        return f"offboarding-case-{self.pk}"
+
+    @property
+    def needs_two_approvers(self) -> bool:
+        return bool(self.protected_reason) or self.kind == self.Kind.EMERGENCY
+
+    @property
+    def time_to_revoke(self) -> timedelta | None:
+        if self.revoked_at and self.effective_at:
+            return max(self.revoked_at - self.effective_at, timedelta(0))
+        return None
+
+    @property
+    def is_due(self) -> bool:
+        return (
+            self.state in self.RUNNABLE_STATES and self.effective_at is not None and self.effective_at <= timezone.now()
+        )
+
+
+class Approval(models.Model):
+    """One approver's yes; a protected or emergency case needs two distinct ones."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("case", "user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} approved case {self.case_id}"
+
+
+class Step(models.Model):
+    """One external action of a case; unique per (case, kind, target) so a re-run resumes."""
+
+    class Kind(models.TextChoices):
+        RESOLVE = "resolve"
+        SNAPSHOT = "snapshot"
+        REMOVE_GROUP = "remove_group"
+        CLEAR_SESSIONS = "clear_sessions"
+        DEACTIVATE = "deactivate"
+        VERIFY = "verify"
+        FILE_TICKET = "file_ticket"
+        RESTORE_GROUP = "restore_group"
+        REACTIVATE = "reactivate"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target = models.CharField(max_length=100, blank=True)
+    target_name = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    vendor_code = models.CharField(max_length=100, blank=True)
+    vendor_error_id = models.CharField(max_length=100, blank=True)
+    vendor_request_id = models.CharField(max_length=100, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["case", "kind", "target"], name="one_step_per_target")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target_name or self.target}".strip()
+
+
+class ReportRowError(models.Model):
+    """A Workday report row that could not be understood; kept and shown until it goes away."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    employee_id = models.CharField(max_length=64, blank=True)
+    reason = models.TextField()
+    raw = models.JSONField(default=dict)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"Report row {self.employee_id or '(no id)'}: {self.reason}"
+
+
+# --- The audit trail ---------------------------------------------------------
+
+SECRET_KEY_PATTERN = re.compile(r"token|password|secret|authorization|private_key|assertion|api_key", re.I)
+REDACTED = "[redacted]"
+
+
+def without_secrets(data: Any) -> Any:
+    """A copy of `data` with the value of every secret-looking key masked."""
+    if isinstance(data, dict):
+        return {k: REDACTED if SECRET_KEY_PATTERN.search(str(k)) else without_secrets(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [without_secrets(v) for v in data]
+    return data
+
+
+def canonical(data: Any) -> Any:
+    """`data` as it reads back from a JSONField, so hashes agree before and after saving."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+class AuditChainHead(models.Model):
+    """The newest event's hash; locking this one row serialises appends to the chain."""
+
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"Audit chain head #{self.last_seq}"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """Append-only; each event's hash covers its content and the previous event's hash."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=200)
+    action = models.CharField(max_length=100, db_index=True)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    object_repr = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only")
+
+    def content(self) -> dict[str, Any]:
+        """What the hash covers (the actor FK is not: its name snapshot is)."""
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor_name": self.actor_name,
+            "action": self.action,
+            "case_id": self.case_id,
+            "object_repr": self.object_repr,
+            "before": self.before,
+            "after": self.after,
+            "request_id": self.request_id,
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self) -> str:
+        payload = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @classmethod
+    def record(
+        cls,
+        action: str,
+        *,
+        actor: Any = None,
+        case: Case | None = None,
+        obj: Any = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> AuditEvent:
+        """Append one event, in the caller's transaction (or a new one).
+
+        `actor` is a user, or a string such as "rule:3" or "system:sync_workday".
+        """
+        user = actor if actor is not None and not isinstance(actor, str) else None
+        actor_name = actor if isinstance(actor, str) else (user.get_username() if user else "system")
+        with transaction.atomic():
+            head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+            event = cls(
+                seq=head.last_seq + 1,
+                at=timezone.now(),
+                actor=user,
+                actor_name=actor_name,
+                action=action,
+                case=case,
+                object_repr=str(obj if obj is not None else case or "")[:300],
+                before=canonical(without_secrets(before)),
+                after=canonical(without_secrets(after)),
+                request_id=current_request_id(),
+                prev_hash=head.last_hash,
+            )
+            event.hash = event.compute_hash()
+            event.save()
+            head.last_seq, head.last_hash = event.seq, event.hash
+            head.save(update_fields=["last_seq", "last_hash"])
+        return event
+
+    @classmethod
+    def verify_chain(cls, queryset: models.QuerySet | None = None) -> tuple[bool, str]:
+        """Walk the chain; return (intact, what is wrong with the first bad event)."""
+        prev_hash, expected_seq = "0" * 64, 1
+        for event in (queryset or cls.objects.all()).order_by("seq").iterator(chunk_size=2000):
+            if event.seq != expected_seq:
+                return False, f"event #{expected_seq} is missing (next is #{event.seq}): removed"
+            if event.prev_hash != prev_hash:
+                return False, f"event #{event.seq} does not follow #{event.seq - 1}: an event was inserted or removed"
+            if event.compute_hash() != event.hash:
+                return False, f"event #{event.seq} ({event.action}) was altered"
+            prev_hash, expected_seq = event.hash, event.seq + 1
+        head = AuditChainHead.objects.filter(pk=1).first()
+        if head and (head.last_seq != expected_seq - 1 or head.last_hash != prev_hash):
+            return False, f"the chain ends at #{expected_seq - 1} but the head says #{head.last_seq}: events removed"
+        return True, f"{expected_seq - 1} events verified"
+
+    @classmethod
+    def verify_case(cls, case: Case) -> bool:
+        """Whether each of a case's events still matches its own hash and its predecessor's."""
+        events = list(cls.objects.filter(case=case).order_by("seq"))
+        prev = {e.seq: e.hash for e in cls.objects.filter(seq__in=[e.seq - 1 for e in events])}
+        return all(e.compute_hash() == e.hash and (e.seq == 1 or prev.get(e.seq - 1) == e.prev_hash) for e in events)
+
+
+def dates_in(values: dict[str, Any]) -> dict[str, Any]:
+    """Dates and datetimes as ISO strings, for before/after data."""
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in values.items()}
