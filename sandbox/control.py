@@ -1,0 +1,136 @@
+"""`Sandbox`: the Python handle on a running sandbox, for tests, the demo and benchmarks.
+
+It speaks to the control API over HTTP, so it works the same against an in-process server and against
+`python manage.py sandbox` in another process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from sandbox import jira, okta, workday
+
+
+class SandboxControlError(Exception):
+    pass
+
+
+class Sandbox:
+    def __init__(self, url: str, reset_defaults: dict[str, Any] | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.okta_url = f"{self.url}/okta"
+        self.jira_url = f"{self.url}/jira"
+        report = f"{workday.TENANT}/{workday.REPORT_OWNER}/{workday.REPORT_NAME}"
+        self.workday_report_url = f"{self.url}/workday/ccx/service/customreport2/{report}"
+        self.okta_token = okta.API_TOKEN
+        self.jira_email = jira.EMAIL
+        self.jira_token = jira.API_TOKEN
+        self.jira_project_key = jira.PROJECT["key"]
+        self.workday_user = workday.USERNAME
+        self.workday_password = workday.PASSWORD
+        self.reset_defaults = reset_defaults or {}
+        self.session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.url}>"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, f"{self.url}/_sandbox/{path}", timeout=30, **kwargs)
+        if response.status_code >= 400:
+            raise SandboxControlError(f"{method} /_sandbox/{path}: {response.status_code} {response.text}")
+        return response.json()
+
+    # -- world --------------------------------------------------------------------------------
+    def reset(self, **options: Any) -> dict:
+        """Rebuild the world. Options: seed, workers, groups_per_person, pending_terminations, demo,
+        okta_page_size, rate_limits ({family: limit}), rate_limit_window (s), concurrency_limit,
+        okta_token_lifetime (s), okta_async_delay (s). Unset ones take this handle's defaults."""
+        merged = {**self.reset_defaults, **options}
+        if "rate_limits" in options and "rate_limits" in self.reset_defaults:
+            merged["rate_limits"] = {**self.reset_defaults["rate_limits"], **options["rate_limits"]}
+        return self.call("POST", "reset", json=merged)
+
+    def config(self) -> dict:
+        """The options in force, including the Okta rate limits, window and concurrency limit."""
+        return self.call("GET", "config")
+
+    # -- Okta ---------------------------------------------------------------------------------
+    def add_okta_group(self, name: str, type: str = "OKTA_GROUP", **extra: Any) -> dict:
+        return self.call("POST", "okta/groups", json={"name": name, "type": type, **extra})
+
+    def add_okta_user(
+        self,
+        employee_number: str | None,
+        first_name: str,
+        last_name: str,
+        login: str | None = None,
+        email: str | None = None,
+        status: str = "ACTIVE",
+        groups: list[str] | None = None,
+        **profile: Any,
+    ) -> dict:
+        body = {
+            "employee_number": employee_number,
+            "first_name": first_name,
+            "last_name": last_name,
+            "login": login,
+            "email": email,
+            "status": status,
+            "groups": groups or [],
+            **profile,
+        }
+        return self.call("POST", "okta/users", json=body)
+
+    def add_okta_membership(self, group_id: str, user_id: str) -> dict:
+        """Put a user in any group, APP_GROUP included (as an import would)."""
+        return self.call("PUT", f"okta/groups/{group_id}/users/{user_id}")
+
+    def okta_user(self, user_id: str) -> dict:
+        """{"user", "status", "transitioning_to", "groups": [{id, name, type}], "sessions_revoked",
+        "oauth_tokens_revoked"}; user_id may also be a login."""
+        return self.call("GET", f"okta/users/{user_id}")
+
+    def okta_users(self) -> list[dict]:
+        return self.call("GET", "okta/users")
+
+    def okta_groups(self) -> list[dict]:
+        return self.call("GET", "okta/groups")
+
+    # -- Workday ------------------------------------------------------------------------------
+    def add_termination(self, employee_id: str, **columns: Any) -> dict:
+        """A termination row; for a known worker the columns default from Workday, dates may be ISO."""
+        return self.call("POST", "workday/terminations", json={"employee_id": employee_id, **columns})
+
+    def correct_termination(self, employee_id: str, **columns: Any) -> dict:
+        return self.call("PATCH", f"workday/terminations/{employee_id}", json=columns)
+
+    def rescind_termination(self, employee_id: str) -> dict:
+        return self.call("POST", f"workday/terminations/{employee_id}/rescind", json={})
+
+    def terminations(self) -> list[dict]:
+        return self.call("GET", "workday/terminations")
+
+    def workers(self) -> list[dict]:
+        return self.call("GET", "workday/workers")
+
+    # -- Jira, the request log, faults ----------------------------------------------------------
+    def jira_issues(self) -> list[dict]:
+        return self.call("GET", "jira/issues")
+
+    def requests(self, service: str | None = None) -> list[dict]:
+        return self.call("GET", "requests", params={"service": service} if service else None)
+
+    def clear_requests(self) -> None:
+        self.call("DELETE", "requests")
+
+    def fault(self, service: str, kind: str, endpoint: str | None = None, **params: Any) -> dict:
+        """Switch a fault on; params: seconds, status, rate, count, retry_after. Returns it with its id."""
+        return self.call("POST", "faults", json={"service": service, "kind": kind, "endpoint": endpoint, **params})
+
+    def faults(self) -> list[dict]:
+        return self.call("GET", "faults")
+
+    def clear_faults(self, service: str | None = None) -> None:
+        self.call("DELETE", "faults", params={"service": service} if service else None)

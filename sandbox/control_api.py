@@ -1,0 +1,191 @@
+"""The sandbox's own API under /_sandbox/: reset and seed, shape the world, read it back, switch faults.
+
+Not a vendor API: it is neither rate limited nor written to the request log.
+"""
+
+from __future__ import annotations
+
+import json
+
+from werkzeug import Request, Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+
+from sandbox import workday
+from sandbox.faults import Fault
+from sandbox.service import json_response
+from sandbox.state import OptionError, Options, SandboxState
+
+routes = Map(
+    [
+        Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
+        Rule("/_sandbox/config", methods=["GET"], endpoint="config"),
+        Rule("/_sandbox/workday/terminations", methods=["GET"], endpoint="list_terminations"),
+        Rule("/_sandbox/workday/terminations", methods=["POST"], endpoint="add_termination"),
+        Rule("/_sandbox/workday/terminations/<employee_id>", methods=["PATCH"], endpoint="correct_termination"),
+        Rule("/_sandbox/workday/terminations/<employee_id>/rescind", methods=["POST"], endpoint="rescind_termination"),
+        Rule("/_sandbox/workday/workers", methods=["GET"], endpoint="list_workers"),
+        Rule("/_sandbox/okta/groups", methods=["GET"], endpoint="list_groups"),
+        Rule("/_sandbox/okta/groups", methods=["POST"], endpoint="add_group"),
+        Rule("/_sandbox/okta/groups/<group_id>/users/<user_id>", methods=["PUT"], endpoint="add_membership"),
+        Rule("/_sandbox/okta/users", methods=["GET"], endpoint="list_users"),
+        Rule("/_sandbox/okta/users", methods=["POST"], endpoint="add_user"),
+        Rule("/_sandbox/okta/users/<user_id>", methods=["GET"], endpoint="user_state"),
+        Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
+        Rule("/_sandbox/requests", methods=["GET"], endpoint="list_requests"),
+        Rule("/_sandbox/requests", methods=["DELETE"], endpoint="clear_requests"),
+        Rule("/_sandbox/faults", methods=["GET"], endpoint="list_faults"),
+        Rule("/_sandbox/faults", methods=["POST"], endpoint="add_fault"),
+        Rule("/_sandbox/faults", methods=["DELETE"], endpoint="clear_faults"),
+    ]
+)
+
+
+def handle(state: SandboxState, request: Request) -> Response:
+    try:
+        endpoint, args = routes.bind("sandbox").match(request.path, request.method)
+        body = json.loads(request.get_data(as_text=True) or "{}") if request.method in ("POST", "PATCH") else {}
+        with state.lock:
+            return json_response(globals()[f"_{endpoint}"](state, body, request, **args))
+    except HTTPException as error:
+        return json_response({"error": error.description}, error.code)
+    except (OptionError, ValueError, TypeError) as error:
+        return json_response({"error": str(error)}, 400)
+    except KeyError as error:
+        return json_response({"error": f"not found: {error.args[0]}"}, 404)
+
+
+def _reset(state, body, request):
+    state.reset(Options.from_dict(body))
+    return _config(state, body, request)
+
+
+def _config(state, body, request):
+    return {**state.options.as_dict(), "users": len(state.users), "groups": len(state.groups)}
+
+
+def _list_terminations(state, body, request):
+    return list(state.terminations.values())
+
+
+def _add_termination(state, body, request):
+    employee_id = body.pop("employee_id")
+    return workday.add_termination(state, str(employee_id), body)
+
+
+def _correct_termination(state, body, request, employee_id):
+    return workday.correct_termination(state, employee_id, body)
+
+
+def _rescind_termination(state, body, request, employee_id):
+    return workday.rescind_termination(state, employee_id)
+
+
+def _list_workers(state, body, request):
+    return [vars(worker) for worker in state.workers.values()]
+
+
+def _okta_base(request):
+    return request.host_url.rstrip("/") + "/okta"
+
+
+def _list_groups(state, body, request):
+    return [group.as_okta_json(_okta_base(request)) for group in state.groups.values()]
+
+
+def _add_group(state, body, request):
+    group = state.add_group(
+        body.pop("name"), body.pop("type", "OKTA_GROUP"), body.pop("description", ""), body.pop("source", "")
+    )
+    if body:
+        raise OptionError(f"unknown group attributes {sorted(body)}")
+    return group.as_okta_json(_okta_base(request))
+
+
+def _add_membership(state, body, request, group_id, user_id):
+    user, group = state.users[user_id], state.groups[group_id]
+    if group.id not in user.group_ids:
+        user.group_ids.append(group.id)
+    return _user_state(state, body, request, user_id)
+
+
+def _list_users(state, body, request):
+    return [user.as_okta_json(_okta_base(request)) for user in state.all_users()]
+
+
+def _add_user(state, body, request):
+    employee_number = body.pop("employee_number")
+    first_name, last_name = body.pop("first_name"), body.pop("last_name")
+    default_login = f"{first_name}.{last_name}@acme.example".lower().replace(" ", "")
+    login = body.pop("login", None) or default_login
+    status = body.pop("status", "ACTIVE")
+    if status not in ("STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED"):
+        raise OptionError(f"unknown Okta status {status!r}")
+    profile = {
+        "login": login,
+        "email": body.pop("email", None) or login,
+        "firstName": first_name,
+        "lastName": last_name,
+        "displayName": f"{first_name} {last_name}",
+        "employeeNumber": str(employee_number) if employee_number is not None else None,
+        **body.pop("profile", {}),
+    }
+    groups = body.pop("groups", [])
+    profile.update(body)  # any other keyword is a profile attribute
+    profile = {name: value for name, value in profile.items() if value is not None}
+    user = state.add_user(profile, status, groups)
+    return user.as_okta_json(_okta_base(request))
+
+
+def _user_state(state, body, request, user_id):
+    user = state.find_user(user_id)
+    if user is None:
+        raise KeyError(user_id)
+    return {
+        "user": user.as_okta_json(_okta_base(request)),
+        "status": user.status,
+        "transitioning_to": user.transitioning_to,
+        "groups": [state.groups[gid].summary() for gid in user.group_ids],
+        "sessions_revoked": user.sessions_revoked,
+        "oauth_tokens_revoked": user.oauth_tokens_revoked,
+    }
+
+
+def _jira_issues(state, body, request):
+    return [
+        {
+            "id": issue.id,
+            "key": issue.key,
+            "fields": issue.fields,
+            "comments": [{"id": c["id"], "body": c["body"]} for c in issue.comments],
+            "attachments": [{k: v for k, v in a.items() if k != "at"} for a in issue.attachments],
+        }
+        for issue in state.jira_issues
+    ]
+
+
+def _list_requests(state, body, request):
+    service = request.args.get("service")
+    return [entry for entry in state.requests if service in (None, entry["service"])]
+
+
+def _clear_requests(state, body, request):
+    state.requests.clear()
+    return {"cleared": True}
+
+
+def _list_faults(state, body, request):
+    return [fault.as_dict() for fault in state.faults]
+
+
+def _add_fault(state, body, request):
+    fault = Fault.from_dict(body)
+    state.faults.append(fault)
+    return fault.as_dict()
+
+
+def _clear_faults(state, body, request):
+    service = request.args.get("service")
+    state.faults = [fault for fault in state.faults if service not in (None, fault.service)]
+    state.release_held_requests()
+    return {"cleared": True}

@@ -1,0 +1,499 @@
+"""Simulated Okta Management API: the users, groups, sessions, lifecycle and OAuth subset the product uses.
+
+Strict where Okta is strict (status rules, group types, scopes, rate limits); quirks the specs do not
+state follow ../shared/specs/README.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import jwt
+from werkzeug import Request, Response
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+
+from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PUBLIC_KEY_PEM
+from sandbox.service import Service, json_response
+from sandbox.state import OktaUser
+
+API_TOKEN = "sandbox-okta-token"
+SERVICE_APP_SCOPES = {"okta.users.read", "okta.users.manage", "okta.groups.read", "okta.groups.manage"}
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_PAGE = 200
+# Which properties `filter` may name (the Users API documents this short list); `search` takes any.
+FILTERABLE = {"status", "lastUpdated", "id", "profile.login", "profile.email", "profile.firstName", "profile.lastName"}
+
+ERRORS = {
+    "E0000001": (400, "Api validation failed: {0}"),
+    "E0000006": (403, "You do not have permission to perform the requested action"),
+    "E0000007": (404, "Not found: Resource not found: {0}"),
+    "E0000008": (404, "The requested path was not found"),
+    "E0000009": (500, "Internal Server Error"),
+    "E0000011": (401, "Invalid token provided"),
+    "E0000016": (403, "Activation failed because the user is already active"),
+    "E0000022": (405, "The endpoint does not support the provided HTTP method"),
+    "E0000031": (400, "Invalid search criteria."),
+    "E0000038": (403, "This operation is not allowed in the user's current status."),
+    "E0000047": (429, "API call exceeded rate limit due to too many requests."),
+    # The error-codes page lists 400, but the group-membership operations document only 204/403/404/429:
+    # we answer 403 so a client cannot tell the two apart by status and must read errorCode.
+    "E0000060": (403, "Unsupported operation."),
+}
+
+
+class OktaError(Exception):
+    def __init__(self, code: str, *args: str, causes: list[str] = (), headers: dict | None = None) -> None:
+        self.code, self.args_, self.causes, self.headers = code, args, list(causes), headers or {}
+
+    def response(self) -> Response:
+        status, summary = ERRORS[self.code]
+        body = {
+            "errorCode": self.code,
+            "errorSummary": summary.format(*self.args_) if self.args_ else summary.replace(": {0}", ""),
+            "errorLink": self.code,
+            "errorId": "oae" + secrets.token_urlsafe(16).replace("-", "x").replace("_", "y")[:22],
+            "errorCauses": [{"errorSummary": cause} for cause in self.causes],
+        }
+        return json_response(body, status, headers=self.headers)
+
+
+class OAuthError(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        self.status, self.error, self.description = status, error, description
+
+    def response(self) -> Response:
+        return json_response({"error": self.error, "error_description": self.description}, self.status)
+
+
+def rate_limit_family(method: str, path: str) -> str:
+    if path.startswith("/oauth2/"):
+        return "/oauth2/v1/token"
+    if method == "GET" and re.fullmatch(r"/api/v1/users/[^/]+", path):
+        return "GET /api/v1/users/{id}"
+    if path.startswith("/api/v1/users"):
+        return "/api/v1/users"
+    if path.startswith("/api/v1/groups"):
+        return "/api/v1/groups"
+    return "/api/v1"
+
+
+# -- search and filter expressions -------------------------------------------------------------
+_CLAUSE = re.compile(r'\s*([A-Za-z_][\w.]*)\s+(eq|sw|co)\s+"((?:[^"\\]|\\.)*)"\s*', re.IGNORECASE)
+_JOIN = re.compile(r"(and|or)\b", re.IGNORECASE)
+
+
+@dataclass
+class Clause:
+    attribute: str
+    operator: str
+    value: str
+
+    def test(self, user: OktaUser, case_sensitive: bool) -> bool:
+        if self.attribute == "status":
+            actual = user.status
+        elif self.attribute == "id":
+            actual = user.id
+        elif self.attribute.startswith("profile."):
+            actual = user.profile.get(self.attribute.removeprefix("profile."))
+        else:
+            return False
+        if actual is None:
+            return False
+        actual, wanted = str(actual), self.value
+        if not case_sensitive:
+            actual, wanted = actual.lower(), wanted.lower()
+        if self.operator == "eq":
+            return actual == wanted
+        if self.operator == "sw":
+            return actual.startswith(wanted)
+        return wanted in actual
+
+
+def parse_expression(text: str, *, is_filter: bool) -> Callable[[OktaUser], bool]:
+    """`a eq "x" and b sw "y" or ...` ('and' binds tighter); no parentheses, as the product needs none."""
+    alternatives: list[list[Clause]] = [[]]
+    position = 0
+    while True:
+        match = _CLAUSE.match(text, position)
+        if not match:
+            raise OktaError("E0000031", causes=[f"Invalid search criteria at position {position}: {text!r}"])
+        attribute, operator, value = match.group(1), match.group(2).lower(), match.group(3).replace('\\"', '"')
+        if is_filter and (attribute not in FILTERABLE or operator != "eq"):
+            raise OktaError("E0000031", causes=[f"Filtering on {attribute} {operator} is not supported"])
+        alternatives[-1].append(Clause(attribute, operator, value))
+        position = match.end()
+        if position == len(text):
+            break
+        join = _JOIN.match(text, position)
+        if not join:
+            raise OktaError("E0000031", causes=[f"Invalid search criteria at position {position}: {text!r}"])
+        if join.group(1).lower() == "or":
+            alternatives.append([])
+        position = join.end()
+    return lambda user: any(all(c.test(user, is_filter) for c in clauses) for clauses in alternatives)
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"cursor:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(after: str) -> str:
+    try:
+        decoded = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    if not decoded.startswith("cursor:"):
+        raise OktaError("E0000001", "after", causes=["after: The cursor is not valid."])
+    return decoded.removeprefix("cursor:")
+
+
+class OktaService(Service):
+    name = "okta"
+    routes = Map(
+        [
+            Rule("/api/v1/users", methods=["GET"], endpoint="list_users"),
+            Rule("/api/v1/users/<id>", methods=["GET"], endpoint="get_user"),
+            Rule("/api/v1/users/<id>/groups", methods=["GET"], endpoint="list_user_groups"),
+            Rule("/api/v1/users/<id>/sessions", methods=["DELETE"], endpoint="clear_sessions"),
+            Rule("/api/v1/users/<id>/lifecycle/<action>", methods=["POST"], endpoint="lifecycle"),
+            Rule("/api/v1/groups/<group_id>", methods=["GET"], endpoint="get_group"),
+            Rule("/api/v1/groups/<group_id>/users/<user_id>", methods=["PUT", "DELETE"], endpoint="membership"),
+            Rule("/oauth2/v1/token", methods=["POST"], endpoint="token"),
+        ],
+        strict_slashes=False,
+    )
+    # The scope each operation needs from an OAuth access token (an API token may do everything).
+    scopes = {
+        "list_users": "okta.users.read",
+        "get_user": "okta.users.read",
+        "list_user_groups": "okta.users.read",
+        "clear_sessions": "okta.users.manage",
+        "lifecycle": "okta.users.manage",
+        "get_group": "okta.groups.read",
+        "membership": "okta.groups.manage",
+    }
+
+    # -- the front door: concurrency, rate limits, headers ------------------------------------
+    @contextmanager
+    def admission(self, request: Request, path: str) -> Iterator[Response | None]:
+        state, options = self.state, self.state.options
+        family = rate_limit_family(request.method, path)
+        limit = options.rate_limits[family]
+        now = time.time()
+        with state.lock:
+            admitted = state.in_flight < options.concurrency_limit
+            if admitted:
+                state.in_flight += 1
+                window = options.rate_limit_window
+                start = math.floor(now / window) * window
+                window_start, used = state.rate_windows.get(family, (start, 0))
+                used = (used if window_start == start else 0) + 1
+                state.rate_windows[family] = (start, used)
+        if not admitted:
+            # Okta reports a concurrency violation with a zero limit.
+            request.environ["sandbox.rate"] = (0, 0, math.ceil(now) + 1)
+            yield OktaError("E0000047", causes=["Too many concurrent requests."]).response()
+            return
+        request.environ["sandbox.rate"] = (limit, max(0, limit - used), math.ceil(start + window))
+        try:
+            yield OktaError("E0000047").response() if used > limit else None
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def finish(self, request: Request, response: Response) -> Response:
+        limit, remaining, reset = request.environ.get("sandbox.rate", (0, 0, math.ceil(time.time())))
+        response.headers["X-Rate-Limit-Limit"] = str(limit)
+        response.headers["X-Rate-Limit-Remaining"] = str(remaining)
+        response.headers["X-Rate-Limit-Reset"] = str(reset)
+        response.headers["X-Okta-Request-Id"] = secrets.token_urlsafe(18)
+        return response
+
+    def error_response(self, status: int) -> Response:
+        if status == 500:
+            return OktaError("E0000009").response()
+        return super().error_response(status)
+
+    def rate_limited_response(self, retry_after: int) -> Response:
+        return OktaError("E0000047").response()
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def handle(self, request: Request, path: str) -> Response:
+        try:
+            if request.method == "POST" and not self.declares_length(request):
+                return Response("<html><body><h1>411 Length Required</h1></body></html>", 411, content_type="text/html")
+            try:
+                endpoint, args = self.routes.bind("sandbox").match(path, request.method)
+            except MethodNotAllowed:
+                raise OktaError("E0000022") from None
+            except NotFound:
+                raise OktaError("E0000008") from None
+            if endpoint == "token":
+                return self.token(request)
+            self.authorize(request, self.scopes[endpoint])
+            with self.state.lock:
+                return getattr(self, endpoint)(request, **args)
+        except OktaError as error:
+            return error.response()
+        except OAuthError as error:
+            return error.response()
+
+    @staticmethod
+    def declares_length(request: Request) -> bool:
+        return bool(request.environ.get("CONTENT_LENGTH")) or "chunked" in request.headers.get("Transfer-Encoding", "")
+
+    def base_url(self, request: Request) -> str:
+        return request.host_url.rstrip("/") + "/okta"
+
+    # -- authentication -----------------------------------------------------------------------
+    def authorize(self, request: Request, scope: str) -> None:
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme == "SSWS" and secrets.compare_digest(credential, API_TOKEN):
+            return
+        realm = f'Bearer authorization_uri="{self.base_url(request)}/oauth2/v1/authorize", realm="Okta"'
+        if scheme == "Bearer":
+            with self.state.lock:
+                token = self.state.access_tokens.get(credential)
+            if token and token["expires_at"] > time.time():
+                granted = token["scopes"]
+                manage = scope.replace(".read", ".manage")
+                if scope in granted or manage in granted:
+                    return
+                challenge = f'{realm}, error="insufficient_scope", scope="{scope}", error_description='
+                challenge += '"The access token provided does not contain the required scopes."'
+                raise OktaError("E0000006", headers={"WWW-Authenticate": challenge})
+            reason = "The token has expired." if token else "The access token is invalid."
+            challenge = f'{realm}, error="invalid_token", error_description="{reason}"'
+            raise OktaError("E0000011", headers={"WWW-Authenticate": challenge})
+        raise OktaError("E0000011")
+
+    def token(self, request: Request) -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise OAuthError(400, "invalid_request", "The request must be application/x-www-form-urlencoded.")
+        form = request.form
+        if form.get("grant_type") != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", "The authorization grant type is not supported.")
+        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+            raise OAuthError(401, "invalid_client", "Client authentication failed: a client_assertion is required.")
+        token_url = self.base_url(request) + "/oauth2/v1/token"
+        try:
+            claims = jwt.decode(
+                form["client_assertion"],
+                SERVICE_APP_PUBLIC_KEY_PEM,
+                algorithms=["RS256", "RS384", "RS512"],
+                audience=token_url,
+                issuer=SERVICE_APP_CLIENT_ID,
+                options={"require": ["aud", "exp", "iss", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise OAuthError(401, "invalid_client", f"The client_assertion token is invalid: {error}.") from None
+        if claims["sub"] != SERVICE_APP_CLIENT_ID or form.get("client_id", claims["sub"]) != claims["sub"]:
+            raise OAuthError(401, "invalid_client", "The client_assertion sub and iss must be the client id.")
+        if claims["exp"] > time.time() + 3600:
+            raise OAuthError(401, "invalid_client", "The client_assertion token expires more than an hour ahead.")
+        requested = set(form.get("scope", "").split())
+        if not requested:
+            raise OAuthError(400, "invalid_scope", "The authorization server requires a scope.")
+        if requested - SERVICE_APP_SCOPES:
+            not_allowed = " ".join(sorted(requested - SERVICE_APP_SCOPES))
+            raise OAuthError(400, "invalid_scope", f"The following scopes are not allowed: {not_allowed}")
+        with self.state.lock:
+            jti = claims.get("jti")
+            if jti and jti in self.state.used_assertion_ids:
+                raise OAuthError(401, "invalid_client", "The client_assertion token has already been used.")
+            if jti:
+                self.state.used_assertion_ids.add(jti)
+            lifetime = self.state.options.okta_token_lifetime
+            access_token = secrets.token_urlsafe(32)
+            self.state.access_tokens[access_token] = {"scopes": requested, "expires_at": time.time() + lifetime}
+        scope = " ".join(sorted(requested))
+        body = {"token_type": "Bearer", "expires_in": lifetime, "access_token": access_token, "scope": scope}
+        return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    # -- users ------------------------------------------------------------------------------
+    def user_or_404(self, id: str, *, by_login: bool = False) -> OktaUser:
+        user = self.state.find_user(id) if by_login else self.state.users.get(id)
+        if user is None:
+            raise OktaError("E0000007", f"{id} (User)")
+        user.settle(time.time())
+        return user
+
+    def page_size(self, request: Request, default: int) -> int:
+        try:
+            limit = int(request.args.get("limit", default))
+        except ValueError:
+            raise OktaError("E0000001", "limit", causes=["limit: must be a number"]) from None
+        if limit < 1:
+            raise OktaError("E0000001", "limit", causes=["limit: must be positive"])
+        return min(limit, MAX_PAGE)
+
+    def paged(self, request: Request, path: str, items: list, size: int, render: Callable) -> Response:
+        """One page of `items` (sorted by id) after the request's cursor, with Okta's Link headers."""
+        after = request.args.get("after")
+        if after:
+            last_id = decode_cursor(after)
+            items = [item for item in items if item.id > last_id]
+        page = items[:size]
+        base = self.base_url(request) + path
+        links = [f'<{base}?{urlencode(request.args)}>; rel="self"' if request.args else f'<{base}>; rel="self"']
+        if len(items) > size:
+            args = {k: v for k, v in request.args.items() if k != "after"}
+            args["after"] = encode_cursor(page[-1].id)
+            links.append(f'<{base}?{urlencode(args)}>; rel="next"')
+        response = json_response([render(item) for item in page])
+        for link in links:
+            response.headers.add("Link", link)
+        return response
+
+    def list_users(self, request: Request) -> Response:
+        search, filter, q = request.args.get("search"), request.args.get("filter"), request.args.get("q")
+        users = sorted(self.state.all_users(), key=lambda u: u.id)
+        if search or filter:
+            # Both include deactivated users.
+            matches = parse_expression(search or filter, is_filter=not search)
+            users = [user for user in users if matches(user)]
+        else:
+            # The plain list, and `q`, leave deactivated users out.
+            users = [u for u in users if u.status != "DEPROVISIONED"]
+            if q:
+                wanted = q.lower()
+                users = [
+                    u
+                    for u in users
+                    if any(
+                        str(u.profile.get(k, "")).lower().startswith(wanted) for k in ("firstName", "lastName", "email")
+                    )
+                ]
+                return json_response(
+                    [u.as_okta_json(self.base_url(request)) for u in users[: self.page_size(request, 10)]]
+                )
+        base = self.base_url(request)
+        return self.paged(
+            request, "/api/v1/users", users, self.page_size(request, MAX_PAGE), lambda u: u.as_okta_json(base)
+        )
+
+    def get_user(self, request: Request, id: str) -> Response:
+        user = self.user_or_404(id, by_login=True)
+        return json_response(user.as_okta_json(self.base_url(request)))
+
+    def list_user_groups(self, request: Request, id: str) -> Response:
+        user = self.user_or_404(id)
+        groups = sorted((self.state.groups[gid] for gid in user.group_ids), key=lambda g: g.id)
+        base = self.base_url(request)
+        return self.paged(
+            request,
+            f"/api/v1/users/{id}/groups",
+            groups,
+            self.state.options.okta_page_size,
+            lambda g: g.as_okta_json(base),
+        )
+
+    def clear_sessions(self, request: Request, id: str) -> Response:
+        user = self.user_or_404(id)
+        oauth_tokens = self.boolean_arg(request, "oauthTokens", False)
+        self.boolean_arg(request, "forgetDevices", True)
+        user.sessions_revoked = True
+        user.oauth_tokens_revoked = user.oauth_tokens_revoked or oauth_tokens
+        return Response(status=204)
+
+    @staticmethod
+    def boolean_arg(request: Request, name: str, default: bool) -> bool:
+        value = request.args.get(name)
+        if value is None:
+            return default
+        if value not in ("true", "false"):
+            raise OktaError("E0000001", name, causes=[f"{name}: must be true or false"])
+        return value == "true"
+
+    def lifecycle(self, request: Request, id: str, action: str) -> Response:
+        operations = {
+            "deactivate": self.deactivate,
+            "suspend": self.suspend,
+            "unsuspend": self.unsuspend,
+            "activate": self.activate,
+            "reactivate": self.reactivate,
+        }
+        if action not in operations:
+            raise OktaError("E0000008")
+        user = self.user_or_404(id)
+        return operations[action](request, user, time.time())
+
+    def deactivate(self, request: Request, user: OktaUser, now: float) -> Response:
+        self.boolean_arg(request, "sendEmail", False)
+        if "DEPROVISIONED" in (user.status, user.transitioning_to):
+            # Seen in production: deactivating a deactivated user answers "not found".
+            raise OktaError("E0000007", f"{user.id} (User)")
+        if request.headers.get("Prefer") == "respond-async":
+            user.transitioning_to = "DEPROVISIONED"
+            user.settles_at = now + self.state.options.okta_async_delay
+            return Response(status=202)
+        user.move_to("DEPROVISIONED", now)
+        return json_response({})
+
+    def suspend(self, request: Request, user: OktaUser, now: float) -> Response:
+        if user.status != "ACTIVE":
+            raise OktaError("E0000001", "suspendUser", causes=["Cannot suspend a user that is not active"])
+        user.move_to("SUSPENDED", now)
+        return json_response({})
+
+    def unsuspend(self, request: Request, user: OktaUser, now: float) -> Response:
+        if user.status != "SUSPENDED":
+            raise OktaError("E0000001", "unsuspendUser", causes=["Cannot unsuspend a user that is not suspended"])
+        user.move_to("ACTIVE", now)
+        return json_response({})
+
+    def activate(self, request: Request, user: OktaUser, now: float) -> Response:
+        send_email = self.boolean_arg(request, "sendEmail", True)
+        if user.status == "ACTIVE":
+            raise OktaError("E0000016")
+        if user.status not in ("STAGED", "DEPROVISIONED") or user.transitioning_to:
+            raise OktaError("E0000038")
+        # Without a password the user must finish the welcome flow: PROVISIONED until then.
+        user.move_to("PROVISIONED", now)
+        return self.activation_token(request, send_email)
+
+    def reactivate(self, request: Request, user: OktaUser, now: float) -> Response:
+        send_email = self.boolean_arg(request, "sendEmail", False)
+        if user.status not in ("PROVISIONED", "RECOVERY"):
+            raise OktaError("E0000038")
+        user.move_to("PROVISIONED", now)
+        return self.activation_token(request, send_email)
+
+    def activation_token(self, request: Request, send_email: bool) -> Response:
+        if send_email:
+            return json_response({})
+        token = secrets.token_urlsafe(15)
+        return json_response({"activationToken": token, "activationUrl": f"{self.base_url(request)}/welcome/{token}"})
+
+    # -- groups -----------------------------------------------------------------------------
+    def get_group(self, request: Request, group_id: str) -> Response:
+        group = self.state.groups.get(group_id)
+        if group is None:
+            raise OktaError("E0000007", f"{group_id} (UserGroup)")
+        return json_response(group.as_okta_json(self.base_url(request)))
+
+    def membership(self, request: Request, group_id: str, user_id: str) -> Response:
+        group = self.state.groups.get(group_id)
+        if group is None:
+            raise OktaError("E0000007", f"{group_id} (UserGroup)")
+        user = self.user_or_404(user_id)
+        if group.type == "BUILT_IN":
+            raise OktaError("E0000060")
+        if group.type == "APP_GROUP":
+            # App imports own these memberships (e.g. Active Directory).
+            raise OktaError("E0000006")
+        if request.method == "PUT" and group_id not in user.group_ids:
+            user.group_ids.append(group_id)
+        elif request.method == "DELETE" and group_id in user.group_ids:
+            user.group_ids.remove(group_id)
+        return Response(status=204)

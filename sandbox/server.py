@@ -1,0 +1,157 @@
+"""The sandbox server: one WSGI app serving Workday, Okta and Jira under their prefixes, plus /_sandbox/.
+
+Every vendor request passes the same way: the vendor's front door (Okta's concurrency and rate limits),
+then any switched-on faults, then the simulator; it is logged with its status and duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from werkzeug import Request, Response
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox import control_api, workday
+from sandbox.faults import Fault
+from sandbox.jira import JiraService
+from sandbox.okta import OktaService
+from sandbox.service import DropConnection, Service
+from sandbox.state import SandboxState
+
+
+class WorkdayService(Service):
+    name = "workday"
+
+    def handle(self, request: Request, path: str) -> Response:
+        return workday.handle(self.state, request, path)
+
+
+class SandboxApp:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.services: dict[str, Service] = {
+            "okta": OktaService(state),
+            "jira": JiraService(state),
+            "workday": WorkdayService(state),
+        }
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            return control_api.handle(self.state, request)(environ, start_response)
+        name, _, rest = request.path.lstrip("/").partition("/")
+        service = self.services.get(name)
+        if service is None:
+            return Response("Not Found", 404, content_type="text/plain")(environ, start_response)
+        path = "/" + rest
+        started, status = time.monotonic(), 0
+        try:
+            response = self.serve(service, request, path)
+            status = response.status_code
+            # Read the body now, so the logged duration covers the whole answer.
+            response.get_data()
+            return response(environ, start_response)
+        finally:
+            self.state.requests.append(
+                {
+                    "service": service.name,
+                    "method": request.method,
+                    "path": path,
+                    "query": request.query_string.decode("latin-1"),
+                    "status": status,  # 0: the connection was dropped without an answer
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "duration": round(time.monotonic() - started, 4),
+                }
+            )
+
+    def serve(self, service: Service, request: Request, path: str) -> Response:
+        with service.admission(request, path) as refusal:
+            if refusal is not None:
+                return service.finish(request, refusal)
+            faults = self.triggered_faults(service.name, request.method, path)
+            kinds = {fault.kind: fault for fault in faults}
+            if "outage" in kinds:
+                self.drop(request)
+            if "timeout" in kinds:
+                self.hold(request, kinds["timeout"].seconds)
+            if "latency" in kinds:
+                self.state.shutting_down.wait(kinds["latency"].seconds)
+            if "rate_limit" in kinds:
+                response = service.rate_limited_response(kinds["rate_limit"].retry_after)
+            elif "error" in kinds:
+                response = service.error_response(kinds["error"].status)
+            else:
+                response = service.handle(request, path)
+            if "malformed" in kinds:
+                response.set_data(b"<html><body>Service temporarily unavailable</body></html>")
+            elif "truncated" in kinds:
+                body = response.get_data()
+                response.set_data(body[: len(body) // 2])
+            return service.finish(request, response)
+
+    def triggered_faults(self, service: str, method: str, path: str) -> list[Fault]:
+        with self.state.lock:
+            triggered = []
+            for fault in self.state.faults:
+                if fault.matches(service, method, path) and self.state.fault_rng.random() < fault.rate:
+                    triggered.append(fault)
+                    if fault.count is not None:
+                        fault.count -= 1
+            self.state.faults = [f for f in self.state.faults if f.count is None or f.count > 0]
+            return triggered
+
+    def hold(self, request: Request, seconds: float) -> None:
+        """Keep the connection open with no answer, until the fault or the server goes away; then drop it."""
+        released = self.state.faults_cleared
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not released.is_set() and not self.state.shutting_down.is_set():
+            released.wait(0.05)
+        self.drop(request)
+
+    @staticmethod
+    def drop(request: Request) -> None:
+        connection = request.environ.get("werkzeug.socket")
+        if connection is not None:
+            with contextlib.suppress(OSError):  # the client may have gone already
+                connection.shutdown(socket.SHUT_RDWR)
+        raise DropConnection("fault: connection dropped")
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if logging.getLogger("sandbox").isEnabledFor(logging.INFO):
+            super().log_request(code, size)
+
+
+class SandboxServer:
+    """The app on a real socket, served by one thread per connection."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None) -> None:
+        self.state = state or SandboxState()
+        self.httpd: BaseWSGIServer = make_server(
+            host, port, SandboxApp(self.state), threaded=True, request_handler=QuietRequestHandler
+        )
+        self.httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.url = f"http://{host}:{self.httpd.server_port}"
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> SandboxServer:
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox-server", daemon=True)
+        self.thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.state.shutting_down.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)

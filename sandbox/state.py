@@ -1,0 +1,286 @@
+"""The sandbox's in-memory world: one Okta org, one Jira site, one Workday tenant.
+
+Every read and write goes through `SandboxState.lock`; the HTTP handlers hold it only while they
+touch the data, never while they sleep for a fault, so one slow request never stalls the others.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+OKTA_RATE_LIMIT_DEFAULTS = {
+    # Okta Enterprise figures, per minute and per endpoint family.
+    "/api/v1/users": 600,
+    "GET /api/v1/users/{id}": 1000,
+    "/api/v1/groups": 600,
+    "/api/v1": 600,
+    "/oauth2/v1/token": 600,
+}
+
+REQUEST_LOG_SIZE = 20_000
+
+
+class OptionError(ValueError):
+    """A reset option or control API argument the sandbox cannot use."""
+
+
+@dataclass
+class Options:
+    """What a reset builds: the org's size and seed, and the simulated vendors' limits."""
+
+    seed: int = 1
+    workers: int = 40
+    groups_per_person: int = 6
+    pending_terminations: int = 6
+    demo: bool = False
+    okta_page_size: int = 200
+    rate_limits: dict[str, int] = field(default_factory=lambda: dict(OKTA_RATE_LIMIT_DEFAULTS))
+    rate_limit_window: float = 60.0
+    concurrency_limit: int = 75
+    okta_token_lifetime: int = 3600
+    # How long a `Prefer: respond-async` deactivation stays in transitioningToStatus.
+    okta_async_delay: float = 0.5
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Options:
+        options = cls()
+        for name, value in data.items():
+            if name == "rate_limits":
+                unknown = set(value) - set(OKTA_RATE_LIMIT_DEFAULTS)
+                if unknown:
+                    raise OptionError(
+                        f"unknown rate limit families {sorted(unknown)}; known: {sorted(OKTA_RATE_LIMIT_DEFAULTS)}"
+                    )
+                options.rate_limits.update({family: int(limit) for family, limit in value.items()})
+            elif name in cls.__dataclass_fields__:
+                kind = type(getattr(options, name))
+                setattr(options, name, kind(value))
+            else:
+                raise OptionError(f"unknown reset option {name!r}")
+        if options.okta_page_size < 1 or options.concurrency_limit < 1 or options.rate_limit_window <= 0:
+            raise OptionError("okta_page_size, concurrency_limit and rate_limit_window must be positive")
+        return options
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def okta_timestamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(moment * 1000) % 1000:03d}Z"
+
+
+@dataclass
+class OktaGroup:
+    id: str
+    name: str
+    type: str  # OKTA_GROUP | APP_GROUP | BUILT_IN
+    description: str = ""
+    source: str = ""  # the app that imports an APP_GROUP, e.g. "active_directory"
+    created: float = 0.0
+
+    def as_okta_json(self, base_url: str) -> dict:
+        profile = {"name": self.name, "description": self.description or None}
+        if self.type == "APP_GROUP":
+            # Imported AD groups carry their directory attributes in the profile.
+            profile.update({"windowsDomainQualifiedName": f"ACME\\{self.name}", "groupType": "Security"})
+        stamp = okta_timestamp(self.created)
+        group = {
+            "id": self.id,
+            "created": stamp,
+            "lastUpdated": stamp,
+            "lastMembershipUpdated": stamp,
+            "objectClass": ["okta:windows_security_principal" if self.type == "APP_GROUP" else "okta:user_group"],
+            "type": self.type,
+            "profile": profile,
+            "_links": {
+                "logo": [
+                    {"name": "medium", "href": f"{base_url}/img/logos/groups/okta-medium.png", "type": "image/png"}
+                ],
+                "users": {"href": f"{base_url}/api/v1/groups/{self.id}/users"},
+                "apps": {"href": f"{base_url}/api/v1/groups/{self.id}/apps"},
+            },
+        }
+        if self.type == "APP_GROUP":
+            group["_links"]["source"] = {"href": f"{base_url}/api/v1/apps/{self.source}"}
+        return group
+
+    def summary(self) -> dict:
+        return {"id": self.id, "name": self.name, "type": self.type}
+
+
+@dataclass
+class OktaUser:
+    id: str
+    status: str
+    profile: dict
+    created: float
+    status_changed: float
+    group_ids: list[str] = field(default_factory=list)
+    transitioning_to: str | None = None
+    settles_at: float | None = None  # when an asynchronous transition completes
+    sessions_revoked: bool = False
+    oauth_tokens_revoked: bool = False
+    last_login: float | None = None
+
+    def settle(self, now: float) -> None:
+        if self.transitioning_to and self.settles_at is not None and now >= self.settles_at:
+            self.status, self.transitioning_to, self.settles_at = self.transitioning_to, None, None
+            self.status_changed = now
+
+    def move_to(self, status: str, now: float) -> None:
+        self.status, self.status_changed = status, now
+        self.transitioning_to, self.settles_at = None, None
+
+    def as_okta_json(self, base_url: str) -> dict:
+        user = {
+            "id": self.id,
+            "status": self.status,
+            "created": okta_timestamp(self.created),
+            "activated": okta_timestamp(self.created) if self.status != "STAGED" else None,
+            "statusChanged": okta_timestamp(self.status_changed),
+            "lastLogin": okta_timestamp(self.last_login) if self.last_login else None,
+            "lastUpdated": okta_timestamp(self.status_changed),
+            "passwordChanged": okta_timestamp(self.created),
+            "type": {"id": "oty1a2b3c4d5e6f7g8h9"},
+            "profile": dict(self.profile),
+            "credentials": {
+                "password": {},
+                "provider": {"type": "OKTA", "name": "OKTA"},
+            },
+            "_links": {"self": {"href": f"{base_url}/api/v1/users/{self.id}"}},
+        }
+        if self.transitioning_to:
+            user["transitioningToStatus"] = self.transitioning_to
+        return user
+
+
+@dataclass
+class Worker:
+    """A person in Workday (not every worker has an Okta account)."""
+
+    employee_id: str
+    first_name: str
+    last_name: str
+    email: str
+    department: str
+    manager: str
+    location: str
+    time_zone: str
+    worker_type: str = "Employee"
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+@dataclass
+class JiraIssue:
+    id: str
+    key: str
+    fields: dict
+    comments: list[dict] = field(default_factory=list)
+    attachments: list[dict] = field(default_factory=list)
+    created: float = 0.0
+
+
+class SandboxState:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        # Released on shutdown so requests held by a timeout fault end at once.
+        self.shutting_down = threading.Event()
+        self.requests: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.in_flight = 0  # Okta requests being answered right now (survives resets)
+        self.reset(Options())
+
+    def reset(self, options: Options) -> None:
+        from sandbox.org import build_org
+
+        with self.lock:
+            self.options = options
+            self.rng = random.Random(options.seed)
+            self.fault_rng = random.Random(options.seed)
+            self.users: dict[str, OktaUser] = {}
+            self.groups: dict[str, OktaGroup] = {}
+            self.workers: dict[str, Worker] = {}
+            self.terminations: dict[str, dict[str, str]] = {}
+            # Corrections HR makes after the report has been read once (employee id -> columns).
+            self.scheduled_corrections: dict[str, dict[str, str]] = {}
+            self.jira_issues: list[JiraIssue] = []
+            self.access_tokens: dict[str, dict] = {}
+            self.used_assertion_ids: set[str] = set()
+            self.faults: list = []
+            self.rate_windows: dict[str, tuple[float, int]] = {}
+            self.release_held_requests()
+            build_org(self, options)
+
+    def release_held_requests(self) -> None:
+        """End every request a timeout fault is holding (on reset and when faults are cleared)."""
+        held = getattr(self, "faults_cleared", None)
+        if held is not None:
+            held.set()
+        self.faults_cleared = threading.Event()
+
+    # -- ids ---------------------------------------------------------------------------------
+    def okta_id(self, prefix: str) -> str:
+        """An Okta-looking id ('00u' + 17 base62 characters) from the seeded generator."""
+        alphabet = string.ascii_letters + string.digits
+        return prefix + "".join(self.rng.choice(alphabet) for _ in range(17))
+
+    # -- Okta lookups -------------------------------------------------------------------------
+    def find_user(self, id_or_login: str) -> OktaUser | None:
+        user = self.users.get(id_or_login)
+        if user is None:
+            wanted = id_or_login.lower()
+            user = next((u for u in self.users.values() if u.profile.get("login", "").lower() == wanted), None)
+        if user is not None:
+            user.settle(time.time())
+        return user
+
+    def all_users(self) -> list[OktaUser]:
+        now = time.time()
+        for user in self.users.values():
+            user.settle(now)
+        return list(self.users.values())
+
+    def everyone_group(self) -> OktaGroup:
+        return next(g for g in self.groups.values() if g.type == "BUILT_IN")
+
+    def add_group(self, name: str, type: str = "OKTA_GROUP", description: str = "", source: str = "") -> OktaGroup:
+        if type not in ("OKTA_GROUP", "APP_GROUP", "BUILT_IN"):
+            raise OptionError(f"unknown group type {type!r}")
+        if type == "APP_GROUP" and not source:
+            source = "0oa" + self.okta_id("")[:17]
+        group = OktaGroup(self.okta_id("00g"), name, type, description, source, created=self.past_moment())
+        self.groups[group.id] = group
+        return group
+
+    def add_user(self, profile: dict, status: str = "ACTIVE", group_ids: list[str] | None = None) -> OktaUser:
+        for required in ("login", "email", "firstName", "lastName"):
+            if not profile.get(required):
+                raise OptionError(f"an Okta user needs profile.{required}")
+        if self.find_user(profile["login"]):
+            raise OptionError(f"an Okta user with login {profile['login']} exists already")
+        for gid in group_ids or []:
+            if gid not in self.groups:
+                raise OptionError(f"no Okta group {gid}")
+        created = self.past_moment()
+        user = OktaUser(self.okta_id("00u"), status, dict(profile), created=created, status_changed=created)
+        if status == "ACTIVE":
+            user.last_login = created + self.rng.randint(3600, 86400 * 30)
+        user.group_ids = [self.everyone_group().id]
+        for gid in group_ids or []:
+            if gid not in user.group_ids:
+                user.group_ids.append(gid)
+        self.users[user.id] = user
+        return user
+
+    def past_moment(self) -> float:
+        """A creation time one to six years before today, from the seeded generator."""
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        return midnight - self.rng.randint(365, 6 * 365) * 86400 + self.rng.randint(0, 86399)

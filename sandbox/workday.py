@@ -1,0 +1,163 @@
+"""Simulated Workday RaaS: one custom report of terminations, as JSON (or XML without format=json)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from werkzeug import Request, Response
+
+from sandbox.state import OptionError, SandboxState, Worker
+
+TENANT = "acme"
+REPORT_OWNER = "ISU_Offboarding"
+REPORT_NAME = "Terminations"
+USERNAME = "ISU_Offboarding"
+PASSWORD = "sandbox-workday-password"
+# Workday writes dates with the tenant's UTC offset on that day.
+TENANT_TIME_ZONE = ZoneInfo("America/Los_Angeles")
+
+COLUMNS = (
+    "Employee_ID",
+    "Worker",
+    "First_Name",
+    "Last_Name",
+    "Email_Work",
+    "Termination_Date",
+    "Last_Day_of_Work",
+    "Termination_Category",
+    "Termination_Reason",
+    "Is_Rescinded",
+    "Manager",
+    "Supervisory_Organization",
+    "Location",
+    "Time_Zone",
+    "Worker_Type",
+)
+DATE_COLUMNS = ("Termination_Date", "Last_Day_of_Work")
+
+
+def workday_date(day: date) -> str:
+    """'2026-11-30-08:00': the date, then the tenant's UTC offset on that date."""
+    offset = datetime.combine(day, time(12), TENANT_TIME_ZONE).strftime("%z")
+    return f"{day.isoformat()}{offset[:3]}:{offset[3:]}"
+
+
+def termination_row(
+    worker: Worker,
+    termination_date: date,
+    category: str = "Voluntary",
+    reason: str = "Resignation > Personal Reasons",
+    last_day_of_work: date | None = None,
+    rescinded: bool = False,
+) -> dict[str, str]:
+    row = {
+        "Employee_ID": worker.employee_id,
+        "Worker": worker.name,
+        "First_Name": worker.first_name,
+        "Last_Name": worker.last_name,
+        "Email_Work": worker.email,
+        "Termination_Date": workday_date(termination_date),
+        "Last_Day_of_Work": workday_date(last_day_of_work) if last_day_of_work else "",
+        "Termination_Category": category,
+        "Termination_Reason": reason,
+        "Is_Rescinded": "1" if rescinded else "0",
+        "Manager": worker.manager,
+        "Supervisory_Organization": worker.department,
+        "Location": worker.location,
+        "Time_Zone": worker.time_zone,
+        "Worker_Type": worker.worker_type,
+    }
+    # RaaS JSON leaves empty fields out of the row altogether.
+    return {name: value for name, value in row.items() if value}
+
+
+def normalize_columns(columns: dict) -> dict[str, str]:
+    """Control-API input to Workday strings: plain ISO dates get the tenant offset, flags become '1'/'0'."""
+    unknown = set(columns) - set(COLUMNS)
+    if unknown:
+        raise OptionError(f"unknown Workday columns {sorted(unknown)}; known: {list(COLUMNS)}")
+    normalized = {}
+    for name, value in columns.items():
+        if value is None or value == "":
+            normalized[name] = ""
+        elif name in DATE_COLUMNS and len(str(value)) == 10:
+            normalized[name] = workday_date(date.fromisoformat(str(value)))
+        elif name == "Is_Rescinded" and isinstance(value, bool):
+            normalized[name] = "1" if value else "0"
+        else:
+            normalized[name] = str(value)
+    return normalized
+
+
+def add_termination(state: SandboxState, employee_id: str, columns: dict) -> dict[str, str]:
+    with state.lock:
+        worker = state.workers.get(employee_id)
+        if worker is None:
+            missing = {"Worker", "Termination_Date"} - set(columns)
+            if missing:
+                raise OptionError(f"{employee_id} is not a worker; give at least {sorted(missing)}")
+            row = {"Employee_ID": employee_id, "Is_Rescinded": "0"}
+        else:
+            row = termination_row(worker, date.today())
+        row.update(normalize_columns(columns))
+        row = {name: value for name, value in row.items() if value}
+        state.terminations[employee_id] = row
+        return dict(row)
+
+
+def correct_termination(state: SandboxState, employee_id: str, columns: dict) -> dict[str, str]:
+    with state.lock:
+        row = state.terminations.get(employee_id)
+        if row is None:
+            raise KeyError(employee_id)
+        row.update(normalize_columns(columns))
+        state.terminations[employee_id] = {name: value for name, value in row.items() if value}
+        return dict(state.terminations[employee_id])
+
+
+def rescind_termination(state: SandboxState, employee_id: str) -> dict[str, str]:
+    return correct_termination(state, employee_id, {"Is_Rescinded": "1"})
+
+
+def handle(state: SandboxState, request: Request, path: str) -> Response:
+    parts = path.strip("/").split("/")
+    if len(parts) != 6 or parts[:3] != ["ccx", "service", "customreport2"] or request.method != "GET":
+        return Response("<html><body>Not Found</body></html>", 404, content_type="text/html")
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or (auth.username, auth.password) != (USERNAME, PASSWORD):
+        return Response(
+            "<html><body>Unauthorized</body></html>",
+            401,
+            content_type="text/html",
+            headers={"WWW-Authenticate": 'Basic realm="Workday"'},
+        )
+    tenant, owner, report = parts[3:]
+    if (tenant, owner, report) != (TENANT, REPORT_OWNER, REPORT_NAME):
+        return Response(
+            '<?xml version="1.0" encoding="UTF-8"?><wd:Error xmlns:wd="urn:com.workday/bsvc">'
+            "Invalid report name or report owner</wd:Error>",
+            404,
+            content_type="text/xml",
+        )
+    with state.lock:
+        rows = [dict(row) for row in state.terminations.values()]
+        for employee_id, columns in state.scheduled_corrections.items():
+            state.terminations[employee_id].update(columns)
+        state.scheduled_corrections.clear()
+    format = request.args.get("format", "")
+    if format == "json":
+        return Response(json.dumps({"Report_Entry": rows}, indent=1), 200, content_type="application/json")
+    if format and format != "simplexml":
+        return Response(f"<html><body>Unsupported format {escape(format)}</body></html>", 400, content_type="text/html")
+    entries = "".join(
+        "<wd:Report_Entry>" + "".join(f"<wd:{k}>{escape(v)}</wd:{k}>" for k, v in row.items()) + "</wd:Report_Entry>"
+        for row in rows
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<wd:Report_Data xmlns:wd="urn:com.workday.report/{REPORT_NAME}">{entries}</wd:Report_Data>'
+    )
+    return Response(body, 200, content_type="text/xml; charset=utf-8")
