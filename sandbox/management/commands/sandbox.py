@@ -1,0 +1,57 @@
+"""`python manage.py sandbox`: serve the simulated Workday, Okta and Jira until interrupted."""
+
+import logging
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox.server import SandboxServer
+from sandbox.state import OptionError, Options, SandboxState
+
+
+class Command(BaseCommand):
+    help = "Serve the simulated Workday (/workday), Okta (/okta) and Jira (/jira) APIs, with a control API."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8001", help="host:port to listen on")
+        parser.add_argument("--seed", type=int, default=1, help="same seed, same organisation")
+        parser.add_argument("--workers", type=int, default=40, help="people in Workday (each with an Okta account)")
+        parser.add_argument("--groups-per-person", type=int, default=6)
+        parser.add_argument("--pending-terminations", type=int, default=6)
+        parser.add_argument("--demo", action="store_true", help="add the Acme demo cases (break-glass admin, ...)")
+        parser.add_argument("--quiet", action="store_true", help="do not log each request")
+
+    def handle(self, *args, addr, seed, workers, groups_per_person, pending_terminations, demo, quiet, **options):
+        host, _, port = addr.rpartition(":")
+        if not host or not port.isdigit():
+            raise CommandError(f"--addr must be host:port, not {addr!r}")
+        try:
+            settings = Options.from_dict(
+                {
+                    "seed": seed,
+                    "workers": workers,
+                    "groups_per_person": groups_per_person,
+                    "pending_terminations": pending_terminations,
+                    "demo": demo,
+                }
+            )
+        except OptionError as error:
+            raise CommandError(str(error)) from error
+        state = SandboxState()
+        state.reset(settings)
+        logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+        logging.getLogger("sandbox").setLevel(logging.WARNING if quiet else logging.INFO)
+        server = SandboxServer(host, int(port), state)
+        self.stdout.write(
+            f"Sandbox on {server.url}: {len(state.workers)} workers, {len(state.users)} Okta users, "
+            f"{len(state.groups)} groups, {len(state.terminations)} terminations (seed {seed})\n"
+            f"  Okta {server.url}/okta  Jira {server.url}/jira  "
+            f"Workday {server.url}/workday/ccx/service/customreport2/acme/ISU_Offboarding/Terminations?format=json\n"
+            f"  control API {server.url}/_sandbox/config"
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            state.shutting_down.set()
+            server.httpd.server_close()
