@@ -19,12 +19,12 @@ def ensure_schedules(**kwargs) -> None:
     from django.conf import settings
     from django_q.models import Schedule
 
-    for command, minutes in settings.SCHEDULES.items():
+    for name, (command, minutes) in settings.SCHEDULES.items():
         Schedule.objects.update_or_create(
-            name=command,
+            name=name,
             defaults={
                 "func": "django.core.management.call_command",
-                "args": repr(command),
+                "args": ", ".join(repr(word) for word in command),
                 "schedule_type": Schedule.MINUTES,
                 "minutes": minutes,
                 "repeats": -1,

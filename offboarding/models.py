@@ -293,6 +293,15 @@ class Case(models.Model):
     jira_key = models.CharField(max_length=40, blank=True, db_index=True)
     ticket = models.CharField(max_length=10, choices=Ticket.choices, default=Ticket.NOT_YET)
 
+    restore_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    restore_reason = models.TextField(blank=True)
+    restore_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    restored_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -406,6 +415,22 @@ class ReportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"Report row {self.employee_id or '(no id)'}: {self.reason}"
+
+
+class ReconciliationRun(models.Model):
+    """One check of every past-due termination against Okta; findings are people who can still sign in."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checked = models.PositiveIntegerField(default=0)
+    findings = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Reconciliation {self.started_at:%Y-%m-%d %H:%M}: {len(self.findings)} findings"
 
 
 # --- The audit trail ---------------------------------------------------------

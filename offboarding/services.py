@@ -530,3 +530,110 @@ def _enqueue_if_due(case: Case) -> None:
         from offboarding import revocation
 
         transaction.on_commit(lambda: revocation.enqueue(case.pk))
+
+
+def retry_case(case_id: int, actor) -> Case:
+    """Resume a failed case at its first unfinished step; nothing already done is done again."""
+    if not isinstance(actor, str) and not has_role(actor, APPROVERS):
+        raise DecisionError("Only approvers can retry a case.")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.state != Case.State.FAILED:
+            raise DecisionError(f"Only a failed case can be retried; this one is {case.get_state_display().lower()}.")
+        case.state = Case.State.APPROVED
+        case.save()
+        AuditEvent.record(
+            "case.retry_requested", actor=actor, case=case, before={"state": "failed"}, after={"state": case.state}
+        )
+    _enqueue_if_due(case)
+    return case
+
+
+# --- Emergency offboard -----------------------------------------------------------
+
+
+def start_emergency(okta_user_id: str, user, reason: str) -> Case:
+    """An approver asks to offboard an Okta user now, without a Workday termination; a second approver confirms."""
+    if not has_role(user, APPROVERS):
+        raise DecisionError("Only approvers can start an emergency offboard.")
+    if not reason.strip():
+        raise DecisionError("A reason is required for an emergency offboard.")
+    okta = okta_api.OktaClient.from_settings()
+    okta_user = okta.get_user(okta_user_id)
+    plan = build_plan(okta_user, okta.list_user_groups(okta_user.id))
+    with transaction.atomic():
+        if Case.objects.filter(okta_user_id=okta_user.id, state__in=Case.OPEN_STATES + (Case.State.RUNNING,)).exists():
+            raise DecisionError(f"{okta_user.login} already has an open case.")
+        now = timezone.now()
+        case = Case.objects.create(
+            kind=Case.Kind.EMERGENCY,
+            state=Case.State.PENDING_REVIEW,
+            okta_user_id=okta_user.id,
+            okta_login=okta_user.login,
+            identity=Case.Identity.CHOSEN,
+            identity_note=f"Chosen by {user.get_username()} for an emergency offboard.",
+            protected_reason=ProtectedAccount.reason_for(okta_user.id, okta_user.login, plan["groups"]),
+            plan=plan,
+            requested_by=user,
+            request_reason=reason,
+            immediate=True,
+            effective_at=now,
+        )
+        # The requester is the first of the two people; a different approver must confirm.
+        Approval.objects.create(case=case, user=user, reason=reason)
+        AuditEvent.record(
+            "case.emergency_requested",
+            actor=user,
+            case=case,
+            after={
+                "okta_user_id": okta_user.id,
+                "login": okta_user.login,
+                "reason": reason,
+                "waiting_for": "a second approver",
+            },
+        )
+    return case
+
+
+# --- Restore ------------------------------------------------------------------------
+
+
+def request_restore(case_id: int, user, reason: str) -> Case:
+    """Ask to give back what a revocation took (rescinded or mistaken); a second person approves."""
+    if not has_role(user, APPROVERS):
+        raise DecisionError("Only approvers can restore access.")
+    if not reason.strip():
+        raise DecisionError("A reason is required to restore access.")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.started_at is None or case.state == Case.State.RUNNING or case.restored_at:
+            raise DecisionError("Only a finished revocation that has not been restored can be restored.")
+        if case.restore_requested_by_id:
+            raise DecisionError("A restore is already requested; a second approver must approve it.")
+        case.restore_requested_by, case.restore_reason = user, reason
+        case.save()
+        AuditEvent.record("case.restore_requested", actor=user, case=case, after={"reason": reason})
+    return case
+
+
+def approve_restore(case_id: int, user) -> Case:
+    if not has_role(user, APPROVERS):
+        raise DecisionError("Only approvers can restore access.")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if not case.restore_requested_by_id or case.restored_at or case.restore_approved_by_id:
+            raise DecisionError("There is no restore waiting for approval on this case.")
+        if case.restore_requested_by_id == user.pk:
+            raise DecisionError("You requested this restore; a different approver must approve it.")
+        case.restore_approved_by = user
+        case.save()
+        AuditEvent.record(
+            "case.restore_approved",
+            actor=user,
+            case=case,
+            after={"requested_by": case.restore_requested_by.get_username()},
+        )
+    from offboarding import revocation
+
+    transaction.on_commit(lambda: revocation.enqueue_restore(case.pk))
+    return case

@@ -74,6 +74,8 @@ try:
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
     LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
     SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=lambda n: n >= 1)
+    # A revoking worker renews its lease at every step; when it stops renewing, another resumes the case.
+    REVOCATION_LEASE_SECONDS = env.int("REVOCATION_LEASE_SECONDS", 300, validate=lambda n: n >= 1)
     ADFS_SERVER = env.str("ADFS_SERVER", "")
     ADFS_CLIENT_ID = env.str("ADFS_CLIENT_ID", "")
     ADFS_RELYING_PARTY_ID = env.str("ADFS_RELYING_PARTY_ID", "")
@@ -229,8 +231,13 @@ if Q_BROKER == "redis":
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Periodic jobs: management command -> every N minutes (created by name at migrate).
-SCHEDULES = {"sync_workday": SYNC_INTERVAL_MINUTES}
+# Periodic jobs: name -> (management command and arguments, every N minutes), created by name at migrate.
+SCHEDULES = {
+    "sync_workday": (["sync_workday"], SYNC_INTERVAL_MINUTES),
+    "enqueue_due_cases": (["run_due", "--enqueue"], 1),
+    "retry_tickets": (["retry_tickets"], 5),
+    "reconcile": (["reconcile"], 24 * 60),
+}
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 LOGIN_REDIRECT_URL = "home"

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from offboarding import revocation
+from offboarding.request_id import request_id
+
+
+class Command(BaseCommand):
+    help = "Check every past-due termination and completed case against Okta; report who can still sign in."
+
+    def handle(self, *args, **options):
+        with request_id():
+            run = revocation.reconcile()
+        self.stdout.write(f"{run.checked} checked, {len(run.findings)} can still sign in, {len(run.errors)} errors")
+        for finding in run.findings:
+            self.stdout.write(
+                f"  case {finding['case']}: {finding['name']} ({finding['login']}) is {finding['status']}"
+            )

@@ -1,0 +1,13 @@
+from django.core.management.base import BaseCommand
+
+from offboarding import revocation
+from offboarding.request_id import request_id
+
+
+class Command(BaseCommand):
+    help = "File every Jira ticket still pending (Jira was down); revocations are not re-run."
+
+    def handle(self, *args, **options):
+        with request_id():
+            filed = revocation.retry_pending_tickets()
+        self.stdout.write(f"{len(filed)} tickets filed")

@@ -1,0 +1,129 @@
+"""The audit trail: append-only, hash-chained, tamper-evident, secret-free."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from offboarding.models import AuditEvent, Case
+from offboarding.request_id import request_id
+
+
+def record_three(user):
+    case = Case.objects.create()
+    AuditEvent.record("case.opened", actor="system:sync_workday", case=case, after={"state": "pending_review"})
+    AuditEvent.record(
+        "case.approved", actor=user, case=case, before={"state": "pending_review"}, after={"state": "approved"}
+    )
+    AuditEvent.record("okta.group_removed", actor="system:revocation", case=case, after={"group": "VPN Users"})
+    return case
+
+
+def run_sql(sql: str, *params) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@pytest.mark.django_db
+class TestRecording:
+    def test_it_keeps_the_actor_and_a_name_snapshot(self, approver):
+        record_three(approver)
+        event = AuditEvent.objects.get(action="case.approved")
+        assert event.actor == approver
+        assert event.actor_name == "alice"
+        assert event.before == {"state": "pending_review"}
+        assert event.after == {"state": "approved"}
+
+    def test_a_rule_or_a_job_is_named_as_the_actor(self):
+        case = Case.objects.create()
+        event = AuditEvent.record("case.approved", actor="rule:7", case=case)
+        assert event.actor is None
+        assert event.actor_name == "rule:7"
+
+    def test_it_chains_each_event_to_the_previous_one(self, approver):
+        record_three(approver)
+        first, second, third = AuditEvent.objects.all()
+        assert first.prev_hash == "0" * 64
+        assert second.prev_hash == first.hash
+        assert third.prev_hash == second.hash
+
+    def test_it_carries_the_request_id(self):
+        with request_id("req-123"):
+            event = AuditEvent.record("case.opened", actor="system:test")
+        assert event.request_id == "req-123"
+
+    def test_it_never_stores_secrets(self):
+        event = AuditEvent.record(
+            "okta.call",
+            actor="system:test",
+            after={
+                "headers": {"Authorization": "SSWS abc"},
+                "api_token": "abc",
+                "nested": [{"password": "pw"}],
+                "ok": 1,
+            },
+        )
+        event.refresh_from_db()
+        assert "abc" not in str(event.after)
+        assert "pw" not in str(event.after)
+        assert event.after["ok"] == 1
+
+    def test_events_cannot_be_changed_or_deleted_through_the_orm(self, approver):
+        record_three(approver)
+        event = AuditEvent.objects.first()
+        event.action = "case.rejected"
+        with pytest.raises(TypeError):
+            event.save()
+        with pytest.raises(TypeError):
+            event.delete()
+        with pytest.raises(TypeError):
+            AuditEvent.objects.filter(pk=event.pk).update(action="x")
+        with pytest.raises(TypeError):
+            AuditEvent.objects.all().delete()
+
+    def test_a_web_request_is_stamped_with_an_id(self, client, approver):
+        client.force_login(approver)
+        response = client.get("/")
+        assert len(response["X-Request-Id"]) == 32
+
+
+@pytest.mark.django_db
+class TestVerifyAuditLog:
+    def test_it_passes_an_intact_log(self, approver, capsys):
+        record_three(approver)
+        call_command("verify_audit_log")
+        assert "Audit log intact: 3 events verified" in capsys.readouterr().out
+        assert AuditEvent.verify_case(Case.objects.get())
+
+    def test_it_names_an_edited_event(self, approver):
+        case = record_three(approver)
+        run_sql("UPDATE offboarding_auditevent SET after = %s WHERE seq = 2", '{"state": "rejected"}')
+        with pytest.raises(CommandError, match=r"event #2 \(case.approved\) was altered"):
+            call_command("verify_audit_log")
+        assert not AuditEvent.verify_case(case)
+
+    def test_it_names_a_deleted_event(self, approver):
+        record_three(approver)
+        run_sql("DELETE FROM offboarding_auditevent WHERE seq = 2")
+        with pytest.raises(CommandError, match=r"event #2 is missing"):
+            call_command("verify_audit_log")
+
+    def test_it_notices_the_newest_event_deleted(self, approver):
+        record_three(approver)
+        run_sql("DELETE FROM offboarding_auditevent WHERE seq = 3")
+        with pytest.raises(CommandError, match=r"ends at #2 but the head says #3"):
+            call_command("verify_audit_log")
+
+    def test_it_names_an_inserted_event(self, approver):
+        record_three(approver)
+        # Make room after #1 and insert a forged event there, even with a correct hash of its own.
+        first = AuditEvent.objects.get(seq=1)
+        for seq in (3, 2):
+            run_sql("UPDATE offboarding_auditevent SET seq = %s WHERE seq = %s", seq + 1, seq)
+        forged = AuditEvent(
+            seq=2, at=first.at, actor_name="mallory", action="case.approved", prev_hash=first.hash, object_repr=""
+        )
+        forged.hash = forged.compute_hash()
+        forged.save()
+        with pytest.raises(CommandError, match=r"event #3 does not follow #2: an event was inserted or removed"):
+            call_command("verify_audit_log")
