@@ -36,7 +36,8 @@ class JiraError(Exception):
 
 
 def jira_timestamp(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    # Jira itself writes "+0000"; its spec says RFC 3339 date-time, which wants "+00:00".
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 def is_adf_document(value: object) -> bool:

@@ -438,19 +438,19 @@ class OktaService(Service):
             user.settles_at = now + self.state.options.okta_async_delay
             return Response(status=202)
         user.move_to("DEPROVISIONED", now)
-        return json_response({})
+        return Response(status=200)  # the spec documents no body
 
     def suspend(self, request: Request, user: OktaUser, now: float) -> Response:
         if user.status != "ACTIVE":
             raise OktaError("E0000001", "suspendUser", causes=["Cannot suspend a user that is not active"])
         user.move_to("SUSPENDED", now)
-        return json_response({})
+        return Response(status=200)  # the spec documents no body
 
     def unsuspend(self, request: Request, user: OktaUser, now: float) -> Response:
         if user.status != "SUSPENDED":
             raise OktaError("E0000001", "unsuspendUser", causes=["Cannot unsuspend a user that is not suspended"])
         user.move_to("ACTIVE", now)
-        return json_response({})
+        return Response(status=200)  # the spec documents no body
 
     def activate(self, request: Request, user: OktaUser, now: float) -> Response:
         send_email = self.boolean_arg(request, "sendEmail", True)

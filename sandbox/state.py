@@ -85,7 +85,7 @@ class OktaGroup:
     created: float = 0.0
 
     def as_okta_json(self, base_url: str) -> dict:
-        profile = {"name": self.name, "description": self.description or None}
+        profile = {"name": self.name, "description": self.description}
         if self.type == "APP_GROUP":
             # Imported AD groups carry their directory attributes in the profile.
             profile.update({"windowsDomainQualifiedName": f"ACME\\{self.name}", "groupType": "Security"})
