@@ -308,6 +308,10 @@ class OktaClient:
         users = [OktaUser.from_api(u) for u in self._all_pages("/api/v1/users", {"search": query})]
         return users[0] if users else None
 
+    def count_active_users(self) -> int:
+        """How many users are ACTIVE (every page), for the mass-termination breaker's share threshold."""
+        return len(self._all_pages("/api/v1/users", {"search": 'status eq "ACTIVE"', "limit": "200"}))
+
     def search_users(self, text: str, limit: int = 20) -> list[OktaUser]:
         """People whose first name, last name or email starts with `text` (for a human to pick)."""
         response = self.transport.request("GET", "/api/v1/users", params={"q": text, "limit": limit})

@@ -209,6 +209,9 @@ class Transport:
         self.session = session or requests.Session()
         self.session.headers["Accept"] = "application/json"
         self.log = logging.getLogger(f"offboarding.clients.{service}")
+        self._backoff = wait_exponential_jitter(
+            multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.backoff_initial
+        )
 
     def __repr__(self) -> str:
         return f"Transport({self.service!r}, {self.base_url!r})"
@@ -271,10 +274,7 @@ class Transport:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(retry_after, self.policy.max_rate_limit_wait)
-        backoff = wait_exponential_jitter(
-            initial=self.policy.backoff_initial, max=self.policy.backoff_max, jitter=self.policy.backoff_initial
-        )
-        return backoff(state)
+        return self._backoff(state)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

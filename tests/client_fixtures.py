@@ -1,0 +1,82 @@
+"""Clients pointed at the sandbox, with tiny retry waits and every request checked against the specs.
+
+A test module takes them all with `from tests.client_fixtures import *  # noqa: F403`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from offboarding.clients.jira import JiraClient
+from offboarding.clients.okta import OktaClient
+from offboarding.clients.pacing import RateLimitPacer
+from offboarding.clients.transport import RetryPolicy
+from offboarding.clients.workday import WorkdayClient
+from tests.client_spec_check import SpecCheck
+
+__all__ = ["jira", "make_jira", "make_okta", "make_workday", "okta", "spec_check", "workday"]
+
+FAST = RetryPolicy(
+    connect_timeout=2.0,
+    read_timeout=5.0,
+    max_attempts=3,
+    backoff_initial=0.01,
+    backoff_max=0.05,
+    max_rate_limit_wait=5.0,
+)
+
+
+@pytest.fixture
+def spec_check(sandbox: Any) -> Iterator[SpecCheck]:
+    check = SpecCheck(sandbox.okta_url, sandbox.jira_url, sandbox.workday_report_url)
+    yield check
+    assert not check.violations, "requests the vendor's spec does not allow:\n" + "\n".join(check.violations)
+
+
+@pytest.fixture
+def make_okta(sandbox: Any, spec_check: SpecCheck) -> Callable[..., OktaClient]:
+    """An Okta client from settings; keyword arguments override the fast test policy."""
+
+    def make(pacer: RateLimitPacer | None = None, **policy: Any) -> OktaClient:
+        return OktaClient.from_settings(
+            policy=replace(FAST, **policy),
+            pacer=pacer or RateLimitPacer(max_wait=FAST.max_rate_limit_wait),
+            session=spec_check.session(),
+        )
+
+    return make
+
+
+@pytest.fixture
+def okta(make_okta: Callable[..., OktaClient]) -> OktaClient:
+    return make_okta()
+
+
+@pytest.fixture
+def make_jira(sandbox: Any, spec_check: SpecCheck) -> Callable[..., JiraClient]:
+    def make(**policy: Any) -> JiraClient:
+        return JiraClient.from_settings(policy=replace(FAST, **policy), session=spec_check.session())
+
+    return make
+
+
+@pytest.fixture
+def jira(make_jira: Callable[..., JiraClient]) -> JiraClient:
+    return make_jira()
+
+
+@pytest.fixture
+def make_workday(sandbox: Any, spec_check: SpecCheck) -> Callable[..., WorkdayClient]:
+    def make(**policy: Any) -> WorkdayClient:
+        return WorkdayClient.from_settings(policy=replace(FAST, **policy), session=spec_check.session())
+
+    return make
+
+
+@pytest.fixture
+def workday(make_workday: Callable[..., WorkdayClient]) -> WorkdayClient:
+    return make_workday()

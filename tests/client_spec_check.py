@@ -1,0 +1,172 @@
+"""Every request the clients send to the sandbox, checked against the vendor's API description.
+
+The check sits in a transport adapter, so it sees each request before it leaves (including the
+ones that then time out or are refused); a request the spec does not allow raises
+SpecViolation, which the clients never catch, and is also kept for the fixture to report.
+
+Okta and Jira requests are validated with openapi-core against ../shared/specs (path, method,
+parameters, body), plus a check that no query parameter is sent that the operation does not
+declare (openapi-core ignores unknown ones). Neither spec describes the two endpoints below,
+so they are checked by hand against the vendors' documentation:
+- Okta's OAuth token endpoint (POST /oauth2/v1/token, a form with a private_key_jwt assertion),
+- Workday RaaS (GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json, Basic auth).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import jwt
+import requests
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest
+from openapi_core.validation.request.exceptions import InvalidRequestBody
+
+SPECS = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
+OKTA_SERVER = "https://subdomain.okta.com"
+JIRA_SERVER = "https://your-domain.atlassian.net"
+# Okta's list pagination (after/limit) also applies to lists whose description omits it.
+OKTA_PAGINATION = {"after", "limit"}
+RAAS_PATH = re.compile(r"^/ccx/service/customreport2/[^/]+/[^/]+/[^/]+$")
+
+
+class SpecViolation(AssertionError):
+    pass
+
+
+@functools.cache
+def okta_spec() -> OpenAPI:
+    with open(SPECS / "okta-management.yaml") as f:
+        spec = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+
+
+@functools.cache
+def jira_spec() -> OpenAPI:
+    with open(SPECS / "jira-platform-v3.json") as f:
+        return OpenAPI.from_dict(json.load(f), config=Config(spec_validator_cls=None))
+
+
+class SpecCheck:
+    """Route a session's requests for the sandbox through the vendor-spec check."""
+
+    def __init__(self, okta_url: str, jira_url: str, workday_report_url: str) -> None:
+        self.okta_url = okta_url.rstrip("/")
+        self.jira_url = jira_url.rstrip("/")
+        self.workday_report_path = urlsplit(workday_report_url).path
+        self.checked: list[str] = []
+        self.violations: list[str] = []
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = _CheckingAdapter(self)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def check(self, request: requests.PreparedRequest) -> None:
+        url = request.url or ""
+        described = f"{request.method} {urlsplit(url).path}"
+        try:
+            if url.startswith(self.okta_url + "/oauth2/v1/token"):
+                _check_okta_token_request(request, self.okta_url)
+            elif url.startswith(self.okta_url + "/"):
+                _check_openapi(okta_spec(), request, self.okta_url, OKTA_SERVER, OKTA_PAGINATION)
+            elif url.startswith(self.jira_url + "/"):
+                _check_openapi(jira_spec(), request, self.jira_url, JIRA_SERVER, set())
+            elif urlsplit(url).path == self.workday_report_path:
+                _check_raas_request(request, self.workday_report_path)
+            else:
+                raise SpecViolation("not a URL of any vendor the clients talk to")
+        except SpecViolation as e:
+            self.violations.append(f"{described}: {e}")
+            raise SpecViolation(f"{described}: {e}") from None
+        self.checked.append(described)
+
+
+class _CheckingAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, spec_check: SpecCheck) -> None:
+        super().__init__()
+        self.spec_check = spec_check
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.spec_check.check(request)
+        return super().send(request, *args, **kwargs)
+
+
+def _require_auth(request: requests.PreparedRequest, scheme: str | tuple[str, ...]) -> None:
+    if not request.headers.get("Authorization", "").startswith(scheme):
+        raise SpecViolation(f"no {scheme} Authorization header")
+
+
+def _check_openapi(
+    spec: OpenAPI, request: requests.PreparedRequest, base_url: str, server: str, always_allowed: set[str]
+) -> None:
+    as_vendor = request.copy()
+    as_vendor.url = server + (request.url or "")[len(base_url) :]
+    _require_auth(request, ("SSWS ", "Bearer ", "Basic "))
+    if request.method in ("POST", "PUT") and "Content-Length" not in request.headers:
+        raise SpecViolation("POST/PUT without Content-Length")
+    openapi_request = RequestsOpenAPIRequest(as_vendor)
+    try:
+        result = spec.unmarshal_request(openapi_request)
+        errors = list(result.errors)
+    except Exception as e:  # openapi-core raises for a path or method the spec lacks
+        raise SpecViolation(f"{type(e).__name__}: {e}") from None
+    if errors and all(isinstance(e, InvalidRequestBody) for e in errors) and _is_jira_attachment_upload(request):
+        errors = []  # the spec types this multipart form as an array; checked by hand instead
+    if errors:
+        raise SpecViolation("; ".join(f"{type(e).__name__}: {e} {e.__cause__ or ''}" for e in errors))
+    declared = set(result.parameters.query) | always_allowed
+    undeclared = {name for name, _ in parse_qsl(urlsplit(request.url or "").query)} - declared
+    if undeclared:
+        raise SpecViolation(f"query parameters the operation does not declare: {sorted(undeclared)}")
+
+
+def _is_jira_attachment_upload(request: requests.PreparedRequest) -> bool:
+    if request.method != "POST" or not (request.url or "").rstrip("/").endswith("/attachments"):
+        return False
+    if request.headers.get("X-Atlassian-Token") != "no-check":
+        raise SpecViolation("attachment upload without X-Atlassian-Token: no-check")
+    body = request.body if isinstance(request.body, bytes) else b""
+    if not request.headers.get("Content-Type", "").startswith("multipart/form-data") or b'name="file"' not in body:
+        raise SpecViolation("attachment upload is not a multipart form with a `file` part")
+    return True
+
+
+def _check_okta_token_request(request: requests.PreparedRequest, okta_url: str) -> None:
+    if request.method != "POST" or urlsplit(request.url or "").query:
+        raise SpecViolation("the token endpoint takes a POST without query parameters")
+    if request.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+        raise SpecViolation("the token request must be form-encoded")
+    body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+    form = {name: values[0] for name, values in parse_qs(body).items()}
+    expected = {"grant_type", "scope", "client_assertion_type", "client_assertion"}
+    if set(form) != expected:
+        raise SpecViolation(f"token form fields {sorted(form)} instead of {sorted(expected)}")
+    if form["grant_type"] != "client_credentials":
+        raise SpecViolation("grant_type must be client_credentials")
+    if form["client_assertion_type"] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+        raise SpecViolation("wrong client_assertion_type")
+    claims = jwt.decode(form["client_assertion"], options={"verify_signature": False})
+    if claims.get("aud") != f"{okta_url}/oauth2/v1/token" or claims.get("iss") != claims.get("sub"):
+        raise SpecViolation(f"client assertion claims are wrong: {claims}")
+    if jwt.get_unverified_header(form["client_assertion"]).get("alg") != "RS256":
+        raise SpecViolation("client assertion must be signed RS256")
+
+
+def _check_raas_request(request: requests.PreparedRequest, report_path: str) -> None:
+    parts = urlsplit(request.url or "")
+    if request.method != "GET" or request.body:
+        raise SpecViolation("RaaS reports are read with a body-less GET")
+    if not RAAS_PATH.match(parts.path.removeprefix(report_path.split("/ccx/")[0])):
+        raise SpecViolation("not a RaaS report path")
+    if dict(parse_qsl(parts.query)) != {"format": "json"}:
+        raise SpecViolation(f"query must be exactly format=json, not {parts.query!r}")
+    _require_auth(request, "Basic ")

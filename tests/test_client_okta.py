@@ -1,0 +1,295 @@
+"""The Okta client against the simulated Okta org, over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from offboarding.clients.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransientError,
+)
+from offboarding.clients.okta import OktaClient
+from offboarding.clients.pacing import RateLimitPacer
+from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
+
+
+class NoPacing:
+    def before_request(self, method: str, path: str) -> None:
+        pass
+
+    def observe(self, method: str, path: str, response: Any) -> None:
+        pass
+
+
+def okta_calls(sandbox: Any, method: str | None = None, contains: str = "") -> list[dict]:
+    return [r for r in sandbox.requests("okta") if (method is None or r["method"] == method) and contains in r["path"]]
+
+
+@pytest.fixture
+def person(sandbox: Any) -> dict:
+    engineering = sandbox.add_okta_group("Engineering")
+    return sandbox.add_okta_user("E9001", "Ada", "Lovelace", groups=[engineering["id"]], department="R&D")
+
+
+class TestFindingUsers:
+    def test_it_finds_a_user_by_employee_number(self, okta: OktaClient, person: dict) -> None:
+        [user] = okta.find_users_by_employee_number("E9001")
+        assert user.id == person["id"]
+        assert (user.first_name, user.last_name, user.employee_number) == ("Ada", "Lovelace", "E9001")
+        assert user.status == "ACTIVE"
+        assert user.profile["department"] == "R&D"
+
+    def test_it_includes_deprovisioned_users(self, okta: OktaClient, sandbox: Any) -> None:
+        gone = sandbox.add_okta_user("E9002", "Old", "Account", status="DEPROVISIONED")
+        assert [u.id for u in okta.find_users_by_employee_number("E9002")] == [gone["id"]]
+
+    def test_it_finds_nobody_for_an_unknown_employee_number(self, okta: OktaClient, sandbox: Any) -> None:
+        assert okta.find_users_by_employee_number('no-such "number"') == []
+
+    def test_it_finds_a_user_by_login(self, okta: OktaClient, person: dict) -> None:
+        user = okta.find_user_by_login(person["profile"]["login"])
+        assert user is not None and user.id == person["id"]
+        assert okta.find_user_by_login("nobody@example.com") is None
+
+    def test_it_searches_users_by_name(self, okta: OktaClient, person: dict) -> None:
+        assert person["id"] in [u.id for u in okta.search_users("Lovelace")]
+
+    def test_it_reads_a_user(self, okta: OktaClient, person: dict) -> None:
+        assert okta.get_user(person["id"]).login == person["profile"]["login"]
+
+    def test_it_raises_not_found_with_okta_error_details(self, okta: OktaClient, sandbox: Any) -> None:
+        with pytest.raises(NotFound) as caught:
+            okta.get_user("00unosuchuser")
+        error = caught.value
+        assert (error.service, error.status, error.code) == ("okta", 404, "E0000007")
+        assert error.request_id and error.error_id
+        assert "E0000007" in str(error) and error.request_id in str(error)
+
+
+class TestListingGroups:
+    def test_it_follows_every_next_link(self, okta: OktaClient, sandbox: Any) -> None:
+        sandbox.reset(okta_page_size=2)
+        groups = [sandbox.add_okta_group(f"Team {n}") for n in range(7)]
+        user = sandbox.add_okta_user("E9003", "Many", "Groups", groups=[g["id"] for g in groups])
+        sandbox.clear_requests()
+
+        listed = okta.list_user_groups(user["id"])
+
+        assert {g["id"] for g in groups} <= {g.id for g in listed}
+        assert len(listed) == len({g.id for g in listed}) == len(sandbox.okta_user(user["id"])["groups"])
+        assert len(okta_calls(sandbox, "GET", "/groups")) >= 4
+
+    def test_it_tells_which_groups_cannot_be_removed(self, okta: OktaClient, sandbox: Any) -> None:
+        ad = sandbox.add_okta_group("AD Finance", type="APP_GROUP")
+        team = sandbox.add_okta_group("Finance")
+        user = sandbox.add_okta_user("E9004", "Fin", "Ance", groups=[ad["id"], team["id"]])
+
+        by_type = {g.type: g for g in okta.list_user_groups(user["id"])}
+
+        assert by_type["OKTA_GROUP"].removable and not by_type["OKTA_GROUP"].not_removable_reason
+        assert not by_type["APP_GROUP"].removable and "App group" in by_type["APP_GROUP"].not_removable_reason
+        assert not by_type["BUILT_IN"].removable and "Everyone" in by_type["BUILT_IN"].not_removable_reason
+        assert by_type["BUILT_IN"].name == "Everyone"
+
+
+class TestGroupMembership:
+    def test_it_removes_a_membership_and_adds_it_back(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        [engineering] = [g for g in okta.list_user_groups(person["id"]) if g.name == "Engineering"]
+
+        okta.remove_from_group(engineering.id, person["id"])
+        assert engineering.id not in [g["id"] for g in sandbox.okta_user(person["id"])["groups"]]
+
+        okta.add_to_group(engineering.id, person["id"])
+        assert engineering.id in [g["id"] for g in sandbox.okta_user(person["id"])["groups"]]
+
+    def test_it_reports_okta_refusing_the_everyone_group(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        [everyone] = [g for g in okta.list_user_groups(person["id"]) if g.type == "BUILT_IN"]
+        with pytest.raises(PermissionDenied) as caught:
+            okta.remove_from_group(everyone.id, person["id"])
+        assert caught.value.code == "E0000060"
+        assert everyone.id in [g["id"] for g in sandbox.okta_user(person["id"])["groups"]]
+
+    def test_it_reports_okta_refusing_an_app_group(self, okta: OktaClient, sandbox: Any) -> None:
+        ad = sandbox.add_okta_group("AD Sales", type="APP_GROUP")
+        user = sandbox.add_okta_user("E9005", "Sal", "Es", groups=[ad["id"]])
+        with pytest.raises(PermissionDenied) as caught:
+            okta.remove_from_group(ad["id"], user["id"])
+        assert (caught.value.status, caught.value.code) == (403, "E0000006")
+        assert ad["id"] in [g["id"] for g in sandbox.okta_user(user["id"])["groups"]]
+
+
+class TestSessionsAndLifecycle:
+    def test_it_clears_sessions_and_oauth_tokens(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        okta.clear_sessions(person["id"])
+        state = sandbox.okta_user(person["id"])
+        assert state["sessions_revoked"] and state["oauth_tokens_revoked"]
+
+    def test_it_deactivates_a_user(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        user = okta.deactivate(person["id"])
+        assert user.status == "DEPROVISIONED"
+        assert sandbox.okta_user(person["id"])["status"] == "DEPROVISIONED"
+
+    def test_it_treats_an_already_deactivated_user_as_done(self, okta: OktaClient, sandbox: Any) -> None:
+        gone = sandbox.add_okta_user("E9006", "Al", "Ready", status="DEPROVISIONED")
+        sandbox.clear_requests()
+
+        assert okta.deactivate(gone["id"]).status == "DEPROVISIONED"
+        assert okta_calls(sandbox, "POST") == []
+
+    def test_it_treats_a_deactivation_that_already_went_through_as_done(
+        self, make_okta: Any, sandbox: Any, person: dict
+    ) -> None:
+        # The first answer is lost (read timeout) but Okta did the work; the retry then meets a
+        # deprovisioned user, which Okta answers with 404.
+        client = make_okta(read_timeout=0.3, backoff_initial=1.0, backoff_max=2.0, max_attempts=2)
+        sandbox.fault("okta", "latency", endpoint="POST /api/v1/users/*/lifecycle/deactivate", seconds=0.6, count=1)
+
+        assert client.deactivate(person["id"]).status == "DEPROVISIONED"
+        assert 404 in [r["status"] for r in okta_calls(sandbox, "POST", "/lifecycle/deactivate")]
+
+    def test_it_reactivates_a_deactivated_user(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        okta.deactivate(person["id"])
+        assert okta.reactivate(person["id"]).status != "DEPROVISIONED"
+
+
+class TestRateLimits:
+    def test_it_waits_for_the_reset_after_a_429(self, make_okta: Any, sandbox: Any, person: dict) -> None:
+        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 3}, rate_limit_window=1)
+        user = sandbox.add_okta_user("E9010", "Rate", "Limited")
+        client = make_okta(pacer=NoPacing())
+
+        for _ in range(7):
+            client.get_user(user["id"])
+
+        statuses = [r["status"] for r in okta_calls(sandbox, "GET", user["id"])]
+        assert 429 in statuses
+        # Each 429 was followed by a success: the retry waited for the window to reset.
+        assert all(after == 200 for before, after in zip(statuses, statuses[1:], strict=False) if before == 429)
+        assert statuses.count(200) == 7
+
+    def test_it_raises_rate_limited_when_the_429s_outlast_the_retries(
+        self, okta: OktaClient, sandbox: Any, person: dict
+    ) -> None:
+        sandbox.fault("okta", "rate_limit", endpoint="GET /api/v1/users/*")
+        with pytest.raises(RateLimited) as caught:
+            okta.get_user(person["id"])
+        assert (caught.value.status, caught.value.code) == (429, "E0000047")
+
+    def test_it_slows_down_before_running_out(self, make_okta: Any, sandbox: Any) -> None:
+        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=1)
+        user = sandbox.add_okta_user("E9011", "Slow", "Down")
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            time.sleep(seconds)
+
+        client = make_okta(pacer=RateLimitPacer(slow_below=0.5, max_wait=5, sleep=sleep))
+
+        for _ in range(9):
+            client.get_user(user["id"])
+
+        assert [r["status"] for r in okta_calls(sandbox, "GET", user["id"])] == [200] * 9
+        assert waits, "the client never slowed down"
+
+
+class TestTransientFailures:
+    def test_it_retries_a_5xx_then_succeeds(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        sandbox.fault("okta", "error", endpoint="GET /api/v1/users/*", status=503, count=2)
+        sandbox.clear_requests()
+        assert okta.get_user(person["id"]).id == person["id"]
+        assert [r["status"] for r in okta_calls(sandbox, "GET")] == [503, 503, 200]
+
+    def test_it_gives_up_after_the_retry_budget(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        sandbox.fault("okta", "error", endpoint="GET /api/v1/users/*", status=500)
+        sandbox.clear_requests()
+        with pytest.raises(TransientError) as caught:
+            okta.get_user(person["id"])
+        assert (caught.value.status, caught.value.code) == (500, "E0000009")
+        assert len(okta_calls(sandbox, "GET")) == 3
+
+    def test_it_times_out_and_retries(self, make_okta: Any, sandbox: Any, person: dict) -> None:
+        client = make_okta(read_timeout=0.3)
+        sandbox.fault("okta", "timeout", endpoint="GET /api/v1/users/*", seconds=5, count=1)
+        assert client.get_user(person["id"]).id == person["id"]
+
+        sandbox.fault("okta", "timeout", endpoint="GET /api/v1/users/*", seconds=5)
+        with pytest.raises(TransientError) as caught:
+            client.get_user(person["id"])
+        assert caught.value.summary == "read timeout" and caught.value.ambiguous
+
+    def test_it_reports_an_outage(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
+        sandbox.fault("okta", "outage")
+        with pytest.raises(TransientError) as caught:
+            okta.get_user(person["id"])
+        assert caught.value.status is None
+
+    def test_it_reports_bad_credentials(self, make_okta: Any, sandbox: Any, settings: Any, person: dict) -> None:
+        settings.OKTA_API_TOKEN = "not-the-token"
+        with pytest.raises(AuthenticationFailed) as caught:
+            make_okta().get_user(person["id"])
+        assert (caught.value.status, caught.value.code) == (401, "E0000011")
+
+
+@pytest.fixture
+def service_app(settings: Any, sandbox: Any) -> None:
+    settings.OKTA_CLIENT_ID = SERVICE_APP_CLIENT_ID
+    settings.OKTA_PRIVATE_KEY = SERVICE_APP_PRIVATE_KEY_PEM
+    settings.OKTA_API_TOKEN = ""
+
+
+class TestServiceAppAuth:
+    @pytest.mark.usefixtures("service_app")
+    def test_it_authenticates_with_a_signed_client_assertion(self, make_okta: Any, sandbox: Any, person: dict) -> None:
+        client = make_okta()
+        for _ in range(3):
+            assert client.get_user(person["id"]).id == person["id"]
+        client.remove_from_group(client.list_user_groups(person["id"])[-1].id, person["id"])
+        # The token is cached: one token request for all of those calls.
+        assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 1
+
+    @pytest.mark.usefixtures("service_app")
+    def test_it_renews_the_token_before_it_expires(self, make_okta: Any, sandbox: Any) -> None:
+        sandbox.reset(okta_token_lifetime=1)
+        user = sandbox.add_okta_user("E9020", "Short", "Token")
+        client = make_okta()
+        client.get_user(user["id"])
+        time.sleep(1.1)
+        client.get_user(user["id"])
+        assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 2
+        assert 401 not in [r["status"] for r in okta_calls(sandbox)]
+
+    @pytest.mark.usefixtures("service_app")
+    def test_it_renews_an_expired_token_once_on_401(self, make_okta: Any, sandbox: Any) -> None:
+        client = make_okta()
+        user = sandbox.add_okta_user("E9021", "Stale", "Token")
+        client.get_user(user["id"])
+        # A reset forgets every access token the sandbox issued: ours is now refused.
+        sandbox.reset()
+        user = sandbox.add_okta_user("E9021", "Stale", "Token")
+        sandbox.clear_requests()
+
+        assert client.get_user(user["id"]).id == user["id"]
+
+        calls = [(r["method"], r["status"]) for r in okta_calls(sandbox)]
+        assert calls == [("GET", 401), ("POST", 200), ("GET", 200)]
+
+    @pytest.mark.usefixtures("service_app")
+    def test_it_reports_a_key_okta_does_not_know(self, make_okta: Any, settings: Any, person: dict) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        settings.OKTA_PRIVATE_KEY = other_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        with pytest.raises(AuthenticationFailed) as caught:
+            make_okta().get_user(person["id"])
+        assert caught.value.code == "invalid_client"
