@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 SYNC_ACTOR = "system:sync_workday"
 POPULATION_RECOUNT = timedelta(hours=24)
+# A handful of leavers is an ordinary day even in a small org: the share threshold counts from here.
+SHARE_APPLIES_FROM = 5
 
 
 class DecisionError(Exception):
@@ -246,7 +248,7 @@ def _check_breaker(new_terminations: int) -> bool:
     reason = ""
     if new_terminations > safety.breaker_count:
         reason = f"{new_terminations} new terminations in one sync (threshold {safety.breaker_count})"
-    else:
+    elif new_terminations >= SHARE_APPLIES_FROM:
         population = _active_population(safety)
         if population and new_terminations / population > safety.breaker_share:
             reason = (

@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -35,3 +37,49 @@ def admin_user(make_user):
 @pytest.fixture
 def no_role_user(make_user):
     return make_user("dave")
+
+
+@pytest.fixture
+def org(sandbox, db):
+    """The sandbox with no terminations of its own: each test adds the leavers it needs."""
+    sandbox.reset(pending_terminations=0)
+    return sandbox
+
+
+@pytest.fixture
+def leaver(org):
+    """Build a leaver in the sandbox: an Okta user in some groups, and their Workday termination row."""
+
+    def make(
+        employee_id: str = "E100",
+        first: str = "Zoë",
+        last: str = "Müller",
+        groups: tuple[str, ...] = ("VPN Users", "GitHub Engineers"),
+        app_groups: tuple[str, ...] = ("AD: Engineering",),
+        in_okta: bool = True,
+        days_ahead: int = 7,
+        **columns,
+    ) -> dict:
+        group_ids = [org.add_okta_group(f"{name} {employee_id}")["id"] for name in groups]
+        group_ids += [org.add_okta_group(f"{name} {employee_id}", type="APP_GROUP")["id"] for name in app_groups]
+        user = org.add_okta_user(employee_id, first, last, groups=group_ids) if in_okta else None
+        row = {
+            "Worker": f"{first} {last}",
+            "First_Name": first,
+            "Last_Name": last,
+            "Email_Work": f"{first}.{last}@acme.example".lower(),
+            "Termination_Date": (date.today() + timedelta(days=days_ahead)).isoformat(),
+            "Last_Day_of_Work": (date.today() + timedelta(days=days_ahead)).isoformat(),
+            "Termination_Category": "Voluntary",
+            "Termination_Reason": "Resignation",
+            "Supervisory_Organization": "Engineering",
+            "Location": "New York",
+            "Time_Zone": "America/New_York",
+            "Worker_Type": "Employee",
+            "Manager": "Sofia Quinn",
+            **columns,
+        }
+        org.add_termination(employee_id, **row)
+        return {"employee_id": employee_id, "user": user, "user_id": user["id"] if user else None, "groups": group_ids}
+
+    return make

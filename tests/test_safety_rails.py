@@ -1,0 +1,121 @@
+"""Safety rails: the mass-termination breaker, protected accounts, and who may decide."""
+
+import pytest
+
+from offboarding import services
+from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
+
+
+def sync() -> services.SyncResult:
+    return services.sync_workday()
+
+
+class TestMassTerminationBreaker:
+    def test_a_burst_trips_it_and_the_cases_wait_for_humans(self, leaver, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": 2})
+        AutoApproveRule.objects.create(name="Everyone")
+        for n in range(3):
+            leaver(f"E10{n}", f"Person{n}", "Leaver")
+        result = sync()
+        assert result.breaker_tripped
+        assert SafetySettings.load().breaker_tripped
+        assert not Case.objects.filter(decided_by_rule__isnull=False).exists()
+        assert AuditEvent.objects.filter(action="safety.breaker_tripped").count() == 1
+        assert "3 new terminations in one sync (threshold 2)" in SafetySettings.load().breaker_reason
+        assert any("breaker" in m.subject for m in mailoutbox)
+
+    def test_it_stays_tripped_until_an_admin_resets_it(self, leaver, admin_user):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": 1})
+        AutoApproveRule.objects.create(name="Everyone")
+        leaver("E100", "Ann", "One")
+        leaver("E101", "Ben", "Two")
+        sync()
+        leaver("E102", "Cat", "Three")
+        sync()
+        assert Case.objects.get(termination__employee_id="E102").decided_by_rule is None
+        services.reset_breaker(admin_user)
+        assert not SafetySettings.load().breaker_tripped
+        reset = AuditEvent.objects.get(action="safety.breaker_reset")
+        assert reset.actor == admin_user
+        leaver("E103", "Dan", "Four")
+        sync()
+        assert Case.objects.get(termination__employee_id="E103").decided_by_rule is not None
+
+    def test_a_share_of_the_active_population_trips_it(self, leaver):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": 1000, "breaker_share": 0.25})
+        for n in range(6):
+            leaver(f"E10{n}", f"Person{n}", "Leaver")
+        result = sync()
+        assert result.breaker_tripped
+        safety = SafetySettings.load()
+        assert safety.active_population == 16  # the sandbox's 10 workers and our 6 leavers
+        assert "of 16 active Okta users" in safety.breaker_reason
+
+    def test_an_ordinary_sync_does_not_trip_it(self, leaver):
+        leaver()
+        assert not sync().breaker_tripped
+
+
+class TestProtectedAccounts:
+    @pytest.mark.parametrize("kind", ["user_id", "login", "group"])
+    def test_a_protected_account_needs_two_distinct_approvers(self, leaver, make_user, kind):
+        person = leaver()
+        value = {"user_id": person["user_id"], "login": person["user"]["profile"]["login"], "group": "VPN Users E100"}
+        ProtectedAccount.objects.create(kind=kind, value=value[kind])
+        sync()
+        case = Case.objects.get()
+        assert case.protected_reason
+        first, second = make_user("ann", "approvers"), make_user("ben", "approvers")
+        services.approve(case.pk, first)
+        assert Case.objects.get().state == Case.State.NEEDS_ATTENTION
+        with pytest.raises(services.DecisionError, match="already approved"):
+            services.approve(case.pk, first)
+        case = services.approve(case.pk, second)
+        assert case.state == Case.State.SCHEDULED
+        assert Approval.objects.filter(case=case).count() == 2
+
+
+class TestDecisions:
+    def test_an_approver_approves_with_a_reason(self, leaver, approver):
+        leaver()
+        sync()
+        case = services.approve(Case.objects.get().pk, approver, "confirmed with HR")
+        assert case.state == Case.State.SCHEDULED
+        assert case.decided_by == approver
+        event = AuditEvent.objects.get(action="case.approved")
+        assert event.actor == approver
+        assert event.after["reason"] == "confirmed with HR"
+
+    def test_reject_needs_a_reason(self, leaver, approver):
+        leaver()
+        sync()
+        case = Case.objects.get()
+        with pytest.raises(services.DecisionError, match="reason is required"):
+            services.reject(case.pk, approver, "  ")
+        case = services.reject(case.pk, approver, "wrong person")
+        assert case.state == Case.State.REJECTED
+        assert AuditEvent.objects.get(action="case.rejected").after["reason"] == "wrong person"
+
+    @pytest.mark.parametrize("who", ["auditor", "admin_user", "no_role_user"])
+    def test_only_approvers_decide(self, leaver, request, who):
+        leaver()
+        sync()
+        user = request.getfixturevalue(who)
+        with pytest.raises(services.DecisionError):
+            services.approve(Case.objects.get().pk, user)
+        with pytest.raises(services.DecisionError):
+            services.reject(Case.objects.get().pk, user, "no")
+
+    def test_a_case_without_an_okta_user_cannot_be_approved(self, leaver, approver):
+        leaver(in_okta=False)
+        sync()
+        with pytest.raises(services.DecisionError, match="No Okta user"):
+            services.approve(Case.objects.get().pk, approver)
+
+    def test_a_decided_case_cannot_be_decided_again(self, leaver, approver):
+        leaver()
+        sync()
+        case = services.reject(Case.objects.get().pk, approver, "no")
+        with pytest.raises(services.DecisionError, match="can no longer be approved"):
+            services.approve(case.pk, approver)

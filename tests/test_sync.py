@@ -1,0 +1,166 @@
+"""Sync: the Workday report becomes Terminations and Cases, corrections and rescinds included."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from offboarding import revocation, services
+from offboarding.clients.errors import VendorError
+from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Termination
+
+
+def only_case() -> Case:
+    return Case.objects.select_related("termination").get()
+
+
+def snapshot_of_database() -> dict:
+    return {
+        "events": AuditEvent.objects.count(),
+        "cases": list(Case.objects.values("id", "state", "effective_at", "identity", "plan", "attention_reason")),
+        "terminations": [t.tracked_values() for t in Termination.objects.all()],
+    }
+
+
+class TestNewTermination:
+    def test_it_opens_a_case_pending_review_with_an_exact_identity(self, leaver):
+        person = leaver()
+        result = services.sync_workday()
+        case = only_case()
+        assert result.created == [case.pk]
+        assert case.state == Case.State.PENDING_REVIEW
+        assert case.identity == Case.Identity.EXACT
+        assert case.okta_user_id == person["user_id"]
+        assert case.termination.name == "Zoë Müller"
+        assert case.termination.time_zone == "America/New_York"
+
+    def test_it_keeps_the_plan_of_what_revocation_would_do(self, leaver):
+        leaver()
+        services.sync_workday()
+        plan = only_case().plan
+        assert sorted(g["name"] for g in plan["remove"]) == ["GitHub Engineers E100", "VPN Users E100"]
+        kept = {g["name"]: g["type"] for g in plan["keep"]}
+        assert kept == {"Everyone": "BUILT_IN", "AD: Engineering E100": "APP_GROUP"}
+        assert all(g["reason"] for g in plan["keep"])
+        assert plan["clear_sessions"] and plan["deactivate"]
+
+    def test_it_records_what_it_saw_in_the_audit_trail(self, leaver):
+        leaver()
+        services.sync_workday()
+        actions = list(AuditEvent.objects.values_list("action", flat=True))
+        assert actions == ["termination.received", "case.opened", "okta.user_resolved"]
+        assert AuditEvent.objects.first().actor_name == "system:sync_workday"
+
+    def test_a_future_dated_termination_takes_effect_at_the_end_of_its_day(self, leaver):
+        leaver(days_ahead=10, Time_Zone="America/New_York")
+        services.sync_workday()
+        case = only_case()
+        expected = case.termination.effective_moment(SafetySettings.EffectiveMode.END_OF_TERMINATION_DATE)
+        assert case.effective_at == expected
+        assert case.effective_at > timezone.now() + timedelta(days=9)
+
+    def test_an_involuntary_termination_can_act_immediately(self, leaver):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
+        leaver(days_ahead=0, Termination_Category="Involuntary")
+        services.sync_workday()
+        case = only_case()
+        assert case.immediate
+        assert case.effective_at <= timezone.now()
+
+    def test_a_voluntary_termination_is_not_made_immediate(self, leaver):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
+        leaver(days_ahead=3, Termination_Category="Voluntary")
+        services.sync_workday()
+        assert not only_case().immediate
+
+
+class TestSecondSync:
+    def test_it_changes_nothing_and_records_nothing(self, leaver):
+        leaver("E100")
+        leaver("E200", "Ada", "Lovelace")
+        services.sync_workday()
+        before = snapshot_of_database()
+        result = services.sync_workday()
+        assert not result.changed
+        assert snapshot_of_database() == before
+
+
+class TestCorrection:
+    def test_a_new_date_moves_the_effective_moment_and_is_audited(self, org, leaver):
+        leaver(days_ahead=10)
+        services.sync_workday()
+        old = only_case().effective_at
+        new_date = date.today() + timedelta(days=3)
+        org.correct_termination("E100", Termination_Date=new_date.isoformat())
+        result = services.sync_workday()
+        case = only_case()
+        assert result.updated == [case.pk]
+        assert case.termination.termination_date == new_date
+        assert case.effective_at == old - timedelta(days=7)
+        corrected = AuditEvent.objects.get(action="termination.corrected")
+        assert corrected.after == {"termination_date": new_date.isoformat()}
+        assert AuditEvent.objects.get(action="case.rescheduled").after["effective_at"] is not None
+
+
+class TestRescind:
+    def test_a_rescind_before_revocation_cancels_the_case(self, org, leaver):
+        leaver()
+        services.sync_workday()
+        org.rescind_termination("E100")
+        result = services.sync_workday()
+        case = only_case()
+        assert result.cancelled == [case.pk]
+        assert case.state == Case.State.CANCELLED
+        assert AuditEvent.objects.filter(action="case.cancelled").count() == 1
+
+    def test_a_rescind_after_revocation_needs_attention(self, org, leaver, approver, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        leaver(days_ahead=-1)
+        services.sync_workday()
+        case = services.approve(only_case().pk, approver)
+        revocation.run_case(case.pk)
+        assert only_case().state == Case.State.COMPLETED
+        org.rescind_termination("E100")
+        services.sync_workday()
+        case = only_case()
+        assert case.state == Case.State.NEEDS_ATTENTION
+        assert "Rescinded in Workday after access was revoked" in case.attention_reason
+        assert any("needs attention" in m.subject for m in mailoutbox)
+
+    def test_a_termination_rescinded_before_we_saw_it_opens_nothing(self, org, leaver):
+        leaver()
+        org.rescind_termination("E100")
+        services.sync_workday()
+        assert not Case.objects.exists()
+
+
+class TestReportProblems:
+    def test_a_bad_row_is_kept_and_the_good_rows_still_go_through(self, org, leaver):
+        leaver("E100")
+        leaver("E200", "Ada", "Lovelace", Termination_Date="the 5th of never")
+        result = services.sync_workday()
+        assert result.row_errors == 1
+        assert Case.objects.get().termination.employee_id == "E100"
+        error = ReportRowError.objects.get()
+        assert error.employee_id == "E200"
+        assert "Termination_Date" in error.reason
+        assert AuditEvent.objects.filter(action="workday.row_error").count() == 1
+
+    def test_a_known_bad_row_is_not_recorded_again_and_resolves_when_fixed(self, org, leaver):
+        leaver("E200", "Ada", "Lovelace", Termination_Date="the 5th of never")
+        services.sync_workday()
+        services.sync_workday()
+        assert ReportRowError.objects.count() == 1
+        assert AuditEvent.objects.filter(action="workday.row_error").count() == 1
+        org.correct_termination("E200", Termination_Date=date.today().isoformat())
+        services.sync_workday()
+        assert ReportRowError.objects.get().resolved_at is not None
+        assert Case.objects.count() == 1
+
+    def test_a_body_that_is_not_a_report_is_an_error_not_zero_terminations(self, org, leaver):
+        leaver()
+        services.sync_workday()
+        org.fault("workday", "malformed")
+        with pytest.raises(VendorError):
+            services.sync_workday()
+        assert only_case().state == Case.State.PENDING_REVIEW
