@@ -377,7 +377,7 @@ class OktaClient:
 
 def _quote(value: str) -> str:
     """A string literal for Okta's search expression."""
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _json_list(response: requests.Response) -> list[dict[str, Any]]:
