@@ -7,7 +7,6 @@ then any switched-on faults, then the simulator; it is logged with its status an
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import threading
 import time
@@ -123,20 +122,23 @@ class SandboxApp:
         raise DropConnection("fault: connection dropped")
 
 
-class QuietRequestHandler(WSGIRequestHandler):
+class RequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if logging.getLogger("sandbox").isEnabledFor(logging.INFO):
+        if getattr(self.server, "log_requests", False):
             super().log_request(code, size)
 
 
 class SandboxServer:
     """The app on a real socket, served by one thread per connection."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None, log_requests: bool = False
+    ) -> None:
         self.state = state or SandboxState()
         self.httpd: BaseWSGIServer = make_server(
-            host, port, SandboxApp(self.state), threaded=True, request_handler=QuietRequestHandler
+            host, port, SandboxApp(self.state), threaded=True, request_handler=RequestHandler
         )
+        self.httpd.log_requests = log_requests
         self.httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.url = f"http://{host}:{self.httpd.server_port}"
         self.thread: threading.Thread | None = None

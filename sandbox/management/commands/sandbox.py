@@ -38,9 +38,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         state = SandboxState()
         state.reset(settings)
-        logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
-        logging.getLogger("sandbox").setLevel(logging.WARNING if quiet else logging.INFO)
-        server = SandboxServer(host, int(port), state)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        server = SandboxServer(host, int(port), state, log_requests=not quiet)
         self.stdout.write(
             f"Sandbox on {server.url}: {len(state.workers)} workers, {len(state.users)} Okta users, "
             f"{len(state.groups)} groups, {len(state.terminations)} terminations (seed {seed})\n"
