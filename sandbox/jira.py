@@ -88,7 +88,7 @@ def parse_jql(jql: str) -> tuple[list[tuple[str, set[str]]], tuple[str, bool]]:
         if not match:
             raise JiraError(400, [f"Error in the JQL Query: the query could not be parsed at character {position}."])
         field, operator, raw = match.group(1).lower(), match.group(2).lower(), match.group(3)
-        if operator == "in" != raw.startswith("("):
+        if (operator == "in") != raw.startswith("("):
             raise JiraError(400, [f"Error in the JQL Query: expecting a list after 'in' at character {position}."])
         values = re.findall(r'"([^"]*)"|([\w.-]+)', raw.strip("()")) if raw.startswith("(") else [(raw.strip('"'), "")]
         clauses.append((field, {quoted or bare for quoted, bare in values}))
