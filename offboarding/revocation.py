@@ -637,7 +637,8 @@ def restore_case(case_id: int) -> str:
     approvers = f"requested by {case.restore_requested_by}, approved by {case.restore_approved_by}"
     comment_on_ticket(
         case,
-        f"Access restored ({approvers}): {len(results) - 1} group memberships re-added and the user reactivated."
+        f"Access restored ({approvers}): {len(results) - 1} group memberships re-added; "
+        f"the Okta user is {results[-1].detail['user']['status']} again."
         if not failed
         else f"Restore incomplete ({approvers}): {case.attention_reason}",
     )
@@ -648,7 +649,8 @@ def restore_case(case_id: int) -> str:
 
 # --- Reconciliation ---------------------------------------------------------------
 
-CAN_SIGN_IN = {"ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY"}
+# PROVISIONED counts: an activation link is outstanding, and following it signs the person in.
+CAN_SIGN_IN = {"ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY", "PROVISIONED"}
 
 
 def reconcile() -> ReconciliationRun:

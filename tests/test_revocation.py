@@ -1,0 +1,346 @@
+"""The revocation job against the sandbox: groups, sessions, deactivation, verification, the ticket."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from offboarding import revocation, services
+from offboarding.clients.jira import JiraClient
+from offboarding.clients.okta import OktaClient
+from offboarding.models import AuditEvent, Case, Step
+
+
+@pytest.fixture
+def approved_case(leaver, approver):
+    """A leaver past their effective moment, synced and approved: due now."""
+
+    def make(**kwargs) -> Case:
+        person = leaver(days_ahead=-1, **kwargs)
+        services.sync_workday()
+        case = Case.objects.get(termination__employee_id=person["employee_id"])
+        return services.approve(case.pk, approver, "HR confirmed")
+
+    return make
+
+
+def okta_calls(sandbox) -> Counter:
+    return Counter(f"{r['method']} {r['path']}" for r in sandbox.requests("okta"))
+
+
+def only_case() -> Case:
+    return Case.objects.get()
+
+
+def ticket_text(sandbox) -> str:
+    (issue,) = sandbox.jira_issues()
+    return str(issue["fields"]["description"])
+
+
+class TestNormalCase:
+    def test_it_revokes_everything_and_files_one_ticket(self, org, approved_case):
+        case = approved_case()
+        org.clear_requests()
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        case = only_case()
+        state = org.okta_user(case.okta_user_id)
+        assert state["status"] == "DEPROVISIONED"
+        assert [g["type"] for g in state["groups"] if g["type"] == "OKTA_GROUP"] == []
+        assert {g["type"] for g in state["groups"]} == {"BUILT_IN", "APP_GROUP"}
+        assert state["sessions_revoked"] and state["oauth_tokens_revoked"]
+        issues = org.jira_issues()
+        assert [i["key"] for i in issues] == [case.jira_key]
+        assert case.ticket == Case.Ticket.FILED
+        assert case.revoked_at is not None and case.time_to_revoke is not None
+
+    def test_each_okta_call_is_made_once(self, org, approved_case):
+        case = approved_case()
+        org.clear_requests()
+        revocation.run_case(case.pk)
+        uid = case.okta_user_id
+        removed = [s.target for s in Step.objects.filter(kind=Step.Kind.REMOVE_GROUP, status=Step.Status.DONE)]
+        calls = okta_calls(org)
+        assert len(removed) == 2
+        for gid in removed:
+            assert calls[f"DELETE /api/v1/groups/{gid}/users/{uid}"] == 1
+        assert calls[f"DELETE /api/v1/users/{uid}/sessions"] == 1
+        assert calls[f"POST /api/v1/users/{uid}/lifecycle/deactivate"] == 1
+        # One listing before, one read-back after.
+        assert calls[f"GET /api/v1/users/{uid}/groups"] == 2
+        assert sum(calls.values()) == 2 + 1 + 1 + 2 + 4  # removals, sessions, deactivate, listings, user reads
+
+    def test_non_removable_groups_are_recorded_and_app_groups_go_on_the_ticket(self, org, approved_case):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        skipped = {s.target_name: s.detail for s in Step.objects.filter(status=Step.Status.SKIPPED)}
+        assert skipped["Everyone"]["type"] == "BUILT_IN"
+        assert skipped["AD: Engineering E100"]["manual_follow_up"] is True
+        text = ticket_text(org)
+        assert "Manual follow-up" in text
+        assert "AD: Engineering E100" in text
+
+    def test_the_ticket_holds_the_evidence(self, org, approved_case):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        case = only_case()
+        (issue,) = org.jira_issues()
+        text = str(issue["fields"]["description"])
+        for expected in ["Zoë Müller", "E100", "alice", "VPN Users E100", "GitHub Engineers E100", "DEPROVISIONED"]:
+            assert expected in text
+        assert f"/cases/{case.pk}/" in text
+        assert case.label in issue["fields"]["labels"]
+        assert [a["filename"] for a in issue["attachments"]] == [f"offboarding-case-{case.pk}-evidence.json"]
+
+    def test_groups_added_since_review_are_removed_too_and_noted(self, org, approved_case):
+        case = approved_case()
+        late = org.add_okta_group("Added Later")
+        org.add_okta_membership(late["id"], case.okta_user_id)
+        revocation.run_case(case.pk)
+        snapshot = Step.objects.get(kind=Step.Kind.SNAPSHOT).detail
+        assert [g["name"] for g in snapshot["added_since_review"]] == ["Added Later"]
+        assert Step.objects.get(target=late["id"]).status == Step.Status.DONE
+
+    def test_every_call_is_an_audit_event_and_the_chain_verifies(self, org, approved_case):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        actions = list(AuditEvent.objects.filter(case=case).values_list("action", flat=True))
+        assert actions.count("okta.remove_group.done") == 2
+        for action in ["okta.clear_sessions.done", "okta.deactivate.done", "okta.verify.done", "jira.ticket_filed"]:
+            assert action in actions
+        assert AuditEvent.verify_chain()[0]
+
+    def test_a_second_delivery_finds_nothing_to_do(self, org, approved_case):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        org.clear_requests()
+        assert revocation.run_case(case.pk) == "nothing to do"
+        assert org.requests() == []
+
+    def test_a_case_not_yet_due_is_not_run(self, org, leaver, approver):
+        leaver(days_ahead=5)
+        services.sync_workday()
+        case = services.approve(Case.objects.get().pk, approver)
+        assert revocation.run_case(case.pk) == "nothing to do"
+        assert only_case().state == Case.State.SCHEDULED
+
+
+STEP_KINDS = ["resolve", "snapshot", "remove_group", "clear_sessions", "deactivate", "verify", "file_ticket"]
+
+
+class Crash(Exception):
+    pass
+
+
+class TestResume:
+    @pytest.mark.parametrize("crash_after", STEP_KINDS)
+    def test_a_crash_after_any_step_resumes_without_repeating_a_call(
+        self, org, approved_case, monkeypatch, crash_after
+    ):
+        case = approved_case()
+        org.clear_requests()
+        real_perform = revocation.perform
+
+        def crashing_perform(*args, **kwargs):
+            step = real_perform(*args, **kwargs)
+            if step.kind == crash_after:
+                raise Crash(f"worker died after {crash_after}")
+            return step
+
+        monkeypatch.setattr(revocation, "perform", crashing_perform)
+        with pytest.raises(Crash):
+            revocation.run_case(case.pk)
+        monkeypatch.setattr(revocation, "perform", real_perform)
+
+        # The lease of the dead worker runs out; the next run resumes.
+        Case.objects.filter(pk=case.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+        revocation.run_case(case.pk)
+        revocation.retry_pending_tickets()
+
+        case = only_case()
+        assert case.state == Case.State.COMPLETED
+        assert case.ticket == Case.Ticket.FILED
+        assert len(org.jira_issues()) == 1
+        mutations = {k: n for k, n in okta_calls(org).items() if not k.startswith("GET")}
+        assert all(n == 1 for n in mutations.values()), mutations
+        assert len(mutations) == 4
+
+    def test_a_crash_between_creating_the_ticket_and_saving_it_files_no_second_one(
+        self, org, approved_case, monkeypatch
+    ):
+        case = approved_case()
+        real_create = JiraClient.create_issue
+
+        def create_then_die(self, *args, **kwargs):
+            real_create(self, *args, **kwargs)
+            raise Crash("worker died before saving the key")
+
+        monkeypatch.setattr(JiraClient, "create_issue", create_then_die)
+        with pytest.raises(Crash):
+            revocation.run_case(case.pk)
+        monkeypatch.setattr(JiraClient, "create_issue", real_create)
+        assert only_case().jira_key == ""
+        Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+        assert revocation.retry_pending_tickets() == [case.pk]
+        assert len(org.jira_issues()) == 1
+        assert only_case().jira_key == org.jira_issues()[0]["key"]
+
+    def test_another_worker_holding_the_lease_is_left_alone(self, org, approved_case):
+        case = approved_case()
+        assert revocation.claim(case.pk, "worker-a")
+        assert not revocation.claim(case.pk, "worker-b")
+        assert revocation.run_case(case.pk) == "nothing to do"
+
+
+class TestFailurePolicy:
+    def test_a_membership_that_cannot_be_removed_does_not_stop_deactivation(
+        self, org, approved_case, mailoutbox, settings
+    ):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        case = approved_case()
+        stuck = org.okta_user(case.okta_user_id)["groups"]
+        stuck = next(g for g in stuck if g["name"] == "VPN Users E100")
+        org.fault("okta", "error", f"DELETE /api/v1/groups/{stuck['id']}/users/*", status=500)
+        assert revocation.run_case(case.pk) == Case.State.FAILED
+        case = only_case()
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+        assert "Still a member of “VPN Users E100”" in case.failure_summary
+        failed = Step.objects.get(target=stuck["id"])
+        assert failed.status == Step.Status.FAILED and failed.http_status == 500 and failed.attempts == 1
+        assert "NOT everything was done" in ticket_text(org)
+        assert "VPN Users E100" in ticket_text(org)
+        assert any("FAILED" in m.subject for m in mailoutbox)
+
+    def test_a_failed_deactivation_fails_the_case_and_says_so(self, org, approved_case, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        case = approved_case()
+        org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
+        assert revocation.run_case(case.pk) == Case.State.FAILED
+        case = only_case()
+        assert org.okta_user(case.okta_user_id)["status"] == "ACTIVE"
+        assert "The Okta user is NOT deactivated" in case.failure_summary
+        assert case.revoked_at is None
+        assert "NOT deactivated" in ticket_text(org)
+        assert Step.objects.get(kind="verify").status == Step.Status.FAILED
+        assert mailoutbox
+
+    def test_a_failed_verification_fails_the_case(self, org, approved_case, monkeypatch):
+        case = approved_case()
+        group = org.okta_user(case.okta_user_id)["groups"]
+        vpn = next(g for g in group if g["name"] == "VPN Users E100")
+        real_deactivate = OktaClient.deactivate
+
+        def directory_sync_readds_then_deactivate(self, user_id):
+            # A group push re-adds a membership between its removal and the read-back.
+            org.add_okta_membership(vpn["id"], user_id)
+            return real_deactivate(self, user_id)
+
+        monkeypatch.setattr(OktaClient, "deactivate", directory_sync_readds_then_deactivate)
+        assert revocation.run_case(case.pk) == Case.State.FAILED
+        case = only_case()
+        assert "Verification failed: OKTA_GROUP memberships left: VPN Users E100" in case.failure_summary
+        assert "NOT verified" in ticket_text(org)
+
+    def test_a_failed_case_is_retried_and_finishes_with_a_comment(self, org, approved_case, approver):
+        case = approved_case()
+        fault = org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
+        revocation.run_case(case.pk)
+        org.clear_faults()
+        org.clear_requests()
+        call_command("retry_case", str(case.pk))
+        case = only_case()
+        assert case.state == Case.State.COMPLETED
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+        calls = okta_calls(org)
+        assert not any(k.startswith("DELETE /api/v1/groups") for k in calls)  # removals were done; not repeated
+        (issue,) = org.jira_issues()
+        assert len(issue["comments"]) == 1
+        assert fault["id"]
+
+
+class TestJiraDown:
+    def test_the_revocation_stands_and_the_ticket_is_filed_once_when_jira_is_back(self, org, approved_case):
+        case = approved_case()
+        org.fault("jira", "outage")
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        case = only_case()
+        assert case.ticket == Case.Ticket.PENDING
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+        assert revocation.retry_pending_tickets() == []  # still down, nothing filed, nothing lost
+        org.clear_faults()
+        Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+        org.clear_requests()
+        call_command("retry_tickets")
+        assert only_case().ticket == Case.Ticket.FILED
+        assert len(org.jira_issues()) == 1
+        assert okta_calls(org) == Counter()  # revocation is not re-run to file a ticket
+
+
+class TestRestore:
+    def test_two_people_restore_the_groups_and_reactivate(self, org, approved_case, make_user):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        ann, ben = make_user("ann", "approvers"), make_user("ben", "approvers")
+        services.request_restore(case.pk, ann, "rescinded: stays with us")
+        with pytest.raises(services.DecisionError, match="different approver"):
+            services.approve_restore(case.pk, ann)
+        services.approve_restore(case.pk, ben)
+        assert revocation.restore_case(case.pk) == "restored"
+        state = org.okta_user(case.okta_user_id)
+        # Activated again; without a password credential Okta leaves the person to finish activation.
+        assert state["status"] in ("ACTIVE", "PROVISIONED")
+        assert Step.objects.get(kind=Step.Kind.REACTIVATE).detail["user"]["status"] == state["status"]
+        assert {"VPN Users E100", "GitHub Engineers E100"} <= {g["name"] for g in state["groups"]}
+        case = only_case()
+        assert case.restored_at is not None
+        assert "Access restored" in str(org.jira_issues()[0]["comments"])
+        assert revocation.restore_case(case.pk) == "nothing to do"
+        assert AuditEvent.objects.filter(action="case.restored").count() == 1
+
+
+class TestEmergencyOffboard:
+    def test_it_needs_a_second_approver_and_then_runs_at_once(self, org, make_user, django_capture_on_commit_callbacks):
+        ann, ben = make_user("ann", "approvers"), make_user("ben", "approvers")
+        user = org.add_okta_user("E900", "Eve", "Intruder", groups=[org.add_okta_group("Prod Admins")["id"]])
+        case = services.start_emergency(user["id"], ann, "credentials leaked")
+        assert case.state == Case.State.PENDING_REVIEW
+        with pytest.raises(services.DecisionError, match="You requested this offboard"):
+            services.approve(case.pk, ann)
+        with django_capture_on_commit_callbacks() as callbacks:
+            case = services.approve(case.pk, ben)
+        assert case.state == Case.State.APPROVED
+        assert len(callbacks) == 1
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        assert org.okta_user(user["id"])["status"] == "DEPROVISIONED"
+        assert "Emergency offboard requested by ann" in ticket_text(org)
+
+
+class TestReconciliation:
+    def test_someone_who_can_still_sign_in_is_found(self, org, approved_case, leaver, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        case = approved_case()
+        revocation.run_case(case.pk)
+        OktaClient.from_settings().reactivate(case.okta_user_id)  # someone turned them back on in Okta
+        leaver("E200", "Ada", "Lovelace", days_ahead=-2)  # past due, never approved
+        services.sync_workday()
+        call_command("reconcile")
+        run = revocation.ReconciliationRun.objects.get()
+        assert sorted(f["employee_id"] for f in run.findings) == ["E100", "E200"]
+        assert Case.objects.get(pk=case.pk).state == Case.State.NEEDS_ATTENTION
+        assert "can still sign in" in Case.objects.get(pk=case.pk).attention_reason
+        assert any("Reconciliation" in m.subject for m in mailoutbox)
+
+    def test_a_clean_org_has_no_findings(self, org, approved_case):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        assert revocation.reconcile().findings == []
+
+
+class TestRunDue:
+    def test_it_runs_every_due_case_in_the_foreground(self, org, approved_case, capsys):
+        case = approved_case()
+        call_command("run_due")
+        assert f"case {case.pk}: completed" in capsys.readouterr().out
+        assert only_case().state == Case.State.COMPLETED
