@@ -57,17 +57,17 @@ class SandboxApp:
             response.get_data()
             return response(environ, start_response)
         finally:
-            self.state.requests.append(
-                {
-                    "service": service.name,
-                    "method": request.method,
-                    "path": path,
-                    "query": request.query_string.decode("latin-1"),
-                    "status": status,  # 0: the connection was dropped without an answer
-                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    "duration": round(time.monotonic() - started, 4),
-                }
-            )
+            entry = {
+                "service": service.name,
+                "method": request.method,
+                "path": path,
+                "query": request.query_string.decode("latin-1"),
+                "status": status,  # 0: the connection was dropped without an answer
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "duration": round(time.monotonic() - started, 4),
+            }
+            with self.state.lock:  # readers iterate the log under the lock
+                self.state.requests.append(entry)
 
     def serve(self, service: Service, request: Request, path: str) -> Response:
         with service.admission(request, path) as refusal:

@@ -1,0 +1,197 @@
+"""The control API, seeding and the demo company, and the spec checker the other tests rely on."""
+
+import pytest
+import requests
+
+from sandbox.control import SandboxControlError
+from tests.openapi_specs import validate_jira, validate_okta
+
+
+def okta_search(sandbox, search):
+    return requests.get(
+        f"{sandbox.okta_url}/api/v1/users",
+        params={"search": search},
+        headers={"Authorization": f"SSWS {sandbox.okta_token}"},
+        timeout=10,
+    ).json()
+
+
+def report(sandbox):
+    response = requests.get(
+        sandbox.workday_report_url,
+        params={"format": "json"},
+        auth=(sandbox.workday_user, sandbox.workday_password),
+        timeout=10,
+    )
+    return {row["Employee_ID"]: row for row in response.json()["Report_Entry"]}
+
+
+def world(sandbox):
+    users = sorted(sandbox.okta_users(), key=lambda u: u["id"])
+    return (
+        [(u["id"], u["status"], u["profile"], [g["id"] for g in sandbox.okta_user(u["id"])["groups"]]) for u in users],
+        sorted((g["id"], g["profile"]["name"], g["type"]) for g in sandbox.okta_groups()),
+        sandbox.terminations(),
+    )
+
+
+class TestSeeding:
+    def test_the_same_seed_gives_the_same_org(self, sandbox):
+        sandbox.reset(seed=42, workers=12)
+        first = world(sandbox)
+        sandbox.reset(seed=7, workers=12)
+        assert world(sandbox) != first
+        sandbox.reset(seed=42, workers=12)
+        assert world(sandbox) == first
+
+    def test_ids_look_like_okta_ids(self, sandbox):
+        users, groups, _ = world(sandbox)
+        assert all(uid.startswith("00u") and len(uid) == 20 for uid, *_ in users)
+        assert all(gid.startswith("00g") and len(gid) == 20 for gid, *_ in groups)
+
+    def test_the_options_shape_the_org(self, sandbox):
+        sandbox.reset(workers=15, groups_per_person=8, pending_terminations=5)
+        assert len(sandbox.okta_users()) == 15 and len(sandbox.terminations()) == 5
+        assert all(len(sandbox.okta_user(u["id"])["groups"]) == 8 for u in sandbox.okta_users())
+
+    def test_every_worker_has_an_okta_account_matched_by_employee_number(self, sandbox):
+        for worker in sandbox.workers():
+            found = okta_search(sandbox, f'profile.employeeNumber eq "{worker["employee_id"]}"')
+            assert [u["profile"]["email"] for u in found] == [worker["email"]]
+
+    def test_it_refuses_unknown_options(self, sandbox):
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.reset(colour="blue")
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.reset(rate_limits={"/api/v2/everything": 5})
+
+
+class TestDemoCompany:
+    @pytest.fixture
+    def demo(self, sandbox):
+        sandbox.reset(demo=True, workers=30)
+        return sandbox
+
+    def test_it_has_a_protected_break_glass_admin(self, demo):
+        state = demo.okta_user("breakglass-admin@acme.example")
+        assert "Okta Super Admins" in [g["name"] for g in state["groups"]]
+        assert state["status"] == "ACTIVE"
+
+    def test_it_has_realistic_groups_of_every_type(self, demo):
+        groups = {g["profile"]["name"]: g["type"] for g in demo.okta_groups()}
+        assert groups["Everyone"] == "BUILT_IN"
+        assert groups["AD: Sales (imported)"] == "APP_GROUP"
+        for name in ("Engineering", "eng-github-admins", "Finance - NetSuite Users", "VPN Users"):
+            assert groups[name] == "OKTA_GROUP"
+
+    def test_it_has_pending_terminations_of_every_kind(self, demo):
+        rows = report(demo)
+        assert rows["20002"]["Termination_Category"] == "Involuntary"
+        assert rows["20003"]["Is_Rescinded"] == "1"
+        assert rows["20005"]["Worker_Type"] == "Contingent Worker"
+        assert okta_search(demo, 'profile.employeeNumber eq "20006"') == []  # no Okta account
+        mismatch = okta_search(demo, 'profile.employeeNumber eq "20007"')[0]["profile"]
+        assert (mismatch["firstName"], rows["20007"]["First_Name"]) == ("John", "Jonathan")
+        assert okta_search(demo, 'profile.employeeNumber eq "20008"')[0]["status"] == "DEPROVISIONED"
+
+    def test_a_correction_arrives_after_the_first_read(self, demo):
+        first = report(demo)["20004"]["Termination_Date"]
+        second = report(demo)["20004"]["Termination_Date"]
+        assert second < first
+
+
+class TestControlState:
+    def test_it_adds_users_and_groups_and_reads_user_state(self, sandbox):
+        group = sandbox.add_okta_group("Finance - NetSuite Users", description="NetSuite")
+        user = sandbox.add_okta_user(
+            "31337", "Ada", "Lovelace", login="ada@acme.example", groups=[group["id"]], department="Finance"
+        )
+        state = sandbox.okta_user(user["id"])
+        assert state["user"]["profile"]["department"] == "Finance"
+        assert state["user"]["profile"]["employeeNumber"] == "31337"
+        assert [g["name"] for g in state["groups"]] == ["Everyone", "Finance - NetSuite Users"]
+        assert state["sessions_revoked"] is False and state["oauth_tokens_revoked"] is False
+
+    def test_it_refuses_a_duplicate_login(self, sandbox):
+        sandbox.add_okta_user("1", "Ada", "Lovelace", login="ada@acme.example")
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.add_okta_user("2", "Ada", "Lovelace", login="ada@acme.example")
+
+    def test_it_answers_404_for_an_unknown_user_or_termination(self, sandbox):
+        with pytest.raises(SandboxControlError, match="404"):
+            sandbox.okta_user("00uNOBODY")
+        with pytest.raises(SandboxControlError, match="404"):
+            sandbox.rescind_termination("00000")
+
+
+class TestRequestLog:
+    def test_it_logs_vendor_requests_but_not_control_calls(self, sandbox):
+        requests.get(f"{sandbox.okta_url}/api/v1/users?limit=2", headers={"Authorization": "SSWS nope"}, timeout=10)
+        requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+        sandbox.config()
+        log = sandbox.requests()
+        assert [(r["service"], r["method"], r["path"], r["query"], r["status"]) for r in log] == [
+            ("okta", "GET", "/api/v1/users", "limit=2", 401),
+            ("jira", "GET", "/rest/api/3/issue/SEC-1", "", 401),
+        ]
+        assert all(r["time"] and r["duration"] >= 0 for r in log)
+        assert [r["service"] for r in sandbox.requests("jira")] == ["jira"]
+        sandbox.clear_requests()
+        assert sandbox.requests() == []
+
+    def test_the_control_api_is_not_rate_limited(self, sandbox):
+        sandbox.reset(rate_limits=dict.fromkeys(sandbox.config()["rate_limits"], 1), concurrency_limit=1)
+        for _ in range(5):
+            sandbox.config()
+
+
+class TestSpecChecker:
+    """The validator must fail on what the vendors' specs do not allow, or every other check is hollow."""
+
+    def test_it_rejects_a_response_the_spec_does_not_allow(self):
+        with pytest.raises(AssertionError, match="does not allow this response"):
+            validate_okta(
+                "GET",
+                "http://sandbox/okta/api/v1/users/00u1/groups",
+                {"Authorization": "SSWS x"},
+                None,
+                200,
+                {"Content-Type": "application/json"},
+                [{"id": "00g1", "type": "NOT_A_TYPE", "profile": {"name": "x", "description": None}}],
+            )
+
+    def test_it_rejects_a_status_the_operation_does_not_list(self):
+        with pytest.raises(AssertionError, match="does not allow this response"):
+            validate_okta(
+                "DELETE",
+                "http://sandbox/okta/api/v1/groups/00g1/users/00u1",
+                {"Authorization": "SSWS x"},
+                None,
+                418,
+                {},
+                b"",
+            )
+
+    def test_it_rejects_a_request_the_spec_does_not_allow(self):
+        with pytest.raises(AssertionError, match="(?s)does not allow this request.*visibility"):
+            validate_jira(
+                "POST",
+                "http://sandbox/jira/rest/api/3/issue/SEC-1/comment",
+                {"Content-Type": "application/json", "Authorization": "Basic eDp5"},
+                b'{"body": "not a document", "visibility": "everyone"}',
+            )
+
+    def test_it_rejects_an_unknown_operation(self):
+        with pytest.raises(AssertionError, match="does not allow this request"):
+            validate_okta("GET", "http://sandbox/okta/api/v1/no-such-thing", {"Authorization": "SSWS x"})
+
+    def test_it_accepts_a_valid_exchange(self):
+        validate_okta(
+            "GET",
+            "http://sandbox/okta/api/v1/users?search=profile.employeeNumber+eq+%221%22",
+            {"Authorization": "SSWS x"},
+            None,
+            200,
+            {"Content-Type": "application/json"},
+            b"[]",
+        )
