@@ -205,6 +205,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transaction never fails half-way on an upgrade), and the busy timeout
     # waits for the lock instead of failing with "database is locked".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so a worker process started by a test sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
