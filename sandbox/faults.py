@@ -25,6 +25,7 @@ class Fault:
     rate: float = 1.0  # share of the matching requests it hits
     count: int | None = None  # switches itself off after hitting this many requests
     retry_after: int = 1  # rate_limit: seconds announced to the client
+    body: str | None = None  # malformed: what to send instead (default: an HTML error page, not JSON)
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:

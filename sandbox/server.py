@@ -88,7 +88,8 @@ class SandboxApp:
             else:
                 response = service.handle(request, path)
             if "malformed" in kinds:
-                response.set_data(b"<html><body>Service temporarily unavailable</body></html>")
+                body = kinds["malformed"].body
+                response.set_data(body if body is not None else "<html><body>Service unavailable</body></html>")
             elif "truncated" in kinds:
                 body = response.get_data()
                 response.set_data(body[: len(body) // 2])

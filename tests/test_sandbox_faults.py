@@ -137,6 +137,10 @@ class TestBrokenWorkdayBodies:
         with pytest.raises(ValueError):
             response.json()
 
+    def test_malformed_can_send_the_wrong_shape(self, sandbox):
+        sandbox.fault("workday", "malformed", body='{"Report_Data": {"Report_Entry": "none"}}')
+        assert workday_get(sandbox).json() == {"Report_Data": {"Report_Entry": "none"}}
+
     def test_truncated_answers_half_the_report(self, sandbox):
         whole = workday_get(sandbox).content
         sandbox.fault("workday", "truncated", count=1)
