@@ -5,6 +5,7 @@ Any secret can also be given as NAME_FILE, the path of a file holding it.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -205,8 +206,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transaction never fails half-way on an upgrade), and the busy timeout
     # waits for the lock instead of failing with "database is locked".
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # A file, not memory, so a worker process started by a test sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # A file, not memory, so a worker process started by a test sees the test database;
+    # one per test run, so two runs side by side never share it.
+    test_database = Path(tempfile.gettempdir()) / f"offboarding-test-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(test_database)}
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
