@@ -428,7 +428,7 @@ def _decided(case: Case, now) -> None:
 def fire_rules(case_id: int) -> Case:
     """Approve the case by the first enabled rule that matches, when a rule may fire at all."""
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("termination").get(pk=case_id)
+        case = Case.objects.select_for_update(of=("self",)).select_related("termination").get(pk=case_id)
         if (
             case.kind != Case.Kind.WORKDAY
             or case.state != Case.State.PENDING_REVIEW
