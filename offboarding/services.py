@@ -397,6 +397,10 @@ def assess_case(case_id: int, *, okta: okta_api.OktaClient | None = None, actor:
             case.state = Case.State.NEEDS_ATTENTION if doubts else Case.State.PENDING_REVIEW
             case.attention_reason = " ".join(doubts)
         case.save()
+        if case.state == Case.State.NEEDS_ATTENTION:
+            transaction.on_commit(
+                lambda: send_alert(f"Case {case.pk} needs attention: {case.person_name}", case.attention_reason)
+            )
         AuditEvent.record(
             "okta.user_resolved",
             actor=actor,
