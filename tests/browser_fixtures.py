@@ -1,0 +1,101 @@
+"""Pytest plugin: the system Chromium driven by Playwright against the live server and the sandbox.
+
+Fixtures:
+- `browser_page`: a fresh headless page (its own cookies) whose relative URLs go to the live server;
+  the sandbox is reset and the app's settings point at it (the `org` fixture).
+- `sign_in(user)`: signs the page in through the login form (users from `make_user` and friends).
+- `screenshot(name)`: saves the whole page to artifacts/<name>.png.
+
+Chromium missing: the browser tests are skipped with the reason, except under CI=true where it is a failure.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
+PASSWORD = "pw-for-tests-only"  # what tests/conftest.py's make_user gives every user
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Two slow cores: generous, so nothing is timing-sensitive; a real hang still fails.
+TIMEOUT_MS = 20_000
+
+
+def chromium_executable() -> str | None:
+    """CHROMIUM_PATH when set (an empty value means: act as if there were none), else the one on PATH."""
+    if "CHROMIUM_PATH" in os.environ:
+        return shutil.which(os.environ["CHROMIUM_PATH"]) if os.environ["CHROMIUM_PATH"] else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = chromium_executable()
+    if path is None:
+        message = "Chromium is not installed (Debian package `chromium`): browser tests cannot run"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{message}, and CI=true requires them.")
+        pytest.skip(f"{message}; install it with `apt-get install chromium` to run them.")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """One Chromium per test module.
+
+    Playwright's sync API keeps an event loop running in this thread while it is started, which
+    Django would take for async code; the ORM calls the tests make here are synchronous, so
+    allow them, for as long as the browser lives only.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser, live_server, org):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in(browser_page):
+    def sign_in_as(user, next_url: str = "/") -> None:
+        page = browser_page
+        page.goto(f"{reverse('login')}?next={next_url}")
+        page.get_by_label("Username").fill(user.get_username())
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"**{next_url}")
+
+    return sign_in_as
+
+
+@pytest.fixture
+def screenshot(browser_page):
+    def save(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        browser_page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
