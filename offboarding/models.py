@@ -191,7 +191,7 @@ class SafetySettings(models.Model):
         default=25, help_text="Trip when one sync brings more new terminations than this."
     )
     breaker_share = models.FloatField(
-        default=0.02, help_text="…or more than this share of the active Okta population (0.02 = 2%)."
+        default=0.05, help_text="…or more than this share of the active Okta population (0.05 = 5%)."
     )
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_reason = models.CharField(max_length=300, blank=True)
