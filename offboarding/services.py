@@ -429,21 +429,37 @@ def _decided(case: Case, now) -> None:
     case.state = Case.State.SCHEDULED if case.effective_at and case.effective_at > now else Case.State.APPROVED
 
 
+def rules_may_decide(case: Case, safety: SafetySettings) -> bool:
+    """Whether any rule may approve this case at all; when not, a human decides."""
+    return (
+        case.kind == Case.Kind.WORKDAY
+        and case.state == Case.State.PENDING_REVIEW
+        and case.identity == Case.Identity.EXACT
+        and not case.protected_reason
+        and not safety.breaker_tripped
+    )
+
+
+def rule_would_approve(rule: AutoApproveRule, case: Case, safety: SafetySettings) -> bool:
+    return rules_may_decide(case, safety) and rule.matches(case.termination, len(case.plan.get("remove", [])))
+
+
+def cases_rule_would_approve(rule: AutoApproveRule) -> list[Case]:
+    """The current pending cases this rule would approve now (its preview)."""
+    safety = SafetySettings.load()
+    pending = Case.objects.filter(kind=Case.Kind.WORKDAY, state=Case.State.PENDING_REVIEW).select_related("termination")
+    return [case for case in pending.order_by("effective_at") if rule_would_approve(rule, case, safety)]
+
+
 def fire_rules(case_id: int) -> Case:
     """Approve the case by the first enabled rule that matches, when a rule may fire at all."""
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("termination").get(pk=case_id)
-        if (
-            case.kind != Case.Kind.WORKDAY
-            or case.state != Case.State.PENDING_REVIEW
-            or case.identity != Case.Identity.EXACT
-            or case.protected_reason
-            or SafetySettings.load().breaker_tripped
-        ):
+        safety = SafetySettings.load()
+        if not rules_may_decide(case, safety):
             return case
-        removable = len(case.plan.get("remove", []))
         rule = next(
-            (r for r in AutoApproveRule.objects.filter(enabled=True) if r.matches(case.termination, removable)), None
+            (r for r in AutoApproveRule.objects.filter(enabled=True) if rule_would_approve(r, case, safety)), None
         )
         if rule is None:
             return case
