@@ -64,6 +64,13 @@ class Termination(models.Model):
 
     class Meta:
         ordering = ["-termination_date", "employee_id"]
+        # The auditors' history filters on these (offboarding/history.py).
+        indexes = [
+            models.Index(fields=["termination_date"], name="termination_date_idx"),
+            models.Index(fields=["department"], name="termination_department_idx"),
+            models.Index(fields=["category", "termination_date"], name="termination_category_idx"),
+            models.Index(fields=["email"], name="termination_email_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.employee_id}), leaving {self.termination_date}"
@@ -307,6 +314,12 @@ class Case(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The auditors' history sorts and filters on these (offboarding/history.py).
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="case_opened_idx"),
+            models.Index(fields=["finished_at"], name="case_finished_idx"),
+            models.Index(fields=["okta_login"], name="case_okta_login_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Case {self.pk}: {self.person_name}"
