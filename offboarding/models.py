@@ -575,20 +575,35 @@ class AuditEvent(models.Model):
 
     @classmethod
     def verify_chain(cls, queryset: models.QuerySet | None = None) -> tuple[bool, str]:
-        """Walk the chain; return (intact, what is wrong with the first bad event)."""
-        prev_hash, expected_seq = "0" * 64, 1
-        for event in (queryset or cls.objects.all()).order_by("seq").iterator(chunk_size=2000):
+        """Walk the chain; return (intact, what is wrong with the first bad event).
+
+        Events keep being appended while the walk runs, so the head is read before
+        and after it: the walk must pass the head as it was at the start (nothing
+        removed from the end) and must not go past the head as it is at the end
+        (nothing forged after it).
+        """
+        head_before = AuditChainHead.objects.filter(pk=1).first()
+        prev_hash, expected_seq, passed_head = "0" * 64, 1, head_before is None or head_before.last_seq == 0
+        events = cls.objects.all() if queryset is None else queryset
+        for event in events.order_by("seq").iterator(chunk_size=2000):
             if event.seq != expected_seq:
                 return False, f"event #{expected_seq} is missing (next is #{event.seq}): removed"
             if event.prev_hash != prev_hash:
                 return False, f"event #{event.seq} does not follow #{event.seq - 1}: an event was inserted or removed"
             if event.compute_hash() != event.hash:
                 return False, f"event #{event.seq} ({event.action}) was altered"
+            if head_before and event.seq == head_before.last_seq:
+                passed_head = event.hash == head_before.last_hash
             prev_hash, expected_seq = event.hash, event.seq + 1
-        head = AuditChainHead.objects.filter(pk=1).first()
-        if head and (head.last_seq != expected_seq - 1 or head.last_hash != prev_hash):
-            return False, f"the chain ends at #{expected_seq - 1} but the head says #{head.last_seq}: events removed"
-        return True, f"{expected_seq - 1} events verified"
+        last_seq = expected_seq - 1
+        head_after = AuditChainHead.objects.filter(pk=1).first()
+        if head_before and not passed_head:
+            return False, f"the chain ends at #{last_seq} but the head says #{head_before.last_seq}: events removed"
+        if head_after and (
+            last_seq > head_after.last_seq or (last_seq == head_after.last_seq and prev_hash != head_after.last_hash)
+        ):
+            return False, f"the chain ends at #{last_seq} but the head says #{head_after.last_seq}: events added"
+        return True, f"{last_seq} events verified"
 
     @classmethod
     def verify_case(cls, case: Case) -> bool:
@@ -596,6 +611,42 @@ class AuditEvent(models.Model):
         events = list(cls.objects.filter(case=case).order_by("seq"))
         prev = {e.seq: e.hash for e in cls.objects.filter(seq__in=[e.seq - 1 for e in events])}
         return all(e.compute_hash() == e.hash and (e.seq == 1 or prev.get(e.seq - 1) == e.prev_hash) for e in events)
+
+
+class AuditCheck(models.Model):
+    """One verification of the whole audit chain: when, by whom, and what it found.
+
+    Kept outside the chain on purpose: a check must be recordable even when the
+    end of the chain it checked is damaged.
+    """
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=200)
+    intact = models.BooleanField()
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {'intact' if self.intact else 'NOT intact'}"
+
+    @classmethod
+    def run(cls, actor: Any) -> AuditCheck:
+        """Verify the whole chain now and keep the result; `actor` is a user or a name like "system:…"."""
+        user = actor if actor is not None and not isinstance(actor, str) else None
+        started_at = timezone.now()
+        intact, message = AuditEvent.verify_chain()
+        return cls.objects.create(
+            started_at=started_at,
+            finished_at=timezone.now(),
+            actor=user,
+            actor_name=actor if isinstance(actor, str) else user.get_username(),
+            intact=intact,
+            message=message,
+        )
 
 
 def dates_in(values: dict[str, Any]) -> dict[str, Any]:
