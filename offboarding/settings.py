@@ -102,6 +102,8 @@ try:
     CLIENT_RATE_LIMIT_MAX_WAIT = env.float("CLIENT_RATE_LIMIT_MAX_WAIT", 60.0)  # longest wait for a 429 reset
     # Below this fraction of X-Rate-Limit-Limit left, the Okta client spreads its calls out.
     OKTA_RATE_LIMIT_SLOW_BELOW = env.float("OKTA_RATE_LIMIT_SLOW_BELOW", 0.1)
+    # Our share of Okta's org-wide limit on simultaneous requests (75 on most orgs), for all workers together.
+    OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=lambda n: n >= 1)
     OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
     # Our field -> the report's column alias; set only the ones a tenant names differently,
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".

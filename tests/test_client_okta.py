@@ -27,6 +27,9 @@ class NoPacing:
     def observe(self, method: str, path: str, response: Any) -> None:
         pass
 
+    def release(self, method: str, path: str) -> None:
+        pass
+
 
 def okta_calls(sandbox: Any, method: str | None = None, contains: str = "") -> list[dict]:
     return [r for r in sandbox.requests("okta") if (method is None or r["method"] == method) and contains in r["path"]]

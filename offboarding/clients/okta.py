@@ -15,12 +15,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
+import redis
 import requests
 from django.conf import settings
 from requests.auth import AuthBase
 
 from .errors import MalformedResponse, NotFound
-from .pacing import RateLimitPacer
+from .pacing import RateLimitPacer, SharedRateBudget
 from .transport import (
     ErrorBody,
     Pacer,
@@ -230,17 +231,28 @@ def _describe_okta_error(response: requests.Response) -> ErrorBody:
         return ErrorBody(summary=short_text(response))
 
 
-# One pacer per org and process, so every client in a worker sees the same budget.
-_pacers: dict[str, RateLimitPacer] = {}
+# One pacer per org and process, so every client in a worker sees the same budget; with the
+# Redis broker the budget is shared by every worker on every host.
+_pacers: dict[str, Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def shared_pacer(org_url: str) -> RateLimitPacer:
+def shared_pacer(org_url: str) -> Pacer:
     with _pacers_lock:
         if org_url not in _pacers:
-            _pacers[org_url] = RateLimitPacer(
-                slow_below=settings.OKTA_RATE_LIMIT_SLOW_BELOW, max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT
-            )
+            if settings.Q_BROKER == "redis":
+                _pacers[org_url] = SharedRateBudget(
+                    redis.Redis.from_url(settings.REDIS_URL),
+                    org_url,
+                    max_concurrency=settings.OKTA_MAX_CONCURRENCY,
+                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
+                )
+            else:
+                _pacers[org_url] = RateLimitPacer(
+                    slow_below=settings.OKTA_RATE_LIMIT_SLOW_BELOW,
+                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
+                    max_concurrency=settings.OKTA_MAX_CONCURRENCY,
+                )
         return _pacers[org_url]
 
 

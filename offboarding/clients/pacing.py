@@ -1,9 +1,14 @@
 """Slowing down before Okta says 429, from the X-Rate-Limit-* headers of its own answers.
 
-Per process for now: each family's last seen limit, remaining count and reset time. When the
-remaining count runs low, the next calls are spread over what is left of the window, and once
-it is spent they wait for the reset. A shared budget across workers can replace this class
-without touching the client (anything with `before_request` and `observe` will do).
+Two pacers, alike to the client (`before_request`, `observe`, `release`):
+
+- `RateLimitPacer`, per process: each family's last seen limit, remaining count and reset time.
+  When the remaining count runs low, the next calls are spread over what is left of the window,
+  and once it is spent they wait for the reset. Used with one worker process (the ORM broker).
+- `SharedRateBudget`, shared by every worker on every host through Redis: the remaining count
+  Okta reported, minus the calls in flight everywhere, is what any worker may still spend in
+  this window; past it, workers wait for the reset instead of being refused. It also caps the
+  calls in flight across all workers below Okta's org-wide concurrency limit.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +50,7 @@ class RateLimitPacer:
         *,
         slow_below: float = 0.1,
         max_wait: float = 60.0,
+        max_concurrency: int = 20,
         family: Callable[[str, str], str] = okta_rate_limit_family,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -54,8 +61,16 @@ class RateLimitPacer:
         self.sleep = sleep
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(max_concurrency)
 
     def before_request(self, method: str, path: str) -> None:
+        self._wait_for_budget(method, path)
+        self._in_flight.acquire()
+
+    def release(self, method: str, path: str) -> None:
+        self._in_flight.release()
+
+    def _wait_for_budget(self, method: str, path: str) -> None:
         family = self.family(method, path)
         with self._lock:
             window = self._windows.get(family)
@@ -82,3 +97,108 @@ class RateLimitPacer:
         seconds_left = reset - (time.time() + server_clock_offset(response))
         with self._lock:
             self._windows[self.family(method, path)] = _Window(limit, remaining, time.monotonic() + seconds_left)
+
+
+# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait.
+_TAKE = """
+local budget, calls = KEYS[1], KEYS[2]
+local now, margin, max_calls = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local token, stale = ARGV[4], tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - stale)
+if redis.call('ZCARD', calls) >= max_calls then return '0.02' end
+local reset = tonumber(redis.call('HGET', budget, 'reset') or '0')
+if reset > now then
+  local in_flight = tonumber(redis.call('HGET', budget, 'in_flight') or '0')
+  local left = tonumber(redis.call('HGET', budget, 'remaining')) - in_flight
+  if left <= margin then return tostring(reset - now) end
+end
+redis.call('HINCRBY', budget, 'in_flight', 1)
+redis.call('ZADD', calls, now, token)
+redis.call('EXPIRE', calls, math.ceil(stale))
+return '-1'
+"""
+
+# What Okta said is left in its current window; a newer window replaces an older one.
+_OBSERVE = """
+local budget = KEYS[1]
+local limit, remaining, reset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local known = tonumber(redis.call('HGET', budget, 'reset') or '0')
+if reset > known then
+  redis.call('HSET', budget, 'limit', limit, 'remaining', remaining, 'reset', reset)
+elseif reset == known and remaining < tonumber(redis.call('HGET', budget, 'remaining')) then
+  redis.call('HSET', budget, 'remaining', remaining)
+end
+redis.call('EXPIREAT', budget, math.ceil(reset) + 120)
+"""
+
+_RELEASE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+if tonumber(redis.call('HGET', KEYS[1], 'in_flight') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'in_flight', -1)
+end
+"""
+
+
+class SharedRateBudget:
+    """One rate-limit budget per Okta endpoint family for all workers, kept in Redis."""
+
+    def __init__(
+        self,
+        redis_client,
+        org_url: str,
+        *,
+        max_concurrency: int = 20,
+        margin: int = 1,
+        max_wait: float = 60.0,
+        stale_after: float = 120.0,
+        family: Callable[[str, str], str] = okta_rate_limit_family,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.redis = redis_client
+        self.prefix = f"offboarding:okta-budget:{org_url}"
+        self.max_concurrency = max_concurrency
+        self.margin = margin
+        self.max_wait = max_wait
+        self.stale_after = stale_after  # a call not released by then (its worker died) stops counting
+        self.family = family
+        self.sleep = sleep
+        self.clock_offset = 0.0
+        self._take = redis_client.register_script(_TAKE)
+        self._observe = redis_client.register_script(_OBSERVE)
+        self._release = redis_client.register_script(_RELEASE)
+        self._tokens = threading.local()
+
+    def _keys(self, method: str, path: str) -> list[str]:
+        return [f"{self.prefix}:{self.family(method, path)}", f"{self.prefix}:in-flight"]
+
+    def before_request(self, method: str, path: str) -> None:
+        token = uuid.uuid4().hex
+        while True:
+            now = time.time() + self.clock_offset
+            wait = float(
+                self._take(self._keys(method, path), [now, self.margin, self.max_concurrency, token, self.stale_after])
+            )
+            if wait < 0:
+                self._tokens.current = token
+                return
+            if wait > 0.05:
+                log.info("okta: %s budget spent, waiting %.2fs for the reset", self.family(method, path), wait)
+            self.sleep(min(wait, self.max_wait))
+
+    def observe(self, method: str, path: str, response: requests.Response) -> None:
+        try:
+            limit = int(response.headers["X-Rate-Limit-Limit"])
+            remaining = int(response.headers["X-Rate-Limit-Remaining"])
+            reset = float(response.headers["X-Rate-Limit-Reset"])
+        except (KeyError, ValueError):
+            return
+        if limit <= 0:
+            return  # A concurrency refusal, not a window.
+        self.clock_offset = server_clock_offset(response)
+        self._observe(self._keys(method, path)[:1], [limit, remaining, reset])
+
+    def release(self, method: str, path: str) -> None:
+        token = getattr(self._tokens, "current", None)
+        if token:
+            self._release(self._keys(method, path), [token])
+            self._tokens.current = None

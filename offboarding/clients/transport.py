@@ -129,6 +129,9 @@ class Pacer(Protocol):
 
     def observe(self, method: str, path: str, response: requests.Response) -> None: ...
 
+    def release(self, method: str, path: str) -> None:
+        """The call is over (answered or not): its concurrency slot is free again."""
+
 
 def server_clock_offset(response: requests.Response) -> float:
     """Seconds to add to our clock to get the server's (from its Date header; 0 without one).
@@ -295,10 +298,15 @@ class Transport:
                 timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                 **kwargs,
             )
+            if self.pacer:
+                self.pacer.observe(method, path, response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
             summary = _describe_failure(e)
             self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, _ms(started))
             raise TransientError(self.service, summary, ambiguous=not _never_sent(e), method=method, path=path) from e
+        finally:
+            if self.pacer:
+                self.pacer.release(method, path)
         request_id = response.headers.get(self.request_id_header, "") if self.request_id_header else ""
         self.log.debug(
             "%s %s %s -> %s in %.1f ms%s",
@@ -309,8 +317,6 @@ class Transport:
             _ms(started),
             f" (request id {request_id})" if request_id else "",
         )
-        if self.pacer:
-            self.pacer.observe(method, path, response)
         if response.status_code >= 400:
             raise self._error(method, path, response, request_id)
         return response

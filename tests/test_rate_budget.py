@@ -1,0 +1,99 @@
+"""The shared rate-limit budget: many workers together stay inside Okta's limits instead of being refused."""
+
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+
+from offboarding.clients.okta import OktaClient
+from offboarding.clients.pacing import SharedRateBudget
+from offboarding.clients.transport import RetryPolicy
+
+POLICY = RetryPolicy(
+    connect_timeout=2.0,
+    read_timeout=5.0,
+    max_attempts=3,
+    backoff_initial=0.01,
+    backoff_max=0.05,
+    max_rate_limit_wait=10,
+)
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis is needed for the shared budget and does not answer at {settings.REDIS_URL}")
+    return client
+
+
+def worker_client(sandbox, pacer) -> OktaClient:
+    return OktaClient.from_settings(policy=POLICY, pacer=pacer)
+
+
+def run_workers(count: int, calls_each: int, make_pacer, sandbox, user_id: str) -> list[Exception]:
+    errors: list[Exception] = []
+
+    def work():
+        client = worker_client(sandbox, make_pacer())
+        for _ in range(calls_each):
+            try:
+                client.get_user(user_id)
+            except Exception as e:  # noqa: BLE001 - collected and asserted on below
+                errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+class TestSharedRateBudget:
+    def test_workers_sharing_it_are_not_refused(self, sandbox, redis_client):
+        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=2)
+        user_id = sandbox.okta_users()[0]["id"]
+        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
+        started = time.monotonic()
+        errors = run_workers(
+            4, 8, lambda: SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org), sandbox, user_id
+        )
+        elapsed = time.monotonic() - started
+        statuses = [r["status"] for r in sandbox.requests("okta") if r["path"] == f"/api/v1/users/{user_id}"]
+        assert errors == []
+        assert statuses.count(200) == 32
+        assert 429 not in statuses
+        assert elapsed >= 2  # 32 calls at 10 per 2-second window cannot fit in one window
+
+    def test_it_caps_calls_in_flight_across_workers(self, sandbox, redis_client):
+        sandbox.reset(concurrency_limit=3)
+        sandbox.fault("okta", "latency", "GET /api/v1/users/*", seconds=0.2)
+        user_id = sandbox.okta_users()[0]["id"]
+        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
+        errors = run_workers(
+            6,
+            3,
+            lambda: SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org, max_concurrency=3),
+            sandbox,
+            user_id,
+        )
+        statuses = [r["status"] for r in sandbox.requests("okta")]
+        assert errors == []
+        assert 429 not in statuses
+        assert statuses.count(200) == 18
+
+    def test_a_dead_workers_calls_stop_counting(self, sandbox, redis_client):
+        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
+        dead = SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org, max_concurrency=1, stale_after=0.5)
+        dead.before_request("GET", "/api/v1/users/x")  # never released: the worker was killed
+        alive = SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org, max_concurrency=1, stale_after=0.5)
+        started = time.monotonic()
+        alive.before_request("GET", "/api/v1/users/x")
+        assert time.monotonic() - started >= 0.4
+        alive.release("GET", "/api/v1/users/x")
