@@ -38,9 +38,9 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from offboarding.clients import adf
-from offboarding.clients.errors import VendorError
+from offboarding.clients.errors import NotFound, VendorError
 from offboarding.clients.jira import JiraClient
-from offboarding.clients.okta import OktaClient, OktaGroup, OktaUser
+from offboarding.clients.okta import DEPROVISIONED, OktaClient, OktaGroup, OktaUser
 from offboarding.models import AuditEvent, Case, ReconciliationRun, Step
 from offboarding.services import send_alert
 
@@ -207,7 +207,9 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     # 1. Read the user and all of their groups live, not the list shown at review time:
     #    anything added since is removed too, and noted.
-    perform(case, owner, Step.Kind.RESOLVE, lambda: {"user": user_data(okta.get_user(user_id))}, target=user_id)
+    resolved = perform(
+        case, owner, Step.Kind.RESOLVE, lambda: {"user": user_data(okta.get_user(user_id))}, target=user_id
+    )
 
     def snapshot() -> dict:
         groups = [group_data(g) for g in okta.list_user_groups(user_id)]
@@ -241,8 +243,20 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
         target=user_id,
     )
 
-    # 4. Deactivate (lifecycle, never delete): the hammer drops last.
-    perform(case, owner, Step.Kind.DEACTIVATE, lambda: {"user": user_data(okta.deactivate(user_id))}, target=user_id)
+    # 4. Deactivate (lifecycle, never delete): the hammer drops last. The user was read in step 1
+    #    and is read back in step 5, so the lifecycle call goes alone.
+    def deactivate() -> dict:
+        if resolved.detail.get("user", {}).get("status") == DEPROVISIONED:
+            return {"already": DEPROVISIONED}
+        try:
+            okta.request_deactivation(user_id)
+        except NotFound as e:
+            # Okta's answer when the user is already deprovisioned, e.g. our own earlier attempt went
+            # through but its answer was lost; the read-back below says whether that is so.
+            return {"answer": str(e)}
+        return {"deactivated": True}
+
+    perform(case, owner, Step.Kind.DEACTIVATE, deactivate, target=user_id)
 
     # 5. Nothing is reported done that was not read back.
     perform(case, owner, Step.Kind.VERIFY, lambda: verify(okta, user_id), target=user_id)

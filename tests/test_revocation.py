@@ -69,7 +69,9 @@ class TestNormalCase:
         assert calls[f"POST /api/v1/users/{uid}/lifecycle/deactivate"] == 1
         # One listing before, one read-back after.
         assert calls[f"GET /api/v1/users/{uid}/groups"] == 2
-        assert sum(calls.values()) == 2 + 1 + 1 + 2 + 4  # removals, sessions, deactivate, listings, user reads
+        # One read of the user before, one read-back after.
+        assert calls[f"GET /api/v1/users/{uid}"] == 2
+        assert sum(calls.values()) == 2 + 1 + 1 + 2 + 2  # removals, sessions, deactivate, listings, user reads
 
     def test_non_removable_groups_are_recorded_and_app_groups_go_on_the_ticket(self, org, approved_case):
         case = approved_case()
@@ -187,6 +189,24 @@ class TestResume:
         assert len(org.jira_issues()) == 1
         assert only_case().jira_key == org.jira_issues()[0]["key"]
 
+    def test_a_deactivation_whose_answer_was_lost_is_read_back_as_done(self, org, approved_case, monkeypatch):
+        case = approved_case()
+        real = OktaClient.request_deactivation
+
+        def deactivate_then_die(self, user_id):
+            real(self, user_id)
+            raise Crash("worker died before recording the deactivation")
+
+        monkeypatch.setattr(OktaClient, "request_deactivation", deactivate_then_die)
+        with pytest.raises(Crash):
+            revocation.run_case(case.pk)
+        monkeypatch.setattr(OktaClient, "request_deactivation", real)
+        Case.objects.filter(pk=case.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        step = Step.objects.get(kind=Step.Kind.DEACTIVATE)
+        assert "E0000007" in step.detail["answer"]  # Okta's 404 for an already deprovisioned user
+        assert Step.objects.get(kind=Step.Kind.VERIFY).status == Step.Status.DONE
+
     def test_another_worker_holding_the_lease_is_left_alone(self, org, approved_case):
         case = approved_case()
         assert revocation.claim(case.pk, "worker-a")
@@ -230,14 +250,14 @@ class TestFailurePolicy:
         case = approved_case()
         group = org.okta_user(case.okta_user_id)["groups"]
         vpn = next(g for g in group if g["name"] == "VPN Users E100")
-        real_deactivate = OktaClient.deactivate
+        real_deactivate = OktaClient.request_deactivation
 
         def directory_sync_readds_then_deactivate(self, user_id):
             # A group push re-adds a membership between its removal and the read-back.
             org.add_okta_membership(vpn["id"], user_id)
             return real_deactivate(self, user_id)
 
-        monkeypatch.setattr(OktaClient, "deactivate", directory_sync_readds_then_deactivate)
+        monkeypatch.setattr(OktaClient, "request_deactivation", directory_sync_readds_then_deactivate)
         assert revocation.run_case(case.pk) == Case.State.FAILED
         case = only_case()
         assert "Verification failed: OKTA_GROUP memberships left: VPN Users E100" in case.failure_summary

@@ -355,7 +355,7 @@ class OktaClient:
         if user.is_deprovisioned:
             return user
         try:
-            self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")
+            self.request_deactivation(user_id)
         except NotFound:
             # Okta answers 404 to deactivating a user who is already deprovisioned, e.g.
             # when our first attempt did go through before its answer was lost.
@@ -364,6 +364,13 @@ class OktaClient:
                 return user
             raise
         return self.get_user(user_id)
+
+    def request_deactivation(self, user_id: str) -> None:
+        """The lifecycle call alone, for a caller that has just read the user and reads back after.
+
+        Okta answers 404 E0000007 when the user is already deprovisioned.
+        """
+        self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")
 
     def reactivate(self, user_id: str) -> OktaUser:
         """Undo a deactivation (activate a DEPROVISIONED user without emailing them)."""
