@@ -1,0 +1,250 @@
+"""Every case ever, as auditors search and export it: the filters, the sort orders, the export rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from offboarding.models import Approval, AutoApproveRule, Case, Termination
+
+ANY = [("", "Any")]
+
+# name -> (label, ORDER BY); the id last so a page never shows a row twice.
+SORTS: dict[str, tuple[str, list]] = {
+    "-opened": ("Newest case first", ["-created_at", "-id"]),
+    "opened": ("Oldest case first", ["created_at", "id"]),
+    "-left": ("Latest termination date first", [F("termination__termination_date").desc(nulls_last=True), "-id"]),
+    "left": ("Earliest termination date first", [F("termination__termination_date").asc(nulls_last=True), "id"]),
+    "-completed": ("Latest completed first", [F("finished_at").desc(nulls_last=True), "-id"]),
+    "completed": ("Earliest completed first", [F("finished_at").asc(nulls_last=True), "id"]),
+    "name": ("Name", ["termination__name", "okta_login", "id"]),
+    "-time_to_revoke": ("Slowest revocation first", [F("revoke_duration").desc(nulls_last=True), "-id"]),
+}
+
+
+def jira_url(key: str) -> str:
+    return f"{settings.JIRA_BASE_URL}/browse/{key}" if key else ""
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of `day` in the site's time zone."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def departments() -> list[tuple[str, str]]:
+    names = Termination.objects.exclude(department="").order_by("department").values_list("department", flat=True)
+    return [(name, name) for name in names.distinct()]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class HistoryFilter(forms.Form):
+    """The history search; every field is optional and they combine with AND."""
+
+    person = forms.CharField(
+        required=False, max_length=300, help_text="Name, employee ID, Okta login or work email (part of it is enough)"
+    )
+    jira_key = forms.CharField(required=False, max_length=40, label="Jira key")
+    state = forms.ChoiceField(required=False, choices=ANY + Case.State.choices)
+    department = forms.ChoiceField(required=False)
+    category = forms.ChoiceField(required=False, choices=ANY + Termination.Category.choices)
+    decision = forms.ChoiceField(
+        required=False,
+        label="Approved by",
+        choices=[("", "Anyone"), ("human", "A person"), ("rule", "An auto-approve rule")],
+    )
+    approver = forms.CharField(required=False, max_length=150, help_text="User name of an approver")
+    rule = forms.ModelChoiceField(required=False, queryset=AutoApproveRule.objects.all(), empty_label="Any")
+    left_from = forms.DateField(required=False, widget=DateInput, label="Left from")
+    left_until = forms.DateField(required=False, widget=DateInput, label="Left until")
+    completed_from = forms.DateField(required=False, widget=DateInput)
+    completed_until = forms.DateField(required=False, widget=DateInput)
+    sort = forms.ChoiceField(required=False, choices=[(name, label) for name, (label, _) in SORTS.items()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = ANY + departments()
+
+    def applied(self) -> dict[str, str]:
+        """The filters as given (for the audit event and the export links)."""
+        return {name: value for name in self.fields if (value := self.data.get(name, "").strip())}
+
+    def cases(self) -> QuerySet[Case]:
+        """The matching cases, sorted, with what a row shows; nothing when the form is invalid."""
+        if not self.is_valid():
+            return Case.objects.none()
+        data = self.cleaned_data
+        cases = Case.objects.select_related("termination", "decided_by", "decided_by_rule").annotate(
+            revoke_duration=ExpressionWrapper(F("revoked_at") - F("effective_at"), output_field=DurationField())
+        )
+        if person := data["person"].strip():
+            cases = cases.filter(
+                Q(termination__employee_id=person)
+                | Q(termination__name__icontains=person)
+                | Q(termination__email__icontains=person)
+                | Q(okta_login__icontains=person)
+            )
+        if data["jira_key"]:
+            cases = cases.filter(jira_key=data["jira_key"].strip().upper())
+        if data["state"]:
+            cases = cases.filter(state=data["state"])
+        if data["department"]:
+            cases = cases.filter(termination__department=data["department"])
+        if data["category"]:
+            cases = cases.filter(termination__category=data["category"])
+        if data["decision"] == "rule":
+            cases = cases.filter(decided_by_rule__isnull=False)
+        elif data["decision"] == "human":
+            cases = cases.filter(decided_at__isnull=False, decided_by_rule=None)
+        if approver := data["approver"].strip():
+            approved = Approval.objects.filter(case=OuterRef("pk"), user__username__iexact=approver)
+            cases = cases.filter(Q(decided_by__username__iexact=approver) | Exists(approved))
+        if data["rule"]:
+            cases = cases.filter(decided_by_rule=data["rule"])
+        cases = self.left_between(cases, data["left_from"], data["left_until"])
+        if data["completed_from"]:
+            cases = cases.filter(finished_at__gte=day_start(data["completed_from"]))
+        if data["completed_until"]:
+            cases = cases.filter(finished_at__lt=day_start(data["completed_until"] + timedelta(days=1)))
+        return cases.order_by(*SORTS[data["sort"] or "-opened"][1])
+
+    @staticmethod
+    def left_between(cases: QuerySet[Case], since: date | None, until: date | None) -> QuerySet[Case]:
+        """By the termination date; an emergency offboard (no termination) by the day it took effect."""
+        if since is None and until is None:
+            return cases
+        by_date, by_moment = Q(), Q(termination=None)
+        if since:
+            by_date &= Q(termination__termination_date__gte=since)
+            by_moment &= Q(effective_at__gte=day_start(since))
+        if until:
+            by_date &= Q(termination__termination_date__lte=until)
+            by_moment &= Q(effective_at__lt=day_start(until + timedelta(days=1)))
+        return cases.filter(by_date | by_moment)
+
+
+# --- Exports -------------------------------------------------------------------
+
+COLUMNS = [
+    "case_id",
+    "kind",
+    "state",
+    "employee_id",
+    "name",
+    "email",
+    "okta_user_id",
+    "okta_login",
+    "department",
+    "category",
+    "termination_date",
+    "decided_by",
+    "approvers",
+    "decided_at",
+    "effective_at",
+    "revoked_at",
+    "finished_at",
+    "time_to_revoke_seconds",
+    "jira_key",
+    "jira_url",
+    "evidence_url",
+]
+
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def with_approvers(cases: QuerySet[Case]) -> QuerySet[Case]:
+    return cases.prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("user")))
+
+
+def export_row(case: Case) -> dict[str, Any]:
+    """One case as an export row (the same keys in CSV and JSON)."""
+    t = case.termination
+    ttr = case.time_to_revoke
+    if case.decided_by_rule_id:
+        decided_by = f"rule:{case.decided_by_rule_id} {case.decided_by_rule.name}"
+    else:
+        decided_by = case.decided_by.get_username() if case.decided_by else ""
+    return {
+        "case_id": case.pk,
+        "kind": case.kind,
+        "state": case.state,
+        "employee_id": t.employee_id if t else "",
+        "name": case.person_name,
+        "email": t.email if t else "",
+        "okta_user_id": case.okta_user_id,
+        "okta_login": case.okta_login,
+        "department": t.department if t else "",
+        "category": t.category if t else "",
+        "termination_date": t.termination_date if t else None,
+        "decided_by": decided_by,
+        "approvers": [a.user.get_username() for a in case.approvals.all()],
+        "decided_at": case.decided_at,
+        "effective_at": case.effective_at,
+        "revoked_at": case.revoked_at,
+        "finished_at": case.finished_at,
+        "time_to_revoke_seconds": ttr.total_seconds() if ttr is not None else None,
+        "jira_key": case.jira_key,
+        "jira_url": jira_url(case.jira_key),
+        "evidence_url": f"{settings.SITE_URL}{reverse('evidence', args=[case.pk])}",
+    }
+
+
+def export_rows(cases: QuerySet[Case]) -> Iterator[dict[str, Any]]:
+    """The rows, read from the database in chunks: a year of cases never sits in memory at once."""
+    for case in with_approvers(cases).iterator(chunk_size=1000):
+        yield export_row(case)
+
+
+def csv_cell(value: Any) -> str | int | float:
+    """A value as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+
+
+class LineBuffer:
+    """A file-like object whose write() hands back the line, so csv.writer can feed a stream."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.writer(LineBuffer())
+    # The byte order mark makes Excel read the file as UTF-8 (names such as Zoë Müller).
+    yield "\ufeff" + writer.writerow(COLUMNS)
+    for row in rows:
+        yield writer.writerow([csv_cell(row[column]) for column in COLUMNS])
+
+
+def json_chunks(rows: Iterable[dict[str, Any]], header: dict[str, Any]) -> Iterator[str]:
+    """One JSON document, `{...header, "cases": [...]}`, written one case at a time."""
+    opening = json.dumps({**header, "cases": []}, cls=DjangoJSONEncoder)
+    yield opening[:-2] + "\n"
+    for number, row in enumerate(rows):
+        yield ("" if number == 0 else ",\n") + json.dumps(row, cls=DjangoJSONEncoder)
+    yield "\n]}\n"
+
+
+def export_lines(cases: QuerySet[Case], fmt: str, header: dict[str, Any]) -> Iterator[str]:
+    """The cases as a CSV or JSON document, streamed; `header` heads the JSON document."""
+    rows = export_rows(cases)
+    return csv_lines(rows) if fmt == "csv" else json_chunks(rows, header)
