@@ -1,0 +1,179 @@
+"""Exports: the filtered history as CSV and JSON (streamed), from the page and from the shell."""
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+
+from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case
+from tests.test_history import make_case
+
+
+def body(response) -> str:
+    return b"".join(response.streaming_content).decode("utf-8")
+
+
+def csv_rows(text: str) -> list[dict]:
+    assert text.startswith("\ufeff")  # so Excel reads UTF-8
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+@pytest.fixture
+def signed_in(client, auditor):
+    client.force_login(auditor)
+    return client
+
+
+def export(client, fmt: str, **params):
+    response = client.get(reverse("history_export", args=[fmt]), params)
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
+    return response
+
+
+@pytest.mark.django_db
+class TestCsvExport:
+    def test_it_streams_every_matching_case_as_in_the_database(self, signed_in, approver, settings):
+        settings.JIRA_BASE_URL = "https://acme.atlassian.net"
+        case = make_case("E7", "Zoë Müller", department="Sales", decided_by=approver, jira_key="SEC-7")
+        Approval.objects.create(case=case, user=approver)
+        make_case(department="Legal")
+        response = export(signed_in, "csv", department="Sales")
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert response["Content-Disposition"].startswith('attachment; filename="offboarding-history-')
+        (row,) = csv_rows(body(response))
+        t = case.termination
+        assert row == {
+            "case_id": str(case.pk),
+            "kind": "workday",
+            "state": "completed",
+            "employee_id": "E7",
+            "name": "Zoë Müller",
+            "email": t.email,
+            "okta_user_id": case.okta_user_id,
+            "okta_login": case.okta_login,
+            "department": "Sales",
+            "category": "Voluntary",
+            "termination_date": t.termination_date.isoformat(),
+            "decided_by": "alice",
+            "approvers": "alice",
+            "decided_at": case.decided_at.isoformat(),
+            "effective_at": case.effective_at.isoformat(),
+            "revoked_at": case.revoked_at.isoformat(),
+            "finished_at": case.finished_at.isoformat(),
+            "time_to_revoke_seconds": "1800.0",
+            "jira_key": "SEC-7",
+            "jira_url": "https://acme.atlassian.net/browse/SEC-7",
+            "evidence_url": f"{settings.SITE_URL}/audit/cases/{case.pk}/",
+        }
+
+    def test_a_rule_and_an_unfinished_case_read_plainly(self, signed_in):
+        rule = AutoApproveRule.objects.create(name="Voluntary")
+        make_case(rule=rule, took=None, state=Case.State.SCHEDULED)
+        (row,) = csv_rows(body(export(signed_in, "csv")))
+        assert row["decided_by"] == f"rule:{rule.pk} Voluntary"
+        assert row["revoked_at"] == row["finished_at"] == row["time_to_revoke_seconds"] == ""
+
+    @pytest.mark.parametrize("dangerous", ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+    def test_a_value_a_spreadsheet_would_run_is_neutralised(self, signed_in, dangerous):
+        make_case(name=dangerous, department=dangerous)
+        (row,) = csv_rows(body(export(signed_in, "csv")))
+        assert row["name"] == row["department"] == "'" + dangerous
+
+    def test_commas_quotes_and_line_breaks_survive_the_round_trip(self, signed_in):
+        name = 'Ann "Nan" O\'Neil, Jr.\nSecond line'
+        make_case(name=name)
+        text = body(export(signed_in, "csv"))
+        assert '"Ann ""Nan"" O\'Neil, Jr.\nSecond line"' in text
+        assert csv_rows(text)[0]["name"] == name
+
+    def test_it_keeps_the_page_sort(self, signed_in):
+        a, b = make_case(left=date(2026, 7, 2)), make_case(left=date(2026, 7, 1))
+        rows = csv_rows(body(export(signed_in, "csv", sort="left")))
+        assert [int(r["case_id"]) for r in rows] == [b.pk, a.pk]
+
+    def test_an_empty_result_is_the_header_alone(self, signed_in):
+        text = body(export(signed_in, "csv", person="nobody"))
+        assert text.count("\n") == 1 and text.startswith("\ufeffcase_id,kind,state,")
+
+
+@pytest.mark.django_db
+class TestJsonExport:
+    def test_it_streams_one_document_with_the_filters_and_the_cases(self, signed_in):
+        cases = [make_case(category="Involuntary", took=timedelta(hours=h)) for h in (1, 2, 3)]
+        make_case(category="Voluntary")
+        response = export(signed_in, "json", category="Involuntary", sort="opened")
+        assert response["Content-Type"] == "application/json"
+        document = json.loads(body(response))
+        assert document["exported_by"] == "bob"
+        assert document["filters"] == {"category": "Involuntary", "sort": "opened"}
+        assert [c["case_id"] for c in document["cases"]] == [c.pk for c in cases]
+        assert [c["time_to_revoke_seconds"] for c in document["cases"]] == [3600, 7200, 10800]
+        assert document["cases"][0]["approvers"] == []
+
+    def test_values_are_kept_as_they_are(self, signed_in):
+        make_case(name="=1+1")
+        (row,) = json.loads(body(export(signed_in, "json")))["cases"]
+        assert row["name"] == "=1+1"  # JSON is not a spreadsheet: nothing to neutralise
+
+    def test_an_empty_result_is_valid_json(self, signed_in):
+        assert json.loads(body(export(signed_in, "json")))["cases"] == []
+
+
+@pytest.mark.django_db
+class TestExportRules:
+    def test_each_export_is_recorded_with_who_and_which_filters(self, signed_in):
+        make_case(department="Sales")
+        make_case(department="Sales")
+        body(export(signed_in, "csv", department="Sales", page="3"))
+        event = AuditEvent.objects.get(action="audit.exported")
+        assert event.actor.username == "bob"
+        assert event.after == {"export": "history", "format": "csv", "filters": {"department": "Sales"}, "cases": 2}
+
+    def test_only_csv_and_json(self, signed_in):
+        assert signed_in.get(reverse("history_export", args=["xlsx"])).status_code == 404
+
+    def test_invalid_filters_are_refused_and_not_exported(self, signed_in):
+        response = signed_in.get(reverse("history_export", args=["csv"]), {"left_from": "soon"})
+        assert response.status_code == 400
+        assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+    def test_only_get(self, signed_in):
+        assert signed_in.post(reverse("history_export", args=["csv"])).status_code == 405
+
+
+@pytest.mark.django_db
+class TestExportCommand:
+    def test_it_exports_those_who_left_between_two_days_as_csv(self, capsys):
+        make_case(left=date(2026, 6, 30))
+        inside = make_case(left=date(2026, 7, 1), name="=cmd")
+        make_case(left=date(2026, 10, 1))
+        call_command("export_audit", "--since", "2026-07-01", "--until", "2026-09-30", "--format", "csv")
+        rows = csv_rows(capsys.readouterr().out)
+        assert [(int(r["case_id"]), r["name"]) for r in rows] == [(inside.pk, "'=cmd")]
+
+    def test_it_exports_json_to_a_file(self, tmp_path):
+        case = make_case(left=date(2026, 8, 1))
+        out = tmp_path / "q3.json"
+        call_command("export_audit", "--since", "2026-07-01", "--format", "json", "--output", str(out))
+        document = json.loads(out.read_text(encoding="utf-8"))
+        assert [c["case_id"] for c in document["cases"]] == [case.pk]
+        assert document["filters"] == {"left_from": "2026-07-01", "sort": "left"}
+        assert document["exported_by"].startswith("shell:")
+
+    def test_it_is_recorded(self, capsys):
+        make_case()
+        call_command("export_audit")
+        event = AuditEvent.objects.get(action="audit.exported")
+        assert event.actor_name.startswith("shell:")
+        assert event.after["cases"] == 1
+
+    def test_it_refuses_a_day_it_cannot_read(self):
+        with pytest.raises(CommandError, match="Not a day"):
+            call_command("export_audit", "--since", "31/12/2026")
