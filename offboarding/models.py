@@ -446,6 +446,16 @@ class ReconciliationRun(models.Model):
         return f"Reconciliation {self.started_at:%Y-%m-%d %H:%M}: {len(self.findings)} findings"
 
 
+class PushReceipt(models.Model):
+    """A Workday notification's signature, kept while its timestamp is fresh, so a replay is refused."""
+
+    signature = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Push {self.signature[:12]}… at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 # --- The audit trail ---------------------------------------------------------
 
 SECRET_KEY_PATTERN = re.compile(r"token|password|secret|authorization|private_key|assertion|api_key", re.I)

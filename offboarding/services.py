@@ -77,14 +77,15 @@ def send_alert(subject: str, body: str) -> None:
 # --- Sync ---------------------------------------------------------------------
 
 
-def sync_workday(*, actor: str = SYNC_ACTOR) -> SyncResult:
-    """Read the terminations report and bring Terminations and Cases up to date.
+def sync_workday(*, employee_id: str | None = None, actor: str = SYNC_ACTOR) -> SyncResult:
+    """Read the terminations report (or one worker's rows) and bring Terminations and Cases up to date.
 
     Running it twice in a row changes nothing and records nothing new.
     """
-    report = workday_api.WorkdayClient.from_settings().fetch_terminations()
-    result = SyncResult(row_errors=_keep_row_errors(report.row_errors))
-    for record in report.terminations:
+    report = workday_api.WorkdayClient.from_settings().fetch_terminations(employee_id)
+    records = [r for r in report.terminations if employee_id is None or r.employee_id == employee_id]
+    result = SyncResult(row_errors=_keep_row_errors(report.row_errors, whole_report=employee_id is None))
+    for record in records:
         case_id, change = _apply_record(record, actor)
         if change == "created":
             result.created.append(case_id)
@@ -102,8 +103,11 @@ def sync_workday(*, actor: str = SYNC_ACTOR) -> SyncResult:
     return result
 
 
-def _keep_row_errors(row_errors: list) -> int:
-    """Keep each bad row until it goes away; a row already known is only touched, not recorded again."""
+def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
+    """Keep each bad row until it goes away; a row already known is only touched, not recorded again.
+
+    Only the whole report can say that a bad row has gone away.
+    """
     now = timezone.now()
     seen = []
     for error in row_errors:
@@ -120,7 +124,8 @@ def _keep_row_errors(row_errors: list) -> int:
             )
         else:
             ReportRowError.objects.filter(pk=row.pk).update(last_seen=now, resolved_at=None)
-    ReportRowError.objects.filter(resolved_at=None).exclude(fingerprint__in=seen).update(resolved_at=now)
+    if whole_report:
+        ReportRowError.objects.filter(resolved_at=None).exclude(fingerprint__in=seen).update(resolved_at=now)
     return len(row_errors)
 
 

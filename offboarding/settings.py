@@ -104,6 +104,9 @@ try:
     OKTA_RATE_LIMIT_SLOW_BELOW = env.float("OKTA_RATE_LIMIT_SLOW_BELOW", 0.1)
     # Our share of Okta's org-wide limit on simultaneous requests (75 on most orgs), for all workers together.
     OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=lambda n: n >= 1)
+    # The report's prompt that narrows it to one worker, for Workday's push notifications.
+    WORKDAY_EMPLOYEE_PROMPT = env.str("WORKDAY_EMPLOYEE_PROMPT", "Employee_ID")
+    WORKDAY_PUSH_TOLERANCE_SECONDS = env.int("WORKDAY_PUSH_TOLERANCE_SECONDS", 300, validate=lambda n: n > 0)
     OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
     # Our field -> the report's column alias; set only the ones a tenant names differently,
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".
@@ -135,6 +138,8 @@ OKTA_PRIVATE_KEY = envsecret("OKTA_PRIVATE_KEY")  # PEM, for the OAuth 2.0 servi
 JIRA_API_TOKEN = envsecret("JIRA_API_TOKEN", "sandbox-jira-token" if DEBUG else None)
 ADFS_CLIENT_SECRET = envsecret("ADFS_CLIENT_SECRET")
 EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
+# Shared with Workday's outbound notification; without it every push is refused.
+WORKDAY_PUSH_SECRET = envsecret("WORKDAY_PUSH_SECRET", "sandbox-push-secret" if DEBUG else "")
 if not OKTA_CLIENT_ID:
     required("OKTA_API_TOKEN", OKTA_API_TOKEN)
 else:

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from offboarding import audit_views, views
+from offboarding import api, audit_views, views
 from offboarding.admin import site as admin_site
 
 handler403 = "accounts.views.forbidden"
@@ -8,6 +8,7 @@ handler403 = "accounts.views.forbidden"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("api/workday/events", api.workday_event, name="workday_events"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("audit/", audit_views.history, name="history"),
     path("audit/history.<str:fmt>", audit_views.history_export, name="history_export"),

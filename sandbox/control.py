@@ -109,6 +109,10 @@ class Sandbox:
     def rescind_termination(self, employee_id: str) -> dict:
         return self.call("POST", f"workday/terminations/{employee_id}/rescind", json={})
 
+    def notify(self, employee_id: str, event: str = "termination.effective") -> dict:
+        """Have Workday send its signed notification for this worker (needs the push_url reset option)."""
+        return self.call("POST", f"workday/notify/{employee_id}", json={"event": event})
+
     def terminations(self) -> list[dict]:
         return self.call("GET", "workday/terminations")
 

@@ -25,6 +25,7 @@ routes = Map(
         Rule("/_sandbox/workday/terminations/<employee_id>", methods=["PATCH"], endpoint="correct_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>/rescind", methods=["POST"], endpoint="rescind_termination"),
         Rule("/_sandbox/workday/workers", methods=["GET"], endpoint="list_workers"),
+        Rule("/_sandbox/workday/notify/<employee_id>", methods=["POST"], endpoint="notify"),
         Rule("/_sandbox/okta/groups", methods=["GET"], endpoint="list_groups"),
         Rule("/_sandbox/okta/groups", methods=["POST"], endpoint="add_group"),
         Rule("/_sandbox/okta/groups/<group_id>/users/<user_id>", methods=["PUT"], endpoint="add_membership"),
@@ -69,16 +70,30 @@ def _list_terminations(state, body, request):
 
 
 def _add_termination(state, body, request):
-    employee_id = body.pop("employee_id")
-    return workday.add_termination(state, str(employee_id), body)
+    employee_id = str(body.pop("employee_id"))
+    row = workday.add_termination(state, employee_id, body)
+    workday.notify(state, employee_id, "termination.entered")
+    return row
 
 
 def _correct_termination(state, body, request, employee_id):
-    return workday.correct_termination(state, employee_id, body)
+    row = workday.correct_termination(state, employee_id, body)
+    workday.notify(state, employee_id, "termination.corrected")
+    return row
 
 
 def _rescind_termination(state, body, request, employee_id):
-    return workday.rescind_termination(state, employee_id)
+    row = workday.rescind_termination(state, employee_id)
+    workday.notify(state, employee_id, "termination.rescinded")
+    return row
+
+
+def _notify(state, body, request, employee_id):
+    """Send the notification for a termination now (e.g. when it becomes effective)."""
+    if not state.options.push_url:
+        raise OptionError("no push_url configured (a reset option)")
+    workday.notify(state, employee_id, body.get("event", "termination.effective"))
+    return {"sent": employee_id}
 
 
 def _list_workers(state, body, request):

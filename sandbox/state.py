@@ -46,6 +46,9 @@ class Options:
     okta_token_lifetime: int = 3600
     # How long a `Prefer: respond-async` deactivation stays in transitioningToStatus.
     okta_async_delay: float = 0.5
+    # Where Workday sends its signed notification of a termination (empty: it sends none).
+    push_url: str = ""
+    push_secret: str = ""
 
     @classmethod
     def from_dict(cls, data: dict) -> Options:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import threading
+import time as clock
 from datetime import date, datetime, time
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+import requests
 from werkzeug import Request, Response
 
 from sandbox.state import OptionError, SandboxState, Worker
@@ -16,6 +21,10 @@ REPORT_OWNER = "ISU_Offboarding"
 REPORT_NAME = "Terminations"
 USERNAME = "ISU_Offboarding"
 PASSWORD = "sandbox-workday-password"
+# The report's prompt that narrows it to one worker.
+EMPLOYEE_PROMPT = "Employee_ID"
+# Workday's outbound notification of the termination business process, signed with the shared secret.
+SIGNATURE_HEADER = "X-Workday-Signature"
 # Workday writes dates with the tenant's UTC offset on that day.
 TENANT_TIME_ZONE = ZoneInfo("America/Los_Angeles")
 
@@ -147,6 +156,15 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
         for employee_id, columns in state.scheduled_corrections.items():
             state.terminations[employee_id].update(columns)
         state.scheduled_corrections.clear()
+    unknown = set(request.args) - {"format", EMPLOYEE_PROMPT}
+    if unknown:
+        return Response(
+            f"<html><body>Invalid request parameter {escape(sorted(unknown)[0])}</body></html>",
+            400,
+            content_type="text/html",
+        )
+    if EMPLOYEE_PROMPT in request.args:
+        rows = [row for row in rows if row.get("Employee_ID") == request.args[EMPLOYEE_PROMPT]]
     format = request.args.get("format", "")
     if format == "json":
         return Response(json.dumps({"Report_Entry": rows}, indent=1), 200, content_type="application/json")
@@ -161,3 +179,22 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
         f'<wd:Report_Data xmlns:wd="urn:com.workday.report/{REPORT_NAME}">{entries}</wd:Report_Data>'
     )
     return Response(body, 200, content_type="text/xml; charset=utf-8")
+
+
+def notify(state: SandboxState, employee_id: str, event: str) -> None:
+    """Send the outbound notification, when one is configured, without holding up the caller."""
+    url, secret = state.options.push_url, state.options.push_secret
+    if url:
+        threading.Thread(target=send_notification, args=(url, secret, employee_id, event), daemon=True).start()
+
+
+def send_notification(url: str, secret: str, employee_id: str, event: str) -> int:
+    """POST one signed event: `t=<unix time>,v1=<hex HMAC-SHA256 of "t." + body>`; the answer's status."""
+    body = json.dumps({"employee_id": employee_id, "event": event}).encode()
+    timestamp = int(clock.time())
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: f"t={timestamp},v1={signature}"}
+    try:
+        return requests.post(url, data=body, headers=headers, timeout=30).status_code
+    except requests.RequestException:
+        return 0

@@ -98,6 +98,7 @@ class WorkdayClient:
         password: Secret,
         columns: Mapping[str, str],
         *,
+        employee_prompt: str = "Employee_ID",
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
     ) -> None:
@@ -105,6 +106,7 @@ class WorkdayClient:
         if missing:
             raise ValueError(f"WORKDAY_COLUMNS lacks {', '.join(missing)}")
         self.columns = dict(columns)
+        self.employee_prompt = employee_prompt
         parts = urlsplit(report_url)
         self.report_path = parts.path
         # RaaS answers XML unless asked for JSON.
@@ -128,6 +130,7 @@ class WorkdayClient:
             settings.WORKDAY_USERNAME,
             Secret(settings.WORKDAY_PASSWORD),
             settings.WORKDAY_COLUMNS,
+            employee_prompt=settings.WORKDAY_EMPLOYEE_PROMPT,
             policy=policy or RetryPolicy.from_settings(),
             session=session,
         )
@@ -135,8 +138,10 @@ class WorkdayClient:
     def __repr__(self) -> str:
         return f"WorkdayClient({self.transport.base_url!r})"
 
-    def fetch_terminations(self) -> Report:
-        response = self.transport.request("GET", self.transport.base_url, params=self.params)
+    def fetch_terminations(self, employee_id: str | None = None) -> Report:
+        """The whole report, or one worker's rows through the report's employee prompt."""
+        params = self.params if employee_id is None else {**self.params, self.employee_prompt: employee_id}
+        response = self.transport.request("GET", self.transport.base_url, params=params)
         entries = _report_entries(response)
         report = Report(terminations=[], row_errors=[])
         for index, row in enumerate(entries):

@@ -1,0 +1,134 @@
+"""Workday's push: a signed notification syncs that worker at once; anything else is refused and audited."""
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from django.test import Client
+
+from offboarding.models import AuditEvent, AutoApproveRule, Case, SafetySettings
+
+URL = "/api/workday/events"
+SECRET = "test-push-secret"
+
+
+def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict:
+    timestamp = int(at if at is not None else time.time())
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"HTTP_X_WORKDAY_SIGNATURE": f"t={timestamp},v1={signature}"}
+
+
+def event(employee_id: str = "E100", kind: str = "termination.entered") -> bytes:
+    return json.dumps({"employee_id": employee_id, "event": kind}).encode()
+
+
+@pytest.fixture
+def push(org, settings):
+    settings.WORKDAY_PUSH_SECRET = SECRET
+    client = Client(enforce_csrf_checks=True)
+
+    def send(body: bytes, headers: dict | None = None):
+        return client.post(
+            URL, data=body, content_type="application/json", **(headers if headers is not None else signed(body))
+        )
+
+    return send
+
+
+def workday_calls(sandbox) -> list:
+    return sandbox.requests("workday")
+
+
+class TestAcceptedPush:
+    def test_it_syncs_just_that_worker_at_once(self, org, leaver, push):
+        leaver("E100")
+        leaver("E200", "Ada", "Lovelace")
+        org.clear_requests()
+        response = push(event("E100"))
+        assert response.status_code == 200
+        case = Case.objects.get()
+        assert case.termination.employee_id == "E100"
+        assert response.json()["created"] == [case.pk]
+        (call,) = workday_calls(org)
+        assert "Employee_ID=E100" in call["query"]
+        assert AuditEvent.objects.filter(action="push.received").count() == 1
+
+    def test_an_immediate_termination_with_a_rule_is_enqueued_at_once(
+        self, leaver, push, django_capture_on_commit_callbacks
+    ):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
+        AutoApproveRule.objects.create(name="Involuntary now", categories=["Involuntary"])
+        leaver("E100", days_ahead=0, Termination_Category="Involuntary")
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert push(event("E100")).status_code == 200
+        case = Case.objects.get()
+        assert case.state == Case.State.APPROVED
+        assert len(callbacks) == 1  # the revocation is handed to the worker as the approval commits
+
+    def test_a_correction_pushed_updates_the_case(self, org, leaver, push):
+        leaver("E100", days_ahead=10)
+        push(event("E100"))
+        org.correct_termination("E100", Termination_Category="Involuntary")
+        assert push(event("E100", "termination.corrected")).json()["updated"] == [Case.objects.get().pk]
+
+
+class TestRefusedPush:
+    @pytest.mark.parametrize(
+        ("headers", "reason"),
+        [
+            ({}, "missing or malformed signature header"),
+            ({"HTTP_X_WORKDAY_SIGNATURE": "t=abc,v1=00"}, "missing or malformed signature header"),
+            (signed(event(), secret="wrong-secret"), "bad signature"),
+            (signed(event(), at=time.time() - 3600), "stale timestamp"),
+            (signed(event(), at=time.time() + 3600), "stale timestamp"),
+            (signed(event("E999")), "bad signature"),  # signed for another body
+        ],
+    )
+    def test_it_refuses_and_audits_and_syncs_nothing(self, org, leaver, push, headers, reason):
+        leaver("E100")
+        org.clear_requests()
+        response = push(event(), headers)
+        assert response.status_code == 401
+        assert response.json() == {"error": reason}
+        assert workday_calls(org) == []
+        assert not Case.objects.exists()
+        assert AuditEvent.objects.get(action="push.refused").after["reason"] == reason
+
+    def test_a_replayed_notification_is_refused(self, org, leaver, push):
+        leaver("E100")
+        body = event()
+        headers = signed(body)
+        assert push(body, headers).status_code == 200
+        org.clear_requests()
+        response = push(body, headers)
+        assert response.status_code == 401
+        assert response.json() == {"error": "replayed notification"}
+        assert workday_calls(org) == []
+
+    def test_an_oversized_body_is_refused(self, org, push):
+        body = json.dumps({"employee_id": "E100", "padding": "x" * 20_000}).encode()
+        response = push(body)
+        assert response.status_code == 413
+        assert workday_calls(org) == []
+        assert AuditEvent.objects.get(action="push.refused").after["reason"] == "body too large"
+
+    def test_without_a_configured_secret_everything_is_refused(self, org, push, settings):
+        settings.WORKDAY_PUSH_SECRET = ""
+        assert push(event(), signed(event(), secret="")).status_code == 401
+
+    def test_only_post_is_allowed(self, client, org):
+        assert client.get(URL).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSandboxSendsNotifications:
+    def test_a_termination_entered_in_workday_arrives_by_itself(self, sandbox, live_server, settings, leaver):
+        settings.WORKDAY_PUSH_SECRET = SECRET
+        sandbox.reset(pending_terminations=0, push_url=f"{live_server.url}{URL}", push_secret=SECRET)
+        leaver("E100")
+        deadline = time.monotonic() + 30
+        while not Case.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert Case.objects.get().termination.employee_id == "E100"
