@@ -1,26 +1,458 @@
+"""The security team's pages: the queue, a case, decisions, emergency offboards, rules and safety settings.
+
+Views are short: decisions go through `offboarding.services` (which enqueue the revocation), and a
+refused decision's `DecisionError` is shown to the user as it is worded.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
-from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.core.paginator import Paginator
+from django.db import connection, models
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_q.brokers import get_broker
 
-from accounts.roles import ROLES, role_required
-from offboarding.models import Case
+from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
+from offboarding import page_forms, services
+from offboarding.clients.errors import VendorError
+from offboarding.clients.okta import OktaClient, OktaUser
+from offboarding.clients.transport import RetryPolicy
+from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
+
+PAGE_SIZE = 25
+# The queue, in the order the security team works it.
+QUEUE_ORDER = [
+    Case.State.PENDING_REVIEW,
+    Case.State.APPROVED,
+    Case.State.SCHEDULED,
+    Case.State.RUNNING,
+    Case.State.FAILED,
+    Case.State.NEEDS_ATTENTION,
+]
+# A page waits on Okta for a few seconds at most, once: a slow Okta must not make a slow page.
+PAGE_OKTA_TIMEOUT = 5.0
+LIVE_STATES = (Case.State.APPROVED, Case.State.SCHEDULED, Case.State.RUNNING)
+
+
+def okta_for_pages() -> OktaClient:
+    policy = RetryPolicy.from_settings()
+    policy = dataclasses.replace(
+        policy, max_attempts=1, read_timeout=min(policy.read_timeout, PAGE_OKTA_TIMEOUT), max_rate_limit_wait=0
+    )
+    return OktaClient.from_settings(policy=policy)
+
+
+# --- The queue (approvers' home) -------------------------------------------------
 
 
 @role_required(*ROLES)
-def home(request):
-    return render(request, "home.html")
+def home(request: HttpRequest) -> HttpResponse:
+    if not has_role(request.user, APPROVERS):
+        return render(request, "home.html")
+    return queue(request)
+
+
+def queue(request: HttpRequest) -> HttpResponse:
+    departments = list(
+        Termination.objects.exclude(department="")
+        .order_by("department")
+        .values_list("department", flat=True)
+        .distinct()
+    )
+    form = page_forms.QueueFilterForm(request.GET or None, departments=departments)
+    cases = filtered_cases(form.cleaned_data if form.is_valid() else {})
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = dict(Case.objects.values_list("state").annotate(n=Count("id")).order_by())
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "offboarding/queue.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "state_counts": [(state, Case.State(state).label, counts.get(state, 0)) for state in QUEUE_ORDER],
+            "safety": SafetySettings.load(),
+        },
+    )
+
+
+def filtered_cases(filters: dict):
+    cases = Case.objects.select_related("termination").annotate(
+        queue_rank=models.Case(
+            *(models.When(state=state, then=models.Value(rank)) for rank, state in enumerate(QUEUE_ORDER)),
+            default=models.Value(len(QUEUE_ORDER)),
+            output_field=models.IntegerField(),
+        )
+    )
+    state = filters.get("state")
+    cases = cases.filter(state=state) if state else cases.filter(state__in=QUEUE_ORDER)
+    if filters.get("department"):
+        cases = cases.filter(termination__department=filters["department"])
+    category = filters.get("category")
+    if category == Case.Kind.EMERGENCY:
+        cases = cases.filter(kind=Case.Kind.EMERGENCY)
+    elif category:
+        cases = cases.filter(termination__category=category)
+    if filters.get("effective_from"):
+        cases = cases.filter(effective_at__date__gte=filters["effective_from"])
+    if filters.get("effective_to"):
+        cases = cases.filter(effective_at__date__lte=filters["effective_to"])
+    if q := (filters.get("q") or "").strip():
+        cases = cases.filter(
+            Q(termination__name__icontains=q) | Q(termination__employee_id__iexact=q) | Q(okta_login__icontains=q)
+        )
+    return cases.order_by("queue_rank", "effective_at", "pk")
+
+
+# --- A case -------------------------------------------------------------------------
 
 
 @role_required(*ROLES)
-def case(request, case_id: int):
-    case = get_object_or_404(Case.objects.select_related("termination", "decided_by", "decided_by_rule"), pk=case_id)
-    steps = case.steps.all()
-    events = case.events.select_related("actor")
-    return render(request, "offboarding/case.html", {"case": case, "steps": steps, "events": events})
+def case(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = get_object_or_404(
+        Case.objects.select_related(
+            "termination",
+            "decided_by",
+            "decided_by_rule",
+            "requested_by",
+            "restore_requested_by",
+            "restore_approved_by",
+        ),
+        pk=case_id,
+    )
+    approvals = list(case.approvals.select_related("user").order_by("at"))
+    context = {
+        "case": case,
+        "live": live_okta(case),
+        "steps": case.steps.all(),
+        "events": case.events.all(),
+        "approvals": approvals,
+        "approved_by_me": any(a.user_id == request.user.pk for a in approvals),
+        "decidable": case.state in Case.DECIDABLE_STATES and case.started_at is None,
+        "cancellable": case.state in Case.RUNNABLE_STATES and case.started_at is None,
+        "is_live": case.state in LIVE_STATES,
+        "jira_url": jira_url(case),
+        "time_to_revoke": duration(case.time_to_revoke),
+        "safety": SafetySettings.load(),
+    }
+    return render(request, "offboarding/case.html", context)
+
+
+def live_okta(case: Case) -> dict:
+    """The Okta user and every group as Okta says now; on failure, why, so the page shows the stored plan."""
+    if not case.okta_user_id:
+        return {}
+    okta = okta_for_pages()
+    try:
+        user = okta.get_user(case.okta_user_id)
+        groups = okta.list_user_groups(user.id)
+    except VendorError as e:
+        return {"error": f"Okta could not be reached ({e.summary}). Showing the plan stored at review."}
+    planned = {g["id"] for g in case.plan.get("groups", [])}
+    return {
+        "user": user,
+        "groups": [
+            {
+                "id": g.id,
+                "name": g.name,
+                "type": g.type,
+                "removable": g.removable,
+                "reason": g.not_removable_reason,
+                "new": bool(planned) and g.id not in planned,
+            }
+            for g in groups
+        ],
+    }
+
+
+def jira_url(case: Case) -> str:
+    return f"{settings.JIRA_BASE_URL}/browse/{case.jira_key}" if case.jira_key else ""
+
+
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes) + [f"{seconds} s"]
+    return " ".join(parts[:2]) if hours else " ".join(parts)
+
+
+@never_cache
+@role_required(*ROLES)
+@require_GET
+def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
+    """The case's state and steps, polled by the case page while it runs."""
+    case = get_object_or_404(Case, pk=case_id)
+    steps = [
+        {
+            "id": step.pk,
+            "kind": step.get_kind_display(),
+            "target": step.target_name or step.target,
+            "status": step.status,
+            "attempts": step.attempts,
+            "vendor": " ".join(
+                str(x) for x in (step.http_status or "", step.vendor_code, step.detail.get("error", "")) if x
+            ),
+        }
+        for step in case.steps.all()
+    ]
+    return JsonResponse(
+        {
+            "state": case.state,
+            "state_display": case.get_state_display(),
+            "live": case.state in LIVE_STATES,
+            "steps": steps,
+            "jira_key": case.jira_key,
+            "jira_url": jira_url(case),
+            "time_to_revoke": duration(case.time_to_revoke),
+            "failure": case.failure_summary,
+        }
+    )
+
+
+# --- Decisions: a confirmation page first, then the service ---------------------------
+
+ACTION_LABELS = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "retry": "Retry",
+    "restore": "Request a restore",
+    "approve_restore": "Approve the restore",
+}
+
+
+def decide(request: HttpRequest, case_id: int, action: str, perform, success: str) -> HttpResponse:
+    """Show the confirmation step, or, once confirmed, perform the decision and go back to the case."""
+    case = get_object_or_404(Case.objects.select_related("termination"), pk=case_id)
+    reason = request.POST.get("reason", "").strip()
+    if request.POST.get("confirmed") != "yes":
+        return render(
+            request,
+            "offboarding/confirm.html",
+            {"case": case, "action": action, "label": ACTION_LABELS[action], "reason": reason},
+        )
+    try:
+        perform(case.pk, reason)
+    except services.DecisionError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, success)
+    return redirect(case)
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_approve(request: HttpRequest, case_id: int) -> HttpResponse:
+    def perform(pk: int, reason: str) -> None:
+        case = services.approve(pk, request.user, reason)
+        if case.state in Case.DECIDABLE_STATES:
+            messages.info(request, "Your approval is recorded; a second, different approver must approve too.")
+
+    return decide(request, case_id, "approve", perform, "Approved.")
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_reject(request: HttpRequest, case_id: int) -> HttpResponse:
+    return decide(request, case_id, "reject", lambda pk, reason: services.reject(pk, request.user, reason), "Rejected.")
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_retry(request: HttpRequest, case_id: int) -> HttpResponse:
+    return decide(
+        request,
+        case_id,
+        "retry",
+        lambda pk, _: services.retry_case(pk, request.user),
+        "Retrying from the first unfinished step.",
+    )
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_restore(request: HttpRequest, case_id: int) -> HttpResponse:
+    return decide(
+        request,
+        case_id,
+        "restore",
+        lambda pk, reason: services.request_restore(pk, request.user, reason),
+        "Restore requested; a second, different approver must approve it.",
+    )
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
+    return decide(
+        request,
+        case_id,
+        "approve_restore",
+        lambda pk, _: services.approve_restore(pk, request.user),
+        "Restore approved; access is being given back.",
+    )
+
+
+# --- Emergency offboard -----------------------------------------------------------------
+
+
+@role_required(APPROVERS)
+def emergency(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return start_emergency(request)
+    q = request.GET.get("q", "").strip()
+    found, error = [], ""
+    if q:
+        try:
+            found = find_okta_users(q)
+        except VendorError as e:
+            error = f"Okta could not be searched ({e.summary}). Try again in a moment."
+    return render(request, "offboarding/emergency.html", {"q": q, "found": found, "error": error})
+
+
+def find_okta_users(text: str) -> list[OktaUser]:
+    """By name or email prefix, by employee number, and by exact login; each person once."""
+    okta = okta_for_pages()
+    users = okta.search_users(text) + okta.find_users_by_employee_number(text)
+    if "@" in text and (by_login := okta.find_user_by_login(text)):
+        users.append(by_login)
+    return list({user.id: user for user in users}.values())
+
+
+def start_emergency(request: HttpRequest) -> HttpResponse:
+    okta_user_id = request.POST.get("okta_user_id", "")
+    reason = request.POST.get("reason", "").strip()
+    if not okta_user_id:
+        messages.error(request, "Choose the Okta user to offboard.")
+        return redirect("emergency")
+    context = {"okta_user_id": okta_user_id, "reason": reason}
+    if request.POST.get("confirmed") != "yes":
+        try:
+            context["okta_user"] = okta_for_pages().get_user(okta_user_id)
+        except VendorError as e:
+            messages.error(request, f"Okta could not be reached ({e.summary}); check the user before going on.")
+        return render(request, "offboarding/emergency_confirm.html", context)
+    try:
+        case = services.start_emergency(okta_user_id, request.user, reason)
+    except services.DecisionError as e:
+        messages.error(request, str(e))
+        return render(request, "offboarding/emergency_confirm.html", context)
+    except VendorError as e:
+        messages.error(request, f"Okta could not be reached ({e.summary}); nothing was started. Try again.")
+        return render(request, "offboarding/emergency_confirm.html", context)
+    messages.success(request, "Emergency offboard requested. A second, different approver must approve it.")
+    return redirect(case)
+
+
+# --- Rules, protected accounts and safety settings (admins) --------------------------------
+
+
+@role_required(ADMINS)
+def rules(request: HttpRequest) -> HttpResponse:
+    return render(request, "offboarding/rules.html", {"rules": AutoApproveRule.objects.all()})
+
+
+@role_required(ADMINS)
+def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+    rule = get_object_or_404(AutoApproveRule, pk=rule_id) if rule_id else None
+    form = page_forms.RuleForm(request.POST or None, instance=rule)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        if "preview" not in request.POST:
+            rule = page_forms.save_audited(form, request.user, "rule")
+            messages.success(request, f"Rule “{rule.name}” saved.")
+            return redirect("rule_edit", rule.pk)
+        preview = rule_preview(form.instance)
+    elif request.method == "GET" and rule:
+        preview = rule_preview(rule)
+    return render(request, "offboarding/rule_edit.html", {"form": form, "rule": rule, "preview": preview})
+
+
+def rule_preview(rule: AutoApproveRule) -> dict:
+    """What the rule would approve now; a disabled rule approves nothing, so say what it would once enabled."""
+    trial = copy.copy(rule)
+    trial.enabled = True
+    return {"disabled": not rule.enabled, "cases": services.cases_rule_would_approve(trial)}
+
+
+@role_required(ADMINS)
+@require_POST
+def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
+    get_object_or_404(AutoApproveRule, pk=rule_id)
+    enabled = request.POST.get("enabled") == "yes"
+    rule = page_forms.set_rule_enabled(rule_id, enabled, request.user)
+    messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.")
+    return redirect("rules")
+
+
+@role_required(ADMINS)
+def protected_accounts(request: HttpRequest) -> HttpResponse:
+    form = page_forms.ProtectedAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account = page_forms.save_audited(form, request.user, "protected_account")
+        messages.success(request, f"{account} is protected.")
+        return redirect("protected_accounts")
+    return render(
+        request,
+        "offboarding/protected.html",
+        {"form": form, "accounts": ProtectedAccount.objects.order_by("kind", "value")},
+    )
+
+
+@role_required(ADMINS)
+def protected_account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(ProtectedAccount, pk=account_id)
+    form = page_forms.ProtectedAccountForm(request.POST or None, instance=account)
+    if request.method == "POST" and form.is_valid():
+        page_forms.save_audited(form, request.user, "protected_account")
+        messages.success(request, f"{account} saved.")
+        return redirect("protected_accounts")
+    return render(request, "offboarding/protected_edit.html", {"form": form, "account": account})
+
+
+@role_required(ADMINS)
+@require_POST
+def protected_account_remove(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(ProtectedAccount, pk=account_id)
+    page_forms.delete_protected_account(account.pk, request.user)
+    messages.success(request, f"{account} is no longer protected.")
+    return redirect("protected_accounts")
+
+
+@role_required(ADMINS)
+def safety_settings(request: HttpRequest) -> HttpResponse:
+    safety = SafetySettings.load()
+    form = page_forms.SafetyForm(request.POST or None, instance=safety)
+    if request.method == "POST" and form.is_valid():
+        page_forms.save_audited(form, request.user, "safety")
+        messages.success(request, "Safety settings saved.")
+        return redirect("safety_settings")
+    return render(request, "offboarding/safety.html", {"form": form, "safety": safety})
+
+
+@role_required(ADMINS)
+@require_POST
+def breaker_reset(request: HttpRequest) -> HttpResponse:
+    services.reset_breaker(request.user)
+    messages.success(request, "The breaker is reset: auto-approval resumes at the next sync.")
+    return redirect("safety_settings")
+
+
+# --- Health ----------------------------------------------------------------------------
 
 
 def _database_answers() -> bool:
