@@ -1,0 +1,159 @@
+"""The whole product on one machine for a benchmark: a fresh database, the sandbox, the cluster, the web server.
+
+Each part is a real process talking over real HTTP, as in production. A benchmark builds a `Stack`,
+sets the scene through the sandbox's control API and the ORM, and measures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = "ISU_Offboarding/Terminations"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class Stack:
+    """database: "sqlite" (with the ORM broker) or "postgres" (with Redis)."""
+
+    def __init__(self, database: str = "sqlite", workers: int = 4, extra_env: dict[str, str] | None = None) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="offboarding-bench-"))
+        self.sandbox_port, self.web_port = free_port(), free_port()
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        if database == "sqlite":
+            database_url, broker = f"sqlite:///{self.tmp / 'db.sqlite3'}", {"Q_BROKER": "orm"}
+        else:
+            self.pg_name = f"offboarding_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.pg_name}"')
+            database_url = f"postgres://postgres@127.0.0.1:5432/{self.pg_name}"
+            broker = {"Q_BROKER": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+        self.database = database
+        self.env = {
+            **os.environ,
+            "OFFBOARDING_IGNORE_DOTENV": "1",
+            "DEBUG": "true",
+            "DATABASE_URL": database_url,
+            **broker,
+            "Q_WORKERS": str(workers),
+            "WORKDAY_REPORT_URL": f"{self.sandbox_url}/workday/ccx/service/customreport2/acme/{REPORT}",
+            "OKTA_ORG_URL": f"{self.sandbox_url}/okta",
+            "JIRA_BASE_URL": f"{self.sandbox_url}/jira",
+            "SITE_URL": self.web_url,
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        self.processes: list[subprocess.Popen] = []
+
+    def manage(self, *args: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def __enter__(self) -> Stack:
+        self.manage("migrate", "--noinput")
+        if self.database == "postgres":
+            import redis
+
+            redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
+        self.start("sandbox", "--addr", f"127.0.0.1:{self.sandbox_port}", "--quiet", "--pending-terminations", "0")
+        wait_for_port(self.sandbox_port)
+        # The benchmark process itself reads and writes the same database through the ORM.
+        os.environ.update(self.env)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "offboarding.settings")
+        import django
+
+        django.setup()
+        return self
+
+    def start_cluster(self) -> subprocess.Popen:
+        return self.start("qcluster")
+
+    def start_web(self) -> None:
+        self.start("runserver", f"127.0.0.1:{self.web_port}", "--noreload")
+        wait_for_port(self.web_port)
+
+    def cluster_memory_mb(self) -> float:
+        """Resident memory of every qcluster process (sentinel, workers, monitor, pusher), in MiB."""
+        total = 0
+        for process in self.processes:
+            for pid in [process.pid, *_descendants(process.pid)]:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+                except OSError:
+                    continue
+                if "qcluster" in cmdline:
+                    total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+        return total / 1024
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, 15)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+        if self.database == "postgres":
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+
+
+def _descendants(pid: int) -> list[int]:
+    children = []
+    try:
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            children += [int(child), *_descendants(int(child))]
+    except OSError:
+        pass
+    return children
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]

@@ -1,0 +1,125 @@
+"""Benchmark 1: time to revoke.
+
+50 immediate involuntary terminations arrive one by one in the sandbox's Workday; a rule approves them
+at once; the real django-q2 cluster revokes them. Measured: from the moment the termination appears in
+Workday to the moment the sandbox's Okta shows the user DEPROVISIONED — once with polling at the
+default interval, once with Workday's push. Prints JSON.
+
+    python benchmarks/time_to_revoke.py [--count 50] [--spacing 2] [--database sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stack import Stack, percentile  # noqa: E402
+
+
+def run(mode: str, count: int, spacing: float, database: str) -> dict:
+    with Stack(database, workers=4) as stack:
+        from offboarding.models import AutoApproveRule, SafetySettings
+
+        SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
+        AutoApproveRule.objects.create(name="Involuntary: at once", categories=["Involuntary"], timing="immediately")
+        control = f"{stack.sandbox_url}/_sandbox"
+        reset = {"workers": count + 20, "groups_per_person": 6, "pending_terminations": 0}
+        if mode == "push":
+            stack.start_web()
+            reset |= {"push_url": f"{stack.web_url}/api/workday/events", "push_secret": "sandbox-push-secret"}
+        requests.post(f"{control}/reset", json=reset, timeout=60).raise_for_status()
+        workers = requests.get(f"{control}/workday/workers", timeout=30).json()[:count]
+        users = {
+            u["profile"]["employeeNumber"]: u["id"] for u in requests.get(f"{control}/okta/users", timeout=30).json()
+        }
+        stack.start_cluster()
+        time.sleep(5)  # the cluster's first scheduler pass runs every job once; start measuring after it
+
+        appeared: dict[str, float] = {}
+        revoked: dict[str, float] = {}
+
+        def watch() -> None:
+            while len(revoked) < count:
+                for employee_id in list(appeared):
+                    if employee_id in revoked:
+                        continue
+                    state = requests.get(f"{control}/okta/users/{users[employee_id]}", timeout=10).json()
+                    if state["status"] == "DEPROVISIONED":
+                        revoked[employee_id] = time.monotonic()
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        today = time.strftime("%Y-%m-%d")
+        for worker in workers:
+            employee_id = worker["employee_id"]
+            appeared[employee_id] = time.monotonic()
+            requests.post(
+                f"{control}/workday/terminations",
+                json={"employee_id": employee_id, "Termination_Date": today, "Termination_Category": "Involuntary"},
+                timeout=30,
+            ).raise_for_status()
+            time.sleep(spacing)
+        watcher.join(timeout=300)
+        seconds = [revoked[e] - appeared[e] for e in revoked]
+        return {
+            "mode": mode,
+            "database": database,
+            "terminations": count,
+            "revoked": len(revoked),
+            "p50_s": round(percentile(seconds, 0.5), 2),
+            "p95_s": round(percentile(seconds, 0.95), 2),
+            "max_s": round(max(seconds), 2) if seconds else None,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--spacing", type=float, default=2.0, help="seconds between terminations")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--modes", default="push,poll")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    if len(modes) == 1:
+        print(json.dumps(run(modes[0], args.count, args.spacing, args.database)))
+        return
+    # Each mode in a process of its own: Django's settings are read once per process.
+    results = [
+        json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--modes",
+                    mode,
+                    "--count",
+                    str(args.count),
+                    "--spacing",
+                    str(args.spacing),
+                    "--database",
+                    args.database,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for mode in modes
+    ]
+    print(json.dumps({"benchmark": "time_to_revoke", "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
