@@ -144,6 +144,9 @@ def _current_termination(employee_id: str, termination_date) -> Termination | No
 
 @transaction.atomic
 def _apply_record(record, actor: str) -> tuple[int | None, str]:
+    # One record at a time across processes (the scheduled sync and a push may see the same worker):
+    # without this, both could find no termination and each open a case.
+    SafetySettings.objects.select_for_update().get(pk=SafetySettings.load().pk)
     values = _fields_of(record)
     termination = _current_termination(record.employee_id, record.termination_date)
     if termination is None:

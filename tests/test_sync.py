@@ -164,3 +164,37 @@ class TestReportProblems:
         with pytest.raises(VendorError):
             services.sync_workday()
         assert only_case().state == Case.State.PENDING_REVIEW
+
+
+@pytest.mark.django_db(transaction=True)
+class TestConcurrentSyncs:
+    def test_a_push_and_the_scheduled_sync_at_once_open_one_case(self, sandbox, leaver, monkeypatch):
+        import threading
+        import time
+
+        from django.db import connection
+
+        sandbox.reset(pending_terminations=0)
+        leaver()
+        real = services._current_termination
+
+        def slow_lookup(*args):
+            found = real(*args)
+            time.sleep(0.3)  # widen the gap between looking and creating
+            return found
+
+        monkeypatch.setattr(services, "_current_termination", slow_lookup)
+
+        def sync():
+            try:
+                services.sync_workday(employee_id="E100")
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=sync) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert Termination.objects.count() == 1
+        assert Case.objects.count() == 1
