@@ -200,7 +200,8 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
     steps = [
         {
             "id": step.pk,
-            "kind": step.get_kind_display(),
+            "kind": step.kind,
+            "label": step.get_kind_display(),
             "target": step.target_name or step.target,
             "status": step.status,
             "attempts": step.attempts,

@@ -36,10 +36,10 @@ def make_case(
         for n in range(groups)
     ]
     fields.setdefault("identity", Case.Identity.EXACT)
+    fields.setdefault("okta_login", f"{employee_id.lower()}@acme.example")
     return Case.objects.create(
         termination=termination,
         state=state,
-        okta_login=f"{employee_id.lower()}@acme.example",
         effective_at=timezone.now() + timedelta(days=days_ahead),
         plan={"groups": plan_groups, "remove": [{"id": g["id"], "name": g["name"]} for g in plan_groups], "keep": []},
         **fields,

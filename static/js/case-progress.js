@@ -16,7 +16,7 @@
     steps.forEach(function (step) {
       var row = document.createElement("tr");
       row.dataset.status = step.status;
-      cell(row, step.kind);
+      cell(row, step.label);
       cell(row, step.target);
       var status = cell(row, "");
       var badge = document.createElement("span");
