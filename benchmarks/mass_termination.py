@@ -1,0 +1,127 @@
+"""Benchmark 2: a mass termination against Okta's rate limits.
+
+N terminations (default 2,000), each person in about 15 removable groups plus BUILT_IN (Everyone) and
+often an APP_GROUP, against the sandbox enforcing the documented per-minute limits scaled by a factor
+(so the run takes minutes) with 50 ms added to every Okta call. One sync opens the cases, a rule
+approves them, the real cluster revokes them. Prints JSON: wall time, calls made, the theoretical
+minimum time the limits allow, their ratio (efficiency), 429s, retries, cases completed/failed,
+tickets filed, peak memory of the cluster.
+
+    python benchmarks/mass_termination.py [--count 2000] [--scale 10] [--workers 8] [--database sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stack import Stack  # noqa: E402
+
+DOCUMENTED_LIMITS = {"/api/v1/users": 600, "GET /api/v1/users/{id}": 1000, "/api/v1/groups": 600, "/api/v1": 600}
+
+
+def run(count: int, scale: float, workers: int, database: str) -> dict:
+    with Stack(database, workers=workers) as stack:
+        from django.utils import timezone
+        from django_q.models import Schedule
+
+        from offboarding.clients.pacing import okta_rate_limit_family
+        from offboarding.models import AutoApproveRule, Case, SafetySettings
+
+        # A benchmark of throughput, not of the breaker: the people are known to be leaving.
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": count * 10, "breaker_share": 1.0})
+        AutoApproveRule.objects.create(name="Layoff")
+        Schedule.objects.exclude(name="enqueue_due_cases").update(next_run=timezone.now() + timedelta(days=1))
+        control = f"{stack.sandbox_url}/_sandbox"
+        limits = {family: int(limit * scale) for family, limit in DOCUMENTED_LIMITS.items()}
+        requests.post(
+            f"{control}/reset",
+            json={"workers": count, "groups_per_person": 17, "pending_terminations": 0, "rate_limits": limits},
+            timeout=300,
+        ).raise_for_status()
+        yesterday = (date.today() - timedelta(days=1)).isoformat()
+        with requests.Session() as session:
+            for worker in session.get(f"{control}/workday/workers", timeout=60).json():
+                session.post(
+                    f"{control}/workday/terminations",
+                    json={"employee_id": worker["employee_id"], "Termination_Date": yesterday},
+                    timeout=30,
+                ).raise_for_status()
+        requests.post(f"{control}/faults", json={"service": "okta", "kind": "latency", "seconds": 0.05}, timeout=10)
+        requests.delete(f"{control}/requests", timeout=10)
+
+        stack.start_cluster()
+        peak_memory = 0.0
+        done = threading.Event()
+
+        def sample_memory() -> None:
+            nonlocal peak_memory
+            while not done.is_set():
+                peak_memory = max(peak_memory, stack.cluster_memory_mb())
+                time.sleep(1)
+
+        threading.Thread(target=sample_memory, daemon=True).start()
+        started = time.monotonic()
+        stack.manage("sync_workday")
+        finished = {Case.State.COMPLETED, Case.State.FAILED}
+        while Case.objects.exclude(state__in=finished).exists() or Case.objects.exclude(ticket="filed").exists():
+            time.sleep(2)
+            if time.monotonic() - started > 3 * 3600:
+                break
+        wall = time.monotonic() - started
+        done.set()
+
+        log = requests.get(f"{control}/requests", params={"service": "okta"}, timeout=120).json()
+        calls = Counter(okta_rate_limit_family(r["method"], "/api/v1" + r["path"].split("/api/v1", 1)[-1]) for r in log)
+        statuses = Counter(r["status"] for r in log)
+        # Okta's windows are fixed minutes: k windows' worth of calls needs at least k - 1 resets,
+        # however well the calls are timed (the first window may be nearly over when the run starts).
+        window = 60.0
+        minimum = max((math.ceil(calls[f] / limits[f]) - 1) * window for f in calls if f in limits)
+        states = Counter(Case.objects.values_list("state", flat=True))
+        tickets = requests.get(f"{control}/jira/issues", timeout=60).json()
+        return {
+            "database": database,
+            "broker": stack.env["Q_BROKER"],
+            "workers": workers,
+            "terminations": count,
+            "limits_per_minute": limits,
+            "wall_s": round(wall, 1),
+            "okta_calls": dict(calls),
+            "okta_calls_total": len(log),
+            "theoretical_minimum_s": round(minimum, 1),
+            "efficiency": round(minimum / wall, 3) if minimum else None,
+            "responses_429": statuses.get(429, 0),
+            "retries": statuses.get(429, 0) + sum(n for s, n in statuses.items() if s >= 500 or s == 0),
+            "cases": dict(states),
+            "tickets_filed": len(tickets),
+            "distinct_ticket_labels": len(
+                {label for t in tickets for label in t["fields"]["labels"] if "case" in label}
+            ),
+            "peak_cluster_memory_mb": round(peak_memory, 1),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--scale", type=float, default=10, help="multiply Okta's documented limits by this")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    print(json.dumps({"benchmark": "mass_termination", **run(args.count, args.scale, args.workers, args.database)}))
+
+
+if __name__ == "__main__":
+    main()
