@@ -19,7 +19,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_q.brokers import get_broker
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
@@ -56,6 +56,7 @@ def okta_for_pages() -> OktaClient:
 
 
 @role_required(*ROLES)
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, APPROVERS):
         return render(request, "home.html")
@@ -120,6 +121,7 @@ def filtered_cases(filters: dict):
 
 
 @role_required(*ROLES)
+@require_safe
 def case(request: HttpRequest, case_id: int) -> HttpResponse:
     case = get_object_or_404(
         Case.objects.select_related(
@@ -363,6 +365,7 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(ADMINS)
+@require_safe
 def rules(request: HttpRequest) -> HttpResponse:
     return render(request, "offboarding/rules.html", {"rules": AutoApproveRule.objects.all()})
 
