@@ -1,6 +1,7 @@
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
-from accounts.roles import roles_of
+from accounts.roles import AUDITORS, roles_of
 
 
 class RoleRequiredMiddleware:
@@ -23,4 +24,28 @@ class RoleRequiredMiddleware:
             return None
         if request.user.is_authenticated and not roles_of(request.user):
             return render(request, "accounts/no_role.html", status=403)
+        return None
+
+
+class AuditorsReadOnlyMiddleware:
+    """An auditor (holding no other role) changes nothing, on any page, whatever the view allows.
+
+    Runs after RoleRequiredMiddleware. Signing in and out stay possible.
+    """
+
+    SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method in self.SAFE_METHODS or not getattr(view_func, "login_required", True):
+            return None
+        if getattr(view_func, "no_role_required", False):
+            return None
+        if roles_of(request.user) == {AUDITORS}:
+            raise PermissionDenied("Auditors have read-only access.")
         return None
