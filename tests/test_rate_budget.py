@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 import redis
@@ -10,16 +11,9 @@ from django.conf import settings
 
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.pacing import SharedRateBudget
-from offboarding.clients.transport import RetryPolicy
+from tests.client_fixtures import FAST
 
-POLICY = RetryPolicy(
-    connect_timeout=2.0,
-    read_timeout=5.0,
-    max_attempts=3,
-    backoff_initial=0.01,
-    backoff_max=0.05,
-    max_rate_limit_wait=10,
-)
+POLICY = replace(FAST, max_rate_limit_wait=10)
 
 
 @pytest.fixture

@@ -37,6 +37,18 @@ def okta_rate_limit_family(method: str, path: str) -> str:
     return "/" + "/".join(parts[:3])
 
 
+def rate_limit_window(response: requests.Response) -> tuple[int, int, float] | None:
+    """(limit, remaining, reset epoch) from Okta's headers, or None when the answer carries no window."""
+    try:
+        limit = int(response.headers["X-Rate-Limit-Limit"])
+        remaining = int(response.headers["X-Rate-Limit-Remaining"])
+        reset = float(response.headers["X-Rate-Limit-Reset"])
+    except (KeyError, ValueError):
+        return None
+    # A concurrency refusal says X-Rate-Limit-Limit: 0; it is not a window.
+    return (limit, remaining, reset) if limit > 0 else None
+
+
 @dataclass
 class _Window:
     limit: int
@@ -88,12 +100,9 @@ class RateLimitPacer:
         self.sleep(wait)
 
     def observe(self, method: str, path: str, response: requests.Response) -> None:
-        try:
-            limit = int(response.headers["X-Rate-Limit-Limit"])
-            remaining = int(response.headers["X-Rate-Limit-Remaining"])
-            reset = float(response.headers["X-Rate-Limit-Reset"])
-        except (KeyError, ValueError):
+        if not (window := rate_limit_window(response)):
             return
+        limit, remaining, reset = window
         seconds_left = reset - (time.time() + server_clock_offset(response))
         with self._lock:
             self._windows[self.family(method, path)] = _Window(limit, remaining, time.monotonic() + seconds_left)
@@ -186,14 +195,9 @@ class SharedRateBudget:
             self.sleep(min(wait, self.max_wait))
 
     def observe(self, method: str, path: str, response: requests.Response) -> None:
-        try:
-            limit = int(response.headers["X-Rate-Limit-Limit"])
-            remaining = int(response.headers["X-Rate-Limit-Remaining"])
-            reset = float(response.headers["X-Rate-Limit-Reset"])
-        except (KeyError, ValueError):
+        if not (window := rate_limit_window(response)):
             return
-        if limit <= 0:
-            return  # A concurrency refusal, not a window.
+        limit, remaining, reset = window
         self.clock_offset = server_clock_offset(response)
         self._observe(self._keys(method, path)[:1], [limit, remaining, reset])
 
