@@ -15,4 +15,4 @@ class RoleMappingAdfsBackend(AdfsAuthCodeBackend):
     def update_user_groups(self, user, claim_groups):
         mapping = settings.ADFS_ROLE_GROUPS
         roles = {mapping[g] for g in claim_groups if mapping.get(g) in ROLES}
-        user.groups.set(Group.objects.filter(name__in=roles))
+        user.groups.set([Group.objects.get_or_create(name=role)[0] for role in sorted(roles)])

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.urls import include, path
+from django.urls import path
 
 from accounts import views
 
@@ -9,4 +9,6 @@ if settings.AUTH_MODE == "local":
     urlpatterns.append(path("login/", views.login, name="login"))
 else:
     # Imported only in ADFS mode: local development never loads the library's views.
-    urlpatterns.append(path("oauth2/", include("django_auth_adfs.urls")))
+    from accounts import adfs_views
+
+    urlpatterns += adfs_views.urlpatterns

@@ -1,0 +1,213 @@
+"""Signing in through ADFS: the real django-auth-adfs flow against a simulated ADFS over TLS.
+
+The app runs in ADFS mode in its own process (settings are fixed at start-up), on the test database;
+the simulated ADFS (sandbox/adfs.py) signs tokens at test time. The tests drive the browser's side of
+the flow with requests: our login page, ADFS's authorize endpoint, our callback.
+"""
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from sandbox.adfs import AdfsSimulator
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID = "offboarding-web"
+RELYING_PARTY = "https://offboarding.acme.example/"
+AUDIENCE = "microsoft:identityserver:offboarding"
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="module")
+def adfs():
+    simulator = AdfsSimulator(client_id=CLIENT_ID, relying_party_id=RELYING_PARTY, audience=AUDIENCE).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def app(adfs, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The site in ADFS mode, in a process of its own, on the test database."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("adfs-app") / "server.log"
+    # requests lets these override a session's own CA bundle (ADFS_CA_BUNDLE): leave them out.
+    inherited = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env = {
+        **inherited,
+        "OFFBOARDING_IGNORE_DOTENV": "1",
+        "DEBUG": "true",
+        "AUTH_MODE": "adfs",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": test_database_url(),
+        "ADFS_SERVER": adfs.server,
+        "ADFS_CLIENT_ID": CLIENT_ID,
+        "ADFS_RELYING_PARTY_ID": RELYING_PARTY,
+        "ADFS_AUDIENCE": AUDIENCE,
+        "ADFS_CA_BUNDLE": adfs.ca_bundle,
+    }
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{url}/healthz", timeout=2)
+            break
+        except requests.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the app did not start:\n{log.read_text()}") from None
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def adfs_browser(adfs: AdfsSimulator) -> requests.Session:
+    """A client that trusts the simulated ADFS's CA (and not REQUESTS_CA_BUNDLE from the environment)."""
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.verify = adfs.ca_bundle
+    return browser
+
+
+def sign_in(app: str, adfs: AdfsSimulator, next_url: str = "/") -> tuple[requests.Session, requests.Response]:
+    """Open a page, follow the redirects through ADFS and back; the session and the callback's answer."""
+    browser = adfs_browser(adfs)
+    to_login = browser.get(f"{app}{next_url}", allow_redirects=False)
+    assert to_login.status_code == 302
+    to_adfs = browser.get(f"{app}{to_login.headers['Location']}", allow_redirects=False)
+    assert to_adfs.status_code == 302, to_adfs.text[:300]
+    assert to_adfs.headers["Location"].startswith(f"{adfs.url}/adfs/oauth2/authorize/")
+    back = browser.get(to_adfs.headers["Location"], allow_redirects=False)
+    assert back.status_code == 302, back.text
+    return browser, browser.get(back.headers["Location"], allow_redirects=False)
+
+
+def login_from(app: str, adfs: AdfsSimulator, next_url: str) -> requests.Response:
+    """Start at our login page with ?next=, through ADFS; the callback's answer."""
+    browser = adfs_browser(adfs)
+    to_adfs = browser.get(f"{app}/accounts/login/", params={"next": next_url}, allow_redirects=False)
+    back = browser.get(to_adfs.headers["Location"], allow_redirects=False)
+    return browser.get(back.headers["Location"], allow_redirects=False)
+
+
+def roles_of(username: str) -> set[str]:
+    return set(User.objects.get(username=username).groups.values_list("name", flat=True))
+
+
+class TestAdfsSignIn:
+    def test_a_valid_token_signs_in_with_the_mapped_roles(self, app, adfs):
+        adfs.sign_in_as("alice", ["Offboarding-Approvers", "Offboarding-Admins", "Domain Users"])
+        browser, callback = sign_in(app, adfs, "/rules/")
+        assert callback.status_code == 302
+        assert callback.headers["Location"] == "/rules/"
+        assert roles_of("alice") == {"approvers", "admins"}
+        page = browser.get(f"{app}/rules/")
+        assert page.status_code == 200
+        assert "Auto-approve rules" in page.text
+        user = User.objects.get(username="alice")
+        assert (user.first_name, user.email) == ("Alice", "alice@acme.example")
+        assert not user.has_usable_password()
+        assert "POST /adfs/oauth2/token/" in adfs.requests
+
+    def test_a_user_removed_from_the_directory_group_loses_the_role_at_the_next_sign_in(self, app, adfs):
+        adfs.sign_in_as("bob", ["Offboarding-Approvers"])
+        sign_in(app, adfs)
+        assert roles_of("bob") == {"approvers"}
+        adfs.sign_in_as("bob", ["Domain Users"])
+        browser, callback = sign_in(app, adfs)
+        assert callback.status_code == 302
+        assert roles_of("bob") == set()
+        page = browser.get(f"{app}/")
+        assert page.status_code == 403
+        assert "You have no role in Offboarding" in page.text
+
+    def test_an_auditor_sees_no_actions_and_cannot_post(self, app, adfs):
+        adfs.sign_in_as("carol", ["Offboarding-Auditors"])
+        browser, _ = sign_in(app, adfs)
+        assert roles_of("carol") == {"auditors"}
+        page = browser.get(f"{app}/emergency/")
+        assert page.status_code == 403
+
+    @pytest.mark.parametrize(
+        ("claims", "why"),
+        [
+            ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 4200}, "expired"),
+            ({"aud": "microsoft:identityserver:another-app"}, "wrong audience"),
+            ({"iss": "http://evil.example/adfs/services/trust"}, "wrong issuer"),
+        ],
+        ids=["expired", "wrong-audience", "wrong-issuer"],
+    )
+    def test_a_bad_token_is_refused(self, app, adfs, claims, why):
+        adfs.sign_in_as("mallory", ["Offboarding-Admins"], **claims)
+        browser, callback = sign_in(app, adfs)
+        assert callback.status_code == 401, why
+        assert not User.objects.filter(username="mallory", groups__name="admins").exists()
+        assert browser.get(f"{app}/", allow_redirects=False).status_code == 302  # still signed out
+
+    def test_a_token_signed_by_another_key_is_refused(self, app, adfs):
+        forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        adfs.sign_in_as("mallory", ["Offboarding-Admins"], signing_key=forger)
+        browser, callback = sign_in(app, adfs)
+        assert callback.status_code == 401
+        assert browser.get(f"{app}/", allow_redirects=False).status_code == 302
+
+    @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "http://evil.example@127.0.0.1/"])
+    def test_the_next_page_cannot_send_the_user_off_site(self, app, adfs, target):
+        adfs.sign_in_as("alice", ["Offboarding-Approvers"])
+        callback = login_from(app, adfs, target)
+        assert callback.status_code == 302
+        assert callback.headers["Location"] == "/"
+
+    def test_a_forged_state_cannot_send_the_user_off_site(self, app, adfs):
+        adfs.sign_in_as("alice", ["Offboarding-Approvers"])
+        browser = adfs_browser(adfs)
+        to_adfs = browser.get(f"{app}/accounts/login/", allow_redirects=False).headers["Location"]
+        evil_state = base64.urlsafe_b64encode(b"https://evil.example/").decode()
+        back = browser.get(to_adfs.replace("state=", f"state={evil_state}&ignored="), allow_redirects=False)
+        callback = browser.get(back.headers["Location"], allow_redirects=False)
+        assert callback.status_code == 302
+        assert callback.headers["Location"] == "/"
+
+    def test_a_code_is_good_once(self, app, adfs):
+        adfs.sign_in_as("alice", ["Offboarding-Approvers"])
+        browser = adfs_browser(adfs)
+        to_adfs = browser.get(f"{app}/accounts/login/", allow_redirects=False).headers["Location"]
+        callback_url = browser.get(to_adfs, allow_redirects=False).headers["Location"]
+        assert browser.get(callback_url, allow_redirects=False).status_code == 302
+        replay = requests.get(callback_url, allow_redirects=False)
+        assert replay.status_code == 401
