@@ -39,6 +39,11 @@
     var state = document.getElementById("case-state");
     state.textContent = data.state_display;
     state.className = "state state-" + data.state;
+    if (data.state !== "approved" && data.state !== "scheduled") {
+      document.querySelectorAll("[data-until-started]").forEach(function (element) {
+        element.hidden = true;
+      });
+    }
     if (data.live) return;
     document.getElementById("result-state").textContent = data.state_display;
     document.getElementById("result-time").textContent = data.time_to_revoke || "—";
