@@ -25,6 +25,7 @@ run: $(STAMP) .env
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || echo "Chromium not found: the browser tests will be skipped (apt-get install chromium)."
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
