@@ -29,7 +29,10 @@ def run(mode: str, count: int, spacing: float, database: str) -> dict:
     with Stack(database, workers=4) as stack:
         from offboarding.models import AutoApproveRule, SafetySettings
 
-        SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
+        # Polling sees up to a minute's worth of terminations at once; that is not a layoff here.
+        SafetySettings.objects.update_or_create(
+            pk=1, defaults={"involuntary_immediately": True, "breaker_count": 10 * count, "breaker_share": 1.0}
+        )
         AutoApproveRule.objects.create(name="Involuntary: at once", categories=["Involuntary"], timing="immediately")
         control = f"{stack.sandbox_url}/_sandbox"
         reset = {"workers": count + 20, "groups_per_person": 6, "pending_terminations": 0}
