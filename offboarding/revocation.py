@@ -362,17 +362,20 @@ def file_ticket(case: Case) -> None:
         return ticket_pending(case)
     evidence = json.dumps(evidence_of(case), cls=DjangoJSONEncoder, indent=2).encode()
     filename = f"offboarding-case-{case.pk}-evidence.json"
-    attached = perform(
-        case,
-        None,
-        Step.Kind.FILE_TICKET,
-        lambda: {
+    tried_before = Step.objects.filter(case=case, kind=Step.Kind.FILE_TICKET, target="evidence", attempts__gt=0)
+
+    def attach() -> dict:
+        # An earlier attempt whose answer was lost may have attached it already: look before attaching again.
+        if tried_before.exists():
+            fields = jira.get_issue(case.jira_key).fields
+            if any(a.get("filename") == filename for a in fields.get("attachment") or [] if isinstance(a, dict)):
+                return {"attachment": filename, "found_existing": True}
+        return {
             "attachment": filename,
             "records": len(jira.attach_file(case.jira_key, filename, evidence, "application/json")),
-        },
-        target="evidence",
-        target_name="Evidence attachment",
-    )
+        }
+
+    attached = perform(case, None, Step.Kind.FILE_TICKET, attach, target="evidence", target_name="Evidence attachment")
     if attached.status != Step.Status.DONE:
         return ticket_pending(case)
     with transaction.atomic():

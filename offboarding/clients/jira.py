@@ -89,14 +89,17 @@ class JiraClient:
             "labels": labels,
         }
         body = _json(self.transport.request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False))
-        return JiraIssue(id=str(body["id"]), key=body["key"], url=self.browse_url(body["key"]), fields=fields)
+        return self._issue({**body, "fields": fields})
 
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> str:
         """Add a comment; returns its id. Like create, not retried after an ambiguous failure."""
         response = self.transport.request(
             "POST", f"/rest/api/3/issue/{key}/comment", json={"body": body_adf}, idempotent=False
         )
-        return str(_json(response)["id"])
+        body = _json(response)
+        if "id" not in body:
+            raise MalformedResponse("jira", "expected a JSON object with an id", status=response.status_code)
+        return str(body["id"])
 
     def attach_file(self, key: str, filename: str, content: bytes, content_type: str) -> list[dict[str, Any]]:
         """Attach one file; returns Jira's attachment records."""
@@ -108,8 +111,13 @@ class JiraClient:
             headers={"X-Atlassian-Token": "no-check"},
             idempotent=False,
         )
-        body = response.json()
-        return body if isinstance(body, list) else []
+        try:
+            body = response.json()
+        except ValueError as e:
+            raise MalformedResponse("jira", "attachment answer is not JSON", status=response.status_code) from e
+        if not isinstance(body, list):
+            raise MalformedResponse("jira", "expected a JSON list of attachments", status=response.status_code)
+        return body
 
     def get_issue(self, key: str) -> JiraIssue:
         return self._issue(_json(self.transport.request("GET", f"/rest/api/3/issue/{key}")))
@@ -126,7 +134,9 @@ class JiraClient:
                 return issues
             params["nextPageToken"] = body["nextPageToken"]
 
-    def _issue(self, data: dict[str, Any]) -> JiraIssue:
+    def _issue(self, data: Any) -> JiraIssue:
+        if not isinstance(data, dict) or not data.get("id") or not isinstance(data.get("key"), str) or not data["key"]:
+            raise MalformedResponse("jira", "expected a JSON object with an id and a key for each issue")
         return JiraIssue(
             id=str(data["id"]), key=data["key"], url=self.browse_url(data["key"]), fields=data.get("fields") or {}
         )

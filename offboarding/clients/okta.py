@@ -51,7 +51,10 @@ class OktaUser:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> OktaUser:
+        _require_id(data, "user")
         profile = data.get("profile") or {}
+        if not isinstance(profile, dict):
+            raise MalformedResponse("okta", "expected a JSON object for the user's profile")
         return cls(
             id=data["id"],
             status=data.get("status", ""),
@@ -77,7 +80,10 @@ class OktaGroup:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> OktaGroup:
+        _require_id(data, "group")
         profile = data.get("profile") or {}
+        if not isinstance(profile, dict):
+            raise MalformedResponse("okta", "expected a JSON object for the group's profile")
         return cls(
             id=data["id"],
             name=profile.get("name", ""),
@@ -392,6 +398,12 @@ class OktaClient:
             response = self.transport.request("GET", next_url)
             items += _json_list(response)
         return items
+
+
+def _require_id(data: Any, what: str) -> None:
+    """A user or group Okta sent without an id cannot be acted on: a MalformedResponse, never a KeyError."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise MalformedResponse("okta", f"expected a JSON object with an id for each {what}")
 
 
 def _quote(value: str) -> str:
