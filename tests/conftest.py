@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 # The sandbox (simulated Workday, Okta and Jira over real HTTP) and its fixtures.
-pytest_plugins = ["tests.sandbox_fixtures", "tests.browser_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.browser_fixtures", "tests.fault_matrix_report"]
 
 
 @pytest.fixture
