@@ -211,6 +211,15 @@ class SafetySettings(models.Model):
     active_population = models.PositiveIntegerField(default=0, help_text="Active Okta users, last counted.")
     active_population_counted_at = models.DateTimeField(null=True, blank=True)
     sla_target_hours = models.FloatField(default=4)
+    # An empty report right after a full one is more likely a broken report than a day without leavers.
+    last_report_rows = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rows in the last whole terminations report accepted."
+    )
+    last_report_at = models.DateTimeField(null=True, blank=True)
+    empty_report_suspect_from = models.PositiveIntegerField(
+        default=20,
+        help_text="An empty report after one with at least this many rows is refused as suspect (0: never).",
+    )
 
     class Meta:
         verbose_name_plural = "safety settings"

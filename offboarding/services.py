@@ -48,6 +48,10 @@ class DecisionError(Exception):
     """A decision that is not allowed; the message says why, in plain words."""
 
 
+class SuspectReport(Exception):
+    """The whole report came back empty right after one with many rows: not trusted, nothing changed."""
+
+
 @dataclass
 class SyncResult:
     created: list[int] = field(default_factory=list)
@@ -77,12 +81,15 @@ def send_alert(subject: str, body: str) -> None:
 # --- Sync ---------------------------------------------------------------------
 
 
-def sync_workday(*, employee_id: str | None = None, actor: str = SYNC_ACTOR) -> SyncResult:
+def sync_workday(*, employee_id: str | None = None, actor: str = SYNC_ACTOR, accept_empty: bool = False) -> SyncResult:
     """Read the terminations report (or one worker's rows) and bring Terminations and Cases up to date.
 
-    Running it twice in a row changes nothing and records nothing new.
+    Running it twice in a row changes nothing and records nothing new. An empty whole report right
+    after one with many rows raises SuspectReport (audited, alerted) unless `accept_empty`.
     """
     report = workday_api.WorkdayClient.from_settings().fetch_terminations(employee_id)
+    if employee_id is None:
+        _check_report_size(report, accept_empty=accept_empty)
     records = [r for r in report.terminations if employee_id is None or r.employee_id == employee_id]
     result = SyncResult(row_errors=_keep_row_errors(report.row_errors, whole_report=employee_id is None))
     for record in records:
@@ -101,6 +108,27 @@ def sync_workday(*, employee_id: str | None = None, actor: str = SYNC_ACTOR) -> 
             assess_case(case_id, okta=okta, actor=actor)
             fire_rules(case_id)
     return result
+
+
+def _check_report_size(report, *, accept_empty: bool) -> None:
+    """Refuse an empty report after a full one; otherwise remember how many rows this one had."""
+    rows = len(report.terminations) + len(report.row_errors)
+    safety = SafetySettings.load()
+    previous = safety.last_report_rows
+    threshold = safety.empty_report_suspect_from
+    if rows == 0 and not accept_empty and threshold and previous is not None and previous >= threshold:
+        message = (
+            f"The Workday terminations report came back empty; the last one had {previous} rows "
+            f"({safety.last_report_at:%Y-%m-%d %H:%M} UTC). Treated as a broken report: nothing was changed. "
+            "If nobody is terminated any more, run `manage.py sync_workday --accept-empty-report` once."
+        )
+        with transaction.atomic():
+            AuditEvent.record(
+                "workday.report_suspect", actor=SYNC_ACTOR, obj=safety, after={"rows": 0, "previous_rows": previous}
+            )
+        send_alert("Workday report empty: refused as suspect", message)
+        raise SuspectReport(message)
+    SafetySettings.objects.filter(pk=safety.pk).update(last_report_rows=rows, last_report_at=timezone.now())
 
 
 def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
