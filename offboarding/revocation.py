@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -108,8 +108,19 @@ def run_case(case_id: int) -> str:
     case = Case.objects.select_related("termination").get(pk=case_id)
     AuditEvent.record("case.started", actor=ACTOR, case=case, after={"worker": owner})
     try:
-        revoke(case, OktaClient.from_settings(), owner)
-        finish(case, owner)
+        try:
+            revoke(case, OktaClient.from_settings(), owner)
+            finish(case, owner)
+        except (OperationalError, InterfaceError) as e:
+            # The database went away mid-case (a restart, a failover, a killed backend). Every step done
+            # so far is committed with its audit event, so resume on a new connection; if the database
+            # is still away, this raises again and the lease running out hands the case on.
+            if connection.in_atomic_block:
+                raise
+            log.warning("Case %s: database connection lost (%s); resuming on a new connection", case_id, e)
+            connection.close()
+            revoke(case, OktaClient.from_settings(), owner)
+            finish(case, owner)
     except LeaseLost:
         log.warning("Case %s was taken over by another worker", case_id)
         return "lease lost"
