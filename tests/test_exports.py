@@ -144,8 +144,9 @@ class TestExportRules:
         assert response.status_code == 400
         assert not AuditEvent.objects.filter(action="audit.exported").exists()
 
-    def test_only_get(self, signed_in):
-        assert signed_in.post(reverse("history_export", args=["csv"])).status_code == 405
+    def test_only_get(self, client, approver):
+        client.force_login(approver)
+        assert client.post(reverse("history_export", args=["csv"])).status_code == 405
 
 
 @pytest.mark.django_db
