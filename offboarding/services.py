@@ -142,9 +142,15 @@ def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
         raw = json.dumps(error.raw, sort_keys=True, default=str)
         fingerprint = hashlib.sha256(f"{error.reason}|{raw}".encode()).hexdigest()
         seen.append(fingerprint)
+        # Kept as received, but storable anywhere: a row that is not an object is wrapped, NULs replaced.
+        stored = _storable(error.raw if isinstance(error.raw, dict) else {"row": error.raw})
         row, created = ReportRowError.objects.get_or_create(
             fingerprint=fingerprint,
-            defaults={"employee_id": error.employee_id or "", "reason": error.reason, "raw": error.raw},
+            defaults={
+                "employee_id": _storable(error.employee_id or "")[:64],
+                "reason": _storable(error.reason),
+                "raw": stored,
+            },
         )
         if created:
             AuditEvent.record(
@@ -155,6 +161,17 @@ def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
     if whole_report:
         ReportRowError.objects.filter(resolved_at=None).exclude(fingerprint__in=seen).update(resolved_at=now)
     return len(row_errors)
+
+
+def _storable(value):
+    """A JSON value every database takes: PostgreSQL refuses NUL characters in text and jsonb."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    return value
 
 
 def _fields_of(record) -> dict:

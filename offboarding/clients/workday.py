@@ -41,6 +41,23 @@ FIELDS = (
 )
 # "2026-11-30", or with the tenant's UTC offset as Workday writes it: "2026-11-30-08:00", "...Z".
 WORKDAY_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+# The longest value each field may hold (the Termination model's columns); a longer one is a bad row.
+MAX_LENGTHS = {
+    "employee_id": 64,
+    "name": 300,
+    "first_name": 150,
+    "last_name": 150,
+    "email": 300,
+    "category": 40,
+    "reason": 300,
+    "manager": 300,
+    "department": 300,
+    "location": 300,
+    "time_zone": 64,
+    "worker_type": 64,
+}
+# Dates outside these years are typing errors, and near date.max the effective moment cannot be computed.
+YEARS = range(1900, 3000)
 TRUE_VALUES = {"1", "true", "True"}
 FALSE_VALUES = {"0", "false", "False", ""}
 
@@ -156,11 +173,20 @@ class WorkdayClient:
         if not isinstance(row, dict):
             raise BadRow("row is not an object")
 
+        if _has_nul(row):
+            # No database stores it in text, and no real report holds one.
+            raise BadRow("contains a NUL character")
+
         def text(name: str) -> str:
             value = row.get(self.columns[name], "")
+            if value is None:
+                value = ""
             if not isinstance(value, str | int | float):
                 raise BadRow(f"{self.columns[name]} is not a plain value")
-            return str(value).strip()
+            value = str(value).strip()
+            if len(value) > MAX_LENGTHS.get(name, len(value)):
+                raise BadRow(f"{self.columns[name]} is longer than {MAX_LENGTHS[name]} characters")
+            return value
 
         def day(name: str, required: bool) -> date | None:
             value = text(name)
@@ -169,9 +195,12 @@ class WorkdayClient:
                     raise BadRow(f"missing {self.columns[name]}")
                 return None
             try:
-                return parse_workday_date(value)
+                parsed = parse_workday_date(value)
             except ValueError:
-                raise BadRow(f"unparseable {self.columns[name]}: {value!r}") from None
+                raise BadRow(f"unparseable {self.columns[name]}: {value[:100]!r}") from None
+            if parsed.year not in YEARS:
+                raise BadRow(f"{self.columns[name]} out of range: {value!r}")
+            return parsed
 
         employee_id = text("employee_id")
         if not employee_id:
@@ -184,10 +213,10 @@ class WorkdayClient:
         try:
             ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise BadRow(f"unknown time zone {time_zone!r}") from None
+            raise BadRow(f"unknown time zone {time_zone[:100]!r}") from None
         rescinded = text("rescinded")
         if rescinded not in TRUE_VALUES | FALSE_VALUES:
-            raise BadRow(f"unrecognised {self.columns['rescinded']}: {rescinded!r}")
+            raise BadRow(f"unrecognised {self.columns['rescinded']}: {rescinded[:100]!r}")
         first_name, last_name = text("first_name"), text("last_name")
         return Termination(
             employee_id=employee_id,
@@ -207,6 +236,16 @@ class WorkdayClient:
             rescinded=rescinded in TRUE_VALUES,
             raw=row,
         )
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _report_entries(response: requests.Response) -> list[Any]:
