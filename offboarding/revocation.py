@@ -134,6 +134,10 @@ def run_case(case_id: int) -> str:
 # --- The steps --------------------------------------------------------------------
 
 
+# A vendor's name longer than the column is cut on the step (the full one stays in the step's detail).
+TARGET_NAME_LENGTH = Step._meta.get_field("target_name").max_length
+
+
 class StepFailed(Exception):
     """A step whose call succeeded but whose result is not what it must be (verification)."""
 
@@ -146,6 +150,7 @@ def perform(
     case: Case, owner: str | None, kind: str, action: Callable[[], dict], target: str = "", target_name: str = ""
 ) -> Step:
     """Run one step unless it is already done; record its result as a Step and an audit event."""
+    target_name = target_name[:TARGET_NAME_LENGTH]
     step, _ = Step.objects.get_or_create(case=case, kind=kind, target=target, defaults={"target_name": target_name})
     if step.status in (Step.Status.DONE, Step.Status.SKIPPED):
         return step
@@ -187,6 +192,7 @@ def perform(
 
 def leave_alone(case: Case, group: dict) -> None:
     """Record a membership Okta does not let us remove (BUILT_IN, APP_GROUP), once."""
+    group = {**group, "name": group["name"][:TARGET_NAME_LENGTH]}
     detail = {"type": group["type"], "reason": group["reason"], "manual_follow_up": group["type"] == "APP_GROUP"}
     with transaction.atomic():
         step, created = Step.objects.get_or_create(
@@ -434,7 +440,8 @@ def retry_pending_tickets() -> list[int]:
 def ticket_summary(case: Case) -> str:
     outcome = "offboarded" if case.state == Case.State.COMPLETED else "offboarding FAILED"
     who = case.person_name + (f" ({case.termination.employee_id})" if case.termination else "")
-    return f"{who} {outcome}"[:250]
+    # Jira takes a summary of one line under 255 characters; a name from Workday may hold a line break.
+    return " ".join(f"{who} {outcome}".split())[:250]
 
 
 def ticket_description(case: Case) -> dict:
