@@ -2,9 +2,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import render
 
+from accounts.ratelimit import RateLimitedLoginView
 from accounts.roles import no_role_required
 
-login = login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True))
+login = login_not_required(RateLimitedLoginView.as_view(redirect_authenticated_user=True))
 logout = no_role_required(auth_views.LogoutView.as_view())
 
 

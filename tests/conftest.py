@@ -7,6 +7,14 @@ from django.contrib.auth.models import Group, User
 pytest_plugins = ["tests.sandbox_fixtures", "tests.browser_fixtures", "tests.fault_matrix_report"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (the local login's failure counts live there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     """A user holding the given roles (none for a signed-in user without a role)."""
