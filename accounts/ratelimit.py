@@ -45,6 +45,9 @@ def clear(request, username: str) -> None:
 
 
 class RateLimitedLoginView(auth_views.LoginView):
+    # Django's form views take PUT as POST; signing in takes a POST only.
+    http_method_names = ["get", "post", "head", "options"]
+
     def post(self, request, *args, **kwargs):
         username = request.POST.get("username", "")
         if is_locked(request, username):
