@@ -78,18 +78,19 @@ class TestRefusedPush:
     @pytest.mark.parametrize(
         ("headers", "reason"),
         [
-            ({}, "missing or malformed signature header"),
-            ({"HTTP_X_WORKDAY_SIGNATURE": "t=abc,v1=00"}, "missing or malformed signature header"),
-            (signed(event(), secret="wrong-secret"), "bad signature"),
-            (signed(event(), at=time.time() - 3600), "stale timestamp"),
-            (signed(event(), at=time.time() + 3600), "stale timestamp"),
-            (signed(event("E999")), "bad signature"),  # signed for another body
+            # Built when the test runs: a signature made at collection time goes stale in a long suite.
+            (lambda: {}, "missing or malformed signature header"),
+            (lambda: {"HTTP_X_WORKDAY_SIGNATURE": "t=abc,v1=00"}, "missing or malformed signature header"),
+            (lambda: signed(event(), secret="wrong-secret"), "bad signature"),
+            (lambda: signed(event(), at=time.time() - 3600), "stale timestamp"),
+            (lambda: signed(event(), at=time.time() + 3600), "stale timestamp"),
+            (lambda: signed(event("E999")), "bad signature"),  # signed for another body
         ],
     )
     def test_it_refuses_and_audits_and_syncs_nothing(self, org, leaver, push, headers, reason):
         leaver("E100")
         org.clear_requests()
-        response = push(event(), headers)
+        response = push(event(), headers())
         assert response.status_code == 401
         assert response.json() == {"error": reason}
         assert workday_calls(org) == []
