@@ -156,6 +156,22 @@ class TestAdfsSignIn:
         assert page.status_code == 403
         assert "You have no role in Offboarding" in page.text
 
+    def test_signing_out_ends_the_adfs_session_too(self, app, adfs):
+        adfs.sign_in_as("dora", ["Offboarding-Approvers"])
+        browser, _ = sign_in(app, adfs)
+        page = browser.get(f"{app}/")
+        token = browser.cookies["csrftoken"]
+        out = browser.post(
+            f"{app}/accounts/logout/",
+            data={"csrfmiddlewaretoken": token},
+            headers={"Referer": f"{app}/"},
+            allow_redirects=False,
+        )
+        assert page.status_code == 200
+        assert out.status_code == 302
+        assert out.headers["Location"].startswith(f"{adfs.url}/adfs/oauth2/logout")
+        assert browser.get(f"{app}/", allow_redirects=False).status_code == 302  # signed out here too
+
     def test_an_auditor_sees_no_actions_and_cannot_post(self, app, adfs):
         adfs.sign_in_as("carol", ["Offboarding-Auditors"])
         browser, _ = sign_in(app, adfs)
