@@ -253,6 +253,7 @@ SCHEDULES = {
     "enqueue_due_cases": (["run_due", "--enqueue"], 1),
     "retry_tickets": (["retry_tickets"], 5),
     "reconcile": (["reconcile"], 24 * 60),
+    "verify_audit_log": (["verify_audit_log"], 24 * 60),
 }
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

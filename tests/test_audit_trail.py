@@ -95,12 +95,15 @@ class TestVerifyAuditLog:
         assert "Audit log intact: 3 events verified" in capsys.readouterr().out
         assert AuditEvent.verify_case(Case.objects.get())
 
-    def test_it_names_an_edited_event(self, approver):
+    def test_it_names_an_edited_event(self, approver, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
         case = record_three(approver)
         run_sql("UPDATE offboarding_auditevent SET after = %s WHERE seq = 2", '{"state": "rejected"}')
         with pytest.raises(CommandError, match=r"event #2 \(case.approved\) was altered"):
             call_command("verify_audit_log")
         assert not AuditEvent.verify_case(case)
+        # The nightly check runs unattended: a broken chain is mailed, not only logged.
+        assert [m.subject for m in mailoutbox] == ["[Offboarding] The audit log is NOT intact"]
 
     def test_it_names_a_deleted_event(self, approver):
         record_three(approver)

@@ -50,7 +50,7 @@ class TestSchedules:
         call_command("migrate", verbosity=0)
         call_command("migrate", verbosity=0)
         names = sorted(Schedule.objects.values_list("name", flat=True))
-        assert names == ["enqueue_due_cases", "reconcile", "retry_tickets", "sync_workday"]
+        assert names == ["enqueue_due_cases", "reconcile", "retry_tickets", "sync_workday", "verify_audit_log"]
         sync = Schedule.objects.get(name="sync_workday")
         assert sync.func == "django.core.management.call_command"
         assert (sync.args, sync.minutes) == ("'sync_workday'", 1)

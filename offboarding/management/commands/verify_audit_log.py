@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from offboarding.models import AuditCheck
+from offboarding.services import send_alert
 
 
 class Command(BaseCommand):
@@ -9,5 +10,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         check = AuditCheck.run(actor="system:verify_audit_log")
         if not check.intact:
+            send_alert("The audit log is NOT intact", check.message)
             raise CommandError(f"Audit log NOT intact: {check.message}")
         self.stdout.write(f"Audit log intact: {check.message}")
