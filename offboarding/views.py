@@ -19,7 +19,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_q.brokers import get_broker
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
@@ -314,6 +314,7 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @role_required(APPROVERS)
+@require_http_methods(["GET", "HEAD", "POST"])
 def emergency(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return start_emergency(request)
@@ -371,6 +372,7 @@ def rules(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(ADMINS)
+@require_http_methods(["GET", "HEAD", "POST"])
 def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
     rule = get_object_or_404(AutoApproveRule, pk=rule_id) if rule_id else None
     form = page_forms.RuleForm(request.POST or None, instance=rule)
@@ -404,6 +406,7 @@ def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @role_required(ADMINS)
+@require_http_methods(["GET", "HEAD", "POST"])
 def protected_accounts(request: HttpRequest) -> HttpResponse:
     form = page_forms.ProtectedAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -418,6 +421,7 @@ def protected_accounts(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(ADMINS)
+@require_http_methods(["GET", "HEAD", "POST"])
 def protected_account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(ProtectedAccount, pk=account_id)
     form = page_forms.ProtectedAccountForm(request.POST or None, instance=account)
@@ -438,6 +442,7 @@ def protected_account_remove(request: HttpRequest, account_id: int) -> HttpRespo
 
 
 @role_required(ADMINS)
+@require_http_methods(["GET", "HEAD", "POST"])
 def safety_settings(request: HttpRequest) -> HttpResponse:
     safety = SafetySettings.load()
     form = page_forms.SafetyForm(request.POST or None, instance=safety)
