@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,6 +27,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
+from offboarding.templatetags.audit_format import duration
 
 PAGE_SIZE = 25
 # The queue, in the order the security team works it.
@@ -181,16 +181,6 @@ def live_okta(case: Case) -> dict:
 
 def jira_url(case: Case) -> str:
     return f"{settings.JIRA_BASE_URL}/browse/{case.jira_key}" if case.jira_key else ""
-
-
-def duration(value: timedelta | None) -> str:
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes) + [f"{seconds} s"]
-    return " ".join(parts[:2]) if hours else " ".join(parts)
 
 
 @never_cache
