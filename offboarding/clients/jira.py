@@ -9,7 +9,7 @@ import requests
 from django.conf import settings
 
 from .errors import MalformedResponse
-from .transport import BasicAuth, ErrorBody, RetryPolicy, Secret, Transport, seconds_header, short_text
+from .transport import BasicAuth, ErrorBody, RetryPolicy, Secret, Transport, json_body, seconds_header, short_text
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,7 @@ class JiraClient:
             headers={"X-Atlassian-Token": "no-check"},
             idempotent=False,
         )
-        try:
-            body = response.json()
-        except ValueError as e:
-            raise MalformedResponse("jira", "attachment answer is not JSON", status=response.status_code) from e
-        if not isinstance(body, list):
-            raise MalformedResponse("jira", "expected a JSON list of attachments", status=response.status_code)
-        return body
+        return json_body(response, "jira", list, what="attachment answer")
 
     def get_issue(self, key: str) -> JiraIssue:
         return self._issue(_json(self.transport.request("GET", f"/rest/api/3/issue/{key}")))
@@ -148,10 +142,4 @@ def _quote(value: str) -> str:
 
 
 def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as e:
-        raise MalformedResponse("jira", "response is not JSON", status=response.status_code) from e
-    if not isinstance(body, dict):
-        raise MalformedResponse("jira", "expected a JSON object", status=response.status_code)
-    return body
+    return json_body(response, "jira", dict)

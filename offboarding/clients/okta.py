@@ -29,6 +29,7 @@ from .transport import (
     RetryPolicy,
     Secret,
     Transport,
+    json_body,
     seconds_until_epoch,
     short_text,
 )
@@ -412,20 +413,11 @@ def _quote(value: str) -> str:
 
 
 def _json_list(response: requests.Response) -> list[dict[str, Any]]:
-    try:
-        body = response.json()
-    except ValueError as e:
-        raise MalformedResponse("okta", "response is not JSON", status=response.status_code) from e
-    if not isinstance(body, list):
-        raise MalformedResponse("okta", "expected a JSON list", status=response.status_code)
-    return body
+    return json_body(response, "okta", list)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as e:
-        raise MalformedResponse("okta", "response is not JSON", status=response.status_code) from e
-    if not isinstance(body, dict) or "id" not in body:
+    body = json_body(response, "okta", dict)
+    if "id" not in body:
         raise MalformedResponse("okta", "expected a JSON object with an id", status=response.status_code)
     return body

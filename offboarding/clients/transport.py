@@ -29,6 +29,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from .errors import (
     AuthenticationFailed,
     InvalidRequest,
+    MalformedResponse,
     NotFound,
     PermissionDenied,
     RateLimited,
@@ -131,6 +132,18 @@ class Pacer(Protocol):
 
     def release(self, method: str, path: str) -> None:
         """The call is over (answered or not): its concurrency slot is free again."""
+
+
+def json_body(response: requests.Response, service: str, shape: type, what: str = "response") -> Any:
+    """The answer's JSON if it is of the expected shape (dict or list); else MalformedResponse."""
+    try:
+        body = response.json()
+    except ValueError as e:
+        raise MalformedResponse(service, f"{what} is not JSON", status=response.status_code) from e
+    if not isinstance(body, shape):
+        kind = "object" if shape is dict else "list"
+        raise MalformedResponse(service, f"expected a JSON {kind}", status=response.status_code)
+    return body
 
 
 def server_clock_offset(response: requests.Response) -> float:
