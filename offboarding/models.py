@@ -569,28 +569,52 @@ class AuditEvent(models.Model):
 
         `actor` is a user, or a string such as "rule:3" or "system:sync_workday".
         """
+        event = cls.entry(action, actor=actor, case=case, obj=obj, before=before, after=after)
+        return cls.record_many([event])[0]
+
+    @classmethod
+    def entry(
+        cls,
+        action: str,
+        *,
+        actor: Any = None,
+        case: Case | None = None,
+        obj: Any = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> AuditEvent:
+        """An event not yet in the chain, for `record_many` (takes the same arguments as `record`)."""
         user = actor if actor is not None and not isinstance(actor, str) else None
-        actor_name = actor if isinstance(actor, str) else (user.get_username() if user else "system")
+        return cls(
+            actor=user,
+            actor_name=actor if isinstance(actor, str) else (user.get_username() if user else "system"),
+            action=action,
+            case=case,
+            object_repr=str(obj if obj is not None else case or "")[:300],
+            before=canonical(without_secrets(before)),
+            after=canonical(without_secrets(after)),
+            request_id=current_request_id(),
+        )
+
+    @classmethod
+    def record_many(cls, events: list[AuditEvent]) -> list[AuditEvent]:
+        """Append events in their order, in the caller's transaction (or a new one).
+
+        The chain head is locked once and the events are inserted together, so a batch of
+        steps (a case's group removals) costs one append, not one per event.
+        """
+        if not events:
+            return events
         with transaction.atomic():
             head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-            event = cls(
-                seq=head.last_seq + 1,
-                at=timezone.now(),
-                actor=user,
-                actor_name=actor_name,
-                action=action,
-                case=case,
-                object_repr=str(obj if obj is not None else case or "")[:300],
-                before=canonical(without_secrets(before)),
-                after=canonical(without_secrets(after)),
-                request_id=current_request_id(),
-                prev_hash=head.last_hash,
-            )
-            event.hash = event.compute_hash()
-            event.save()
-            head.last_seq, head.last_hash = event.seq, event.hash
+            now = timezone.now()
+            for event in events:
+                event.seq, event.at, event.prev_hash = head.last_seq + 1, now, head.last_hash
+                event.hash = event.compute_hash()
+                head.last_seq, head.last_hash = event.seq, event.hash
+            cls.objects.bulk_create(events)
             head.save(update_fields=["last_seq", "last_hash"])
-        return event
+        return events
 
     @classmethod
     def verify_chain(cls, queryset: models.QuerySet | None = None) -> tuple[bool, str]:

@@ -12,26 +12,29 @@ Read it top to bottom. A django-q2 task (or `manage.py run_due`) calls
 
 Every step is a `Step` row, unique per (case, kind, target), and an audit
 event. A re-run — a second delivery, a crashed worker's successor, a retry —
-skips the steps already done, so no call is made twice and no ticket is filed
-twice. A membership that cannot be removed does not stop deactivation: locking
+skips the steps already done, so no ticket is filed twice and no call is made
+twice, except the removals a dying worker had in flight (one batch; Okta
+answers a repeated removal as done). A membership that cannot be removed does not stop deactivation: locking
 the person out matters most; the case then ends `failed`, naming what is still
 in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -150,12 +153,56 @@ def perform(
     case: Case, owner: str | None, kind: str, action: Callable[[], dict], target: str = "", target_name: str = ""
 ) -> Step:
     """Run one step unless it is already done; record its result as a Step and an audit event."""
-    target_name = target_name[:TARGET_NAME_LENGTH]
-    step, _ = Step.objects.get_or_create(case=case, kind=kind, target=target, defaults={"target_name": target_name})
-    if step.status in (Step.Status.DONE, Step.Status.SKIPPED):
-        return step
-    if owner:
-        renew_lease(case, owner)
+    return perform_many(case, owner, kind, [(target, target_name, action)])[0]
+
+
+def perform_many(
+    case: Case, owner: str | None, kind: str, work: list[tuple[str, str, Callable[[], dict]]]
+) -> list[Step]:
+    """`perform` for several steps of one kind, e.g. the group removals: (target, target name, action) each.
+
+    The calls go up to REVOCATION_PARALLEL_CALLS at a time (in threads, so an action must not touch
+    the database); each such batch's steps and audit events are written together once its calls
+    have answered, so a worker that dies mid-batch makes at most that batch's calls again.
+    """
+    steps = steps_for(case, kind, {target: name for target, name, _ in work})
+    actions = {target: action for target, _, action in work}
+    todo = [s for s in steps if s.status not in (Step.Status.DONE, Step.Status.SKIPPED)]
+    size = settings.REVOCATION_PARALLEL_CALLS
+    with ThreadPoolExecutor(max_workers=size) if len(todo) > 1 else contextlib.nullcontext() as pool:
+        for batch in (todo[i : i + size] for i in range(0, len(todo), size)):
+            if owner:
+                renew_lease(case, owner)
+            calls = [lambda step=step: attempt(step, actions[step.target]) for step in batch]
+            if pool is None:
+                calls[0]()
+            else:
+                list(pool.map(lambda call: call(), calls))
+            record(case, kind, batch)
+    return steps
+
+
+def steps_for(case: Case, kind: str, targets: dict[str, str]) -> list[Step]:
+    """The case's steps of `kind` for these targets (target -> name), in order; new ones pending."""
+    existing = Step.objects.filter(case=case, kind=kind, target__in=list(targets))
+    steps = {s.target: s for s in existing}
+    missing = [
+        Step(case=case, kind=kind, target=target, target_name=name[:TARGET_NAME_LENGTH])
+        for target, name in targets.items()
+        if target not in steps
+    ]
+    if missing:
+        try:
+            with transaction.atomic():
+                Step.objects.bulk_create(missing)
+            steps |= {s.target: s for s in missing}
+        except IntegrityError:  # created meanwhile by a worker that held the case before us
+            steps = {s.target: s for s in existing.all()}
+    return [steps[target] for target in targets]
+
+
+def attempt(step: Step, action: Callable[[], dict]) -> None:
+    """Make the step's call; its outcome (done, or failed with the vendor's error) goes on the step."""
     step.attempts += 1
     step.started_at = timezone.now()
     step.http_status, step.vendor_code, step.vendor_error_id, step.vendor_request_id = None, "", "", ""
@@ -168,46 +215,78 @@ def perform(
     except StepFailed as e:
         step.status, step.detail = Step.Status.FAILED, {"error": str(e), **e.detail}
     step.finished_at = timezone.now()
+
+
+STEP_RESULT_FIELDS = [
+    "status",
+    "attempts",
+    "http_status",
+    "vendor_code",
+    "vendor_error_id",
+    "vendor_request_id",
+    "detail",
+    "started_at",
+    "finished_at",
+]
+
+
+def record(case: Case, kind: str, steps: list[Step]) -> None:
+    """Save the steps' outcomes with one audit event each, in one transaction."""
     service = "jira" if kind == Step.Kind.FILE_TICKET else "okta"
     with transaction.atomic():
-        step.save()
-        AuditEvent.record(
-            f"{service}.{kind}.{step.status}",
-            actor=ACTOR,
-            case=case,
-            obj=step,
-            after={
-                "target": target,
-                "target_name": target_name,
-                "attempt": step.attempts,
-                "http_status": step.http_status,
-                "vendor_code": step.vendor_code,
-                "vendor_error_id": step.vendor_error_id,
-                "vendor_request_id": step.vendor_request_id,
-                "detail": step.detail,
-            },
+        Step.objects.bulk_update(steps, STEP_RESULT_FIELDS)
+        AuditEvent.record_many(
+            [
+                AuditEvent.entry(
+                    f"{service}.{kind}.{step.status}",
+                    actor=ACTOR,
+                    case=case,
+                    obj=step,
+                    after={
+                        "target": step.target,
+                        "target_name": step.target_name,
+                        "attempt": step.attempts,
+                        "http_status": step.http_status,
+                        "vendor_code": step.vendor_code,
+                        "vendor_error_id": step.vendor_error_id,
+                        "vendor_request_id": step.vendor_request_id,
+                        "detail": step.detail,
+                    },
+                )
+                for step in steps
+            ]
         )
-    return step
 
 
-def leave_alone(case: Case, group: dict) -> None:
-    """Record a membership Okta does not let us remove (BUILT_IN, APP_GROUP), once."""
-    group = {**group, "name": group["name"][:TARGET_NAME_LENGTH]}
-    detail = {"type": group["type"], "reason": group["reason"], "manual_follow_up": group["type"] == "APP_GROUP"}
+def leave_alone(case: Case, groups: list[dict]) -> None:
+    """Record the memberships Okta does not let us remove (BUILT_IN, APP_GROUP), once each."""
     with transaction.atomic():
-        step, created = Step.objects.get_or_create(
-            case=case,
-            kind=Step.Kind.REMOVE_GROUP,
-            target=group["id"],
-            defaults={
-                "target_name": group["name"],
-                "status": Step.Status.SKIPPED,
-                "detail": detail,
-                "finished_at": timezone.now(),
-            },
+        noted = set(
+            Step.objects.filter(
+                case=case, kind=Step.Kind.REMOVE_GROUP, target__in=[g["id"] for g in groups]
+            ).values_list("target", flat=True)
         )
-        if created:
-            AuditEvent.record("okta.group_not_removable", actor=ACTOR, case=case, obj=step, after=detail)
+        steps = [
+            Step(
+                case=case,
+                kind=Step.Kind.REMOVE_GROUP,
+                target=group["id"],
+                target_name=group["name"][:TARGET_NAME_LENGTH],
+                status=Step.Status.SKIPPED,
+                detail={
+                    "type": group["type"],
+                    "reason": group["reason"],
+                    "manual_follow_up": group["type"] == "APP_GROUP",
+                },
+                finished_at=timezone.now(),
+            )
+            for group in groups
+            if group["id"] not in noted
+        ]
+        Step.objects.bulk_create(steps)
+        AuditEvent.record_many(
+            [AuditEvent.entry("okta.group_not_removable", actor=ACTOR, case=case, obj=s, after=s.detail) for s in steps]
+        )
 
 
 def user_data(user: OktaUser) -> dict:
@@ -236,20 +315,20 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     groups = perform(case, owner, Step.Kind.SNAPSHOT, snapshot, target=user_id)
 
-    # 2. Remove every OKTA_GROUP membership; Okta refuses the others, so they are noted instead.
-    #    Without a group list nothing can be removed, but deactivation still must not wait.
-    for group in groups.detail.get("groups", []) if groups.status == Step.Status.DONE else []:
-        if group["type"] != "OKTA_GROUP":
-            leave_alone(case, group)
-            continue
-        perform(
-            case,
-            owner,
-            Step.Kind.REMOVE_GROUP,
-            lambda gid=group["id"]: okta.remove_from_group(gid, user_id) or {"removed": True},
-            target=group["id"],
-            target_name=group["name"],
-        )
+    # 2. Remove every OKTA_GROUP membership, several at once; Okta refuses the others, so they are
+    #    noted instead. Without a group list nothing can be removed, but deactivation still must not wait.
+    listed = groups.detail.get("groups", []) if groups.status == Step.Status.DONE else []
+    leave_alone(case, [g for g in listed if g["type"] != "OKTA_GROUP"])
+    perform_many(
+        case,
+        owner,
+        Step.Kind.REMOVE_GROUP,
+        [
+            (g["id"], g["name"], lambda gid=g["id"]: okta.remove_from_group(gid, user_id) or {"removed": True})
+            for g in listed
+            if g["type"] == "OKTA_GROUP"
+        ],
+    )
 
     # 3. End every session and revoke the OAuth tokens issued to the user.
     perform(
@@ -627,17 +706,19 @@ def restore_case(case_id: int) -> str:
     case = Case.objects.select_related("termination").get(pk=case_id)
     okta = OktaClient.from_settings()
     removed = case.steps.filter(kind=Step.Kind.REMOVE_GROUP, status=Step.Status.DONE)
-    results = [
-        perform(
-            case,
-            None,
-            Step.Kind.RESTORE_GROUP,
-            lambda gid=step.target: okta.add_to_group(gid, case.okta_user_id) or {"added": True},
-            target=step.target,
-            target_name=step.target_name,
-        )
-        for step in removed
-    ]
+    results = perform_many(
+        case,
+        None,
+        Step.Kind.RESTORE_GROUP,
+        [
+            (
+                step.target,
+                step.target_name,
+                lambda gid=step.target: okta.add_to_group(gid, case.okta_user_id) or {"added": True},
+            )
+            for step in removed
+        ],
+    )
     results.append(
         perform(
             case,

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -104,9 +105,16 @@ def sync_workday(*, employee_id: str | None = None, actor: str = SYNC_ACTOR, acc
     if result.created:
         result.breaker_tripped = _check_breaker(len(result.created))
         okta = okta_api.OktaClient.from_settings()
-        for case_id in result.created:
-            assess_case(case_id, okta=okta, actor=actor)
-            fire_rules(case_id)
+        opened = dict(Case.objects.filter(pk__in=result.created).values_list("pk", "termination_id"))
+        terminations = Termination.objects.in_bulk(opened.values())
+        cases = [(case_id, opened[case_id]) for case_id in result.created]
+        # A layoff opens thousands of cases at once: their Okta lookups go several at a time while
+        # each case, in order, is assessed and decided as soon as its lookup is back.
+        with ThreadPoolExecutor(max_workers=settings.REVOCATION_PARALLEL_CALLS) as pool:
+            lookups = pool.map(lambda pair: look_up(terminations[pair[1]], okta), cases)
+            for (case_id, _), lookup in zip(cases, lookups, strict=True):
+                assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
+                fire_rules(case_id)
     return result
 
 
@@ -424,17 +432,40 @@ def build_plan(user: okta_api.OktaUser, groups: list[okta_api.OktaGroup]) -> dic
     }
 
 
-def assess_case(case_id: int, *, okta: okta_api.OktaClient | None = None, actor: str = SYNC_ACTOR) -> Case:
-    """Resolve the case's Okta user, compute its plan, and say whether a human is needed."""
-    okta = okta or okta_api.OktaClient.from_settings()
-    case = Case.objects.select_related("termination").get(pk=case_id)
+Lookup = tuple[str, "okta_api.OktaUser | None", str, "list[okta_api.OktaGroup]"]
+
+
+def look_up(termination: Termination, okta: okta_api.OktaClient) -> Lookup | VendorError:
+    """Okta's side of one leaver: (identity, user, note, groups), or the error that stopped the lookup.
+
+    No database access, so several lookups can run at once in threads.
+    """
     try:
-        identity, user, note = resolve_identity(case.termination, okta)
-        groups = okta.list_user_groups(user.id) if user else []
+        identity, user, note = resolve_identity(termination, okta)
+        return identity, user, note, okta.list_user_groups(user.id) if user else []
     except VendorError as e:
+        return e
+
+
+def assess_case(
+    case_id: int,
+    *,
+    okta: okta_api.OktaClient | None = None,
+    actor: str = SYNC_ACTOR,
+    lookup: Lookup | VendorError | None = None,
+) -> Case:
+    """Resolve the case's Okta user, compute its plan, and say whether a human is needed.
+
+    `lookup` is `look_up`'s answer when the caller already has it.
+    """
+    case = Case.objects.select_related("termination").get(pk=case_id)
+    if lookup is None:
+        lookup = look_up(case.termination, okta or okta_api.OktaClient.from_settings())
+    if isinstance(lookup, VendorError):
         with transaction.atomic():
-            AuditEvent.record("okta.lookup_failed", actor=actor, case=case, after={"error": str(e)})
+            AuditEvent.record("okta.lookup_failed", actor=actor, case=case, after={"error": str(lookup)})
         return case
+    identity, user, note, groups = lookup
     plan = build_plan(user, groups) if user else {}
     protected = ProtectedAccount.reason_for(user.id, user.login, plan["groups"]) if user else ""
 

@@ -77,6 +77,8 @@ try:
     SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=lambda n: n >= 1)
     # A revoking worker renews its lease at every step; when it stops renewing, another resumes the case.
     REVOCATION_LEASE_SECONDS = env.int("REVOCATION_LEASE_SECONDS", 300, validate=lambda n: n >= 1)
+    # Okta calls of one case (its group removals) or of one sync (its lookups) made at the same time.
+    REVOCATION_PARALLEL_CALLS = env.int("REVOCATION_PARALLEL_CALLS", 8, validate=lambda n: n >= 1)
     ADFS_SERVER = env.str("ADFS_SERVER", "")
     ADFS_CLIENT_ID = env.str("ADFS_CLIENT_ID", "")
     ADFS_RELYING_PARTY_ID = env.str("ADFS_RELYING_PARTY_ID", "")

@@ -47,6 +47,20 @@ class TestRecording:
         assert second.prev_hash == first.hash
         assert third.prev_hash == second.hash
 
+    def test_several_events_appended_at_once_keep_their_order_in_the_chain(self, approver):
+        AuditEvent.record("case.opened", actor="system:test")
+        events = AuditEvent.record_many(
+            [AuditEvent.entry(f"okta.step.{n}", actor=approver, after={"n": n}) for n in range(3)]
+        )
+        assert [e.seq for e in events] == [2, 3, 4]
+        stored = list(AuditEvent.objects.all())
+        assert [e.action for e in stored] == ["case.opened", "okta.step.0", "okta.step.1", "okta.step.2"]
+        assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+        assert stored[2].actor == approver and stored[2].after == {"n": 1}
+        assert AuditEvent.verify_chain() == (True, "4 events verified")
+        assert AuditEvent.record_many([]) == []
+        assert AuditEvent.record("case.closed", actor="system:test").seq == 5
+
     def test_it_carries_the_request_id(self):
         with request_id("req-123"):
             event = AuditEvent.record("case.opened", actor="system:test")

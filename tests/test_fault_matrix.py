@@ -149,7 +149,7 @@ def run_with_fault(sandbox, monkeypatch, case: Case, step: str, fault: str) -> N
     params = dict(FAULTS[fault])
     refuser = Refuser(monkeypatch) if params["kind"] == "refused" else None
     armed = {"on": False, "over": False}
-    real_perform = revocation.perform
+    real_perform = revocation.perform_many
 
     def arm():
         if refuser:
@@ -171,12 +171,12 @@ def run_with_fault(sandbox, monkeypatch, case: Case, step: str, fault: str) -> N
             disarm()
         return real_perform(case, owner, step_kind, *args, **kwargs)
 
-    monkeypatch.setattr(revocation, "perform", perform)
+    monkeypatch.setattr(revocation, "perform_many", perform)
     try:
         revocation.run_case(case.pk)
     finally:
         disarm()
-        monkeypatch.setattr(revocation, "perform", real_perform)
+        monkeypatch.setattr(revocation, "perform_many", real_perform)
 
 
 def okta_changes(sandbox) -> dict[str, list[int]]:

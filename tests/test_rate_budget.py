@@ -65,6 +65,29 @@ class TestSharedRateBudget:
         assert 429 not in statuses
         assert elapsed >= 2  # 32 calls at 10 per 2-second window cannot fit in one window
 
+    def test_it_spends_the_whole_window_and_then_waits_for_the_reset(self, sandbox, redis_client):
+        # An hour's window, so the test does not straddle a reset.
+        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
+        user_id = sandbox.okta_users()[0]["id"]
+        waits: list[float] = []
+
+        class Waited(Exception):
+            pass
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            raise Waited
+
+        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
+        client = worker_client(sandbox, SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org, sleep=sleep))
+        for _ in range(10):
+            client.get_user(user_id)
+        assert waits == []
+        with pytest.raises(Waited):
+            client.get_user(user_id)
+        assert len(waits) == 1 and 0 < waits[0] <= 3600
+        assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10
+
     def test_it_caps_calls_in_flight_across_workers(self, sandbox, redis_client):
         sandbox.reset(concurrency_limit=3)
         sandbox.fault("okta", "latency", "GET /api/v1/users/*", seconds=0.2)

@@ -141,7 +141,7 @@ class TestDatabaseRestartMidCase:
         admin_dsn = f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} user={db['USER']} dbname=postgres"
         if db["PASSWORD"]:
             admin_dsn += f" password={db['PASSWORD']}"
-        real_perform, killed = revocation.perform, []
+        real_perform, killed = revocation.perform_many, []
 
         def perform(case, owner, kind, *args, **kwargs):
             if kind == Step.Kind.CLEAR_SESSIONS and not killed:
@@ -154,7 +154,7 @@ class TestDatabaseRestartMidCase:
                 killed.append(pid)
             return real_perform(case, owner, kind, *args, **kwargs)
 
-        monkeypatch.setattr(revocation, "perform", perform)
+        monkeypatch.setattr(revocation, "perform_many", perform)
         assert revocation.run_case(case.pk) == Case.State.COMPLETED
         assert killed
         case = Case.objects.get()

@@ -1,10 +1,12 @@
 """The revocation job against the sandbox: groups, sessions, deactivation, verification, the ticket."""
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from offboarding import revocation, services
@@ -131,6 +133,75 @@ class TestNormalCase:
 STEP_KINDS = ["resolve", "snapshot", "remove_group", "clear_sessions", "deactivate", "verify", "file_ticket"]
 
 
+def overlapping(requests: list[dict]) -> int:
+    """The most of these requests the sandbox was answering at the same moment."""
+    spans = [(datetime.fromisoformat(r["time"]).timestamp() - r["duration"], +1) for r in requests]
+    spans += [(datetime.fromisoformat(r["time"]).timestamp(), -1) for r in requests]
+    most = now = 0
+    for _, change in sorted(spans, key=lambda span: (span[0], span[1])):
+        now += change
+        most = max(most, now)
+    return most
+
+
+class TestManyGroups:
+    GROUPS = tuple(f"Team {n}" for n in range(12))
+
+    def test_the_removals_of_one_case_go_several_at_a_time(self, org, approved_case, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 4
+        case = approved_case(groups=self.GROUPS)
+        org.fault("okta", "latency", "DELETE /api/v1/groups/*/users/*", seconds=0.3)
+        org.clear_requests()
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        removals = [r for r in org.requests("okta") if r["method"] == "DELETE" and "/groups/" in r["path"]]
+        assert len(removals) == 12
+        assert overlapping(removals) == 4
+
+    def test_each_removal_is_still_its_own_step_and_audit_event_in_the_chain(self, org, approved_case, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 5
+        case = approved_case(groups=self.GROUPS)
+        revocation.run_case(case.pk)
+        removed = Step.objects.filter(case=case, kind=Step.Kind.REMOVE_GROUP, status=Step.Status.DONE)
+        events = AuditEvent.objects.filter(case=case, action="okta.remove_group.done")
+        assert removed.count() == events.count() == 12
+        assert sorted(e.after["target"] for e in events) == sorted(s.target for s in removed)
+        seqs = list(AuditEvent.objects.values_list("seq", flat=True))
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert AuditEvent.verify_chain()[0]
+
+    def test_recording_the_removals_costs_the_same_queries_for_two_groups_or_twelve(self, org, approved_case, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 12
+        okta = OktaClient.from_settings()
+
+        def queries_to_remove(case: Case) -> int:
+            groups = [g for g in okta.list_user_groups(case.okta_user_id) if g.type == "OKTA_GROUP"]
+            work = [
+                (g.id, g.name, lambda gid=g.id: okta.remove_from_group(gid, case.okta_user_id) or {}) for g in groups
+            ]
+            with CaptureQueriesContext(connection) as queries:
+                steps = revocation.perform_many(case, None, Step.Kind.REMOVE_GROUP, work)
+            assert [s.status for s in steps] == [Step.Status.DONE] * len(groups)
+            return len(queries)
+
+        few = queries_to_remove(approved_case(employee_id="E1", first="Ann", groups=self.GROUPS[:2]))
+        many = queries_to_remove(approved_case(employee_id="E2", first="Ben", groups=self.GROUPS))
+        assert many == few
+
+    def test_a_restore_gives_back_every_group_several_at_a_time(self, org, approved_case, make_user, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 4
+        case = approved_case(groups=self.GROUPS)
+        revocation.run_case(case.pk)
+        services.request_restore(case.pk, make_user("ann", "approvers"), "rescinded")
+        services.approve_restore(case.pk, make_user("ben", "approvers"))
+        org.fault("okta", "latency", "PUT /api/v1/groups/*/users/*", seconds=0.3)
+        org.clear_requests()
+        assert revocation.restore_case(case.pk) == "restored"
+        added = [r for r in org.requests("okta") if r["method"] == "PUT" and "/groups/" in r["path"]]
+        assert len(added) == 12 and overlapping(added) == 4
+        user = org.okta_user(case.okta_user_id)
+        assert len([g for g in user["groups"] if g["type"] == "OKTA_GROUP"]) == 12
+
+
 class Crash(Exception):
     pass
 
@@ -142,18 +213,18 @@ class TestResume:
     ):
         case = approved_case()
         org.clear_requests()
-        real_perform = revocation.perform
+        real_perform = revocation.perform_many
 
-        def crashing_perform(*args, **kwargs):
-            step = real_perform(*args, **kwargs)
-            if step.kind == crash_after:
+        def crashing_perform(case, owner, kind, *args, **kwargs):
+            steps = real_perform(case, owner, kind, *args, **kwargs)
+            if kind == crash_after:
                 raise Crash(f"worker died after {crash_after}")
-            return step
+            return steps
 
-        monkeypatch.setattr(revocation, "perform", crashing_perform)
+        monkeypatch.setattr(revocation, "perform_many", crashing_perform)
         with pytest.raises(Crash):
             revocation.run_case(case.pk)
-        monkeypatch.setattr(revocation, "perform", real_perform)
+        monkeypatch.setattr(revocation, "perform_many", real_perform)
 
         # The lease of the dead worker runs out; the next run resumes.
         Case.objects.filter(pk=case.pk).update(lease_until=timezone.now() - timedelta(seconds=1))

@@ -1,6 +1,6 @@
 """Sync: the Workday report becomes Terminations and Cases, corrections and rescinds included."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -72,6 +72,45 @@ class TestNewTermination:
         leaver(days_ahead=3, Termination_Category="Voluntary")
         services.sync_workday()
         assert not only_case().immediate
+
+
+class TestLayoff:
+    @pytest.fixture(autouse=True)
+    def population_counted(self, db):
+        """The breaker counted Okta's users lately, so the sync's only user searches are the lookups."""
+        SafetySettings.objects.update_or_create(
+            pk=1, defaults={"active_population": 10_000, "active_population_counted_at": timezone.now()}
+        )
+
+    def test_the_okta_lookups_of_many_new_leavers_go_several_at_a_time(self, org, leaver, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 4
+        for n in range(8):
+            leaver(employee_id=f"E{n}", first=f"Person{n}", groups=("VPN",))
+        org.fault("okta", "latency", "GET /api/v1/users", seconds=0.3)
+        org.clear_requests()
+        result = services.sync_workday()
+        assert len(result.created) == 8
+        searches = [r for r in org.requests("okta") if "employeeNumber" in r["query"]]
+        assert len(searches) == 8
+        started = sorted(datetime.fromisoformat(r["time"]).timestamp() - r["duration"] for r in searches)
+        # Four at a time: the fifth search starts only when one of the first four has been answered.
+        assert started[3] - started[0] < 0.25 <= started[4] - started[0]
+        cases = Case.objects.select_related("termination")
+        assert {c.termination.employee_id: c.okta_login.split("@")[0] for c in cases} == {
+            f"E{n}": f"person{n}.müller" for n in range(8)
+        }
+        assert all(c.identity == Case.Identity.EXACT and len(c.plan["remove"]) == 1 for c in cases)
+
+    def test_a_failed_lookup_stays_with_its_own_case(self, org, leaver, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 4
+        for n in range(6):
+            leaver(employee_id=f"E{n}", first=f"Person{n}")
+        org.fault("okta", "malformed", "GET /api/v1/users", count=1)
+        services.sync_workday()
+        failed = AuditEvent.objects.filter(action="okta.lookup_failed")
+        assert failed.count() == 1
+        assert Case.objects.filter(identity=Case.Identity.EXACT).count() == 5
+        assert Case.objects.exclude(identity=Case.Identity.EXACT).get().pk == failed.get().case_id
 
 
 class TestSecondSync:

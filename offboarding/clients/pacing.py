@@ -157,7 +157,7 @@ class SharedRateBudget:
         org_url: str,
         *,
         max_concurrency: int = 20,
-        margin: int = 1,
+        margin: int = 0,
         max_wait: float = 60.0,
         stale_after: float = 120.0,
         family: Callable[[str, str], str] = okta_rate_limit_family,
