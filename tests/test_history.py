@@ -176,6 +176,12 @@ class TestHistoryFilters:
         choices = signed_in.get(reverse("history")).context["form"].fields["department"].choices
         assert choices == [("", "Any"), ("Engineering", "Engineering"), ("Sales", "Sales")]
 
+    def test_department_lists_each_once_in_order_without_the_blank_one(self, signed_in):
+        for department in ["Sales", "", "Legal", "Sales", "Legal", "Engineering"]:
+            make_case(department=department)
+        choices = signed_in.get(reverse("history")).context["form"].fields["department"].choices
+        assert [name for name, _ in choices] == ["", "Engineering", "Legal", "Sales"]
+
     def test_termination_category(self, signed_in):
         wanted = make_case(category="Involuntary")
         make_case(category="Voluntary")
