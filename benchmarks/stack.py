@@ -106,6 +106,10 @@ class Stack:
     def start_cluster(self) -> subprocess.Popen:
         return self.start("qcluster")
 
+    def start_poller(self) -> subprocess.Popen:
+        """The Procfile's `poller`: reads the Workday report every SYNC_INTERVAL_MINUTES."""
+        return self.start("sync_workday", "--poll")
+
     def start_web(self) -> None:
         self.start("runserver", f"127.0.0.1:{self.web_port}", "--noreload")
         wait_for_port(self.web_port)

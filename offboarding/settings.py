@@ -75,6 +75,9 @@ try:
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
     LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
     SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=lambda n: n >= 1)
+    # A poller process (`manage.py sync_workday --poll`, the Procfile's `poller`) reads the report at that
+    # interval exactly; django-q2's scheduler wakes only every 30 s, so it fires a 1-minute job every 60-90 s.
+    WORKDAY_POLLER = env.bool("WORKDAY_POLLER", True)
     # A revoking worker renews its lease at every step; when it stops renewing, another resumes the case.
     REVOCATION_LEASE_SECONDS = env.int("REVOCATION_LEASE_SECONDS", 300, validate=lambda n: n >= 1)
     # Okta calls of one case (its group removals) or of one sync (its lookups) made at the same time.
@@ -251,7 +254,9 @@ else:
 
 # Periodic jobs: name -> (management command and arguments, every N minutes), created by name at migrate.
 SCHEDULES = {
-    "sync_workday": (["sync_workday"], SYNC_INTERVAL_MINUTES),
+    # With a poller, the cluster's sync is only a safety net should the poller stop; two syncs at once
+    # are safe (each applies one record at a time under a lock).
+    "sync_workday": (["sync_workday"], max(SYNC_INTERVAL_MINUTES, 15) if WORKDAY_POLLER else SYNC_INTERVAL_MINUTES),
     "enqueue_due_cases": (["run_due", "--enqueue"], 1),
     "retry_tickets": (["retry_tickets"], 5),
     "reconcile": (["reconcile"], 24 * 60),

@@ -53,7 +53,7 @@ class TestSchedules:
         assert names == ["enqueue_due_cases", "reconcile", "retry_tickets", "sync_workday", "verify_audit_log"]
         sync = Schedule.objects.get(name="sync_workday")
         assert sync.func == "django.core.management.call_command"
-        assert (sync.args, sync.minutes) == ("'sync_workday'", 1)
+        assert (sync.args, sync.minutes) == ("'sync_workday'", 15)  # the poller's safety net
         assert Schedule.objects.get(name="enqueue_due_cases").args == "'run_due', '--enqueue'"
 
     def test_the_sync_interval_is_configurable(self, settings):

@@ -42,6 +42,7 @@ class TestBadSettings:
             ("OKTA_ORG_URL", "not a url"),
             ("AUTH_MODE", "kerberos"),
             ("SECURE_HSTS_SECONDS", "-x"),
+            ("WORKDAY_POLLER", "sometimes"),
         ],
     )
     def test_it_names_the_malformed_variable(self, name, value):
@@ -102,3 +103,21 @@ class TestProductionDefaults:
         result = manage("shell", "-c", code, DEBUG="true", DATABASE_URL="sqlite:////tmp/offboarding-settings-test.db")
         assert result.returncode == 0, result.stderr
         assert result.stdout.split()[-2:] == ["wal", "IMMEDIATE"]
+
+
+class TestSyncSchedule:
+    @pytest.mark.parametrize(
+        ("env", "minutes"),
+        [
+            ({}, 15),
+            ({"SYNC_INTERVAL_MINUTES": "30"}, 30),
+            ({"WORKDAY_POLLER": "false"}, 1),
+            ({"WORKDAY_POLLER": "false", "SYNC_INTERVAL_MINUTES": "5"}, 5),
+        ],
+        ids=["poller", "poller-every-30", "no-poller", "no-poller-every-5"],
+    )
+    def test_the_clusters_sync_runs_every_interval_only_without_a_poller(self, env, minutes):
+        code = "from django.conf import settings; print(settings.SCHEDULES['sync_workday'][1])"
+        result = manage("shell", "-c", code, DEBUG="true", **env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == str(minutes)
