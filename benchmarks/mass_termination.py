@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -32,7 +32,7 @@ DOCUMENTED_LIMITS = {"/api/v1/users": 600, "GET /api/v1/users/{id}": 1000, "/api
 
 
 def run(count: int, scale: float, workers: int, database: str) -> dict:
-    with Stack(database, workers=workers) as stack:
+    with Stack(database, workers=workers, production=True) as stack:
         from django.utils import timezone
         from django_q.models import Schedule
 
@@ -94,6 +94,15 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
         into_window = started_epoch % window
         window_floor = max((math.ceil(calls[f] / limits[f]) - 1) * window - into_window for f in calls if f in limits)
         states = Counter(Case.objects.values_list("state", flat=True))
+        # Where the time went: seconds from the start until the last case was decided (the sync),
+        # and until revocations started and ended; Okta calls answered in each minute of the run.
+        run_started = timezone.now() - timedelta(seconds=time.monotonic() - started)
+
+        def seconds_until(field: str, pick) -> float | None:
+            moments = [m for m in Case.objects.values_list(field, flat=True) if m]
+            return round((pick(moments) - run_started).total_seconds(), 1) if moments else None
+
+        per_minute = Counter(int(datetime.fromisoformat(r["time"]).timestamp() - started_epoch) // 60 for r in log)
         tickets = requests.get(f"{control}/jira/issues", timeout=60).json()
         return {
             "database": database,
@@ -108,6 +117,13 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
             "efficiency": round(minimum / wall, 3) if minimum else None,
             "window_floor_s": round(window_floor, 1),
             "efficiency_vs_window_floor": round(window_floor / wall, 3) if window_floor > 0 else None,
+            "timeline_s": {
+                "last_case_decided": seconds_until("decided_at", max),
+                "first_revocation_started": seconds_until("started_at", min),
+                "last_revocation_started": seconds_until("started_at", max),
+                "last_revoked": seconds_until("revoked_at", max),
+            },
+            "okta_calls_per_minute": [per_minute[m] for m in range(max(per_minute, default=-1) + 1)],
             "responses_429": statuses.get(429, 0),
             "retries": statuses.get(429, 0) + sum(n for s, n in statuses.items() if s >= 500 or s == 0),
             "cases": dict(states),

@@ -38,10 +38,37 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-class Stack:
-    """database: "sqlite" (with the ORM broker) or "postgres" (with Redis)."""
+# Production settings with the sandbox's credentials: DEBUG off (Django then neither wraps nor keeps every
+# query), single sign-on on (never reached by the cluster), every secret given as a deployment gives it.
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "benchmark-only-" + "x" * 50,
+    "WORKDAY_PASSWORD": "sandbox-workday-password",
+    "OKTA_API_TOKEN": "sandbox-okta-token",
+    "JIRA_API_TOKEN": "sandbox-jira-token",
+    "WORKDAY_PUSH_SECRET": "sandbox-push-secret",
+    "AUTH_MODE": "adfs",
+    "ADFS_SERVER": "adfs.invalid",
+    "ADFS_CLIENT_ID": "benchmark",
+    "ADFS_RELYING_PARTY_ID": "benchmark",
+    "ADFS_AUDIENCE": "benchmark",
+}
 
-    def __init__(self, database: str = "sqlite", workers: int = 4, extra_env: dict[str, str] | None = None) -> None:
+
+class Stack:
+    """database: "sqlite" (with the ORM broker) or "postgres" (with Redis).
+
+    `production`: run the processes with DEBUG off, as deployed (the web pages then need single sign-on,
+    so benchmarks that sign in keep the development settings).
+    """
+
+    def __init__(
+        self,
+        database: str = "sqlite",
+        workers: int = 4,
+        extra_env: dict[str, str] | None = None,
+        production: bool = False,
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="offboarding-bench-"))
         self.sandbox_port, self.web_port = free_port(), free_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
@@ -68,6 +95,7 @@ class Stack:
             "SITE_URL": self.web_url,
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "LOG_LEVEL": "WARNING",
+            **(PRODUCTION if production else {}),
             **(extra_env or {}),
         }
         self.processes: list[subprocess.Popen] = []

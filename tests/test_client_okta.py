@@ -18,6 +18,7 @@ from offboarding.clients.okta import OktaClient
 from offboarding.clients.pacing import RateLimitPacer
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
 from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
+from tests.client_fixtures import FAST
 
 
 class NoPacing:
@@ -296,3 +297,31 @@ class TestServiceAppAuth:
         with pytest.raises(AuthenticationFailed) as caught:
             make_okta().get_user(person["id"])
         assert caught.value.code == "invalid_client"
+
+
+class TestEnvironment:
+    """Proxy and CA settings come from the environment, read once when the client is made."""
+
+    @pytest.fixture(autouse=True)
+    def no_proxy_settings(self, monkeypatch: Any) -> None:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
+
+    def test_a_proxy_from_the_environment_carries_the_calls(self, person: dict, monkeypatch: Any) -> None:
+        user_id = person["id"]
+        assert OktaClient.from_settings(policy=FAST).get_user(user_id).id == user_id
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        with pytest.raises(TransientError):
+            OktaClient.from_settings(policy=FAST).get_user(user_id)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert OktaClient.from_settings(policy=FAST).get_user(user_id).id == user_id
+
+    def test_it_is_read_once_not_on_every_call(self, monkeypatch: Any) -> None:
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+        session = OktaClient.from_settings(policy=FAST).transport.session
+        assert session.proxies["https"] == "http://proxy.example:3128"
+        assert session.verify == "/etc/ssl/company-ca.pem"
+        # requests would otherwise scan the whole environment again on every call.
+        assert session.trust_env is False
