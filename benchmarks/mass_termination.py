@@ -95,14 +95,21 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
         window_floor = max((math.ceil(calls[f] / limits[f]) - 1) * window - into_window for f in calls if f in limits)
         states = Counter(Case.objects.values_list("state", flat=True))
         # Where the time went: seconds from the start until the last case was decided (the sync),
-        # and until revocations started and ended; Okta calls answered in each minute of the run.
+        # and until revocations started and ended; Okta calls answered in each rate-limit window.
         run_started = timezone.now() - timedelta(seconds=time.monotonic() - started)
 
         def seconds_until(field: str, pick) -> float | None:
             moments = [m for m in Case.objects.values_list(field, flat=True) if m]
             return round((pick(moments) - run_started).total_seconds(), 1) if moments else None
 
-        per_minute = Counter(int(datetime.fromisoformat(r["time"]).timestamp() - started_epoch) // 60 for r in log)
+        per_minute = Counter(
+            (
+                okta_rate_limit_family(r["method"], "/api/v1" + r["path"].split("/api/v1", 1)[-1]),
+                int(datetime.fromisoformat(r["time"]).timestamp() // window - started_epoch // window),
+            )
+            for r in log
+        )
+        minutes = range(max((m for _, m in per_minute), default=-1) + 1)
         tickets = requests.get(f"{control}/jira/issues", timeout=60).json()
         return {
             "database": database,
@@ -123,7 +130,7 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
                 "last_revocation_started": seconds_until("started_at", max),
                 "last_revoked": seconds_until("revoked_at", max),
             },
-            "okta_calls_per_minute": [per_minute[m] for m in range(max(per_minute, default=-1) + 1)],
+            "okta_calls_per_window": {f: [per_minute[f, m] for m in minutes] for f in calls},
             "responses_429": statuses.get(429, 0),
             "retries": statuses.get(429, 0) + sum(n for s, n in statuses.items() if s >= 500 or s == 0),
             "cases": dict(states),

@@ -173,11 +173,8 @@ def perform_many(
         for batch in (todo[i : i + size] for i in range(0, len(todo), size)):
             if owner:
                 renew_lease(case, owner)
-            calls = [lambda step=step: attempt(step, actions[step.target]) for step in batch]
-            if pool is None:
-                calls[0]()
-            else:
-                list(pool.map(lambda call: call(), calls))
+            # The batch's calls at the same time (a single one runs here), written once all have answered.
+            list((pool.map if pool else map)(lambda step: attempt(step, actions[step.target]), batch))
             record(case, kind, batch)
     return steps
 
