@@ -54,15 +54,14 @@ def history_export(request, fmt: str):
     form = history_search.HistoryFilter(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"These filters are not valid: {form.errors.as_text()}")
-    cases = form.cases()
     now = timezone.now()
+    header = {"exported_at": now, "exported_by": request.user.get_username(), "filters": form.applied()}
+    count, lines = history_search.export(form.cases(), fmt, header)
     AuditEvent.record(
         "audit.exported",
         actor=request.user,
-        after={"export": "history", "format": fmt, "filters": form.applied(), "cases": cases.count()},
+        after={"export": "history", "format": fmt, "filters": form.applied(), "cases": count},
     )
-    header = {"exported_at": now, "exported_by": request.user.get_username(), "filters": form.applied()}
-    lines = history_search.export_lines(cases, fmt, header)
     response = StreamingHttpResponse(lines, content_type=EXPORT_TYPES[fmt])
     return _attachment(response, f"offboarding-history-{now:%Y%m%d-%H%M%S}.{fmt}")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby, islice
@@ -13,11 +15,27 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.postgres.aggregates import StringAgg
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
-from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value
-from django.db.models.expressions import CombinedExpression
+from django.db import connection, models
+from django.db.models import (
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.expressions import CombinedExpression, OrderBy
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Ord
+from django.db.models.lookups import In
 from django.urls import reverse
 from django.utils import timezone
 
@@ -301,7 +319,7 @@ def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
             category or "",
             termination_date,
             f"rule:{rule_id} {rule_name}" if rule_id else username or "",
-            [approver, *(row[-1] for row in more)] if approver else [],
+            [approver, *(row[-1] for row in more)] if approver is not None else [],
             from_epoch(decided_since),
             from_epoch(effective_since),
             from_epoch(revoked_since),
@@ -371,13 +389,16 @@ def csv_cells(row: tuple) -> tuple:
     )
 
 
+def csv_header() -> str:
+    # The byte order mark makes Excel read the file as UTF-8 (names such as Zoë Müller).
+    return "\ufeff" + ",".join(COLUMNS) + "\r\n"
+
+
 def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     """The CSV document, CHUNK rows a piece."""
+    yield csv_header()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    # The byte order mark makes Excel read the file as UTF-8 (names such as Zoë Müller).
-    yield "\ufeff" + taken(buffer)
     rows = iter(rows)
     while chunk := list(islice(rows, CHUNK)):
         writer.writerows(map(csv_cells, chunk))
@@ -401,7 +422,210 @@ def json_chunks(rows: Iterable[tuple], header: dict[str, Any]) -> Iterator[str]:
     yield "\n]}\n"
 
 
-def export_lines(cases: QuerySet[Case], fmt: str, header: dict[str, Any]) -> Iterator[str]:
-    """The cases as a CSV or JSON document, streamed; `header` heads the JSON document."""
+# --- The CSV export written by PostgreSQL ----------------------------------------------------------------
+#
+# Python takes about 200 ms over 10,000 rows (reading 210,000 values, building the rows, formatting the cells,
+# the csv module); PostgreSQL writes them itself with COPY in less. Each cell below is what `csv_cells` makes
+# of the same case, in SQL, and the SELECT is the history query itself, so the rows and their order cannot
+# differ. tests/test_exports.py holds the two to the same bytes; SQLite and the JSON export keep Python's.
+
+
+def csv_text(text: F | Func) -> NullIf:
+    """`as_text` in SQL, with an empty text as NULL: COPY writes NULL as an empty cell, and '' as \"\"."""
+    guarded = models.Case(
+        When(
+            In(Ord(text), [ord(c) for c in FORMULA_TRIGGERS]), then=Concat(Value("'"), text, output_field=TextField())
+        ),
+        default=text,
+        output_field=TextField(),
+    )
+    return NullIf(guarded, Value(""), output_field=TextField())
+
+
+class IsoDay(Func):
+    """`date.isoformat()`."""
+
+    template = "to_char(%(expressions)s, 'YYYY-MM-DD')"
+    output_field = TextField()
+
+
+class IsoMoment(Func):
+    """`datetime.isoformat()` of the moment in UTC: the microseconds only when there are some."""
+
+    template = (
+        "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'),"
+        " '.000000+', '+')"
+    )
+    output_field = TextField()
+
+
+class SecondsBetween(Func):
+    """`max(end - start, timedelta(0)).total_seconds()` as `repr` writes the float; 0 when either is NULL.
+
+    Both are the float nearest the exact number of seconds, and PostgreSQL, as Python, writes a float with the
+    fewest digits that read back the same (its default, extra_float_digits = 1); only a whole number lacks
+    Python's ".0".
+    """
+
+    template = "regexp_replace(GREATEST(extract(epoch FROM %(expressions)s), 0)::float8::text, '^[0-9]+$', '\\&.0')"
+    arg_joiner = " - "
+    output_field = TextField()
+
+
+def csv_cell_expressions() -> dict[str, Any]:
+    """Each CSV column as `csv_cells(export_rows(...))` writes it, as an expression on a case."""
+    evidence_before, evidence_after = reverse("evidence", args=[0]).split("/0/")
+    # PostgreSQL aggregates once what the guard names three times.
+    approvers = (
+        Approval.objects.filter(case=OuterRef("pk"))
+        .order_by()
+        .values("case")
+        .annotate(names=csv_text(StringAgg("user__username", "; ", order_by=("at", "id"))))
+        .values("names")
+    )
+    name = Coalesce(
+        NullIf("termination__name", Value("")),
+        NullIf(KT("plan__user__name"), Value("")),
+        NullIf("okta_login", Value("")),
+        Value(""),
+        output_field=TextField(),
+    )
+    # The guard reads the first character only: "rule:…", the Jira site's and this site's address decide it.
+    decided_by = models.Case(
+        When(
+            decided_by_rule__isnull=False,
+            then=Concat(
+                Value("rule:"),
+                Cast("decided_by_rule_id", TextField()),
+                Value(" "),
+                "decided_by_rule__name",
+                output_field=TextField(),
+            ),
+        ),
+        default=csv_text(F("decided_by__username")),
+    )
+    jira_link = models.Case(
+        When(
+            ~Q(jira_key=""),
+            then=Concat(Value(as_text(f"{settings.JIRA_BASE_URL}/browse/")), "jira_key", output_field=TextField()),
+        )
+    )
+    evidence_link = Concat(
+        Value(as_text(f"{settings.SITE_URL}{evidence_before}/")),
+        Cast("id", TextField()),
+        Value(f"/{evidence_after}"),
+        output_field=TextField(),
+    )
+    cells = {
+        "case_id": F("id"),
+        "kind": csv_text(F("kind")),
+        "state": csv_text(F("state")),
+        "employee_id": csv_text(F("termination__employee_id")),
+        "name": csv_text(name),
+        "email": csv_text(F("termination__email")),
+        "okta_user_id": csv_text(F("okta_user_id")),
+        "okta_login": csv_text(F("okta_login")),
+        "department": csv_text(F("termination__department")),
+        "category": csv_text(F("termination__category")),
+        "termination_date": IsoDay("termination__termination_date"),
+        "decided_by": decided_by,
+        "approvers": Subquery(approvers),
+        "decided_at": IsoMoment("decided_at"),
+        "effective_at": IsoMoment("effective_at"),
+        "revoked_at": IsoMoment("revoked_at"),
+        "finished_at": IsoMoment("finished_at"),
+        "time_to_revoke_seconds": models.Case(
+            When(
+                revoked_at__isnull=False, effective_at__isnull=False, then=SecondsBetween("revoked_at", "effective_at")
+            )
+        ),
+        "jira_key": csv_text(F("jira_key")),
+        "jira_url": jira_link,
+        "evidence_url": evidence_link,
+    }
+    return cells
+
+
+def sort_keys(cases: QuerySet[Case]) -> dict[str, OrderBy]:
+    """The sort of `cases`, key by key, each named so that a query around it can sort by it again."""
+    keys = {}
+    for number, key in enumerate(cases.query.order_by):
+        if isinstance(key, str):
+            key = F(key[1:]).desc() if key.startswith("-") else F(key).asc()
+        keys[f"sort_{number}"] = key
+    return keys
+
+
+def copy_statement(cases: QuerySet[Case]) -> str:
+    """A COPY of `cases`, in their order, as `csv_cells(export_rows(cases))` writes them.
+
+    The approvers come from a subquery per case, which PostgreSQL runs in its leading process only, and with
+    it the whole SELECT list. So the history query formats every other cell (in parallel workers when there
+    are some: twice as fast on two cores) and a query around it adds the approvers and sorts by the same keys,
+    which costs nothing: PostgreSQL knows the rows come sorted by them.
+    """
+    quote = connection.ops.quote_name
+    cells = {f"csv_{column}": expression for column, expression in csv_cell_expressions().items()}
+    approvers = cells.pop("csv_approvers")
+    keys = sort_keys(cases)
+    inside = cases.annotate(**cells, **{name: key.expression for name, key in keys.items()})
+    inside_sql, inside_params = inside.values_list("id", *cells, *keys).query.sql_with_params()
+    # The approvers' subquery reads its case's id as "id" of the cases' table: so are the rows inside named.
+    around = Case.objects.annotate(csv_approvers=approvers).query
+    approvers_sql, approvers_params = around.get_compiler(connection=connection).compile(
+        around.annotations["csv_approvers"]
+    )
+    columns = ", ".join(approvers_sql if column == "approvers" else quote(f"csv_{column}") for column in COLUMNS)
+    order = ", ".join(
+        f"{quote(name)} {'DESC' if key.descending else 'ASC'}"
+        + (" NULLS LAST" if key.nulls_last else " NULLS FIRST" if key.nulls_first else "")
+        for name, key in keys.items()
+    )
+    # Identifiers and the SQL Django compiled; every value is a parameter.
+    select = f"SELECT {columns} FROM ({inside_sql}) AS {quote(Case._meta.db_table)} ORDER BY {order}"  # noqa: S608
+    select = connection.ops.compose_sql(select, (*approvers_params, *inside_params))
+    return f"COPY ({select}) TO STDOUT (FORMAT csv)"
+
+
+# Beyond this the CSV written by PostgreSQL waits on disk rather than in memory: about 20,000 rows.
+SPOOL_BYTES = 8 * 1024 * 1024
+SPOOL_PIECE_BYTES = 512 * 1024
+
+
+def postgres_csv(cases: QuerySet[Case]) -> tuple[int, Iterator[str]]:
+    """The document `csv_lines(export_rows(cases))` writes, written by PostgreSQL, and its number of cases.
+
+    The rows are all read before the first goes out, so their number is known for the audit event without
+    counting the cases in a query of their own (about 35 ms at 100,000 cases).
+    """
+    # Closed by spooled_csv_lines once sent (an unnamed file: nothing is left behind should that never happen).
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+    count = 0
+    with connection.cursor() as cursor, cursor.copy(copy_statement(cases)) as copy:
+        rows = iter(copy)
+        # One row a piece, as the server sends them; COPY ends a row with "\n", the csv module with "\r\n".
+        while chunk := list(islice(rows, CHUNK)):
+            spool.write(b"\r\n".join(row[:-1] for row in chunk) + b"\r\n")
+            count += len(chunk)
+    return count, spooled_csv_lines(spool)
+
+
+def spooled_csv_lines(spool: tempfile.SpooledTemporaryFile) -> Iterator[str]:
+    """The CSV header, then the rows `postgres_csv` spooled."""
+    yield csv_header()
+    spool.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()  # a piece may end inside a character
+    with spool:
+        while piece := spool.read(SPOOL_PIECE_BYTES):
+            yield decoder.decode(piece)
+
+
+def export(cases: QuerySet[Case], fmt: str, header: dict[str, Any]) -> tuple[int, Iterator[str]]:
+    """How many cases there are, and the CSV or JSON document listing them, streamed.
+
+    `header` heads the JSON document. On PostgreSQL the database writes the CSV.
+    """
+    if fmt == "csv" and connection.vendor == "postgresql":
+        return postgres_csv(cases)
     rows = export_rows(cases)
-    return csv_lines(rows) if fmt == "csv" else json_chunks(rows, header)
+    return cases.count(), csv_lines(rows) if fmt == "csv" else json_chunks(rows, header)

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -16,6 +18,8 @@ from django.urls import reverse
 from offboarding import history
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case
 from tests.test_history import make_case
+
+POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
 def body(response) -> str:
@@ -191,6 +195,93 @@ class TestExportRows:
             make_case(rule=rule)
             make_case(emergency=True)
         assert queries() == few
+
+
+# Every character a spreadsheet or the CSV quoting could trip on, and some that are merely far from ASCII.
+AWKWARD = "".join(map(chr, range(1, 128))) + "Zoë Müller, 山田 \u2028 🙂 \ufeff"
+
+
+def varied_cases(make_user) -> dict:
+    """Cases with every kind of value the export writes, and ties in every sort key; the filters to try them."""
+    users = [make_user(name) for name in ("zed", "=amy", "kim")]
+    users += [User.objects.create(username=""), make_user('Dä"ve, jr'), make_user("+bo")]  # "": no form would
+    rule = AutoApproveRule.objects.create(name='=Contractors, "all"\n')
+    moment = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
+    cases = [
+        make_case(name='Ann "Nan" O\'Neil, Jr.\nSecond line\r\nthird', department="Sales", jira_key="SEC-1"),
+        make_case(name=AWKWARD, department=AWKWARD, category="", email="", left=date(2026, 7, 1)),
+        make_case(name="", okta_login="=cmd|' /C calc'!A0", department="", decided_by=users[0]),
+        make_case(employee_id="+100", name="-minus", category="Involuntary", rule=rule, jira_key="=HYPERLINK(1)"),
+        make_case(name="@at", took=timedelta(microseconds=5), effective_at=moment.replace(microsecond=123400)),
+        make_case(name="\tTab", took=-timedelta(minutes=3), effective_at=moment, decided_by=users[1]),
+        make_case(name="\rReturn", took=timedelta(0), effective_at=moment, left=date(2026, 7, 1)),
+        make_case(name="Ann Example", took=timedelta(days=400, microseconds=1), effective_at=moment),
+        make_case(name="Ann Example", took=None, state=Case.State.SCHEDULED, left=date(2026, 7, 1)),
+        make_case(name="Ann Example", took=timedelta(seconds=90, microseconds=500), category="Involuntary"),
+        make_case(effective_at=datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), left=date(1969, 12, 30)),
+        make_case(emergency=True, effective_at=moment, jira_key="SEC-2"),
+        make_case(emergency=True, okta_login="", effective_at=moment, took=None, decided_by=users[2]),
+        make_case(emergency=True, okta_login="-x@acme.example", effective_at=moment.replace(microsecond=1)),
+        make_case(emergency=True, effective_at=None, took=None, state=Case.State.PENDING_REVIEW),
+    ]
+    Case.objects.filter(pk=cases[11].pk).update(plan={"user": {"name": '=Emergency, "Em"'}})
+    Case.objects.filter(pk=cases[12].pk).update(plan={"user": {"name": ""}}, okta_user_id="")
+    Case.objects.filter(pk=cases[13].pk).update(plan={"user": {"id": "00u1"}}, okta_user_id="-00u")
+    Case.objects.filter(pk__in=[c.pk for c in cases[4:9]]).update(created_at=moment)  # ties on "opened"
+    for case, approvers in [(cases[0], users[:3]), (cases[1], [users[3], users[4]]), (cases[5], [users[5]])]:
+        for user in approvers:  # all at the same moment: by the order they were recorded
+            Approval.objects.create(case=case, user=user, at=moment)
+    Approval.objects.create(case=cases[7], user=users[4], at=moment + timedelta(minutes=1))
+    Approval.objects.create(case=cases[7], user=users[1], at=moment)
+    filters = [
+        {},
+        {"department": "Sales"},
+        {"category": "Involuntary", "decision": "rule"},
+        {"decision": "human"},
+        {"approver": "=AMY"},
+        {"person": "ann"},
+        {"person": "50%_"},
+        {"person": cases[3].termination.employee_id},
+        {"left_from": "2026-07-01", "left_until": "2026-07-01"},
+        {"left_from": "2026-07-02"},
+        {"completed_from": "2026-07-01", "completed_until": "2026-07-02"},
+        {"state": Case.State.COMPLETED, "jira_key": "sec-1"},
+        {"rule": str(rule.pk)},
+    ]
+    return {"cases": cases, "filters": filters}
+
+
+@pytest.mark.skipif(not POSTGRES, reason="PostgreSQL writes the CSV itself (DATABASE_URL=postgres://...)")
+@pytest.mark.django_db
+class TestCsvWrittenByPostgres:
+    @pytest.mark.parametrize("sort", list(history.SORTS))
+    def test_it_writes_the_bytes_python_writes(self, signed_in, make_user, settings, monkeypatch, sort):
+        # Rows in several chunks, spooled to disk, read back in pieces that cut through characters.
+        monkeypatch.setattr(history, "CHUNK", 3)
+        monkeypatch.setattr(history, "SPOOL_BYTES", 1000)
+        monkeypatch.setattr(history, "SPOOL_PIECE_BYTES", 7)
+        settings.TIME_ZONE = "America/New_York"
+        settings.JIRA_BASE_URL = "https://acme.atlassian.net"
+        scene = varied_cases(make_user)
+        exported = 0
+        for filters in scene["filters"]:
+            query = {**filters, "sort": sort}
+            written_by_postgres = body(export(signed_in, "csv", **query))
+            form = history.HistoryFilter(query)
+            assert form.is_valid(), form.errors
+            written_by_python = "".join(history.csv_lines(history.export_rows(form.cases())))
+            assert written_by_postgres == written_by_python, query
+            exported += len(csv_rows(written_by_python))
+        assert exported > 3 * len(scene["cases"])  # the filters found cases, not merely empty files
+
+    def test_the_awkward_values_come_back_as_they_went_in(self, signed_in, make_user):
+        scene = varied_cases(make_user)
+        rows = {int(r["case_id"]): r for r in csv_rows(body(export(signed_in, "csv")))}
+        assert rows[scene["cases"][1].pk]["name"] == AWKWARD
+        assert rows[scene["cases"][1].pk]["approvers"] == '; Dä"ve, jr'
+        assert rows[scene["cases"][3].pk]["decided_by"].startswith("rule:")
+        assert rows[scene["cases"][4].pk]["time_to_revoke_seconds"] == "5e-06"
+        assert rows[scene["cases"][11].pk]["name"] == '\'=Emergency, "Em"'
 
 
 @pytest.mark.django_db

@@ -3,7 +3,7 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from offboarding.history import HistoryFilter, export_lines
+from offboarding.history import HistoryFilter, export
 from offboarding.models import AuditEvent
 
 
@@ -23,16 +23,14 @@ class Command(BaseCommand):
         form = HistoryFilter({"left_from": since or "", "left_until": until or "", "sort": "left"})
         if not form.is_valid():
             raise CommandError(f"Not a day (YYYY-MM-DD): {form.errors.as_text()}")
-        cases = form.cases()
-        count = cases.count()
         actor = f"shell:{getpass.getuser()}"
+        header = {"exported_at": timezone.now(), "exported_by": actor, "filters": form.applied()}
+        count, lines = export(form.cases(), format, header)
         AuditEvent.record(
             "audit.exported",
             actor=actor,
             after={"export": "history", "format": format, "filters": form.applied(), "cases": count},
         )
-        header = {"exported_at": timezone.now(), "exported_by": actor, "filters": form.applied()}
-        lines = export_lines(cases, format, header)
         if output:
             # newline="": the csv module writes its own line endings.
             with open(output, "w", encoding="utf-8", newline="") as file:
