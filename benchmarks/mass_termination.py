@@ -83,7 +83,8 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
         done.set()
 
         log = requests.get(f"{control}/requests", params={"service": "okta"}, timeout=120).json()
-        calls = Counter(okta_rate_limit_family(r["method"], "/api/v1" + r["path"].split("/api/v1", 1)[-1]) for r in log)
+        families = [okta_rate_limit_family(r["method"], "/api/v1" + r["path"].split("/api/v1", 1)[-1]) for r in log]
+        calls = Counter(families)
         statuses = Counter(r["status"] for r in log)
         window = 60.0
         # The rate-limit bound: each family's calls at exactly its allowed rate (30,000 calls at 6,000 a
@@ -103,11 +104,8 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
             return round((pick(moments) - run_started).total_seconds(), 1) if moments else None
 
         per_minute = Counter(
-            (
-                okta_rate_limit_family(r["method"], "/api/v1" + r["path"].split("/api/v1", 1)[-1]),
-                int(datetime.fromisoformat(r["time"]).timestamp() // window - started_epoch // window),
-            )
-            for r in log
+            (family, int(datetime.fromisoformat(r["time"]).timestamp() // window - started_epoch // window))
+            for family, r in zip(families, log, strict=True)
         )
         minutes = range(max((m for _, m in per_minute), default=-1) + 1)
         tickets = requests.get(f"{control}/jira/issues", timeout=60).json()

@@ -105,14 +105,12 @@ def sync_workday(*, employee_id: str | None = None, actor: str = SYNC_ACTOR, acc
     if result.created:
         result.breaker_tripped = _check_breaker(len(result.created))
         okta = okta_api.OktaClient.from_settings()
-        opened = dict(Case.objects.filter(pk__in=result.created).values_list("pk", "termination_id"))
-        terminations = Termination.objects.in_bulk(opened.values())
-        cases = [(case_id, opened[case_id]) for case_id in result.created]
+        opened = Case.objects.select_related("termination").in_bulk(result.created)
         # A layoff opens thousands of cases at once: their Okta lookups go several at a time while
         # each case, in order, is assessed and decided as soon as its lookup is back.
         with ThreadPoolExecutor(max_workers=settings.REVOCATION_PARALLEL_CALLS) as pool:
-            lookups = pool.map(lambda pair: look_up(terminations[pair[1]], okta), cases)
-            for (case_id, _), lookup in zip(cases, lookups, strict=True):
+            lookups = pool.map(lambda case_id: look_up(opened[case_id].termination, okta), result.created)
+            for case_id, lookup in zip(result.created, lookups, strict=True):
                 assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
                 fire_rules(case_id)
     return result
