@@ -75,6 +75,12 @@ class Termination(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.employee_id}), leaving {self.termination_date}"
 
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if not adding:  # a corrected date moves the cases in the history's date filter too
+            self.cases.exclude(left_on=self.termination_date).update(left_on=self.termination_date)
+
     @property
     def is_involuntary(self) -> bool:
         return self.category == self.Category.INVOLUNTARY
@@ -286,6 +292,9 @@ class Case(models.Model):
 
     effective_at = models.DateTimeField(null=True, blank=True, db_index=True)
     immediate = models.BooleanField(default=False)
+    # The day the person left, kept on the case so the history filters and sorts by it from one index:
+    # the termination date, or the day an emergency offboard took effect (in the site's time zone).
+    left_on = models.DateField(null=True, blank=True, editable=False)
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -328,13 +337,26 @@ class Case(models.Model):
             models.Index(fields=["created_at", "id"], name="case_opened_idx"),
             models.Index(fields=["finished_at"], name="case_finished_idx"),
             models.Index(fields=["okta_login"], name="case_okta_login_idx"),
+            models.Index(fields=["left_on"], name="case_left_on_idx"),
         ]
 
     def __str__(self) -> str:
         return f"Case {self.pk}: {self.person_name}"
 
+    def save(self, *args, **kwargs):
+        if self.left_on is None:
+            self.left_on = self.day_left()
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("case", args=[self.pk])
+
+    def day_left(self) -> date | None:
+        if self.termination_id:
+            return self.termination.termination_date
+        if self.effective_at:
+            return timezone.localtime(self.effective_at, timezone.get_default_timezone()).date()
+        return None
 
     @property
     def person_name(self) -> str:

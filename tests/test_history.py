@@ -4,9 +4,11 @@
 """
 
 from datetime import UTC, date, datetime, timedelta
+from importlib import import_module
 from itertools import count
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -223,6 +225,33 @@ class TestHistoryFilters:
         make_case(emergency=True, effective_at=datetime(2026, 10, 3, 15, tzinfo=UTC))
         assert found(signed_in, left_from="2026-07-01", left_until="2026-09-30") == [inside.pk]
 
+    def test_left_follows_a_corrected_termination_date(self, signed_in):
+        case = make_case(left=date(2026, 7, 15))
+        case.termination.termination_date = date(2026, 10, 2)
+        case.termination.save()
+        assert found(signed_in, left_from="2026-10-01") == [case.pk]
+        assert found(signed_in, left_until="2026-09-30") == []
+
+    def test_an_emergency_offboard_left_on_its_day_in_the_site_time_zone(self, signed_in, settings):
+        settings.TIME_ZONE = "America/New_York"
+        evening = make_case(emergency=True, effective_at=datetime(2026, 8, 1, 2, tzinfo=UTC))  # 22:00 on 31 July
+        assert found(signed_in, left_from="2026-07-31", left_until="2026-07-31") == [evening.pk]
+        assert found(signed_in, left_from="2026-08-01") == []
+
+    def test_cases_from_before_the_day_was_kept_on_the_case_get_it_from_the_migration(self, settings):
+        settings.TIME_ZONE = "America/New_York"
+        workday = make_case(left=date(2026, 7, 15))
+        emergency = make_case(emergency=True, effective_at=datetime(2026, 8, 1, 2, tzinfo=UTC))
+        unknown = make_case(emergency=True)
+        Case.objects.update(left_on=None)
+        Case.objects.filter(pk=unknown.pk).update(effective_at=None)
+        import_module("offboarding.migrations.0008_case_left_on").fill(apps, schema_editor=None)
+        assert dict(Case.objects.values_list("pk", "left_on")) == {
+            workday.pk: date(2026, 7, 15),
+            emergency.pk: date(2026, 7, 31),
+            unknown.pk: None,
+        }
+
     def test_completed_between_two_days_inclusive(self, signed_in):
         make_case(finished_at=datetime(2026, 7, 31, 23, 59, tzinfo=UTC))
         first = make_case(finished_at=datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
@@ -276,3 +305,9 @@ class TestHistorySorting:
     def test_it_sorts(self, signed_in, three, sort, expected):
         by_letter = dict(zip("abc", three, strict=True))
         assert found(signed_in, sort=sort) == [by_letter[letter].pk for letter in expected]
+
+    def test_an_emergency_offboard_sorts_by_the_day_it_took_effect(self, signed_in, three):
+        a, b, c = three
+        emergency = make_case(emergency=True, effective_at=datetime(2026, 7, 2, 12, tzinfo=UTC))
+        assert found(signed_in, sort="left") == [c.pk, b.pk, emergency.pk, a.pk]
+        assert found(signed_in, sort="-left") == [a.pk, emergency.pk, b.pk, c.pk]

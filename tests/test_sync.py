@@ -135,6 +135,7 @@ class TestCorrection:
         case = only_case()
         assert result.updated == [case.pk]
         assert case.termination.termination_date == new_date
+        assert case.left_on == new_date  # where the history's date filter finds it
         assert case.effective_at == old - timedelta(days=7)
         corrected = AuditEvent.objects.get(action="termination.corrected")
         assert corrected.after == {"termination_date": new_date.isoformat()}
