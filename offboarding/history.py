@@ -583,14 +583,27 @@ def postgres_csv(cases: QuerySet[Case]) -> tuple[int, Iterator[str]]:
     """
     # Closed by spooled_csv_lines once sent (an unnamed file: nothing is left behind should that never happen).
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-    count = 0
     with connection.cursor() as cursor, cursor.copy(copy_statement(cases)) as copy:
-        rows = iter(copy)
-        # One row a piece, as the server sends them; COPY ends a row with "\n", the csv module with "\r\n".
-        while chunk := list(islice(rows, CHUNK)):
-            spool.write(b"\r\n".join(row[:-1] for row in chunk) + b"\r\n")
-            count += len(chunk)
+        count = spool_rows(copy, spool)
     return count, spooled_csv_lines(spool)
+
+
+def spool_rows(rows: Iterable[memoryview], spool: tempfile.SpooledTemporaryFile) -> int:
+    """Write the rows COPY sends to `spool` as the csv module ends them; how many there were.
+
+    One row at a time, each let go at once: a row is a memoryview, which the garbage collector tracks, and
+    holding thousands of them set off a full collection (50 ms in a web process) every few exports.
+    """
+    count, piece = 0, bytearray()
+    for row in rows:
+        piece += row[:-1]  # COPY ends a row with "\n", the csv module with "\r\n"
+        piece += b"\r\n"
+        count += 1
+        if len(piece) >= SPOOL_PIECE_BYTES:
+            spool.write(piece)
+            piece.clear()
+    spool.write(piece)
+    return count
 
 
 def spooled_csv_lines(spool: tempfile.SpooledTemporaryFile) -> Iterator[str]:
