@@ -11,24 +11,7 @@ from hypothesis import strategies as st
 
 from offboarding import revocation, services
 from offboarding.models import AuditEvent, Case, ReportRowError, Termination
-
-COLUMNS = [
-    "Employee_ID",
-    "Worker",
-    "First_Name",
-    "Last_Name",
-    "Email_Work",
-    "Termination_Date",
-    "Last_Day_of_Work",
-    "Termination_Category",
-    "Termination_Reason",
-    "Manager",
-    "Supervisory_Organization",
-    "Location",
-    "Time_Zone",
-    "Worker_Type",
-    "Is_Rescinded",
-]
+from sandbox.workday import COLUMNS  # the report's columns, as the sandbox (and Workday) name them
 
 
 def good_row(employee_id: str = "GOOD-1") -> dict:
