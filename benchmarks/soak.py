@@ -6,7 +6,7 @@ cases and running ones whose lease ran out) and, at the end, what `retry_tickets
 every case completed and its Okta user deprovisioned with no OKTA_GROUP left, exactly one Jira ticket
 per case, no Okta change repeated beyond the calls in flight when a worker died, and the audit chain.
 
-    python benchmarks/soak.py [--cases 200] [--kills 60] [--seed 1] [--database sqlite|postgres]
+    python benchmarks/soak.py [--cases 700] [--kills 60] [--seed 1] [--database sqlite|postgres]
 
 A short version (10 cases) runs in the suite: tests/test_soak.py.
 """
@@ -143,7 +143,7 @@ def soak(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--cases", type=int, default=700)  # enough to last the 60 kills
     parser.add_argument("--kills", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
