@@ -13,10 +13,10 @@ Read it top to bottom. A django-q2 task (or `manage.py run_due`) calls
 Every step is a `Step` row, unique per (case, kind, target), and an audit
 event. A re-run — a second delivery, a crashed worker's successor, a retry —
 skips the steps already done, so no ticket is filed twice and no call is made
-twice, except the removals a dying worker had in flight (one batch; Okta
-answers a repeated removal as done). A membership that cannot be removed does not stop deactivation: locking
-the person out matters most; the case then ends `failed`, naming what is still
-in place.
+twice, except those a dying worker had in flight (at most one batch of
+removals; Okta answers a repeated change as done). A membership that cannot be
+removed does not stop deactivation: locking the person out matters most; the
+case then ends `failed`, naming what is still in place.
 """
 
 from __future__ import annotations
