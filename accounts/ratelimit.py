@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 
-from offboarding.models import AuditEvent
+from offboarding.models import Actor, AuditEvent
 
 # After this many failures the username (or address) is refused for LOCKOUT_SECONDS.
 FAILURES_PER_USERNAME = 5
@@ -53,7 +53,7 @@ class RateLimitedLoginView(auth_views.LoginView):
         if is_locked(request, username):
             AuditEvent.record(
                 "auth.login_refused",
-                actor="anonymous",
+                actor=Actor("anonymous"),
                 obj=f"login {username[:150]}",
                 after={
                     "username": username[:150],

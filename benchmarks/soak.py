@@ -48,7 +48,7 @@ def soak(
     from django_q.brokers import get_broker
     from django_q.models import Schedule
 
-    from offboarding import revocation, services
+    from offboarding import decisions, revocation, sync, tickets
     from offboarding.models import AuditEvent, Case
 
     rng = random.Random(seed)
@@ -69,13 +69,13 @@ def soak(
             Termination_Category="Voluntary",
             Time_Zone="UTC",
         )
-    services.sync_workday()
+    sync.sync_workday()
     # The driver re-enqueues and files the tickets; the cluster's own schedules stay out of the way.
     Schedule.objects.update(next_run=timezone.now() + timedelta(days=1))
     broker = get_broker()
     broker.purge_queue()
     for case in Case.objects.all():
-        services.approve(case.pk, approver, "soak")  # each enqueued when its approval commits
+        decisions.approve(case.pk, approver, "soak")  # each enqueued when its approval commits
     # Every Okta call takes a little while, so a kill lands mid-case as often as between cases.
     sandbox.fault("okta", "latency", seconds=0.03)
     sandbox.clear_requests()
@@ -89,7 +89,7 @@ def soak(
         deadline = time.monotonic() + (rng.uniform(*life) if done_kills < kills else timeout)
         while time.monotonic() < deadline and unfinished():
             time.sleep(0.25)
-            if broker.queue_size() == 0 and (due := revocation.due_cases()):
+            if broker.queue_size() == 0 and (due := list(Case.objects.due().values_list("pk", flat=True))):
                 for case_id in due:  # what `run_due --enqueue` does every minute
                     revocation.enqueue(case_id)
         os.killpg(cluster.pid, signal.SIGKILL)
@@ -100,7 +100,7 @@ def soak(
 
     # The `retry_tickets` schedule, without its minute's grace for a worker that has just finished.
     Case.objects.exclude(ticket=Case.Ticket.FILED).update(finished_at=timezone.now() - timedelta(minutes=5))
-    revocation.retry_pending_tickets()
+    tickets.retry_pending_tickets()
     sandbox.clear_faults()
 
     states = Counter(Case.objects.values_list("state", flat=True))

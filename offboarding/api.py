@@ -21,13 +21,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.roles import no_role_required
-from offboarding import services
+from offboarding import sync
 from offboarding.clients.errors import VendorError
-from offboarding.models import AuditEvent, PushReceipt
+from offboarding.models import Actor, AuditEvent, PushReceipt
 
 SIGNATURE_HEADER = "HTTP_X_WORKDAY_SIGNATURE"
 MAX_BODY = 16 * 1024
-ACTOR = "system:workday_push"
+ACTOR = Actor.system("workday_push")
 
 
 class Refused(Exception):
@@ -88,7 +88,7 @@ def workday_event(request):
 
     AuditEvent.record("push.received", actor=ACTOR, obj=employee_id, after={"event": event.get("event", "")})
     try:
-        result = services.sync_workday(employee_id=employee_id, actor=ACTOR)
+        result = sync.sync_workday(employee_id=employee_id, actor=ACTOR)
     except VendorError as e:
         # Workday is unreachable: the regular sync will see this worker; say so, so Workday retries.
         return JsonResponse({"error": f"could not read the report: {e.summary}"}, status=503)

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from accounts.roles import ROLES, role_required
-from offboarding import history as history_search
+from offboarding import exports, forms
 from offboarding import sla as sla_figures
+from offboarding.evidence import evidence_of
 from offboarding.models import AuditCheck, AuditEvent, Case, ReconciliationRun, SafetySettings
-from offboarding.revocation import evidence_of
 
 PER_PAGE = 50
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -38,7 +38,7 @@ def _attachment(response, filename: str):
 @role_required(*ROLES)
 @require_safe
 def history(request):
-    form = history_search.HistoryFilter(request.GET)
+    form = forms.HistoryFilter(request.GET)
     page = Paginator(form.cases(), PER_PAGE).get_page(request.GET.get("page"))
     filters = form.applied() if form.is_valid() else {}
     query = request.GET.copy()
@@ -51,12 +51,12 @@ def history(request):
 def history_export(request, fmt: str):
     if fmt not in EXPORT_TYPES:
         raise Http404("Exports are CSV or JSON.")
-    form = history_search.HistoryFilter(request.GET)
+    form = forms.HistoryFilter(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"These filters are not valid: {form.errors.as_text()}")
     now = timezone.now()
     header = {"exported_at": now, "exported_by": request.user.get_username(), "filters": form.applied()}
-    count, lines = history_search.export(form.cases(), fmt, header)
+    count, lines = exports.export(form.cases(), fmt, header)
     AuditEvent.record(
         "audit.exported",
         actor=request.user,
@@ -79,7 +79,6 @@ def evidence(request, case_id: int):
         "workday_raw": json.dumps(case.termination.raw, indent=2, ensure_ascii=False) if case.termination else "",
         "target_hours": target_hours,
         "within_target": ttr.total_seconds() <= target_hours * 3600 if ttr is not None else None,
-        "jira_url": history_search.jira_url(case.jira_key),
         "viewed_at": timezone.now(),
     }
     return render(request, "audit/evidence.html", context)
@@ -98,7 +97,7 @@ def evidence_export(request, case_id: int):
 @role_required(*ROLES)
 @require_safe
 def sla(request):
-    period = sla_figures.Period(request.GET)
+    period = forms.Period(request.GET)
     since, until = period.bounds()
     target_hours = SafetySettings.load().sla_target_hours
     report = sla_figures.report(since, until, target_hours)

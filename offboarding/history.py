@@ -1,47 +1,15 @@
-"""Every case ever, as auditors search and export it: the filters, the sort orders, the export rows."""
+"""The auditors' history: every case ever, searched by any combination of filters and sorted."""
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import json
-import tempfile
-from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time, timedelta
-from itertools import groupby, islice
-from operator import itemgetter
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django import forms
-from django.conf import settings
-from django.contrib.postgres.aggregates import StringAgg
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
-from django.db.models import (
-    DurationField,
-    Exists,
-    ExpressionWrapper,
-    F,
-    Func,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    TextField,
-    Value,
-    When,
-)
-from django.db.models.expressions import CombinedExpression, OrderBy
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Ord
-from django.db.models.lookups import In
-from django.urls import reverse
+from django.db import connection
+from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from offboarding.models import Approval, AutoApproveRule, Case, Termination
-
-ANY = [("", "Any")]
+from offboarding.models import Approval, Case, Termination
 
 # name -> (label, ORDER BY); the id last so a page never shows a row twice.
 SORTS: dict[str, tuple[str, list]] = {
@@ -54,10 +22,6 @@ SORTS: dict[str, tuple[str, list]] = {
     "name": ("Name", ["termination__name", "okta_login", "id"]),
     "-time_to_revoke": ("Slowest revocation first", [F("revoke_duration").desc(nulls_last=True), "-id"]),
 }
-
-
-def jira_url(key: str) -> str:
-    return f"{settings.JIRA_BASE_URL}/browse/{key}" if key else ""
 
 
 def day_start(day: date) -> datetime:
@@ -85,544 +49,50 @@ def departments() -> list[str]:
         return [department for (department,) in cursor.fetchall()]
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
-class HistoryFilter(forms.Form):
-    """The history search; every field is optional and they combine with AND."""
-
-    person = forms.CharField(
-        required=False, max_length=300, help_text="Name, employee ID, Okta login or work email (part of it is enough)"
+def search(data: dict[str, Any]) -> QuerySet[Case]:
+    """The cases matching the history filter's cleaned data, sorted, with what a row shows."""
+    cases = Case.objects.select_related("termination", "decided_by", "decided_by_rule").annotate(
+        revoke_duration=ExpressionWrapper(F("revoked_at") - F("effective_at"), output_field=DurationField())
     )
-    jira_key = forms.CharField(required=False, max_length=40, label="Jira key")
-    state = forms.ChoiceField(required=False, choices=ANY + Case.State.choices)
-    department = forms.ChoiceField(required=False)
-    category = forms.ChoiceField(required=False, choices=ANY + Termination.Category.choices)
-    decision = forms.ChoiceField(
-        required=False,
-        label="Approved by",
-        choices=[("", "Anyone"), ("human", "A person"), ("rule", "An auto-approve rule")],
-    )
-    approver = forms.CharField(required=False, max_length=150, help_text="User name of an approver")
-    rule = forms.ModelChoiceField(required=False, queryset=AutoApproveRule.objects.all(), empty_label="Any")
-    left_from = forms.DateField(required=False, widget=DateInput, label="Left from")
-    left_until = forms.DateField(required=False, widget=DateInput, label="Left until")
-    completed_from = forms.DateField(required=False, widget=DateInput)
-    completed_until = forms.DateField(required=False, widget=DateInput)
-    sort = forms.ChoiceField(required=False, choices=[(name, label) for name, (label, _) in SORTS.items()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["department"].choices = ANY + [(name, name) for name in departments()]
-
-    def applied(self) -> dict[str, str]:
-        """The filters as given (for the audit event and the export links)."""
-        return {name: value for name in self.fields if (value := self.data.get(name, "").strip())}
-
-    def cases(self) -> QuerySet[Case]:
-        """The matching cases, sorted, with what a row shows; nothing when the form is invalid."""
-        if not self.is_valid():
-            return Case.objects.none()
-        data = self.cleaned_data
-        cases = Case.objects.select_related("termination", "decided_by", "decided_by_rule").annotate(
-            revoke_duration=ExpressionWrapper(F("revoked_at") - F("effective_at"), output_field=DurationField())
-        )
-        if person := data["person"].strip():
-            cases = cases.filter(self.person_matches(person))
-        if data["jira_key"]:
-            cases = cases.filter(jira_key=data["jira_key"].strip().upper())
-        if data["state"]:
-            cases = cases.filter(state=data["state"])
-        if data["department"]:
-            cases = cases.filter(termination__department=data["department"])
-        if data["category"]:
-            cases = cases.filter(termination__category=data["category"])
-        if data["decision"] == "rule":
-            cases = cases.filter(decided_by_rule__isnull=False)
-        elif data["decision"] == "human":
-            cases = cases.filter(decided_at__isnull=False, decided_by_rule=None)
-        if approver := data["approver"].strip():
-            approved = Approval.objects.filter(case=OuterRef("pk"), user__username__iexact=approver)
-            cases = cases.filter(Q(decided_by__username__iexact=approver) | Exists(approved))
-        if data["rule"]:
-            cases = cases.filter(decided_by_rule=data["rule"])
-        # The day a person left is kept on the case. With a department or category only Workday terminations
-        # match, whose day is their termination date: the terminations' (category, date) index then finds fewer.
-        left_on = "termination__termination_date" if data["department"] or data["category"] else "left_on"
-        if data["left_from"]:
-            cases = cases.filter(**{f"{left_on}__gte": data["left_from"]})
-        if data["left_until"]:
-            cases = cases.filter(**{f"{left_on}__lte": data["left_until"]})
-        if data["completed_from"]:
-            cases = cases.filter(finished_at__gte=day_start(data["completed_from"]))
-        if data["completed_until"]:
-            cases = cases.filter(finished_at__lt=day_start(data["completed_until"] + timedelta(days=1)))
-        return cases.order_by(*SORTS[data["sort"] or "-opened"][1])
-
-    @staticmethod
-    def person_matches(person: str) -> Q:
-        # An employee id is the common question: answered from the index, not by reading every name.
-        if Termination.objects.filter(employee_id=person).exists():
-            return Q(termination__employee_id=person)
-        return (
-            Q(termination__name__icontains=person)
-            | Q(termination__email__icontains=person)
-            | Q(okta_login__icontains=person)
-        )
+    if person := data["person"].strip():
+        cases = cases.filter(person_matches(person))
+    if data["jira_key"]:
+        cases = cases.filter(jira_key=data["jira_key"].strip().upper())
+    if data["state"]:
+        cases = cases.filter(state=data["state"])
+    if data["department"]:
+        cases = cases.filter(termination__department=data["department"])
+    if data["category"]:
+        cases = cases.filter(termination__category=data["category"])
+    if data["decision"] == "rule":
+        cases = cases.filter(decided_by_rule__isnull=False)
+    elif data["decision"] == "human":
+        cases = cases.filter(decided_at__isnull=False, decided_by_rule=None)
+    if approver := data["approver"].strip():
+        approved = Approval.objects.filter(case=OuterRef("pk"), user__username__iexact=approver)
+        cases = cases.filter(Q(decided_by__username__iexact=approver) | Exists(approved))
+    if data["rule"]:
+        cases = cases.filter(decided_by_rule=data["rule"])
+    # The day a person left is kept on the case. With a department or category only Workday terminations
+    # match, whose day is their termination date: the terminations' (category, date) index then finds fewer.
+    left_on = "termination__termination_date" if data["department"] or data["category"] else "left_on"
+    if data["left_from"]:
+        cases = cases.filter(**{f"{left_on}__gte": data["left_from"]})
+    if data["left_until"]:
+        cases = cases.filter(**{f"{left_on}__lte": data["left_until"]})
+    if data["completed_from"]:
+        cases = cases.filter(finished_at__gte=day_start(data["completed_from"]))
+    if data["completed_until"]:
+        cases = cases.filter(finished_at__lt=day_start(data["completed_until"] + timedelta(days=1)))
+    return cases.order_by(*SORTS[data["sort"] or "-opened"][1])
 
 
-# --- Exports -------------------------------------------------------------------
-
-COLUMNS = [
-    "case_id",
-    "kind",
-    "state",
-    "employee_id",
-    "name",
-    "email",
-    "okta_user_id",
-    "okta_login",
-    "department",
-    "category",
-    "termination_date",
-    "decided_by",
-    "approvers",
-    "decided_at",
-    "effective_at",
-    "revoked_at",
-    "finished_at",
-    "time_to_revoke_seconds",
-    "jira_key",
-    "jira_url",
-    "evidence_url",
-]
-
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-# What an export row reads, in this order: plain values, no model instances and no large JSON (the raw Workday
-# row, the plan); the moments as the time since EPOCH (see `since_epoch`) and the approvers one a row.
-EXPORT_FIELDS = [
-    "id",
-    "kind",
-    "state",
-    "termination__employee_id",
-    "termination__name",
-    "termination__email",
-    "okta_user_id",
-    "okta_login",
-    "termination__department",
-    "termination__category",
-    "termination__termination_date",
-    "decided_by__username",
-    "decided_by_rule_id",
-    "decided_by_rule__name",
-    "decided_since",
-    "effective_since",
-    "revoked_since",
-    "finished_since",
-    "jira_key",
-    "emergency_name",
-    "approvals__user__username",
-]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-CHUNK = 2000
-
-
-def since_epoch(field: str) -> CombinedExpression:
-    """A moment as the time since EPOCH, which `from_epoch` turns back into the same instant, in UTC.
-
-    Django reads a PostgreSQL timestamp through a loader written in Python: 145 ms for the four moments of
-    10,000 cases. The same moments as intervals come through psycopg's compiled loader in 22 ms.
-    """
-    return F(field) - Value(EPOCH)
-
-
-def from_epoch(since: timedelta | None) -> datetime | None:
-    return None if since is None else EPOCH + since
-
-
-def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
-    """One tuple per case, its values in COLUMNS order, the same in CSV and JSON.
-
-    One query, read a few thousand rows at a time: a year of cases never sits in memory at once. A case
-    approved by several people comes as several rows in a row, one per approval in the order given.
-    """
-    evidence_url = settings.SITE_URL + reverse("evidence", args=[0]).replace("/0/", "/{}/")
-    moments = {f"{name}_since": since_epoch(f"{name}_at") for name in ("decided", "effective", "revoked", "finished")}
-    values = (
-        cases.annotate(emergency_name=KT("plan__user__name"), **moments)
-        .values_list(*EXPORT_FIELDS)
-        # Every sort ends with the id, so a case's rows come together.
-        .order_by(*cases.query.order_by, "approvals__at", "approvals__id")
-    )
-    for _, same_case in groupby(values.iterator(chunk_size=CHUNK), key=itemgetter(0)):
-        first, *more = same_case
-        (
-            case_id,
-            kind,
-            state,
-            employee_id,
-            name,
-            email,
-            okta_user_id,
-            okta_login,
-            department,
-            category,
-            termination_date,
-            username,
-            rule_id,
-            rule_name,
-            decided_since,
-            effective_since,
-            revoked_since,
-            finished_since,
-            jira_key,
-            emergency_name,
-            approver,
-        ) = first
-        # As Case.time_to_revoke and Case.person_name.
-        took = (
-            max(revoked_since - effective_since, timedelta(0)).total_seconds()
-            if revoked_since is not None and effective_since is not None
-            else None
-        )
-        yield (
-            case_id,
-            kind,
-            state,
-            employee_id or "",
-            name or emergency_name or okta_login or "",
-            email or "",
-            okta_user_id,
-            okta_login,
-            department or "",
-            category or "",
-            termination_date,
-            f"rule:{rule_id} {rule_name}" if rule_id else username or "",
-            [approver, *(row[-1] for row in more)] if approver is not None else [],
-            from_epoch(decided_since),
-            from_epoch(effective_since),
-            from_epoch(revoked_since),
-            from_epoch(finished_since),
-            took,
-            jira_key,
-            jira_url(jira_key),
-            evidence_url.format(case_id),
-        )
-
-
-def as_text(value: str) -> str:
-    """A text cell that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
-
-
-def csv_cells(row: tuple) -> tuple:
-    """An export row as CSV cells: every text guarded, days and moments in ISO 8601, None as an empty cell.
-
-    Column by column, as each column's type is known: half the time of asking each of 210,000 values its type.
-    """
-    (
-        case_id,
-        kind,
-        state,
-        employee_id,
-        name,
-        email,
-        okta_user_id,
-        okta_login,
-        department,
-        category,
-        termination_date,
-        decided_by,
-        approvers,
-        decided_at,
-        effective_at,
-        revoked_at,
-        finished_at,
-        time_to_revoke_seconds,
-        jira_key,
-        jira_url,
-        evidence_url,
-    ) = row
+def person_matches(person: str) -> Q:
+    # An employee id is the common question: answered from the index, not by reading every name.
+    if Termination.objects.filter(employee_id=person).exists():
+        return Q(termination__employee_id=person)
     return (
-        case_id,
-        as_text(kind),
-        as_text(state),
-        as_text(employee_id),
-        as_text(name),
-        as_text(email),
-        as_text(okta_user_id),
-        as_text(okta_login),
-        as_text(department),
-        as_text(category),
-        termination_date.isoformat() if termination_date else "",
-        as_text(decided_by),
-        as_text("; ".join(approvers)),
-        decided_at.isoformat() if decided_at else "",
-        effective_at.isoformat() if effective_at else "",
-        revoked_at.isoformat() if revoked_at else "",
-        finished_at.isoformat() if finished_at else "",
-        "" if time_to_revoke_seconds is None else time_to_revoke_seconds,
-        as_text(jira_key),
-        as_text(jira_url),
-        as_text(evidence_url),
+        Q(termination__name__icontains=person)
+        | Q(termination__email__icontains=person)
+        | Q(okta_login__icontains=person)
     )
-
-
-def csv_header() -> str:
-    # The byte order mark makes Excel read the file as UTF-8 (names such as Zoë Müller).
-    return "\ufeff" + ",".join(COLUMNS) + "\r\n"
-
-
-def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
-    """The CSV document, CHUNK rows a piece."""
-    yield csv_header()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    rows = iter(rows)
-    while chunk := list(islice(rows, CHUNK)):
-        writer.writerows(map(csv_cells, chunk))
-        yield taken(buffer)
-
-
-def taken(buffer: io.StringIO) -> str:
-    """What was written to `buffer`, which is left empty."""
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
-def json_chunks(rows: Iterable[tuple], header: dict[str, Any]) -> Iterator[str]:
-    """One JSON document, `{...header, "cases": [...]}`, written one case at a time."""
-    opening = json.dumps({**header, "cases": []}, cls=DjangoJSONEncoder)
-    yield opening[:-2] + "\n"
-    for number, row in enumerate(rows):
-        yield ("" if number == 0 else ",\n") + json.dumps(dict(zip(COLUMNS, row, strict=True)), cls=DjangoJSONEncoder)
-    yield "\n]}\n"
-
-
-# --- The CSV export written by PostgreSQL ----------------------------------------------------------------
-#
-# Python takes about 200 ms over 10,000 rows (reading 210,000 values, building the rows, formatting the cells,
-# the csv module); PostgreSQL writes them itself with COPY in less. Each cell below is what `csv_cells` makes
-# of the same case, in SQL, and the SELECT is the history query itself, so the rows and their order cannot
-# differ. tests/test_exports.py holds the two to the same bytes; SQLite and the JSON export keep Python's.
-
-
-def csv_text(text: F | Func) -> NullIf:
-    """`as_text` in SQL, with an empty text as NULL: COPY writes NULL as an empty cell, and '' as \"\"."""
-    guarded = models.Case(
-        When(
-            In(Ord(text), [ord(c) for c in FORMULA_TRIGGERS]), then=Concat(Value("'"), text, output_field=TextField())
-        ),
-        default=text,
-        output_field=TextField(),
-    )
-    return NullIf(guarded, Value(""), output_field=TextField())
-
-
-class IsoDay(Func):
-    """`date.isoformat()`."""
-
-    template = "to_char(%(expressions)s, 'YYYY-MM-DD')"
-    output_field = TextField()
-
-
-class IsoMoment(Func):
-    """`datetime.isoformat()` of the moment in UTC: the microseconds only when there are some."""
-
-    template = (
-        "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'),"
-        " '.000000+', '+')"
-    )
-    output_field = TextField()
-
-
-class SecondsBetween(Func):
-    """`max(end - start, timedelta(0)).total_seconds()` as `repr` writes the float; 0 when either is NULL.
-
-    Both are the float nearest the exact number of seconds, and PostgreSQL, as Python, writes a float with the
-    fewest digits that read back the same (its default, extra_float_digits = 1); only a whole number lacks
-    Python's ".0".
-    """
-
-    template = "regexp_replace(GREATEST(extract(epoch FROM %(expressions)s), 0)::float8::text, '^[0-9]+$', '\\&.0')"
-    arg_joiner = " - "
-    output_field = TextField()
-
-
-def csv_cell_expressions() -> dict[str, Any]:
-    """Each CSV column as `csv_cells(export_rows(...))` writes it, as an expression on a case."""
-    evidence_before, evidence_after = reverse("evidence", args=[0]).split("/0/")
-    # PostgreSQL aggregates once what the guard names three times.
-    approvers = (
-        Approval.objects.filter(case=OuterRef("pk"))
-        .order_by()
-        .values("case")
-        .annotate(names=csv_text(StringAgg("user__username", "; ", order_by=("at", "id"))))
-        .values("names")
-    )
-    name = Coalesce(
-        NullIf("termination__name", Value("")),
-        NullIf(KT("plan__user__name"), Value("")),
-        NullIf("okta_login", Value("")),
-        Value(""),
-        output_field=TextField(),
-    )
-    # The guard reads the first character only: "rule:…", the Jira site's and this site's address decide it.
-    decided_by = models.Case(
-        When(
-            decided_by_rule__isnull=False,
-            then=Concat(
-                Value("rule:"),
-                Cast("decided_by_rule_id", TextField()),
-                Value(" "),
-                "decided_by_rule__name",
-                output_field=TextField(),
-            ),
-        ),
-        default=csv_text(F("decided_by__username")),
-    )
-    jira_link = models.Case(
-        When(
-            ~Q(jira_key=""),
-            then=Concat(Value(as_text(f"{settings.JIRA_BASE_URL}/browse/")), "jira_key", output_field=TextField()),
-        )
-    )
-    evidence_link = Concat(
-        Value(as_text(f"{settings.SITE_URL}{evidence_before}/")),
-        Cast("id", TextField()),
-        Value(f"/{evidence_after}"),
-        output_field=TextField(),
-    )
-    cells = {
-        "case_id": F("id"),
-        "kind": csv_text(F("kind")),
-        "state": csv_text(F("state")),
-        "employee_id": csv_text(F("termination__employee_id")),
-        "name": csv_text(name),
-        "email": csv_text(F("termination__email")),
-        "okta_user_id": csv_text(F("okta_user_id")),
-        "okta_login": csv_text(F("okta_login")),
-        "department": csv_text(F("termination__department")),
-        "category": csv_text(F("termination__category")),
-        "termination_date": IsoDay("termination__termination_date"),
-        "decided_by": decided_by,
-        "approvers": Subquery(approvers),
-        "decided_at": IsoMoment("decided_at"),
-        "effective_at": IsoMoment("effective_at"),
-        "revoked_at": IsoMoment("revoked_at"),
-        "finished_at": IsoMoment("finished_at"),
-        "time_to_revoke_seconds": models.Case(
-            When(
-                revoked_at__isnull=False, effective_at__isnull=False, then=SecondsBetween("revoked_at", "effective_at")
-            )
-        ),
-        "jira_key": csv_text(F("jira_key")),
-        "jira_url": jira_link,
-        "evidence_url": evidence_link,
-    }
-    return cells
-
-
-def sort_keys(cases: QuerySet[Case]) -> dict[str, OrderBy]:
-    """The sort of `cases`, key by key, each named so that a query around it can sort by it again."""
-    keys = {}
-    for number, key in enumerate(cases.query.order_by):
-        if isinstance(key, str):
-            key = F(key[1:]).desc() if key.startswith("-") else F(key).asc()
-        keys[f"sort_{number}"] = key
-    return keys
-
-
-def copy_statement(cases: QuerySet[Case]) -> str:
-    """A COPY of `cases`, in their order, as `csv_cells(export_rows(cases))` writes them.
-
-    The approvers come from a subquery per case, which PostgreSQL runs in its leading process only, and with
-    it the whole SELECT list. So the history query formats every other cell (in parallel workers when the
-    planner uses some, for a large export: twice as fast on two cores; not for 10,000 rows from the day index)
-    and a query around it adds the approvers and sorts by the same keys, which costs nothing: PostgreSQL knows
-    the rows come sorted by them.
-    """
-    quote = connection.ops.quote_name
-    cells = {f"csv_{column}": expression for column, expression in csv_cell_expressions().items()}
-    approvers = cells.pop("csv_approvers")
-    keys = sort_keys(cases)
-    inside = cases.annotate(**cells, **{name: key.expression for name, key in keys.items()})
-    inside_sql, inside_params = inside.values_list("id", *cells, *keys).query.sql_with_params()
-    # The approvers' subquery reads its case's id as "id" of the cases' table: so are the rows inside named.
-    around = Case.objects.annotate(csv_approvers=approvers).query
-    approvers_sql, approvers_params = around.get_compiler(connection=connection).compile(
-        around.annotations["csv_approvers"]
-    )
-    columns = ", ".join(approvers_sql if column == "approvers" else quote(f"csv_{column}") for column in COLUMNS)
-    order = ", ".join(
-        f"{quote(name)} {'DESC' if key.descending else 'ASC'}"
-        + (" NULLS LAST" if key.nulls_last else " NULLS FIRST" if key.nulls_first else "")
-        for name, key in keys.items()
-    )
-    # Identifiers and the SQL Django compiled; every value is a parameter.
-    select = f"SELECT {columns} FROM ({inside_sql}) AS {quote(Case._meta.db_table)} ORDER BY {order}"  # noqa: S608
-    select = connection.ops.compose_sql(select, (*approvers_params, *inside_params))
-    return f"COPY ({select}) TO STDOUT (FORMAT csv)"
-
-
-# Beyond this the CSV written by PostgreSQL waits on disk rather than in memory: about 20,000 rows.
-SPOOL_BYTES = 8 * 1024 * 1024
-SPOOL_PIECE_BYTES = 512 * 1024
-
-
-def postgres_csv(cases: QuerySet[Case]) -> tuple[int, Iterator[str]]:
-    """The document `csv_lines(export_rows(cases))` writes, written by PostgreSQL, and its number of cases.
-
-    The rows are all read before the first goes out, so their number is known for the audit event without
-    counting the cases in a query of their own (about 35 ms at 100,000 cases).
-    """
-    # Closed by spooled_csv_lines once sent (an unnamed file: nothing is left behind should that never happen).
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-    with connection.cursor() as cursor, cursor.copy(copy_statement(cases)) as copy:
-        count = spool_rows(copy, spool)
-    return count, spooled_csv_lines(spool)
-
-
-def spool_rows(rows: Iterable[memoryview], spool: tempfile.SpooledTemporaryFile) -> int:
-    """Write the rows COPY sends to `spool` as the csv module ends them; how many there were.
-
-    One row at a time, each let go at once: a row is a memoryview, which the garbage collector tracks, and
-    holding thousands of them set off a full collection (50 ms in a web process) every few exports.
-    """
-    count, piece = 0, bytearray()
-    for row in rows:
-        piece += row[:-1]  # COPY ends a row with "\n", the csv module with "\r\n"
-        piece += b"\r\n"
-        count += 1
-        if len(piece) >= SPOOL_PIECE_BYTES:
-            spool.write(piece)
-            piece.clear()
-    spool.write(piece)
-    return count
-
-
-def spooled_csv_lines(spool: tempfile.SpooledTemporaryFile) -> Iterator[str]:
-    """The CSV header, then the rows `postgres_csv` spooled."""
-    yield csv_header()
-    spool.seek(0)
-    decoder = codecs.getincrementaldecoder("utf-8")()  # a piece may end inside a character
-    with spool:
-        while piece := spool.read(SPOOL_PIECE_BYTES):
-            yield decoder.decode(piece)
-
-
-def export(cases: QuerySet[Case], fmt: str, header: dict[str, Any]) -> tuple[int, Iterator[str]]:
-    """How many cases there are, and the CSV or JSON document listing them, streamed.
-
-    `header` heads the JSON document. On PostgreSQL the database writes the CSV.
-    """
-    if fmt == "csv" and connection.vendor == "postgresql":
-        return postgres_csv(cases)
-    rows = export_rows(cases)
-    return cases.count(), csv_lines(rows) if fmt == "csv" else json_chunks(rows, header)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,51 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from offboarding.clients.jira import browse_url
 from offboarding.request_id import current_request_id
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a person (their user, and their name as it was), a rule, or a system job."""
+
+    name: str
+    user: Any = field(default=None, compare=False)
+
+    @classmethod
+    def person(cls, user) -> Actor:
+        return cls(user.get_username(), user)
+
+    @classmethod
+    def rule(cls, rule: AutoApproveRule) -> Actor:
+        return cls(f"rule:{rule.pk}")
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        return cls(f"system:{job}")
+
+    @classmethod
+    def of(cls, who: Actor | Any) -> Actor:
+        """An Actor as it is, or a user as a person; anything else (a bare string) is refused."""
+        if isinstance(who, Actor):
+            return who
+        if hasattr(who, "get_username"):
+            return cls.person(who)
+        raise TypeError(f"an actor is an Actor or a user, not {who!r}")
+
+    @property
+    def is_person(self) -> bool:
+        return self.user is not None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def time_to_revoke(effective_at: datetime | None, revoked_at: datetime | None) -> timedelta | None:
+    """From the moment access should have gone to the moment it was read back gone; never negative."""
+    if revoked_at is None or effective_at is None:
+        return None
+    return max(revoked_at - effective_at, timedelta(0))
 
 
 class Termination(models.Model):
@@ -242,6 +287,25 @@ class SafetySettings(models.Model):
         return self.breaker_tripped_at is not None
 
 
+def jira_browse_prefix() -> str:
+    return browse_url(settings.JIRA_BASE_URL, "")
+
+
+def jira_browse_url(key: str) -> str:
+    """Where a person opens the Jira issue `key` (nothing without a key)."""
+    return jira_browse_prefix() + key if key else ""
+
+
+class CaseQuerySet(models.QuerySet):
+    def due(self, now: datetime | None = None) -> CaseQuerySet:
+        """Approved cases whose moment has come, and running ones whose worker stopped renewing its lease."""
+        now = now or timezone.now()
+        return self.filter(
+            models.Q(state__in=Case.RUNNABLE_STATES, effective_at__lte=now)
+            | models.Q(state=Case.State.RUNNING, lease_until__lt=now)
+        )
+
+
 class Case(models.Model):
     """One offboarding of one person."""
 
@@ -330,6 +394,8 @@ class Case(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CaseQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         # The auditors' history sorts and filters on these (offboarding/history.py).
@@ -350,6 +416,11 @@ class Case(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("case", args=[self.pk])
+
+    @property
+    def site_url(self) -> str:
+        """The case page's full address, for links that leave the site (tickets, alerts, exports)."""
+        return f"{settings.SITE_URL}{self.get_absolute_url()}"
 
     def day_left(self) -> date | None:
         if self.termination_id:
@@ -375,15 +446,40 @@ class Case(models.Model):
 
     @property
     def time_to_revoke(self) -> timedelta | None:
-        if self.revoked_at and self.effective_at:
-            return max(self.revoked_at - self.effective_at, timedelta(0))
-        return None
+        return time_to_revoke(self.effective_at, self.revoked_at)
 
     @property
-    def is_due(self) -> bool:
-        return (
-            self.state in self.RUNNABLE_STATES and self.effective_at is not None and self.effective_at <= timezone.now()
-        )
+    def is_decidable(self) -> bool:
+        """Whether a person may still approve or reject it: nothing has run yet."""
+        return self.state in self.DECIDABLE_STATES and self.started_at is None
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Approved but not started: a rejection still stops it."""
+        return self.state in self.RUNNABLE_STATES and self.started_at is None
+
+    @property
+    def jira_url(self) -> str:
+        return jira_browse_url(self.jira_key)
+
+    def move_to(
+        self, state: str, actor: Actor | Any, action: str = "", *, before: dict | None = None, after: dict | None = None
+    ) -> AuditEvent:
+        """Change the case's state, save it, and record the change (`case.<state>` unless `action` is given).
+
+        The other fields the change sets are set by the caller first; all is written in one transaction.
+        """
+        old = self.state
+        self.state = state
+        with transaction.atomic():
+            self.save()
+            return AuditEvent.record(
+                action or f"case.{state}",
+                actor=actor,
+                case=self,
+                before={"state": old, **(before or {})},
+                after={"state": state, **(after or {})},
+            )
 
 
 class Approval(models.Model):
@@ -441,6 +537,23 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target_name or self.target}".strip()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The step as the audit trail, the evidence and the progress poll carry it."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "target_name": self.target_name,
+            "status": self.status,
+            "attempts": self.attempts,
+            "http_status": self.http_status,
+            "vendor_code": self.vendor_code,
+            "vendor_error_id": self.vendor_error_id,
+            "vendor_request_id": self.vendor_request_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "detail": self.detail,
+        }
 
 
 class ReportRowError(models.Model):
@@ -581,7 +694,7 @@ class AuditEvent(models.Model):
         cls,
         action: str,
         *,
-        actor: Any = None,
+        actor: Actor | Any,
         case: Case | None = None,
         obj: Any = None,
         before: Any = None,
@@ -589,7 +702,7 @@ class AuditEvent(models.Model):
     ) -> AuditEvent:
         """Append one event, in the caller's transaction (or a new one).
 
-        `actor` is a user, or a string such as "rule:3" or "system:sync_workday".
+        `actor` is an `Actor` (a person, a rule, a system job) or a user, who is then the person.
         """
         event = cls.entry(action, actor=actor, case=case, obj=obj, before=before, after=after)
         return cls.record_many([event])[0]
@@ -599,17 +712,17 @@ class AuditEvent(models.Model):
         cls,
         action: str,
         *,
-        actor: Any = None,
+        actor: Actor | Any,
         case: Case | None = None,
         obj: Any = None,
         before: Any = None,
         after: Any = None,
     ) -> AuditEvent:
         """An event not yet in the chain, for `record_many` (takes the same arguments as `record`)."""
-        user = actor if actor is not None and not isinstance(actor, str) else None
+        who = Actor.of(actor)
         return cls(
-            actor=user,
-            actor_name=actor if isinstance(actor, str) else (user.get_username() if user else "system"),
+            actor=who.user,
+            actor_name=who.name,
             action=action,
             case=case,
             object_repr=str(obj if obj is not None else case or "")[:300],
@@ -699,16 +812,16 @@ class AuditCheck(models.Model):
         return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {'intact' if self.intact else 'NOT intact'}"
 
     @classmethod
-    def run(cls, actor: Any) -> AuditCheck:
-        """Verify the whole chain now and keep the result; `actor` is a user or a name like "system:…"."""
-        user = actor if actor is not None and not isinstance(actor, str) else None
+    def run(cls, actor: Actor | Any) -> AuditCheck:
+        """Verify the whole chain now and keep the result; `actor` is an `Actor` or a user."""
+        who = Actor.of(actor)
         started_at = timezone.now()
         intact, message = AuditEvent.verify_chain()
         return cls.objects.create(
             started_at=started_at,
             finished_at=timezone.now(),
-            actor=user,
-            actor_name=actor if isinstance(actor, str) else user.get_username(),
+            actor=who.user,
+            actor_name=who.name,
             intact=intact,
             message=message,
         )

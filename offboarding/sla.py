@@ -13,12 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django import forms
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from offboarding.history import DateInput, day_start
-from offboarding.models import Case
+from offboarding.history import day_start
+from offboarding.models import Case, time_to_revoke
 
 # Cases a person decided not to offboard, or Workday called off, have no revocation to measure.
 NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED)
@@ -91,20 +90,6 @@ class Bar:
         return round(self.y - 4, 1)
 
 
-class Period(forms.Form):
-    """The days whose effective moments the dashboard measures; by default the last twelve months."""
-
-    since = forms.DateField(required=False, widget=DateInput, label="Effective from")
-    until = forms.DateField(required=False, widget=DateInput, label="Effective until")
-
-    def bounds(self) -> tuple[date, date]:
-        today = timezone.localdate()
-        data = self.cleaned_data if self.is_valid() else {}
-        until = data.get("until") or today
-        since = data.get("since") or (until.replace(day=1) - timedelta(days=334)).replace(day=1)
-        return since, until
-
-
 def measured_cases(since: date, until: date):
     """Cases whose access should have gone between the two days (inclusive), in the site's time zone."""
     return Case.objects.filter(
@@ -123,7 +108,7 @@ def report(since: date, until: date, target_hours: float) -> dict:
     for case_id, effective_at, revoked_at in cases.filter(revoked_at__isnull=False).values_list(
         "id", "effective_at", "revoked_at"
     ):
-        took = max(revoked_at - effective_at, timedelta(0))  # as Case.time_to_revoke
+        took = time_to_revoke(effective_at, revoked_at)
         overall.durations.append(took)
         weeks[week_of(effective_at)].durations.append(took)
         months[month_of(effective_at)].durations.append(took)

@@ -1,6 +1,6 @@
 """The security team's pages: the queue, a case, decisions, emergency offboards, rules and safety settings.
 
-Views are short: decisions go through `offboarding.services` (which enqueue the revocation), and a
+Views are short: decisions go through `offboarding.decisions` (which enqueue the revocation), and a
 refused decision's `DecisionError` is shown to the user as it is worded.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_q.brokers import get_broker
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
-from offboarding import page_forms, services
+from offboarding import decisions, forms
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
@@ -65,7 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def queue(request: HttpRequest) -> HttpResponse:
-    form = page_forms.QueueFilterForm(request.GET or None, departments=departments())
+    form = forms.QueueFilterForm(request.GET or None, departments=departments())
     cases = filtered_cases(form.cleaned_data if form.is_valid() else {})
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     # Only the queue's states are shown: counted from the state index, not over every case ever.
@@ -139,10 +138,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "events": case.events.all(),
         "approvals": approvals,
         "approved_by_me": any(a.user_id == request.user.pk for a in approvals),
-        "decidable": case.state in Case.DECIDABLE_STATES and case.started_at is None,
-        "cancellable": case.state in Case.RUNNABLE_STATES and case.started_at is None,
         "is_live": case.state in LIVE_STATES,
-        "jira_url": jira_url(case),
         "time_to_revoke": duration(case.time_to_revoke),
         "safety": SafetySettings.load(),
     }
@@ -162,22 +158,8 @@ def live_okta(case: Case) -> dict:
     planned = {g["id"] for g in case.plan.get("groups", [])}
     return {
         "user": user,
-        "groups": [
-            {
-                "id": g.id,
-                "name": g.name,
-                "type": g.type,
-                "removable": g.removable,
-                "reason": g.not_removable_reason,
-                "new": bool(planned) and g.id not in planned,
-            }
-            for g in groups
-        ],
+        "groups": [{**g.as_dict(), "new": bool(planned) and g.id not in planned} for g in groups],
     }
-
-
-def jira_url(case: Case) -> str:
-    return f"{settings.JIRA_BASE_URL}/browse/{case.jira_key}" if case.jira_key else ""
 
 
 @never_cache
@@ -207,7 +189,7 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
             "live": case.state in LIVE_STATES,
             "steps": steps,
             "jira_key": case.jira_key,
-            "jira_url": jira_url(case),
+            "jira_url": case.jira_url,
             "time_to_revoke": duration(case.time_to_revoke),
             "failure": case.failure_summary,
         }
@@ -237,7 +219,7 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
         )
     try:
         perform(case.pk, reason)
-    except services.DecisionError as e:
+    except decisions.DecisionError as e:
         messages.error(request, str(e))
     else:
         messages.success(request, success)
@@ -248,8 +230,8 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
 @require_POST
 def case_approve(request: HttpRequest, case_id: int) -> HttpResponse:
     def perform(pk: int, reason: str) -> None:
-        case = services.approve(pk, request.user, reason)
-        if case.state in Case.DECIDABLE_STATES:
+        case = decisions.approve(pk, request.user, reason)
+        if case.is_decidable:
             messages.info(request, "Your approval is recorded; a second, different approver must approve too.")
 
     return decide(request, case_id, "approve", perform, "Approved.")
@@ -258,7 +240,9 @@ def case_approve(request: HttpRequest, case_id: int) -> HttpResponse:
 @role_required(APPROVERS)
 @require_POST
 def case_reject(request: HttpRequest, case_id: int) -> HttpResponse:
-    return decide(request, case_id, "reject", lambda pk, reason: services.reject(pk, request.user, reason), "Rejected.")
+    return decide(
+        request, case_id, "reject", lambda pk, reason: decisions.reject(pk, request.user, reason), "Rejected."
+    )
 
 
 @role_required(APPROVERS)
@@ -268,7 +252,7 @@ def case_retry(request: HttpRequest, case_id: int) -> HttpResponse:
         request,
         case_id,
         "retry",
-        lambda pk, _: services.retry_case(pk, request.user),
+        lambda pk, _: decisions.retry_case(pk, request.user),
         "Retrying from the first unfinished step.",
     )
 
@@ -280,7 +264,7 @@ def case_restore(request: HttpRequest, case_id: int) -> HttpResponse:
         request,
         case_id,
         "restore",
-        lambda pk, reason: services.request_restore(pk, request.user, reason),
+        lambda pk, reason: decisions.request_restore(pk, request.user, reason),
         "Restore requested; a second, different approver must approve it.",
     )
 
@@ -292,7 +276,7 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
         request,
         case_id,
         "approve_restore",
-        lambda pk, _: services.approve_restore(pk, request.user),
+        lambda pk, _: decisions.approve_restore(pk, request.user),
         "Restore approved; access is being given back.",
     )
 
@@ -338,8 +322,8 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"Okta could not be reached ({e.summary}); check the user before going on.")
         return render(request, "offboarding/emergency_confirm.html", context)
     try:
-        case = services.start_emergency(okta_user_id, request.user, reason)
-    except services.DecisionError as e:
+        case = decisions.start_emergency(okta_user_id, request.user, reason)
+    except decisions.DecisionError as e:
         messages.error(request, str(e))
         return render(request, "offboarding/emergency_confirm.html", context)
     except VendorError as e:
@@ -362,11 +346,11 @@ def rules(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
     rule = get_object_or_404(AutoApproveRule, pk=rule_id) if rule_id else None
-    form = page_forms.RuleForm(request.POST or None, instance=rule)
+    form = forms.RuleForm(request.POST or None, instance=rule)
     preview = None
     if request.method == "POST" and form.is_valid():
         if "preview" not in request.POST:
-            rule = page_forms.save_audited(form, request.user, "rule")
+            rule = decisions.save_audited(form, request.user, "rule")
             messages.success(request, f"Rule “{rule.name}” saved.")
             return redirect("rule_edit", rule.pk)
         preview = rule_preview(form.instance)
@@ -379,7 +363,7 @@ def rule_preview(rule: AutoApproveRule) -> dict:
     """What the rule would approve now; a disabled rule approves nothing, so say what it would once enabled."""
     trial = copy.copy(rule)
     trial.enabled = True
-    return {"disabled": not rule.enabled, "cases": services.cases_rule_would_approve(trial)}
+    return {"disabled": not rule.enabled, "cases": decisions.cases_rule_would_approve(trial)}
 
 
 @role_required(ADMINS)
@@ -387,7 +371,7 @@ def rule_preview(rule: AutoApproveRule) -> dict:
 def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
     get_object_or_404(AutoApproveRule, pk=rule_id)
     enabled = request.POST.get("enabled") == "yes"
-    rule = page_forms.set_rule_enabled(rule_id, enabled, request.user)
+    rule = decisions.set_rule_enabled(rule_id, enabled, request.user)
     messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.")
     return redirect("rules")
 
@@ -395,9 +379,9 @@ def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
 @role_required(ADMINS)
 @require_http_methods(["GET", "HEAD", "POST"])
 def protected_accounts(request: HttpRequest) -> HttpResponse:
-    form = page_forms.ProtectedAccountForm(request.POST or None)
+    form = forms.ProtectedAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        account = page_forms.save_audited(form, request.user, "protected_account")
+        account = decisions.save_audited(form, request.user, "protected_account")
         messages.success(request, f"{account} is protected.")
         return redirect("protected_accounts")
     return render(
@@ -411,9 +395,9 @@ def protected_accounts(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def protected_account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(ProtectedAccount, pk=account_id)
-    form = page_forms.ProtectedAccountForm(request.POST or None, instance=account)
+    form = forms.ProtectedAccountForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
-        page_forms.save_audited(form, request.user, "protected_account")
+        decisions.save_audited(form, request.user, "protected_account")
         messages.success(request, f"{account} saved.")
         return redirect("protected_accounts")
     return render(request, "offboarding/protected_edit.html", {"form": form, "account": account})
@@ -423,7 +407,7 @@ def protected_account_edit(request: HttpRequest, account_id: int) -> HttpRespons
 @require_POST
 def protected_account_remove(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(ProtectedAccount, pk=account_id)
-    page_forms.delete_protected_account(account.pk, request.user)
+    decisions.delete_protected_account(account.pk, request.user)
     messages.success(request, f"{account} is no longer protected.")
     return redirect("protected_accounts")
 
@@ -432,9 +416,9 @@ def protected_account_remove(request: HttpRequest, account_id: int) -> HttpRespo
 @require_http_methods(["GET", "HEAD", "POST"])
 def safety_settings(request: HttpRequest) -> HttpResponse:
     safety = SafetySettings.load()
-    form = page_forms.SafetyForm(request.POST or None, instance=safety)
+    form = forms.SafetyForm(request.POST or None, instance=safety)
     if request.method == "POST" and form.is_valid():
-        page_forms.save_audited(form, request.user, "safety")
+        decisions.save_audited(form, request.user, "safety")
         messages.success(request, "Safety settings saved.")
         return redirect("safety_settings")
     return render(request, "offboarding/safety.html", {"form": form, "safety": safety})
@@ -443,7 +427,7 @@ def safety_settings(request: HttpRequest) -> HttpResponse:
 @role_required(ADMINS)
 @require_POST
 def breaker_reset(request: HttpRequest) -> HttpResponse:
-    services.reset_breaker(request.user)
+    decisions.reset_breaker(request.user)
     messages.success(request, "The breaker is reset: auto-approval resumes at the next sync.")
     return redirect("safety_settings")
 

@@ -5,17 +5,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from offboarding.models import AuditEvent, Case
+from offboarding.models import Actor, AuditEvent, Case
 from offboarding.request_id import request_id
 
 
 def record_three(user):
     case = Case.objects.create()
-    AuditEvent.record("case.opened", actor="system:sync_workday", case=case, after={"state": "pending_review"})
+    AuditEvent.record("case.opened", actor=Actor.system("sync_workday"), case=case, after={"state": "pending_review"})
     AuditEvent.record(
         "case.approved", actor=user, case=case, before={"state": "pending_review"}, after={"state": "approved"}
     )
-    AuditEvent.record("okta.group_removed", actor="system:revocation", case=case, after={"group": "VPN Users"})
+    AuditEvent.record("okta.group_removed", actor=Actor.system("revocation"), case=case, after={"group": "VPN Users"})
     return case
 
 
@@ -36,7 +36,7 @@ class TestRecording:
 
     def test_a_rule_or_a_job_is_named_as_the_actor(self):
         case = Case.objects.create()
-        event = AuditEvent.record("case.approved", actor="rule:7", case=case)
+        event = AuditEvent.record("case.approved", actor=Actor("rule:7"), case=case)
         assert event.actor is None
         assert event.actor_name == "rule:7"
 
@@ -48,7 +48,7 @@ class TestRecording:
         assert third.prev_hash == second.hash
 
     def test_several_events_appended_at_once_keep_their_order_in_the_chain(self, approver):
-        AuditEvent.record("case.opened", actor="system:test")
+        AuditEvent.record("case.opened", actor=Actor.system("test"))
         events = AuditEvent.record_many(
             [AuditEvent.entry(f"okta.step.{n}", actor=approver, after={"n": n}) for n in range(3)]
         )
@@ -59,17 +59,17 @@ class TestRecording:
         assert stored[2].actor == approver and stored[2].after == {"n": 1}
         assert AuditEvent.verify_chain() == (True, "4 events verified")
         assert AuditEvent.record_many([]) == []
-        assert AuditEvent.record("case.closed", actor="system:test").seq == 5
+        assert AuditEvent.record("case.closed", actor=Actor.system("test")).seq == 5
 
     def test_it_carries_the_request_id(self):
         with request_id("req-123"):
-            event = AuditEvent.record("case.opened", actor="system:test")
+            event = AuditEvent.record("case.opened", actor=Actor.system("test"))
         assert event.request_id == "req-123"
 
     def test_it_never_stores_secrets(self):
         event = AuditEvent.record(
             "okta.call",
-            actor="system:test",
+            actor=Actor.system("test"),
             after={
                 "headers": {"Authorization": "SSWS abc"},
                 "api_token": "abc",

@@ -9,7 +9,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from offboarding import revocation, services
+from offboarding import decisions, revocation, sync
+from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, ReportRowError, Termination
 from sandbox.workday import COLUMNS  # the report's columns, as the sandbox (and Workday) name them
 
@@ -60,7 +61,7 @@ class TestAnyWorkdayRow:
     def test_it_never_crashes_the_sync_and_the_good_row_still_goes_through(self, org, wild):
         org.clear_faults()
         org.fault("workday", "malformed", body=report(good_row(), wild))
-        result = services.sync_workday()
+        result = sync.sync_workday()
         assert Termination.objects.filter(employee_id="GOOD-1").exists()
         if result.row_errors:
             assert result.row_errors == 1
@@ -100,9 +101,9 @@ def hostile_case(org, approver):
         Supervisory_Organization=HOSTILE["unicode"],
         Time_Zone="UTC",
     )
-    services.sync_workday()
+    sync.sync_workday()
     case = Case.objects.get()
-    services.approve(case.pk, approver, HOSTILE["markup"])
+    decisions.approve(case.pk, approver, HOSTILE["markup"])
     assert revocation.run_case(case.pk) == Case.State.COMPLETED
     case.refresh_from_db()
     return case, user
@@ -143,19 +144,19 @@ class TestHostileTextInJiraAndTheEvidence:
 
     def test_a_name_with_a_line_break_still_gets_its_ticket(self, org, approver):
         user = org.add_okta_user("E667", "Line\nBreak", "Name", groups=[])
-        case = services.start_emergency(user["id"], approver, "a name Jira cannot take in one line")
+        case = decisions.start_emergency(user["id"], approver, "a name Jira cannot take in one line")
         from django.contrib.auth.models import Group, User
 
         second = User.objects.create_user("second")
         second.groups.add(Group.objects.get_or_create(name="approvers")[0])
-        services.approve(case.pk, second)
+        decisions.approve(case.pk, second)
         revocation.run_case(case.pk)
         case.refresh_from_db()
         assert case.ticket == Case.Ticket.FILED, case.steps.filter(kind="file_ticket").values_list("detail", flat=True)
 
     def test_the_evidence_json_round_trips_every_value(self, hostile_case):
         case, _ = hostile_case
-        evidence = json.loads(json.dumps(revocation.evidence_of(case), cls=DjangoJSONEncoder))
+        evidence = json.loads(json.dumps(evidence_of(case), cls=DjangoJSONEncoder))
         names = {g["name"] for g in evidence["groups_before"]}
         for kind, value in HOSTILE.items():
             assert f"{kind}: {value}" in names

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from offboarding import revocation, services
+from offboarding import revocation, sync
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,7 +22,7 @@ def cases(leaver):
     """Two leavers synced from Workday: Zoë in Engineering (past her effective moment), Omar in Finance."""
     leaver(days_ahead=-1)
     leaver("E200", "Omar", "Haddad", groups=("Finance Team",), app_groups=(), Supervisory_Organization="Finance")
-    services.sync_workday()
+    sync.sync_workday()
     return {c.termination.employee_id: c for c in Case.objects.select_related("termination")}
 
 
@@ -107,7 +107,7 @@ class TestSecondApprover:
     ):
         ProtectedAccount.objects.create(kind="login", value="zoë.müller@acme.example", note="board member")
         leaver()
-        services.sync_workday()
+        sync.sync_workday()
         case = Case.objects.get()
         page = browser_page
         sign_in(approver, case.get_absolute_url())

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from offboarding import revocation, services
-from offboarding.models import AuditEvent, AutoApproveRule, Case
+from offboarding import decisions, evidence, revocation, sync
+from offboarding.models import Actor, AuditEvent, AutoApproveRule, Case
 from tests.test_audit_trail import run_sql
 from tests.test_history import make_case
 
@@ -16,9 +16,9 @@ from tests.test_history import make_case
 def revoked_case(leaver, approver):
     """A leaver offboarded for real against the sandbox: synced, approved, revoked, ticket filed."""
     leaver(employee_id="E100", days_ahead=-1, Termination_Category="Involuntary", Termination_Reason="Misconduct")
-    services.sync_workday()
+    sync.sync_workday()
     case = Case.objects.get(termination__employee_id="E100")
-    services.approve(case.pk, approver, "HR confirmed")
+    decisions.approve(case.pk, approver, "HR confirmed")
     revocation.run_case(case.pk)
     return Case.objects.get(pk=case.pk)
 
@@ -62,7 +62,7 @@ class TestEvidenceOfARealRevocation:
             f'attachment; filename="offboarding-case-{revoked_case.pk}-evidence.json"'
         )
         document = json.loads(response.content)
-        expected = json.loads(json.dumps(revocation.evidence_of(revoked_case), default=str))
+        expected = json.loads(json.dumps(evidence.evidence_of(revoked_case), default=str))
         assert document["case"]["jira_key"] == revoked_case.jira_key
         assert document["workday"] == expected["workday"]
         assert [s["kind"] for s in document["steps"]] == [s["kind"] for s in expected["steps"]]
@@ -101,7 +101,7 @@ class TestEvidencePage:
 
     def test_a_tampered_case_does_not_verify(self, signed_in):
         case = make_case()
-        AuditEvent.record("case.approved", actor="alice", case=case, after={"state": "approved"})
+        AuditEvent.record("case.approved", actor=Actor("alice"), case=case, after={"state": "approved"})
         run_sql("UPDATE offboarding_auditevent SET after = %s WHERE case_id = %s", '{"state": "rejected"}', case.pk)
         page = evidence_page(signed_in, case)
         assert "NOT verified:</strong>" in page

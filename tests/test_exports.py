@@ -17,7 +17,7 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offboarding import history
+from offboarding import exports, forms, history
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case
 from tests.test_history import make_case
 
@@ -269,9 +269,9 @@ class TestCsvWrittenByPostgres:
         for filters in scene["filters"]:
             query = {**filters, "sort": sort}
             written_by_postgres = body(export(signed_in, "csv", **query))
-            form = history.HistoryFilter(query)
+            form = forms.HistoryFilter(query)
             assert form.is_valid(), form.errors
-            written_by_python = "".join(history.csv_lines(history.export_rows(form.cases())))
+            written_by_python = "".join(exports.csv_lines(exports.export_rows(form.cases())))
             assert written_by_postgres == written_by_python, query
             exported += len(csv_rows(written_by_python))
         assert exported > 3 * len(scene["cases"])  # the filters found cases, not merely empty files
@@ -290,7 +290,7 @@ class TestSpoolingTheRowsPostgresWrites:
     def test_each_row_ends_as_the_csv_module_ends_it(self):
         rows = [memoryview(b'1,"two\nlines"\n'), memoryview(b"2,plain\n")]
         with tempfile.SpooledTemporaryFile() as spool:
-            assert history.spool_rows(rows, spool) == 2
+            assert exports.spool_rows(rows, spool) == 2
             spool.seek(0)
             assert spool.read() == b'1,"two\nlines"\r\n2,plain\r\n'
 
@@ -309,7 +309,7 @@ class TestSpoolingTheRowsPostgresWrites:
         gc.callbacks.append(counted)
         try:
             with tempfile.SpooledTemporaryFile() as spool:
-                count = history.spool_rows(rows, spool)
+                count = exports.spool_rows(rows, spool)
                 size = spool.tell()
         finally:
             gc.callbacks.remove(counted)

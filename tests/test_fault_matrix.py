@@ -21,9 +21,12 @@ import pytest
 import requests
 from django.utils import timezone
 
-from offboarding import revocation, services
-from offboarding.models import AuditEvent, Case, Step
+from offboarding import decisions, revocation, sync, tickets
+from offboarding.clients.jira import JiraClient
+from offboarding.clients.okta import OktaClient
+from offboarding.models import Actor, AuditEvent, Case, Step
 from tests.fault_matrix_report import MATRIX, render_table
+from tests.wrapped_clients import Wrapped
 
 # step -> (service, endpoint, the Step kind it belongs to)
 STEPS = {
@@ -136,20 +139,33 @@ def matrix_org(org):
 def due_case(matrix_org, leaver, approver):
     def make() -> Case:
         person = leaver(days_ahead=-1)
-        services.sync_workday()
+        sync.sync_workday()
         case = Case.objects.get(termination__employee_id=person["employee_id"])
-        return services.approve(case.pk, approver, "HR confirmed")
+        return decisions.approve(case.pk, approver, "HR confirmed")
 
     return make
 
 
+# step -> the client call that starts it (service, method, which call of it), and the methods it makes.
+STEP_CALLS = {
+    Step.Kind.SNAPSHOT: (("okta", "list_user_groups", 1), {"list_user_groups"}),
+    Step.Kind.REMOVE_GROUP: (("okta", "remove_from_group", 1), {"remove_from_group"}),
+    Step.Kind.CLEAR_SESSIONS: (("okta", "clear_sessions", 1), {"clear_sessions"}),
+    Step.Kind.DEACTIVATE: (("okta", "deactivate", 1), {"deactivate"}),
+    Step.Kind.VERIFY: (("okta", "get_user", 2), {"get_user", "list_user_groups"}),
+    Step.Kind.FILE_TICKET: (("jira", "find_issues_by_label", 1), {"find_issues_by_label", "create_issue"}),
+}
+
+
 def run_with_fault(sandbox, monkeypatch, case: Case, step: str, fault: str) -> None:
-    """Run the case, with the fault switched on for exactly the step's duration."""
+    """Run the case, with the fault switched on for exactly the step's duration.
+
+    The worker's clients tell when the step's first call starts and when a call of another step does.
+    """
     service, endpoint, kind = STEPS[step]
     params = dict(FAULTS[fault])
     refuser = Refuser(monkeypatch) if params["kind"] == "refused" else None
-    armed = {"on": False, "over": False}
-    real_perform = revocation.perform_many
+    (start, methods), armed = STEP_CALLS[kind], {"on": False, "over": False}
 
     def arm():
         if refuser:
@@ -164,19 +180,21 @@ def run_with_fault(sandbox, monkeypatch, case: Case, step: str, fault: str) -> N
         sandbox.clear_faults()
         armed["on"], armed["over"] = False, True
 
-    def perform(case, owner, step_kind, *args, **kwargs):
-        if step_kind == kind and not armed["on"] and not armed["over"]:
-            arm()
-        elif step_kind != kind and armed["on"]:
-            disarm()
-        return real_perform(case, owner, step_kind, *args, **kwargs)
+    def watch(client_service: str):
+        def on_call(method: str, n: int) -> None:
+            if (client_service, method, n) == start and not armed["over"]:
+                arm()
+            elif armed["on"] and (client_service != start[0] or method not in methods):
+                disarm()
 
-    monkeypatch.setattr(revocation, "perform_many", perform)
+        return on_call
+
+    okta = Wrapped(OktaClient.from_settings(), on_call=watch("okta"))
+    jira = Wrapped(JiraClient.from_settings(), on_call=watch("jira"))
     try:
-        revocation.run_case(case.pk)
+        revocation.run_case(case.pk, okta=okta, jira=jira)
     finally:
         disarm()
-        monkeypatch.setattr(revocation, "perform_many", real_perform)
 
 
 def okta_changes(sandbox) -> dict[str, list[int]]:
@@ -212,16 +230,16 @@ class TestFaultMatrix:
             assert NAMED[fault] in case.failure_summary, case.failure_summary
             assert all(s.detail.get("error") for s in failed)
             notes.append(f"failed: {case.failure_summary.splitlines()[0][:70]}")
-            services.retry_case(case.pk, "system:test")
+            decisions.retry_case(case.pk, Actor.system("test"))
             revocation.run_case(case.pk)
             case.refresh_from_db()
             outcome = RETRIED if case.state == Case.State.COMPLETED else f"failed → retry → {case.state}"
         elif case.ticket != Case.Ticket.FILED:
             assert case.state == Case.State.COMPLETED
             assert case.ticket == Case.Ticket.PENDING
-            assert revocation.retry_pending_tickets() == []  # a case just finished is left to its worker
+            assert tickets.retry_pending_tickets() == []  # a case just finished is left to its worker
             Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
-            assert revocation.retry_pending_tickets() == [case.pk]
+            assert tickets.retry_pending_tickets() == [case.pk]
             case.refresh_from_db()
             outcome = TICKET_LATER
         else:
@@ -270,7 +288,7 @@ class TestTheEvidenceAttachment:
         step = Step.objects.get(case=case, target="evidence")
         assert step.status == Step.Status.FAILED and "attachment answer is not JSON" in step.detail["error"]
         Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
-        assert revocation.retry_pending_tickets() == [case.pk]
+        assert tickets.retry_pending_tickets() == [case.pk]
         (issue,) = matrix_org.jira_issues()
         assert [a["filename"] for a in issue["attachments"]] == [f"offboarding-case-{case.pk}-evidence.json"]
         assert Step.objects.get(case=case, target="evidence").detail["found_existing"] is True
@@ -282,6 +300,6 @@ class TestTheEvidenceAttachment:
         revocation.run_case(case.pk)
         matrix_org.clear_faults()
         Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
-        assert revocation.retry_pending_tickets() == [case.pk]
+        assert tickets.retry_pending_tickets() == [case.pk]
         (issue,) = matrix_org.jira_issues()
         assert len(issue["attachments"]) == 1

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from offboarding import revocation, services
+from offboarding import reconcile, sync
 from offboarding.models import Case, ReconciliationRun
 
 
@@ -31,9 +31,9 @@ def finding(case_id: int, name: str) -> dict:
 class TestReconciliationOfARealRun:
     def test_someone_who_left_and_can_still_sign_in_is_a_finding(self, signed_in, leaver):
         leaver(employee_id="E100", days_ahead=-2)
-        services.sync_workday()
+        sync.sync_workday()
         case = Case.objects.get()
-        revocation.reconcile()
+        reconcile.reconcile()
         page = signed_in.get(reverse("reconciliation")).content.decode()
         assert "1 finding" in page
         assert f'<a href="{reverse("evidence", args=[case.pk])}">{case.pk}</a>' in page

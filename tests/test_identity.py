@@ -1,11 +1,11 @@
 """Identity: an Okta user is matched by employeeNumber; anything less than exact needs a human."""
 
-from offboarding import services
+from offboarding import sync
 from offboarding.models import AutoApproveRule, Case
 
 
 def synced_case() -> Case:
-    services.sync_workday()
+    sync.sync_workday()
     return Case.objects.get()
 
 

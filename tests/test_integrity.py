@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
-from offboarding.models import AuditCheck, AuditEvent
+from offboarding.models import Actor, AuditCheck, AuditEvent
 from tests.test_audit_trail import record_three, run_sql
 
 
@@ -91,7 +91,7 @@ class TestChainWhileEventsArrive:
         def append_after_the_walk_starts(execute, sql, params, many, context):
             result = execute(sql, params, many, context)
             if not appended and 'FROM "offboarding_auditevent"' in sql and "ORDER BY" in sql:
-                appended.append(AuditEvent.record("case.opened", actor="system:sync_workday"))
+                appended.append(AuditEvent.record("case.opened", actor=Actor.system("sync_workday")))
             return result
 
         with connection.execute_wrapper(append_after_the_walk_starts):

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offboarding import revocation, services
+from offboarding import decisions, identity, revocation, sync
 from offboarding.models import Approval, AuditEvent, Case, ProtectedAccount, Step
 from tests.page_helpers import make_case
 
@@ -15,7 +15,7 @@ from tests.page_helpers import make_case
 def synced_case(leaver):
     def make(**kwargs) -> Case:
         person = leaver(**kwargs)
-        services.sync_workday()
+        sync.sync_workday()
         return Case.objects.get(termination__employee_id=person["employee_id"])
 
     return make
@@ -72,8 +72,8 @@ class TestCasePage:
     def test_identity_doubts_are_explained_in_plain_words(self, client, org, approver, synced_case):
         case = synced_case(first="Zoë", last="Müller")
         org.correct_termination("E100", Worker="Someone Else", First_Name="Someone", Last_Name="Else")
-        services.sync_workday()
-        services.assess_case(case.pk)
+        sync.sync_workday()
+        identity.assess_case(case.pk)
         client.force_login(approver)
         body = page(client, Case.objects.get(pk=case.pk))
         assert "Employee number matches but the name disagrees" in body
@@ -82,7 +82,7 @@ class TestCasePage:
     def test_workday_and_okta_text_is_shown_as_text(self, client, org, approver, leaver):
         leaver(first="<script>alert(1)</script>", last="<img src=x onerror=alert(2)>")
         org.add_okta_group("<b>bold</b>")
-        services.sync_workday()
+        sync.sync_workday()
         case = Case.objects.get()
         client.force_login(approver)
         body = page(client, case)
@@ -95,7 +95,7 @@ class TestCasePage:
         case = make_case(
             state="needs_attention", protected_reason="protected account (Okta login: x)", okta_user_id="00u1"
         )
-        services.approve(case.pk, approver)
+        decisions.approve(case.pk, approver)
         page(client, case)
         with CaptureQueriesContext(connection) as one:
             page(client, case)
@@ -156,7 +156,7 @@ class TestDecisions:
 
     def test_a_refused_decision_shows_the_reason(self, client, approver, synced_case):
         case = synced_case()
-        services.reject(case.pk, approver, "no")
+        decisions.reject(case.pk, approver, "no")
         client.force_login(approver)
         response = client.post(reverse("case_approve", args=[case.pk]), {"confirmed": "yes"}, follow=True)
         assert "can no longer be approved" in response.content.decode()
@@ -165,7 +165,7 @@ class TestDecisions:
 class TestRunningAndDone:
     def test_progress_is_served_as_json(self, client, approver, synced_case):
         case = synced_case(days_ahead=-1)
-        services.approve(case.pk, approver)
+        decisions.approve(case.pk, approver)
         client.force_login(approver)
         body = page(client, case)
         assert f'data-progress-url="{reverse("case_progress", args=[case.pk])}"' in body
@@ -178,7 +178,7 @@ class TestRunningAndDone:
 
     def test_a_completed_case_shows_the_result_and_the_jira_link(self, client, org, approver, synced_case, settings):
         case = synced_case(days_ahead=-1)
-        services.approve(case.pk, approver)
+        decisions.approve(case.pk, approver)
         revocation.run_case(case.pk)
         case.refresh_from_db()
         client.force_login(approver)
@@ -189,7 +189,7 @@ class TestRunningAndDone:
 
     def test_a_failed_case_can_be_retried(self, client, org, approver, synced_case):
         case = synced_case(days_ahead=-1)
-        services.approve(case.pk, approver)
+        decisions.approve(case.pk, approver)
         org.fault("okta", "error", endpoint="POST /api/v1/users/*/lifecycle/deactivate", status=500, rate=1)
         revocation.run_case(case.pk)
         assert Case.objects.get(pk=case.pk).state == Case.State.FAILED
@@ -201,7 +201,7 @@ class TestRunningAndDone:
 
     def test_restore_takes_two_people(self, client, approver, second_approver, synced_case):
         case = synced_case(days_ahead=-1)
-        services.approve(case.pk, approver)
+        decisions.approve(case.pk, approver)
         revocation.run_case(case.pk)
         client.force_login(approver)
         confirm(client, "case_restore", case, reason="Rescinded by HR")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from offboarding import services
+from offboarding import sync
 from offboarding.management.commands import sync_workday as command
 from offboarding.models import AuditEvent, Case, SafetySettings
 
@@ -49,7 +49,7 @@ def clock(monkeypatch):
 @pytest.fixture
 def syncs(monkeypatch, clock):
     """When each sync started (seconds on the fake clock), and how long the next ones take."""
-    real = services.sync_workday
+    real = sync.sync_workday
     started: list[float] = []
     durations: list[float] = []
 
@@ -59,7 +59,7 @@ def syncs(monkeypatch, clock):
         clock.now += durations.pop(0) if durations else 0
         return result
 
-    monkeypatch.setattr(services, "sync_workday", timed_sync)
+    monkeypatch.setattr(sync, "sync_workday", timed_sync)
     return started, durations
 
 
@@ -120,13 +120,13 @@ class TestPoller:
 
     def test_sigint_during_a_sync_lets_the_sync_finish_then_stops(self, leaver, clock, syncs, monkeypatch):
         leaver("E100")
-        timed_sync = services.sync_workday
+        timed_sync = sync.sync_workday
 
         def interrupted_sync(**kwargs):
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in `make run`
             return timed_sync(**kwargs)
 
-        monkeypatch.setattr(services, "sync_workday", interrupted_sync)
+        monkeypatch.setattr(sync, "sync_workday", interrupted_sync)
         poll()
         case = Case.objects.get()
         assert case.identity == Case.Identity.EXACT and case.plan["remove"]  # assessed, not left half done

@@ -14,9 +14,11 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
-from offboarding import revocation, services
+from offboarding import decisions, revocation, sync
 from offboarding.clients.errors import VendorError
-from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Step, Termination
+from offboarding.clients.okta import OktaClient
+from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Termination
+from tests.wrapped_clients import Wrapped, before
 
 POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 REDIS = settings.Q_BROKER == "redis"
@@ -50,11 +52,11 @@ class TestWorkdayGarbage:
     def test_the_sync_raises_and_changes_nothing(self, org, leaver, fault):
         leaver("E100")
         leaver("E200", "Ada", "Lovelace", Termination_Date="the 5th of never")
-        services.sync_workday()
+        sync.sync_workday()
         before = snapshot()
         org.fault("workday", fault.pop("kind"), **fault)
         with pytest.raises(VendorError, match="workday"):
-            services.sync_workday()
+            sync.sync_workday()
         assert snapshot() == before
 
 
@@ -64,7 +66,7 @@ def full_report(org, leaver):
     SafetySettings.objects.update_or_create(pk=1, defaults={"empty_report_suspect_from": 3})
     for n in range(3):
         leaver(f"E{n}", f"Person{n}", "Test")
-    services.sync_workday()
+    sync.sync_workday()
     assert SafetySettings.load().last_report_rows == 3
     return org
 
@@ -77,8 +79,8 @@ class TestEmptyReportAfterAFullOne:
         settings.ALERT_EMAILS = ["security@example.com"]
         before = snapshot()
         full_report.fault("workday", "malformed", body=EMPTY)
-        with pytest.raises(services.SuspectReport, match="came back empty; the last one had 3 rows"):
-            services.sync_workday()
+        with pytest.raises(sync.SuspectReport, match="came back empty; the last one had 3 rows"):
+            sync.sync_workday()
         after = snapshot()
         assert after["events"] == before["events"] + 1
         assert {**after, "events": before["events"]} == before
@@ -99,29 +101,29 @@ class TestEmptyReportAfterAFullOne:
 
     def test_bad_rows_are_not_marked_resolved_by_a_suspect_report(self, full_report, leaver):
         leaver("E9", "Ada", "Lovelace", Termination_Date="the 5th of never")
-        services.sync_workday()
+        sync.sync_workday()
         full_report.fault("workday", "malformed", body=EMPTY)
-        with pytest.raises(services.SuspectReport):
-            services.sync_workday()
+        with pytest.raises(sync.SuspectReport):
+            sync.sync_workday()
         assert ReportRowError.objects.get().resolved_at is None
 
     def test_an_empty_report_after_a_small_one_is_ordinary(self, org, leaver):
         SafetySettings.objects.update_or_create(pk=1, defaults={"empty_report_suspect_from": 3})
         leaver("E1")
-        services.sync_workday()
+        sync.sync_workday()
         org.fault("workday", "malformed", body=EMPTY)
-        assert not services.sync_workday().changed
+        assert not sync.sync_workday().changed
         assert SafetySettings.load().last_report_rows == 0
 
     def test_one_workers_push_is_not_a_whole_report(self, full_report):
         full_report.fault("workday", "malformed", body=EMPTY)
-        services.sync_workday(employee_id="E404")
+        sync.sync_workday(employee_id="E404")
         assert SafetySettings.load().last_report_rows == 3
 
     def test_the_threshold_zero_turns_the_check_off(self, full_report):
         SafetySettings.objects.filter(pk=1).update(empty_report_suspect_from=0)
         full_report.fault("workday", "malformed", body=EMPTY)
-        services.sync_workday()
+        sync.sync_workday()
 
 
 def okta_changes(sandbox) -> Counter:
@@ -131,31 +133,30 @@ def okta_changes(sandbox) -> Counter:
 @pytest.mark.skipif(not POSTGRES, reason="the database restart is shown on PostgreSQL (DATABASE_URL=postgres://...)")
 @pytest.mark.django_db(transaction=True)
 class TestDatabaseRestartMidCase:
-    def test_the_case_resumes_on_a_new_connection_and_ends_correctly(self, sandbox, leaver, approver, monkeypatch):
+    def test_the_case_resumes_on_a_new_connection_and_ends_correctly(self, sandbox, leaver, approver):
         sandbox.reset(pending_terminations=0)
         person = leaver(days_ahead=-1)
-        services.sync_workday()
-        case = services.approve(Case.objects.get().pk, approver, "HR confirmed")
+        sync.sync_workday()
+        case = decisions.approve(Case.objects.get().pk, approver, "HR confirmed")
         sandbox.clear_requests()
         db = settings.DATABASES["default"]
         admin_dsn = f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} user={db['USER']} dbname=postgres"
         if db["PASSWORD"]:
             admin_dsn += f" password={db['PASSWORD']}"
-        real_perform, killed = revocation.perform_many, []
+        killed = []
 
-        def perform(case, owner, kind, *args, **kwargs):
-            if kind == Step.Kind.CLEAR_SESSIONS and not killed:
-                # The database drops every connection of ours, as a restart does, mid-case.
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_backend_pid()")
-                    pid = cursor.fetchone()[0]
-                with psycopg.connect(admin_dsn, autocommit=True) as admin:
-                    admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-                killed.append(pid)
-            return real_perform(case, owner, kind, *args, **kwargs)
+        def drop_our_connections():
+            # The database drops every connection of ours, as a restart does, mid-case.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            with psycopg.connect(admin_dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            killed.append(pid)
 
-        monkeypatch.setattr(revocation, "perform_many", perform)
-        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        # Just before the read-back (GET): every change is recorded, none is in flight.
+        okta = Wrapped(OktaClient.from_settings(), get_user=before(2, drop_our_connections))
+        assert revocation.run_case(case.pk, okta=okta) == Case.State.COMPLETED
         assert killed
         case = Case.objects.get()
         assert case.ticket == Case.Ticket.FILED
@@ -206,8 +207,8 @@ def run_next_task(broker) -> str:
 class TestBrokerRestartWithTasksQueued:
     def test_a_queued_revocation_lost_with_the_broker_is_enqueued_again(self, org, leaver, approver, own_queue):
         leaver(days_ahead=-1)
-        services.sync_workday()
-        case = services.approve(Case.objects.get().pk, approver)
+        sync.sync_workday()
+        case = decisions.approve(Case.objects.get().pk, approver)
         revocation.enqueue(case.pk)
         assert own_queue.queue_size() == 1
         # Redis restarts without persistence (as CI runs it): the queue is gone, the case still approved.
@@ -222,8 +223,8 @@ class TestBrokerRestartWithTasksQueued:
         self, org, leaver, approver, own_queue
     ):
         leaver(days_ahead=-1)
-        services.sync_workday()
-        case = services.approve(Case.objects.get().pk, approver)
+        sync.sync_workday()
+        case = decisions.approve(Case.objects.get().pk, approver)
         assert revocation.claim(case.pk, "worker-that-died")
         call_command("run_due", "--enqueue")
         assert own_queue.queue_size() == 0  # its lease still runs

@@ -9,10 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from offboarding import revocation, services
+from offboarding import decisions, reconcile, restore, revocation, steps, sync, tickets
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import OktaClient
-from offboarding.models import AuditEvent, Case, Step
+from offboarding.models import AuditEvent, Case, ReconciliationRun, Step
+from tests.wrapped_clients import Crash, Wrapped, before, die_after, die_before
 
 
 @pytest.fixture
@@ -21,9 +22,9 @@ def approved_case(leaver, approver):
 
     def make(**kwargs) -> Case:
         person = leaver(days_ahead=-1, **kwargs)
-        services.sync_workday()
+        sync.sync_workday()
         case = Case.objects.get(termination__employee_id=person["employee_id"])
-        return services.approve(case.pk, approver, "HR confirmed")
+        return decisions.approve(case.pk, approver, "HR confirmed")
 
     return make
 
@@ -124,8 +125,8 @@ class TestNormalCase:
 
     def test_a_case_not_yet_due_is_not_run(self, org, leaver, approver):
         leaver(days_ahead=5)
-        services.sync_workday()
-        case = services.approve(Case.objects.get().pk, approver)
+        sync.sync_workday()
+        case = decisions.approve(Case.objects.get().pk, approver)
         assert revocation.run_case(case.pk) == "nothing to do"
         assert only_case().state == Case.State.SCHEDULED
 
@@ -181,8 +182,8 @@ class TestManyGroups:
                 (g.id, g.name, lambda gid=g.id: okta.remove_from_group(gid, case.okta_user_id) or {}) for g in groups
             ]
             with CaptureQueriesContext(connection) as queries:
-                steps = revocation.perform_many(case, None, Step.Kind.REMOVE_GROUP, work)
-            assert [s.status for s in steps] == [Step.Status.DONE] * len(groups)
+                done = steps.perform_many(case, None, Step.Kind.REMOVE_GROUP, work)
+            assert [s.status for s in done] == [Step.Status.DONE] * len(groups)
             sql = [q["sql"] for q in queries.captured_queries]
             # The chain's head is the one row every worker waits for: locked once, events inserted at once.
             head_locks = [q for q in sql if "offboarding_auditchainhead" in q and q.startswith("SELECT")]
@@ -197,46 +198,50 @@ class TestManyGroups:
         settings.REVOCATION_PARALLEL_CALLS = 4
         case = approved_case(groups=self.GROUPS)
         revocation.run_case(case.pk)
-        services.request_restore(case.pk, make_user("ann", "approvers"), "rescinded")
-        services.approve_restore(case.pk, make_user("ben", "approvers"))
+        decisions.request_restore(case.pk, make_user("ann", "approvers"), "rescinded")
+        decisions.approve_restore(case.pk, make_user("ben", "approvers"))
         org.fault("okta", "latency", "PUT /api/v1/groups/*/users/*", seconds=0.3)
         org.clear_requests()
-        assert revocation.restore_case(case.pk) == "restored"
+        assert restore.restore_case(case.pk) == "restored"
         added = [r for r in org.requests("okta") if r["method"] == "PUT" and "/groups/" in r["path"]]
         assert len(added) == 12 and overlapping(added) == 4
         user = org.okta_user(case.okta_user_id)
         assert len([g for g in user["groups"] if g["type"] == "OKTA_GROUP"]) == 12
 
 
-class Crash(Exception):
-    pass
+# Where a worker dies "after" each step: just before the next step's first call.
+DIES_BEFORE = {
+    "resolve": ("okta", "list_user_groups", 1),
+    "snapshot": ("okta", "remove_from_group", 1),
+    "remove_group": ("okta", "clear_sessions", 1),
+    "clear_sessions": ("okta", "deactivate", 1),
+    "deactivate": ("okta", "get_user", 2),  # the read-back
+    "verify": ("jira", "find_issues_by_label", 1),
+    "file_ticket": ("jira", "attach_file", 1),
+}
+
+
+def dying_clients(service: str, method: str, around) -> dict:
+    okta, jira = OktaClient.from_settings(), JiraClient.from_settings()
+    if service == "okta":
+        return {"okta": Wrapped(okta, **{method: around}), "jira": jira}
+    return {"okta": okta, "jira": Wrapped(jira, **{method: around})}
 
 
 class TestResume:
     @pytest.mark.parametrize("crash_after", STEP_KINDS)
-    def test_a_crash_after_any_step_resumes_without_repeating_a_call(
-        self, org, approved_case, monkeypatch, crash_after
-    ):
+    def test_a_crash_after_any_step_resumes_without_repeating_a_call(self, org, approved_case, crash_after):
         case = approved_case()
         org.clear_requests()
-        real_perform = revocation.perform_many
-
-        def crashing_perform(case, owner, kind, *args, **kwargs):
-            steps = real_perform(case, owner, kind, *args, **kwargs)
-            if kind == crash_after:
-                raise Crash(f"worker died after {crash_after}")
-            return steps
-
-        monkeypatch.setattr(revocation, "perform_many", crashing_perform)
+        service, method, nth = DIES_BEFORE[crash_after]
         with pytest.raises(Crash):
-            revocation.run_case(case.pk)
-        monkeypatch.setattr(revocation, "perform_many", real_perform)
+            revocation.run_case(case.pk, **dying_clients(service, method, die_before(nth)))
 
         # The lease of the dead worker runs out; the next run resumes.
         Case.objects.filter(pk=case.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
         Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
         revocation.run_case(case.pk)
-        revocation.retry_pending_tickets()
+        tickets.retry_pending_tickets()
 
         case = only_case()
         assert case.state == Case.State.COMPLETED
@@ -246,38 +251,20 @@ class TestResume:
         assert all(n == 1 for n in mutations.values()), mutations
         assert len(mutations) == 4
 
-    def test_a_crash_between_creating_the_ticket_and_saving_it_files_no_second_one(
-        self, org, approved_case, monkeypatch
-    ):
+    def test_a_crash_between_creating_the_ticket_and_saving_it_files_no_second_one(self, org, approved_case):
         case = approved_case()
-        real_create = JiraClient.create_issue
-
-        def create_then_die(self, *args, **kwargs):
-            real_create(self, *args, **kwargs)
-            raise Crash("worker died before saving the key")
-
-        monkeypatch.setattr(JiraClient, "create_issue", create_then_die)
         with pytest.raises(Crash):
-            revocation.run_case(case.pk)
-        monkeypatch.setattr(JiraClient, "create_issue", real_create)
+            revocation.run_case(case.pk, **dying_clients("jira", "create_issue", die_after(1)))
         assert only_case().jira_key == ""
         Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
-        assert revocation.retry_pending_tickets() == [case.pk]
+        assert tickets.retry_pending_tickets() == [case.pk]
         assert len(org.jira_issues()) == 1
         assert only_case().jira_key == org.jira_issues()[0]["key"]
 
-    def test_a_deactivation_whose_answer_was_lost_is_read_back_as_done(self, org, approved_case, monkeypatch):
+    def test_a_deactivation_whose_answer_was_lost_is_read_back_as_done(self, org, approved_case):
         case = approved_case()
-        real = OktaClient.request_deactivation
-
-        def deactivate_then_die(self, user_id):
-            real(self, user_id)
-            raise Crash("worker died before recording the deactivation")
-
-        monkeypatch.setattr(OktaClient, "request_deactivation", deactivate_then_die)
         with pytest.raises(Crash):
-            revocation.run_case(case.pk)
-        monkeypatch.setattr(OktaClient, "request_deactivation", real)
+            revocation.run_case(case.pk, **dying_clients("okta", "deactivate", die_after(1)))
         Case.objects.filter(pk=case.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
         assert revocation.run_case(case.pk) == Case.State.COMPLETED
         step = Step.objects.get(kind=Step.Kind.DEACTIVATE)
@@ -323,19 +310,16 @@ class TestFailurePolicy:
         assert Step.objects.get(kind="verify").status == Step.Status.FAILED
         assert mailoutbox
 
-    def test_a_failed_verification_fails_the_case(self, org, approved_case, monkeypatch):
+    def test_a_failed_verification_fails_the_case(self, org, approved_case):
         case = approved_case()
         group = org.okta_user(case.okta_user_id)["groups"]
         vpn = next(g for g in group if g["name"] == "VPN Users E100")
-        real_deactivate = OktaClient.request_deactivation
-
-        def directory_sync_readds_then_deactivate(self, user_id):
-            # A group push re-adds a membership between its removal and the read-back.
-            org.add_okta_membership(vpn["id"], user_id)
-            return real_deactivate(self, user_id)
-
-        monkeypatch.setattr(OktaClient, "request_deactivation", directory_sync_readds_then_deactivate)
-        assert revocation.run_case(case.pk) == Case.State.FAILED
+        # A group push re-adds a membership between its removal and the read-back.
+        okta = Wrapped(
+            OktaClient.from_settings(),
+            deactivate=before(1, lambda: org.add_okta_membership(vpn["id"], case.okta_user_id)),
+        )
+        assert revocation.run_case(case.pk, okta=okta) == Case.State.FAILED
         case = only_case()
         assert "Verification failed: OKTA_GROUP memberships left: VPN Users E100" in case.failure_summary
         assert "NOT verified" in ticket_text(org)
@@ -365,7 +349,7 @@ class TestJiraDown:
         case = only_case()
         assert case.ticket == Case.Ticket.PENDING
         assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
-        assert revocation.retry_pending_tickets() == []  # still down, nothing filed, nothing lost
+        assert tickets.retry_pending_tickets() == []  # still down, nothing filed, nothing lost
         org.clear_faults()
         Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
         org.clear_requests()
@@ -380,11 +364,11 @@ class TestRestore:
         case = approved_case()
         revocation.run_case(case.pk)
         ann, ben = make_user("ann", "approvers"), make_user("ben", "approvers")
-        services.request_restore(case.pk, ann, "rescinded: stays with us")
-        with pytest.raises(services.DecisionError, match="different approver"):
-            services.approve_restore(case.pk, ann)
-        services.approve_restore(case.pk, ben)
-        assert revocation.restore_case(case.pk) == "restored"
+        decisions.request_restore(case.pk, ann, "rescinded: stays with us")
+        with pytest.raises(decisions.DecisionError, match="different approver"):
+            decisions.approve_restore(case.pk, ann)
+        decisions.approve_restore(case.pk, ben)
+        assert restore.restore_case(case.pk) == "restored"
         state = org.okta_user(case.okta_user_id)
         # Activated again; without a password credential Okta leaves the person to finish activation.
         assert state["status"] in ("ACTIVE", "PROVISIONED")
@@ -393,7 +377,7 @@ class TestRestore:
         case = only_case()
         assert case.restored_at is not None
         assert "Access restored" in str(org.jira_issues()[0]["comments"])
-        assert revocation.restore_case(case.pk) == "nothing to do"
+        assert restore.restore_case(case.pk) == "nothing to do"
         assert AuditEvent.objects.filter(action="case.restored").count() == 1
 
 
@@ -401,12 +385,12 @@ class TestEmergencyOffboard:
     def test_it_needs_a_second_approver_and_then_runs_at_once(self, org, make_user, django_capture_on_commit_callbacks):
         ann, ben = make_user("ann", "approvers"), make_user("ben", "approvers")
         user = org.add_okta_user("E900", "Eve", "Intruder", groups=[org.add_okta_group("Prod Admins")["id"]])
-        case = services.start_emergency(user["id"], ann, "credentials leaked")
+        case = decisions.start_emergency(user["id"], ann, "credentials leaked")
         assert case.state == Case.State.PENDING_REVIEW
-        with pytest.raises(services.DecisionError, match="You requested this offboard"):
-            services.approve(case.pk, ann)
+        with pytest.raises(decisions.DecisionError, match="You requested this offboard"):
+            decisions.approve(case.pk, ann)
         with django_capture_on_commit_callbacks() as callbacks:
-            case = services.approve(case.pk, ben)
+            case = decisions.approve(case.pk, ben)
         assert case.state == Case.State.APPROVED
         assert len(callbacks) == 1
         assert revocation.run_case(case.pk) == Case.State.COMPLETED
@@ -421,9 +405,9 @@ class TestReconciliation:
         revocation.run_case(case.pk)
         OktaClient.from_settings().reactivate(case.okta_user_id)  # someone turned them back on in Okta
         leaver("E200", "Ada", "Lovelace", days_ahead=-2)  # past due, never approved
-        services.sync_workday()
+        sync.sync_workday()
         call_command("reconcile")
-        run = revocation.ReconciliationRun.objects.get()
+        run = ReconciliationRun.objects.get()
         assert sorted(f["employee_id"] for f in run.findings) == ["E100", "E200"]
         assert Case.objects.get(pk=case.pk).state == Case.State.NEEDS_ATTENTION
         assert "can still sign in" in Case.objects.get(pk=case.pk).attention_reason
@@ -432,7 +416,7 @@ class TestReconciliation:
     def test_a_clean_org_has_no_findings(self, org, approved_case):
         case = approved_case()
         revocation.run_case(case.pk)
-        assert revocation.reconcile().findings == []
+        assert reconcile.reconcile().findings == []
 
 
 class TestRunDue:

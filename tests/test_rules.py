@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from offboarding import services
+from offboarding import sync
 from offboarding.models import AuditEvent, AutoApproveRule, Case, ProtectedAccount
 
 MATCHING = {
@@ -15,7 +15,7 @@ MATCHING = {
 
 
 def synced_case() -> Case:
-    services.sync_workday()
+    sync.sync_workday()
     return Case.objects.get()
 
 

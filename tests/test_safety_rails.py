@@ -2,12 +2,12 @@
 
 import pytest
 
-from offboarding import services
+from offboarding import decisions, sync
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 
 
-def sync() -> services.SyncResult:
-    return services.sync_workday()
+def sync() -> sync.SyncResult:
+    return sync.sync_workday()
 
 
 class TestMassTerminationBreaker:
@@ -34,7 +34,7 @@ class TestMassTerminationBreaker:
         leaver("E102", "Cat", "Three")
         sync()
         assert Case.objects.get(termination__employee_id="E102").decided_by_rule is None
-        services.reset_breaker(admin_user)
+        decisions.reset_breaker(admin_user)
         assert not SafetySettings.load().breaker_tripped
         reset = AuditEvent.objects.get(action="safety.breaker_reset")
         assert reset.actor == admin_user
@@ -67,11 +67,11 @@ class TestProtectedAccounts:
         case = Case.objects.get()
         assert case.protected_reason
         first, second = make_user("ann", "approvers"), make_user("ben", "approvers")
-        services.approve(case.pk, first)
+        decisions.approve(case.pk, first)
         assert Case.objects.get().state == Case.State.NEEDS_ATTENTION
-        with pytest.raises(services.DecisionError, match="already approved"):
-            services.approve(case.pk, first)
-        case = services.approve(case.pk, second)
+        with pytest.raises(decisions.DecisionError, match="already approved"):
+            decisions.approve(case.pk, first)
+        case = decisions.approve(case.pk, second)
         assert case.state == Case.State.SCHEDULED
         assert Approval.objects.filter(case=case).count() == 2
 
@@ -80,7 +80,7 @@ class TestDecisions:
     def test_an_approver_approves_with_a_reason(self, leaver, approver):
         leaver()
         sync()
-        case = services.approve(Case.objects.get().pk, approver, "confirmed with HR")
+        case = decisions.approve(Case.objects.get().pk, approver, "confirmed with HR")
         assert case.state == Case.State.SCHEDULED
         assert case.decided_by == approver
         event = AuditEvent.objects.get(action="case.approved")
@@ -91,9 +91,9 @@ class TestDecisions:
         leaver()
         sync()
         case = Case.objects.get()
-        with pytest.raises(services.DecisionError, match="reason is required"):
-            services.reject(case.pk, approver, "  ")
-        case = services.reject(case.pk, approver, "wrong person")
+        with pytest.raises(decisions.DecisionError, match="reason is required"):
+            decisions.reject(case.pk, approver, "  ")
+        case = decisions.reject(case.pk, approver, "wrong person")
         assert case.state == Case.State.REJECTED
         assert AuditEvent.objects.get(action="case.rejected").after["reason"] == "wrong person"
 
@@ -102,20 +102,20 @@ class TestDecisions:
         leaver()
         sync()
         user = request.getfixturevalue(who)
-        with pytest.raises(services.DecisionError):
-            services.approve(Case.objects.get().pk, user)
-        with pytest.raises(services.DecisionError):
-            services.reject(Case.objects.get().pk, user, "no")
+        with pytest.raises(decisions.DecisionError):
+            decisions.approve(Case.objects.get().pk, user)
+        with pytest.raises(decisions.DecisionError):
+            decisions.reject(Case.objects.get().pk, user, "no")
 
     def test_a_case_without_an_okta_user_cannot_be_approved(self, leaver, approver):
         leaver(in_okta=False)
         sync()
-        with pytest.raises(services.DecisionError, match="No Okta user"):
-            services.approve(Case.objects.get().pk, approver)
+        with pytest.raises(decisions.DecisionError, match="No Okta user"):
+            decisions.approve(Case.objects.get().pk, approver)
 
     def test_a_decided_case_cannot_be_decided_again(self, leaver, approver):
         leaver()
         sync()
-        case = services.reject(Case.objects.get().pk, approver, "no")
-        with pytest.raises(services.DecisionError, match="can no longer be approved"):
-            services.approve(case.pk, approver)
+        case = decisions.reject(Case.objects.get().pk, approver, "no")
+        with pytest.raises(decisions.DecisionError, match="can no longer be approved"):
+            decisions.approve(case.pk, approver)

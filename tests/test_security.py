@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from offboarding import revocation, services
+from offboarding import decisions, revocation, tickets
 from offboarding.models import AuditEvent, Case
 from tests.test_access import named_urls, url_of
 from tests.test_push import event, signed
@@ -56,15 +56,15 @@ class TestSecretsNeverLeak:
             **signed(event("E100"), PUSH_SECRET),
         )
         assert response.status_code == 200
-        case = services.approve(Case.objects.get().pk, approver, "HR confirmed")
+        case = decisions.approve(Case.objects.get().pk, approver, "HR confirmed")
         org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
         org.fault("okta", "error", "DELETE /api/v1/groups/*/users/*", status=500, count=1)
         org.fault("jira", "error", "POST /rest/api/3/issue", status=500, count=1)
         revocation.run_case(case.pk)
         org.clear_faults()
         Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
-        revocation.retry_pending_tickets()
-        services.retry_case(case.pk, approver)
+        tickets.retry_pending_tickets()
+        decisions.retry_case(case.pk, approver)
         revocation.run_case(case.pk)
         case.refresh_from_db()
         assert case.state == Case.State.COMPLETED and case.ticket == Case.Ticket.FILED

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import resolve, reverse
 
-from offboarding import services
+from offboarding import decisions
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from tests.page_helpers import make_case
 from tests.test_pages_access import PAGES, WHO, patterns, url_for
@@ -129,7 +129,7 @@ class TestFourEyesThroughThePages:
     def test_an_admin_who_requested_an_emergency_cannot_approve_it(self, org, client, make_user):
         root = make_user("root", "approvers", "admins")
         user = org.add_okta_user("E900", "Eve", "Intruder", groups=[])
-        case = services.start_emergency(user["id"], root, "credentials leaked")
+        case = decisions.start_emergency(user["id"], root, "credentials leaked")
         client.force_login(root)
         post_decision(client, "case_approve", case)
         case.refresh_from_db()

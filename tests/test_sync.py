@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from offboarding import revocation, services
+from offboarding import decisions, revocation, sync
+from offboarding import sync as sync_module
 from offboarding.clients.errors import VendorError
 from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Termination
 
@@ -25,7 +26,7 @@ def snapshot_of_database() -> dict:
 class TestNewTermination:
     def test_it_opens_a_case_pending_review_with_an_exact_identity(self, leaver):
         person = leaver()
-        result = services.sync_workday()
+        result = sync.sync_workday()
         case = only_case()
         assert result.created == [case.pk]
         assert case.state == Case.State.PENDING_REVIEW
@@ -36,7 +37,7 @@ class TestNewTermination:
 
     def test_it_keeps_the_plan_of_what_revocation_would_do(self, leaver):
         leaver()
-        services.sync_workday()
+        sync.sync_workday()
         plan = only_case().plan
         assert sorted(g["name"] for g in plan["remove"]) == ["GitHub Engineers E100", "VPN Users E100"]
         kept = {g["name"]: g["type"] for g in plan["keep"]}
@@ -46,14 +47,14 @@ class TestNewTermination:
 
     def test_it_records_what_it_saw_in_the_audit_trail(self, leaver):
         leaver()
-        services.sync_workday()
+        sync.sync_workday()
         actions = list(AuditEvent.objects.values_list("action", flat=True))
         assert actions == ["termination.received", "case.opened", "okta.user_resolved"]
         assert AuditEvent.objects.first().actor_name == "system:sync_workday"
 
     def test_a_future_dated_termination_takes_effect_at_the_end_of_its_day(self, leaver):
         leaver(days_ahead=10, Time_Zone="America/New_York")
-        services.sync_workday()
+        sync.sync_workday()
         case = only_case()
         expected = case.termination.effective_moment(SafetySettings.EffectiveMode.END_OF_TERMINATION_DATE)
         assert case.effective_at == expected
@@ -62,7 +63,7 @@ class TestNewTermination:
     def test_an_involuntary_termination_can_act_immediately(self, leaver):
         SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
         leaver(days_ahead=0, Termination_Category="Involuntary")
-        services.sync_workday()
+        sync.sync_workday()
         case = only_case()
         assert case.immediate
         assert case.effective_at <= timezone.now()
@@ -70,7 +71,7 @@ class TestNewTermination:
     def test_a_voluntary_termination_is_not_made_immediate(self, leaver):
         SafetySettings.objects.update_or_create(pk=1, defaults={"involuntary_immediately": True})
         leaver(days_ahead=3, Termination_Category="Voluntary")
-        services.sync_workday()
+        sync.sync_workday()
         assert not only_case().immediate
 
 
@@ -88,7 +89,7 @@ class TestLayoff:
             leaver(employee_id=f"E{n}", first=f"Person{n}", groups=("VPN",))
         org.fault("okta", "latency", "GET /api/v1/users", seconds=0.3)
         org.clear_requests()
-        result = services.sync_workday()
+        result = sync.sync_workday()
         assert len(result.created) == 8
         searches = [r for r in org.requests("okta") if "employeeNumber" in r["query"]]
         assert len(searches) == 8
@@ -106,7 +107,7 @@ class TestLayoff:
         for n in range(6):
             leaver(employee_id=f"E{n}", first=f"Person{n}")
         org.fault("okta", "malformed", "GET /api/v1/users", count=1)
-        services.sync_workday()
+        sync.sync_workday()
         failed = AuditEvent.objects.filter(action="okta.lookup_failed")
         assert failed.count() == 1
         assert Case.objects.filter(identity=Case.Identity.EXACT).count() == 5
@@ -117,9 +118,9 @@ class TestSecondSync:
     def test_it_changes_nothing_and_records_nothing(self, leaver):
         leaver("E100")
         leaver("E200", "Ada", "Lovelace")
-        services.sync_workday()
+        sync.sync_workday()
         before = snapshot_of_database()
-        result = services.sync_workday()
+        result = sync.sync_workday()
         assert not result.changed
         assert snapshot_of_database() == before
 
@@ -127,11 +128,11 @@ class TestSecondSync:
 class TestCorrection:
     def test_a_new_date_moves_the_effective_moment_and_is_audited(self, org, leaver):
         leaver(days_ahead=10)
-        services.sync_workday()
+        sync.sync_workday()
         old = only_case().effective_at
         new_date = date.today() + timedelta(days=3)
         org.correct_termination("E100", Termination_Date=new_date.isoformat())
-        result = services.sync_workday()
+        result = sync.sync_workday()
         case = only_case()
         assert result.updated == [case.pk]
         assert case.termination.termination_date == new_date
@@ -145,9 +146,9 @@ class TestCorrection:
 class TestRescind:
     def test_a_rescind_before_revocation_cancels_the_case(self, org, leaver):
         leaver()
-        services.sync_workday()
+        sync.sync_workday()
         org.rescind_termination("E100")
-        result = services.sync_workday()
+        result = sync.sync_workday()
         case = only_case()
         assert result.cancelled == [case.pk]
         assert case.state == Case.State.CANCELLED
@@ -156,12 +157,12 @@ class TestRescind:
     def test_a_rescind_after_revocation_needs_attention(self, org, leaver, approver, mailoutbox, settings):
         settings.ALERT_EMAILS = ["security@example.com"]
         leaver(days_ahead=-1)
-        services.sync_workday()
-        case = services.approve(only_case().pk, approver)
+        sync.sync_workday()
+        case = decisions.approve(only_case().pk, approver)
         revocation.run_case(case.pk)
         assert only_case().state == Case.State.COMPLETED
         org.rescind_termination("E100")
-        services.sync_workday()
+        sync.sync_workday()
         case = only_case()
         assert case.state == Case.State.NEEDS_ATTENTION
         assert "Rescinded in Workday after access was revoked" in case.attention_reason
@@ -170,7 +171,7 @@ class TestRescind:
     def test_a_termination_rescinded_before_we_saw_it_opens_nothing(self, org, leaver):
         leaver()
         org.rescind_termination("E100")
-        services.sync_workday()
+        sync.sync_workday()
         assert not Case.objects.exists()
 
 
@@ -178,7 +179,7 @@ class TestReportProblems:
     def test_a_bad_row_is_kept_and_the_good_rows_still_go_through(self, org, leaver):
         leaver("E100")
         leaver("E200", "Ada", "Lovelace", Termination_Date="the 5th of never")
-        result = services.sync_workday()
+        result = sync.sync_workday()
         assert result.row_errors == 1
         assert Case.objects.get().termination.employee_id == "E100"
         error = ReportRowError.objects.get()
@@ -188,21 +189,21 @@ class TestReportProblems:
 
     def test_a_known_bad_row_is_not_recorded_again_and_resolves_when_fixed(self, org, leaver):
         leaver("E200", "Ada", "Lovelace", Termination_Date="the 5th of never")
-        services.sync_workday()
-        services.sync_workday()
+        sync.sync_workday()
+        sync.sync_workday()
         assert ReportRowError.objects.count() == 1
         assert AuditEvent.objects.filter(action="workday.row_error").count() == 1
         org.correct_termination("E200", Termination_Date=date.today().isoformat())
-        services.sync_workday()
+        sync.sync_workday()
         assert ReportRowError.objects.get().resolved_at is not None
         assert Case.objects.count() == 1
 
     def test_a_body_that_is_not_a_report_is_an_error_not_zero_terminations(self, org, leaver):
         leaver()
-        services.sync_workday()
+        sync.sync_workday()
         org.fault("workday", "malformed")
         with pytest.raises(VendorError):
-            services.sync_workday()
+            sync.sync_workday()
         assert only_case().state == Case.State.PENDING_REVIEW
 
 
@@ -216,18 +217,18 @@ class TestConcurrentSyncs:
 
         sandbox.reset(pending_terminations=0)
         leaver()
-        real = services._current_termination
+        real = sync_module._current_termination
 
         def slow_lookup(*args):
             found = real(*args)
             time.sleep(0.3)  # widen the gap between looking and creating
             return found
 
-        monkeypatch.setattr(services, "_current_termination", slow_lookup)
+        monkeypatch.setattr(sync_module, "_current_termination", slow_lookup)
 
         def sync():
             try:
-                services.sync_workday(employee_id="E100")
+                sync_module.sync_workday(employee_id="E100")
             finally:
                 connection.close()
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
 
-from offboarding import revocation, services
+from offboarding import decisions, revocation, sync
 from offboarding.models import Case, Step
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,8 +76,8 @@ def wait_for(condition, timeout: float, what: str):
 def test_a_killed_worker_is_replaced_and_the_case_finishes(sandbox, leaver, approver):
     sandbox.reset(pending_terminations=0)
     person = leaver(days_ahead=-1, groups=tuple(f"Team {n}" for n in range(6)))
-    services.sync_workday()
-    case = services.approve(Case.objects.get().pk, approver)
+    sync.sync_workday()
+    case = decisions.approve(Case.objects.get().pk, approver)
     # Only the job that re-enqueues due cases runs in this test, and at once after a restart.
     Schedule.objects.exclude(name="enqueue_due_cases").update(next_run=timezone.now() + timezone.timedelta(days=1))
     get_broker().purge_queue()

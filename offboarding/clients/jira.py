@@ -34,6 +34,11 @@ def _describe_jira_error(response: requests.Response) -> ErrorBody:
     return ErrorBody(summary=causes[0], code=causes[0], causes=causes[1:], details={"errors": errors})
 
 
+def browse_url(base_url: str, key: str) -> str:
+    """Where a person opens the Jira issue `key` on the site at `base_url`."""
+    return f"{base_url}/browse/{key}"
+
+
 class JiraClient:
     def __init__(
         self,
@@ -76,7 +81,7 @@ class JiraClient:
         return f"JiraClient({self.base_url!r}, project={self.project_key!r})"
 
     def browse_url(self, key: str) -> str:
-        return f"{self.base_url}/browse/{key}"
+        return browse_url(self.base_url, key)
 
     def create_issue(self, summary: str, description_adf: dict[str, Any], labels: list[str]) -> JiraIssue:
         """File a ticket. Never retried after an ambiguous failure (timeout, 5xx): the caller

@@ -71,6 +71,21 @@ class OktaUser:
     def is_deprovisioned(self) -> bool:
         return self.status == DEPROVISIONED
 
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def as_dict(self) -> dict[str, str]:
+        """The user as the plan, the steps and the evidence keep it."""
+        return {
+            "id": self.id,
+            "login": self.login,
+            "email": self.email,
+            "name": self.name,
+            "status": self.status,
+            "employee_number": self.employee_number,
+        }
+
 
 @dataclass(frozen=True)
 class OktaGroup:
@@ -105,6 +120,16 @@ class OktaGroup:
         if not self.removable:
             return f"Group type {self.type or 'unknown'}: only OKTA_GROUP memberships can be removed"
         return ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The group as the plan, the steps and the pages show it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "removable": self.removable,
+            "reason": self.not_removable_reason,
+        }
 
 
 class SswsAuth(AuthBase):
@@ -356,28 +381,18 @@ class OktaClient:
         """End every Okta session and revoke the OAuth/OIDC tokens issued to the user."""
         self.transport.request("DELETE", f"/api/v1/users/{user_id}/sessions", params={"oauthTokens": "true"})
 
-    def deactivate(self, user_id: str) -> OktaUser:
-        """Deactivate, and return the user as read back. Already DEPROVISIONED counts as done."""
-        user = self.get_user(user_id)
-        if user.is_deprovisioned:
-            return user
-        try:
-            self.request_deactivation(user_id)
-        except NotFound:
-            # Okta answers 404 to deactivating a user who is already deprovisioned, e.g.
-            # when our first attempt did go through before its answer was lost.
-            user = self.get_user(user_id)
-            if user.is_deprovisioned:
-                return user
-            raise
-        return self.get_user(user_id)
+    def deactivate(self, user_id: str) -> str:
+        """Deactivate the user (lifecycle, never delete); what Okta answered, in words.
 
-    def request_deactivation(self, user_id: str) -> None:
-        """The lifecycle call alone, for a caller that has just read the user and reads back after.
-
-        Okta answers 404 E0000007 when the user is already deprovisioned.
+        Okta answers 404 E0000007 to deactivating a user who is already deprovisioned, e.g. when
+        our earlier attempt went through but its answer was lost. That answer is returned, not
+        raised: a 404 also means "no such user", so the caller reads the user back to know.
         """
-        self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")
+        try:
+            self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")
+        except NotFound as e:
+            return f"already deprovisioned? Okta answered: {e}"
+        return "deactivated"
 
     def reactivate(self, user_id: str) -> OktaUser:
         """Undo a deactivation (activate a DEPROVISIONED user without emailing them)."""

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from offboarding import services
+from offboarding import identity
 from offboarding.clients.okta import OktaClient
 from offboarding.models import Termination
 
@@ -17,13 +17,14 @@ class Command(BaseCommand):
         if termination is None:
             raise CommandError(f"No Workday termination for employee {employee_id}")
         okta = OktaClient.from_settings()
-        identity, user, note = services.resolve_identity(termination, okta)
+        found = identity.resolve_identity(termination, okta)
+        user = found.user
         self.stdout.write(f"{termination.name} ({employee_id}), effective per Workday {termination.termination_date}")
-        self.stdout.write(f"Identity: {identity}" + (f" — {note}" if note else ""))
+        self.stdout.write(f"Identity: {found.identity}" + (f" — {found.note}" if found.note else ""))
         if user is None:
             self.stdout.write("Nothing would be done: no Okta user.")
             return
-        plan = services.build_plan(user, okta.list_user_groups(user.id))
+        plan = identity.build_plan(user, okta.list_user_groups(user.id))
         self.stdout.write(f"Okta user {user.login} ({user.id}), {user.status}")
         self.stdout.write(f"Would remove {len(plan['remove'])} group memberships:")
         for group in plan["remove"]:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from offboarding import revocation
+from offboarding import reconcile
 from offboarding.request_id import request_id
 
 
@@ -9,7 +9,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with request_id():
-            run = revocation.reconcile()
+            run = reconcile.reconcile()
         self.stdout.write(f"{run.checked} checked, {len(run.findings)} can still sign in, {len(run.errors)} errors")
         for finding in run.findings:
             self.stdout.write(

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from offboarding import revocation, services
+from offboarding import decisions, revocation
+from offboarding.models import Actor
 from offboarding.request_id import request_id
 
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     def handle(self, case_id, **options):
         with request_id():
             try:
-                services.retry_case(case_id, "system:retry_case")
-            except services.DecisionError as e:
+                decisions.retry_case(case_id, Actor.system("retry_case"))
+            except decisions.DecisionError as e:
                 raise CommandError(str(e)) from e
             self.stdout.write(f"case {case_id}: {revocation.run_case(case_id)}")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from offboarding import revocation
+from offboarding import tickets
 from offboarding.request_id import request_id
 
 
@@ -9,5 +9,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with request_id():
-            filed = revocation.retry_pending_tickets()
+            filed = tickets.retry_pending_tickets()
         self.stdout.write(f"{len(filed)} tickets filed")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from offboarding import services
+from offboarding import sync
 from offboarding.clients.errors import VendorError
 from offboarding.request_id import request_id
 
@@ -39,8 +39,8 @@ class Command(BaseCommand):
             return
         with request_id():
             try:
-                result = services.sync_workday(accept_empty=accept_empty_report)
-            except services.SuspectReport as e:
+                result = sync.sync_workday(accept_empty=accept_empty_report)
+            except sync.SuspectReport as e:
                 raise CommandError(str(e)) from e
         self.stdout.write(summary(result))
 
@@ -83,8 +83,8 @@ class Command(BaseCommand):
         close_old_connections()
         try:
             with request_id():
-                result = services.sync_workday()
-        except (VendorError, services.SuspectReport) as e:
+                result = sync.sync_workday()
+        except (VendorError, sync.SuspectReport) as e:
             # Workday down or a suspect report (audited and alerted by the sync itself).
             log.error("Workday sync failed; the next one tries again: %s", e)
             return
@@ -95,7 +95,7 @@ class Command(BaseCommand):
             log.info("Workday sync: %s", summary(result))
 
 
-def summary(result: services.SyncResult) -> str:
+def summary(result: sync.SyncResult) -> str:
     return (
         f"{len(result.created)} new, {len(result.updated)} updated, {len(result.cancelled)} cancelled, "
         f"{result.row_errors} row errors" + (" — mass-termination breaker tripped" if result.breaker_tripped else "")

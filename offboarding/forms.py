@@ -1,17 +1,21 @@
-"""Forms of the security team's pages, and the audited saves behind the admins' changes.
+"""The forms of the pages: the queue's and the history's filters, the SLA period, and what admins edit.
 
-Every change an admin makes (a rule, a protected account, a safety threshold) is an audit
-event written in the same transaction as the change.
+A form only reads and checks what a person typed; what it changes goes through `offboarding/decisions.py`.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
-from django.db import models, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from offboarding.models import AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
+from offboarding import history
+from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
+
+ANY = [("", "Any")]
 
 
 class ListField(forms.CharField):
@@ -93,45 +97,55 @@ class SafetyForm(forms.ModelForm):
         return share
 
 
-def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
-    """Save the form and record `<noun>.created` or `<noun>.changed` with what changed."""
-    creating = form.instance.pk is None
-    with transaction.atomic():
-        obj = form.save()
-        changed = form.changed_data if not creating else list(form.fields)
-        AuditEvent.record(
-            f"{noun}.created" if creating else f"{noun}.changed",
-            actor=actor,
-            obj=obj,
-            before=None if creating else {name: form.initial.get(name) for name in changed},
-            after={name: form.cleaned_data.get(name) for name in changed},
-        )
-    return obj
+class DateInput(forms.DateInput):
+    input_type = "date"
 
 
-def set_rule_enabled(rule_id: int, enabled: bool, actor) -> AutoApproveRule:
-    with transaction.atomic():
-        rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
-        if rule.enabled != enabled:
-            rule.enabled = enabled
-            rule.save(update_fields=["enabled", "updated_at"])
-            AuditEvent.record(
-                "rule.enabled" if enabled else "rule.disabled",
-                actor=actor,
-                obj=rule,
-                before={"enabled": not enabled},
-                after={"enabled": enabled},
-            )
-    return rule
+class HistoryFilter(forms.Form):
+    """The history search; every field is optional and they combine with AND."""
+
+    person = forms.CharField(
+        required=False, max_length=300, help_text="Name, employee ID, Okta login or work email (part of it is enough)"
+    )
+    jira_key = forms.CharField(required=False, max_length=40, label="Jira key")
+    state = forms.ChoiceField(required=False, choices=ANY + Case.State.choices)
+    department = forms.ChoiceField(required=False)
+    category = forms.ChoiceField(required=False, choices=ANY + Termination.Category.choices)
+    decision = forms.ChoiceField(
+        required=False,
+        label="Approved by",
+        choices=[("", "Anyone"), ("human", "A person"), ("rule", "An auto-approve rule")],
+    )
+    approver = forms.CharField(required=False, max_length=150, help_text="User name of an approver")
+    rule = forms.ModelChoiceField(required=False, queryset=AutoApproveRule.objects.all(), empty_label="Any")
+    left_from = forms.DateField(required=False, widget=DateInput, label="Left from")
+    left_until = forms.DateField(required=False, widget=DateInput, label="Left until")
+    completed_from = forms.DateField(required=False, widget=DateInput)
+    completed_until = forms.DateField(required=False, widget=DateInput)
+    sort = forms.ChoiceField(required=False, choices=[(name, label) for name, (label, _) in history.SORTS.items()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = ANY + [(name, name) for name in history.departments()]
+
+    def applied(self) -> dict[str, str]:
+        """The filters as given (for the audit event and the export links)."""
+        return {name: value for name in self.fields if (value := self.data.get(name, "").strip())}
+
+    def cases(self) -> QuerySet[Case]:
+        """The matching cases, sorted, with what a row shows; nothing when the form is invalid."""
+        return history.search(self.cleaned_data) if self.is_valid() else Case.objects.none()
 
 
-def delete_protected_account(account_id: int, actor) -> None:
-    with transaction.atomic():
-        account = ProtectedAccount.objects.select_for_update().get(pk=account_id)
-        AuditEvent.record(
-            "protected_account.removed",
-            actor=actor,
-            obj=account,
-            before={"kind": account.kind, "value": account.value, "note": account.note},
-        )
-        account.delete()
+class Period(forms.Form):
+    """The days whose effective moments the dashboard measures; by default the last twelve months."""
+
+    since = forms.DateField(required=False, widget=DateInput, label="Effective from")
+    until = forms.DateField(required=False, widget=DateInput, label="Effective until")
+
+    def bounds(self) -> tuple[date, date]:
+        today = timezone.localdate()
+        data = self.cleaned_data if self.is_valid() else {}
+        until = data.get("until") or today
+        since = data.get("since") or (until.replace(day=1) - timedelta(days=334)).replace(day=1)
+        return since, until

@@ -1,0 +1,69 @@
+"""The mass-termination breaker: when too many people leave at once, auto-approval pauses and humans decide."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from offboarding.alerts import send_alert
+from offboarding.clients.errors import VendorError
+from offboarding.clients.okta import OktaClient
+from offboarding.models import Actor, AuditEvent, SafetySettings
+
+log = logging.getLogger(__name__)
+
+SYNC = Actor.system("sync_workday")
+POPULATION_RECOUNT = timedelta(hours=24)
+# A handful of leavers is an ordinary day even in a small org: the share threshold counts from here.
+SHARE_APPLIES_FROM = 5
+
+
+def check_breaker(new_terminations: int) -> bool:
+    """Trip the breaker when one sync brings too many new terminations; True while it is tripped."""
+    safety = SafetySettings.load()
+    if safety.breaker_tripped:
+        return True
+    reason = ""
+    if new_terminations > safety.breaker_count:
+        reason = f"{new_terminations} new terminations in one sync (threshold {safety.breaker_count})"
+    elif new_terminations >= SHARE_APPLIES_FROM:
+        population = active_population(safety)
+        if population and new_terminations / population > safety.breaker_share:
+            reason = (
+                f"{new_terminations} new terminations are {new_terminations / population:.1%} of "
+                f"{population} active Okta users (threshold {safety.breaker_share:.1%})"
+            )
+    if reason:
+        trip_breaker(reason)
+        return True
+    return False
+
+
+def active_population(safety: SafetySettings) -> int:
+    """Active Okta users, counted again once a day."""
+    stale = safety.active_population_counted_at is None or (
+        timezone.now() - safety.active_population_counted_at > POPULATION_RECOUNT
+    )
+    if stale:
+        try:
+            safety.active_population = OktaClient.from_settings().count_active_users()
+            safety.active_population_counted_at = timezone.now()
+            safety.save(update_fields=["active_population", "active_population_counted_at"])
+        except VendorError:
+            log.warning("Could not count active Okta users; the share threshold uses the last count")
+    return safety.active_population
+
+
+@transaction.atomic
+def trip_breaker(reason: str) -> None:
+    safety = SafetySettings.objects.select_for_update().get(pk=SafetySettings.load().pk)
+    if safety.breaker_tripped:
+        return
+    safety.breaker_tripped_at = timezone.now()
+    safety.breaker_reason = reason
+    safety.save()
+    AuditEvent.record("safety.breaker_tripped", actor=SYNC, obj=safety, after={"reason": reason})
+    send_alert("Mass-termination breaker tripped", f"Auto-approval is paused: {reason}. An admin must reset it.")

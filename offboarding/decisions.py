@@ -1,0 +1,310 @@
+"""Decisions: who may say yes or no to an offboarding, and the audited saves of what admins set.
+
+Each decision locks what it changes, checks, changes and records its audit event in one
+transaction; a decision that is not allowed raises `DecisionError` worded for the person.
+A due case is handed to the revocation worker as the decision commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts.roles import APPROVERS, has_role
+from offboarding import restore, revocation
+from offboarding.clients.okta import OktaClient
+from offboarding.identity import build_plan
+from offboarding.models import (
+    Actor,
+    Approval,
+    AuditEvent,
+    AutoApproveRule,
+    Case,
+    ProtectedAccount,
+    SafetySettings,
+)
+
+
+class DecisionError(Exception):
+    """A decision that is not allowed; the message says why, in plain words."""
+
+
+def _require_approver(user, doing: str) -> None:
+    if not has_role(user, APPROVERS):
+        raise DecisionError(f"Only approvers can {doing}.")
+
+
+def _require_reason(reason: str, doing: str) -> None:
+    if not reason.strip():
+        raise DecisionError(f"A reason is required {doing}.")
+
+
+def _approved_state(case: Case, now) -> str:
+    """Approved: scheduled for its effective moment, or due at once."""
+    return Case.State.SCHEDULED if case.effective_at and case.effective_at > now else Case.State.APPROVED
+
+
+def _enqueue_if_due(case: Case) -> None:
+    """Hand a due case to the revocation worker as soon as the decision is committed."""
+    if case.state == Case.State.APPROVED:
+        transaction.on_commit(lambda: revocation.enqueue(case.pk))
+
+
+# --- Auto-approve rules ---------------------------------------------------------------
+
+
+def rules_may_decide(case: Case, safety: SafetySettings) -> bool:
+    """Whether any rule may approve this case at all; when not, a human decides."""
+    return (
+        case.kind == Case.Kind.WORKDAY
+        and case.state == Case.State.PENDING_REVIEW
+        and case.identity == Case.Identity.EXACT
+        and not case.protected_reason
+        and not safety.breaker_tripped
+    )
+
+
+def rule_would_approve(rule: AutoApproveRule, case: Case, safety: SafetySettings) -> bool:
+    return rules_may_decide(case, safety) and rule.matches(case.termination, len(case.plan.get("remove", [])))
+
+
+def cases_rule_would_approve(rule: AutoApproveRule) -> list[Case]:
+    """The current pending cases this rule would approve now (its preview)."""
+    safety = SafetySettings.load()
+    pending = Case.objects.filter(kind=Case.Kind.WORKDAY, state=Case.State.PENDING_REVIEW).select_related("termination")
+    return [case for case in pending.order_by("effective_at") if rule_would_approve(rule, case, safety)]
+
+
+def fire_rules(case_id: int) -> Case:
+    """Approve the case by the first enabled rule that matches, when a rule may fire at all."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("termination").get(pk=case_id)
+        safety = SafetySettings.load()
+        if not rules_may_decide(case, safety):
+            return case
+        rule = next(
+            (r for r in AutoApproveRule.objects.filter(enabled=True) if rule_would_approve(r, case, safety)), None
+        )
+        if rule is None:
+            return case
+        now = timezone.now()
+        if rule.timing == AutoApproveRule.Timing.IMMEDIATELY:
+            case.immediate, case.effective_at = True, now
+        case.decided_by_rule, case.rule_snapshot, case.decided_at = rule, rule.conditions(), now
+        case.move_to(
+            _approved_state(case, now),
+            Actor.rule(rule),
+            "case.approved",
+            after={"rule": rule.conditions(), "effective_at": case.effective_at},
+        )
+    _enqueue_if_due(case)
+    return case
+
+
+# --- A person's decisions -----------------------------------------------------------------
+
+
+def approve(case_id: int, user, reason: str = "") -> Case:
+    """A person's approval; a protected or emergency case needs two distinct approvers."""
+    _require_approver(user, "approve")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if not case.is_decidable:
+            raise DecisionError(f"This case is {case.get_state_display().lower()} and can no longer be approved.")
+        if not case.okta_user_id:
+            raise DecisionError("No Okta user is resolved for this case; choose one before approving.")
+        if case.requested_by_id == user.pk:
+            raise DecisionError("You requested this offboard; a different approver must approve it.")
+        if case.approvals.filter(user=user).exists():
+            raise DecisionError("You have already approved this case; a second, different approver is needed.")
+        Approval.objects.create(case=case, user=user, reason=reason)
+        if case.needs_two_approvers and case.approvals.count() < 2:
+            AuditEvent.record(
+                "case.first_approval",
+                actor=user,
+                case=case,
+                after={"reason": reason, "waiting_for": "a second approver"},
+            )
+            return case
+        now = timezone.now()
+        case.decided_by, case.decision_reason, case.decided_at = user, reason, now
+        case.move_to(
+            _approved_state(case, now),
+            user,
+            "case.approved",
+            after={
+                "reason": reason,
+                "effective_at": case.effective_at,
+                "approvers": list(case.approvals.values_list("user__username", flat=True)),
+            },
+        )
+    _enqueue_if_due(case)
+    return case
+
+
+def reject(case_id: int, user, reason: str) -> Case:
+    _require_approver(user, "reject")
+    _require_reason(reason, "to reject")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if not (case.is_decidable or case.is_cancellable):
+            raise DecisionError(f"This case is {case.get_state_display().lower()} and can no longer be rejected.")
+        case.decided_by, case.decided_at, case.decision_reason = user, timezone.now(), reason
+        case.move_to(Case.State.REJECTED, user, after={"reason": reason})
+    return case
+
+
+def retry_case(case_id: int, actor: Actor | Any) -> Case:
+    """Resume a failed case at its first unfinished step; nothing already done is done again.
+
+    A person must be an approver; a system actor is someone at the server's shell (`manage.py retry_case`).
+    """
+    actor = Actor.of(actor)
+    if actor.is_person:
+        _require_approver(actor.user, "retry a case")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.state != Case.State.FAILED:
+            raise DecisionError(f"Only a failed case can be retried; this one is {case.get_state_display().lower()}.")
+        case.move_to(Case.State.APPROVED, actor, "case.retry_requested")
+    _enqueue_if_due(case)
+    return case
+
+
+def start_emergency(okta_user_id: str, user, reason: str) -> Case:
+    """An approver asks to offboard an Okta user now, without a Workday termination; a second approver confirms."""
+    _require_approver(user, "start an emergency offboard")
+    _require_reason(reason, "for an emergency offboard")
+    okta = OktaClient.from_settings()
+    okta_user = okta.get_user(okta_user_id)
+    plan = build_plan(okta_user, okta.list_user_groups(okta_user.id))
+    with transaction.atomic():
+        if Case.objects.filter(okta_user_id=okta_user.id, state__in=Case.OPEN_STATES + (Case.State.RUNNING,)).exists():
+            raise DecisionError(f"{okta_user.login} already has an open case.")
+        now = timezone.now()
+        case = Case.objects.create(
+            kind=Case.Kind.EMERGENCY,
+            state=Case.State.PENDING_REVIEW,
+            okta_user_id=okta_user.id,
+            okta_login=okta_user.login,
+            identity=Case.Identity.CHOSEN,
+            identity_note=f"Chosen by {user.get_username()} for an emergency offboard.",
+            protected_reason=ProtectedAccount.reason_for(okta_user.id, okta_user.login, plan["groups"]),
+            plan=plan,
+            requested_by=user,
+            request_reason=reason,
+            immediate=True,
+            effective_at=now,
+        )
+        # The requester is the first of the two people; a different approver must confirm.
+        Approval.objects.create(case=case, user=user, reason=reason)
+        AuditEvent.record(
+            "case.emergency_requested",
+            actor=user,
+            case=case,
+            after={
+                "okta_user_id": okta_user.id,
+                "login": okta_user.login,
+                "reason": reason,
+                "waiting_for": "a second approver",
+            },
+        )
+    return case
+
+
+def request_restore(case_id: int, user, reason: str) -> Case:
+    """Ask to give back what a revocation took (rescinded or mistaken); a second person approves."""
+    _require_approver(user, "restore access")
+    _require_reason(reason, "to restore access")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.started_at is None or case.state == Case.State.RUNNING or case.restored_at:
+            raise DecisionError("Only a finished revocation that has not been restored can be restored.")
+        if case.restore_requested_by_id:
+            raise DecisionError("A restore is already requested; a second approver must approve it.")
+        case.restore_requested_by, case.restore_reason = user, reason
+        case.save()
+        AuditEvent.record("case.restore_requested", actor=user, case=case, after={"reason": reason})
+    return case
+
+
+def approve_restore(case_id: int, user) -> Case:
+    _require_approver(user, "restore access")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if not case.restore_requested_by_id or case.restored_at or case.restore_approved_by_id:
+            raise DecisionError("There is no restore waiting for approval on this case.")
+        if case.restore_requested_by_id == user.pk:
+            raise DecisionError("You requested this restore; a different approver must approve it.")
+        case.restore_approved_by = user
+        case.save()
+        AuditEvent.record(
+            "case.restore_approved",
+            actor=user,
+            case=case,
+            after={"requested_by": case.restore_requested_by.get_username()},
+        )
+        transaction.on_commit(lambda: restore.enqueue_restore(case.pk))
+    return case
+
+
+# --- What admins set: rules, protected accounts, safety settings -------------------------------
+
+
+def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
+    """Save the form and record `<noun>.created` or `<noun>.changed` with what changed."""
+    creating = form.instance.pk is None
+    with transaction.atomic():
+        obj = form.save()
+        changed = form.changed_data if not creating else list(form.fields)
+        AuditEvent.record(
+            f"{noun}.created" if creating else f"{noun}.changed",
+            actor=actor,
+            obj=obj,
+            before=None if creating else {name: form.initial.get(name) for name in changed},
+            after={name: form.cleaned_data.get(name) for name in changed},
+        )
+    return obj
+
+
+def set_rule_enabled(rule_id: int, enabled: bool, actor) -> AutoApproveRule:
+    with transaction.atomic():
+        rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
+        if rule.enabled != enabled:
+            rule.enabled = enabled
+            rule.save(update_fields=["enabled", "updated_at"])
+            AuditEvent.record(
+                "rule.enabled" if enabled else "rule.disabled",
+                actor=actor,
+                obj=rule,
+                before={"enabled": not enabled},
+                after={"enabled": enabled},
+            )
+    return rule
+
+
+def delete_protected_account(account_id: int, actor) -> None:
+    with transaction.atomic():
+        account = ProtectedAccount.objects.select_for_update().get(pk=account_id)
+        AuditEvent.record(
+            "protected_account.removed",
+            actor=actor,
+            obj=account,
+            before={"kind": account.kind, "value": account.value, "note": account.note},
+        )
+        account.delete()
+
+
+@transaction.atomic
+def reset_breaker(user) -> None:
+    safety = SafetySettings.objects.select_for_update().get(pk=SafetySettings.load().pk)
+    if not safety.breaker_tripped:
+        return
+    before = {"tripped_at": safety.breaker_tripped_at, "reason": safety.breaker_reason}
+    safety.breaker_tripped_at = None
+    safety.breaker_reason = ""
+    safety.save()
+    AuditEvent.record("safety.breaker_reset", actor=user, obj=safety, before=before, after={"tripped_at": None})

@@ -1,0 +1,159 @@
+"""Who a leaver is in Okta: the user their employee number names, what they hold, and whether a human must look.
+
+Identity is by `profile.employeeNumber` = Workday Employee_ID. Zero or several matches, or a name
+that disagrees, stops auto-approval. The plan is exactly what revocation would do right now.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from offboarding.alerts import send_alert
+from offboarding.clients.errors import VendorError
+from offboarding.clients.okta import DEPROVISIONED, OktaClient, OktaGroup, OktaUser
+from offboarding.models import Actor, AuditEvent, Case, ProtectedAccount, Termination
+
+SYNC = Actor.system("sync_workday")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Okta's side of one leaver: how they matched, the user (if one), a note in plain words, their groups."""
+
+    identity: str
+    user: OktaUser | None
+    note: str = ""
+    groups: list[OktaGroup] = field(default_factory=list)
+
+
+def _normalised(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+
+
+def names_agree(termination: Termination, user: OktaUser) -> bool:
+    okta_name = _normalised(user.name)
+    workday_names = {_normalised(termination.name), _normalised(f"{termination.first_name} {termination.last_name}")}
+    return okta_name in workday_names
+
+
+def resolve_identity(termination: Termination, okta: OktaClient) -> Lookup:
+    """How the termination's worker matches an Okta user (their groups not read yet)."""
+    employee_id = termination.employee_id
+    matches = okta.find_users_by_employee_number(employee_id)
+    if len(matches) > 1:
+        logins = ", ".join(u.login for u in matches)
+        return Lookup(
+            Case.Identity.MULTIPLE, None, f"{len(matches)} Okta users have employee number {employee_id}: {logins}."
+        )
+    if len(matches) == 1:
+        user = matches[0]
+        if names_agree(termination, user):
+            return Lookup(Case.Identity.EXACT, user)
+        return Lookup(
+            Case.Identity.NAME_MISMATCH,
+            user,
+            f"Okta user {user.login} has employee number {employee_id} but is named "
+            f"“{user.first_name} {user.last_name}”, not “{termination.name}”.",
+        )
+    if termination.email:
+        user = okta.find_user_by_login(termination.email)
+        if user is not None:
+            return Lookup(
+                Case.Identity.LOGIN_ONLY,
+                user,
+                f"No Okta user has employee number {employee_id}; {user.login} was found by email only.",
+            )
+    return Lookup(Case.Identity.NONE, None, f"No Okta user has employee number {employee_id}.")
+
+
+def build_plan(user: OktaUser, groups: list[OktaGroup]) -> dict:
+    """Exactly what revocation would do right now."""
+    return {
+        "computed_at": timezone.now().isoformat(),
+        "user": user.as_dict(),
+        "groups": [g.as_dict() for g in groups],
+        "remove": [{"id": g.id, "name": g.name} for g in groups if g.removable],
+        "keep": [
+            {"id": g.id, "name": g.name, "type": g.type, "reason": g.not_removable_reason}
+            for g in groups
+            if not g.removable
+        ],
+        "clear_sessions": True,
+        "deactivate": user.status != DEPROVISIONED,
+    }
+
+
+def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
+    """Okta's side of one leaver with their groups, or the error that stopped the lookup.
+
+    No database access, so several lookups can run at once in threads.
+    """
+    try:
+        found = resolve_identity(termination, okta)
+        if found.user is None:
+            return found
+        return Lookup(found.identity, found.user, found.note, okta.list_user_groups(found.user.id))
+    except VendorError as e:
+        return e
+
+
+def assess_case(
+    case_id: int, *, okta: OktaClient | None = None, actor: Actor = SYNC, lookup: Lookup | VendorError | None = None
+) -> Case:
+    """Resolve the case's Okta user, compute its plan, and say whether a human is needed.
+
+    `lookup` is `look_up`'s answer when the caller already has it.
+    """
+    case = Case.objects.select_related("termination").get(pk=case_id)
+    if lookup is None:
+        lookup = look_up(case.termination, okta or OktaClient.from_settings())
+    if isinstance(lookup, VendorError):
+        with transaction.atomic():
+            AuditEvent.record("okta.lookup_failed", actor=actor, case=case, after={"error": str(lookup)})
+        return case
+    user = lookup.user
+    plan = build_plan(user, lookup.groups) if user else {}
+    protected = ProtectedAccount.reason_for(user.id, user.login, plan["groups"]) if user else ""
+
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        before = {"identity": case.identity, "okta_user_id": case.okta_user_id}
+        case.identity, case.identity_note, case.plan, case.protected_reason = (
+            lookup.identity,
+            lookup.note,
+            plan,
+            protected,
+        )
+        case.okta_user_id, case.okta_login = (user.id, user.login) if user else ("", "")
+        doubts = [lookup.note] if lookup.identity != Case.Identity.EXACT else []
+        if protected:
+            doubts.append(f"This is a {protected}: two distinct approvers are needed.")
+        state = case.state
+        if case.state in Case.DECIDABLE_STATES:
+            state = Case.State.NEEDS_ATTENTION if doubts else Case.State.PENDING_REVIEW
+            case.attention_reason = " ".join(doubts)
+        case.move_to(
+            state,
+            actor,
+            "okta.user_resolved",
+            before=before,
+            after={
+                "identity": lookup.identity,
+                "okta_user_id": case.okta_user_id,
+                "login": case.okta_login,
+                "note": lookup.note,
+                "protected": protected,
+                "remove": len(plan.get("remove", [])),
+                "keep": len(plan.get("keep", [])),
+            },
+        )
+        if case.state == Case.State.NEEDS_ATTENTION:
+            transaction.on_commit(
+                lambda: send_alert(f"Case {case.pk} needs attention: {case.person_name}", case.attention_reason)
+            )
+    return case

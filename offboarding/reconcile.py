@@ -1,0 +1,79 @@
+"""Reconciliation: every past-due termination and every completed case checked against Okta.
+
+Anyone who can still sign in is a finding; their case goes to needs_attention and the alert list is told.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from offboarding.alerts import send_alert
+from offboarding.clients.errors import VendorError
+from offboarding.clients.okta import OktaClient
+from offboarding.models import Actor, AuditEvent, Case, ReconciliationRun
+
+ACTOR = Actor.system("reconcile")
+
+# PROVISIONED counts: an activation link is outstanding, and following it signs the person in.
+CAN_SIGN_IN = {"ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY", "PROVISIONED"}
+
+
+def reconcile() -> ReconciliationRun:
+    """Check every past-due termination and every completed case against Okta.
+
+    Anyone who can still sign in is a finding; their case goes to needs_attention.
+    """
+    okta = OktaClient.from_settings()
+    run = ReconciliationRun.objects.create()
+    past_due = Case.objects.filter(effective_at__lte=run.started_at, restored_at=None).exclude(
+        state__in=[Case.State.CANCELLED, Case.State.RUNNING, Case.State.APPROVED, Case.State.SCHEDULED]
+    )
+    for case in past_due.select_related("termination").iterator():
+        run.checked += 1
+        try:
+            if case.okta_user_id:
+                users = [okta.get_user(case.okta_user_id)]
+            elif case.termination:
+                users = okta.find_users_by_employee_number(case.termination.employee_id)
+            else:
+                users = []
+        except VendorError as e:
+            run.errors.append({"case": case.pk, "error": str(e)})
+            continue
+        for user in (u for u in users if u.status in CAN_SIGN_IN):
+            run.findings.append(
+                {
+                    "case": case.pk,
+                    "employee_id": case.termination.employee_id if case.termination else "",
+                    "name": case.person_name,
+                    "okta_user_id": user.id,
+                    "login": user.login,
+                    "status": user.status,
+                    "case_state": case.state,
+                }
+            )
+            flag_for_attention(
+                case, f"Reconciliation: the Okta user {user.login} is {user.status} and can still sign in."
+            )
+    run.finished_at = timezone.now()
+    run.save()
+    AuditEvent.record(
+        "reconcile.finished",
+        actor=ACTOR,
+        obj=run,
+        after={"checked": run.checked, "findings": len(run.findings), "errors": len(run.errors)},
+    )
+    if run.findings:
+        people = "\n".join(f"- {f['name']} ({f['login']}, {f['status']}), case {f['case']}" for f in run.findings)
+        send_alert(f"Reconciliation: {len(run.findings)} people can still sign in", people)
+    return run
+
+
+def flag_for_attention(case: Case, reason: str) -> None:
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        case.attention_reason = reason
+        # A human decided to keep this access (rejected): the finding is reported only.
+        state = case.state if case.state == Case.State.REJECTED else Case.State.NEEDS_ATTENTION
+        case.move_to(state, ACTOR, "reconcile.finding", after={"reason": reason})
