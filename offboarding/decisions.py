@@ -26,6 +26,7 @@ from offboarding.models import (
     ProtectedAccount,
     SafetySettings,
 )
+from offboarding.request_id import current_request_id
 
 
 class DecisionError(Exception):
@@ -50,7 +51,8 @@ def _approved_state(case: Case, now) -> str:
 def _enqueue_if_due(case: Case) -> None:
     """Hand a due case to the revocation worker as soon as the decision is committed."""
     if case.state == Case.State.APPROVED:
-        transaction.on_commit(lambda: revocation.enqueue(case.pk))
+        decided_in = current_request_id()  # the commit may come after the request's own context
+        transaction.on_commit(lambda: revocation.enqueue(case.pk, decided_in))
 
 
 # --- Auto-approve rules ---------------------------------------------------------------
@@ -247,7 +249,8 @@ def approve_restore(case_id: int, user) -> Case:
             case=case,
             after={"requested_by": case.restore_requested_by.get_username()},
         )
-        transaction.on_commit(lambda: restore.enqueue_restore(case.pk))
+        approved_in = current_request_id()
+        transaction.on_commit(lambda: restore.enqueue_restore(case.pk, approved_in))
     return case
 
 

@@ -19,12 +19,12 @@ from offboarding.steps import ACTOR, lease_length, new_lease_owner, perform, per
 from offboarding.tickets import comment_on_ticket
 
 
-def enqueue_restore(case_id: int) -> None:
+def enqueue_restore(case_id: int, request_id: str = "") -> None:
     """Hand the restore to a worker, under the request id of the approval that allowed it."""
     async_task(
         "offboarding.restore.restore_case",
         case_id,
-        request_id=current_request_id(),
+        request_id=request_id or current_request_id(),
         task_name=f"restore-case-{case_id}",
         group="revocation",
     )

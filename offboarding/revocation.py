@@ -53,12 +53,12 @@ log = logging.getLogger(__name__)
 # --- Scheduling and claiming ------------------------------------------------------
 
 
-def enqueue(case_id: int) -> None:
+def enqueue(case_id: int, request_id: str = "") -> None:
     """Hand the case to a worker, under the request id of whoever decided it (so the trail links them)."""
     async_task(
         "offboarding.revocation.run_case",
         case_id,
-        request_id=current_request_id(),
+        request_id=request_id or current_request_id(),
         task_name=f"revoke-case-{case_id}",
         group="revocation",
     )

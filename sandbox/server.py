@@ -20,6 +20,7 @@ from sandbox import control_api, workday
 from sandbox.faults import Fault
 from sandbox.jira import JiraService
 from sandbox.okta import OktaService
+from sandbox.org import build_org
 from sandbox.service import DropConnection, Service
 from sandbox.state import SandboxState
 
@@ -135,7 +136,7 @@ class SandboxServer:
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None, log_requests: bool = False
     ) -> None:
-        self.state = state or SandboxState()
+        self.state = state or SandboxState(build_org)
         self.httpd: BaseWSGIServer = make_server(
             host, port, SandboxApp(self.state), threaded=True, request_handler=RequestHandler
         )

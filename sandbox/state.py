@@ -11,6 +11,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -193,7 +194,10 @@ class JiraIssue:
 
 
 class SandboxState:
-    def __init__(self) -> None:
+    """The simulated org; `populate` builds its people, groups and terminations at every reset (sandbox.org)."""
+
+    def __init__(self, populate: Callable[[SandboxState, Options], None]) -> None:
+        self.populate = populate
         self.lock = threading.RLock()
         # Released on shutdown so requests held by a timeout fault end at once.
         self.shutting_down = threading.Event()
@@ -202,8 +206,6 @@ class SandboxState:
         self.reset(Options())
 
     def reset(self, options: Options) -> None:
-        from sandbox.org import build_org
-
         with self.lock:
             self.options = options
             self.rng = random.Random(options.seed)
@@ -220,7 +222,7 @@ class SandboxState:
             self.faults: list = []
             self.rate_windows: dict[str, tuple[float, int]] = {}
             self.release_held_requests()
-            build_org(self, options)
+            self.populate(self, options)
 
     def release_held_requests(self) -> None:
         """End every request a timeout fault is holding (on reset and when faults are cleared)."""

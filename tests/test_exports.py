@@ -181,7 +181,7 @@ class TestExportRows:
 
     @pytest.mark.parametrize("fmt", ["csv", "json"])
     def test_the_number_of_queries_does_not_grow_with_the_rows(self, signed_in, approver, monkeypatch, fmt):
-        monkeypatch.setattr(history, "CHUNK", 4)  # many chunks from a few cases
+        monkeypatch.setattr(exports, "CHUNK", 4)  # many chunks from a few cases
         rule = AutoApproveRule.objects.create(name="r")
 
         def queries() -> int:
@@ -259,9 +259,9 @@ class TestCsvWrittenByPostgres:
     @pytest.mark.parametrize("sort", list(history.SORTS))
     def test_it_writes_the_bytes_python_writes(self, signed_in, make_user, settings, monkeypatch, sort):
         # Rows in several chunks, spooled to disk, read back in pieces that cut through characters.
-        monkeypatch.setattr(history, "CHUNK", 3)
-        monkeypatch.setattr(history, "SPOOL_BYTES", 1000)
-        monkeypatch.setattr(history, "SPOOL_PIECE_BYTES", 7)
+        monkeypatch.setattr(exports, "CHUNK", 3)
+        monkeypatch.setattr(exports, "SPOOL_BYTES", 1000)
+        monkeypatch.setattr(exports, "SPOOL_PIECE_BYTES", 7)
         settings.TIME_ZONE = "America/New_York"
         settings.JIRA_BASE_URL = "https://acme.atlassian.net"
         scene = varied_cases(make_user)
@@ -297,7 +297,7 @@ class TestSpoolingTheRowsPostgresWrites:
     def test_rows_are_let_go_as_they_are_written(self, monkeypatch):
         # A row is a memoryview, which the garbage collector counts: holding thousands at once set off its
         # collections, and every few exports a full one (50 ms in a web process).
-        monkeypatch.setattr(history, "SPOOL_PIECE_BYTES", 64 * 1024)
+        monkeypatch.setattr(exports, "SPOOL_PIECE_BYTES", 64 * 1024)
         collections = []
 
         def counted(phase, info):

@@ -1,5 +1,6 @@
 """The revocation job against the sandbox: groups, sessions, deactivation, verification, the ticket."""
 
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -40,6 +41,60 @@ def only_case() -> Case:
 def ticket_text(sandbox) -> str:
     (issue,) = sandbox.jira_issues()
     return str(issue["fields"]["description"])
+
+
+# What each Okta request of a revocation is, by its method and path.
+OKTA_ACTIONS = [
+    ("GET", re.compile(r"/okta/api/v1/users/[^/]+"), "read the user"),
+    ("GET", re.compile(r"/okta/api/v1/users/[^/]+/groups"), "read the groups"),
+    ("DELETE", re.compile(r"/okta/api/v1/groups/[^/]+/users/[^/]+"), "remove a membership"),
+    ("DELETE", re.compile(r"/okta/api/v1/users/[^/]+/sessions"), "clear sessions and tokens"),
+    ("POST", re.compile(r"/okta/api/v1/users/[^/]+/lifecycle/deactivate"), "deactivate"),
+]
+
+
+def okta_actions_in_order(sandbox) -> list[str]:
+    """The revocation's Okta requests as actions, in the order they were answered, repeats run together."""
+    actions: list[str] = []
+    for r in sandbox.requests("okta"):
+        path = "/okta" + r["path"] if not r["path"].startswith("/okta") else r["path"]
+        action = next(
+            (a for method, pattern, a in OKTA_ACTIONS if method == r["method"] and pattern.fullmatch(path)), ""
+        )
+        assert action, f"unexpected request {r['method']} {r['path']}"
+        if not actions or actions[-1] != action:
+            actions.append(action)
+    return actions
+
+
+class TestStepOrder:
+    def test_the_okta_steps_go_in_the_designed_order_and_the_hammer_drops_last(self, org, approved_case):
+        case = approved_case()
+        org.clear_requests()
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        assert okta_actions_in_order(org) == [
+            "read the user",
+            "read the groups",
+            "remove a membership",
+            "clear sessions and tokens",
+            "deactivate",
+            "read the user",  # the read-back
+            "read the groups",
+        ]
+        kinds = [
+            s.kind
+            for s in Step.objects.filter(case=case).exclude(status=Step.Status.SKIPPED).order_by("finished_at", "id")
+        ]
+        assert list(dict.fromkeys(kinds)) == [*STEP_KINDS]
+
+    def test_the_ticket_is_filed_only_after_the_result_is_read_back(self, org, approved_case):
+        case = approved_case()
+        org.clear_requests()
+        revocation.run_case(case.pk)
+        verify = Step.objects.get(case=case, kind=Step.Kind.VERIFY)
+        ticket = Step.objects.get(case=case, kind=Step.Kind.FILE_TICKET, target="issue")
+        assert verify.finished_at <= ticket.started_at
+        assert org.requests("jira")[0]["time"] >= org.requests("okta")[-1]["time"]
 
 
 class TestNormalCase:

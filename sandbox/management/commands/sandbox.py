@@ -4,6 +4,7 @@ import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sandbox.org import build_org
 from sandbox.server import SandboxServer
 from sandbox.state import OptionError, Options, SandboxState
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             )
         except OptionError as error:
             raise CommandError(str(error)) from error
-        state = SandboxState()
+        state = SandboxState(build_org)
         state.reset(settings)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         server = SandboxServer(host, int(port), state, log_requests=not quiet)
