@@ -8,7 +8,6 @@ import signal
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from offboarding import sync
 from offboarding.management.commands import sync_workday as command
@@ -39,47 +38,49 @@ def send(signum: int):
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(command, "monotonic", clock.monotonic)
-    monkeypatch.setattr(command, "sleep", clock.sleep)
-    return clock
+def clock():
+    return FakeClock()
 
 
 @pytest.fixture
-def syncs(monkeypatch, clock):
-    """When each sync started (seconds on the fake clock), and how long the next ones take."""
-    real = sync.sync_workday
+def syncs(clock):
+    """When each sync started (seconds on the fake clock), how long the next ones take, and the sync itself."""
     started: list[float] = []
     durations: list[float] = []
 
-    def timed_sync(**kwargs):
+    def timed_sync():
         started.append(clock.now)
-        result = real(**kwargs)
+        result = sync.sync_workday()
         clock.now += durations.pop(0) if durations else 0
         return result
 
-    monkeypatch.setattr(sync, "sync_workday", timed_sync)
-    return started, durations
+    return started, durations, timed_sync
 
 
-def poll() -> None:
-    call_command("sync_workday", "--poll")
+@pytest.fixture
+def poll(clock, syncs, settings):
+    """The poller `manage.py sync_workday --poll` runs, on the fake clock; `poll(sync)` with another sync."""
+
+    def run(sync_once=None) -> None:
+        interval = settings.SYNC_INTERVAL_MINUTES * 60
+        command.Poller(interval, sync_once=sync_once or syncs[2], monotonic=clock.monotonic, sleep=clock.sleep).run()
+
+    return run
 
 
 # The poller closes the database connection between syncs, which a test inside one transaction cannot have.
 @pytest.mark.django_db(transaction=True)
 class TestPoller:
-    def test_it_syncs_at_every_multiple_of_the_interval_from_its_start(self, org, clock, syncs, settings):
+    def test_it_syncs_at_every_multiple_of_the_interval_from_its_start(self, poll, org, clock, syncs, settings):
         settings.SYNC_INTERVAL_MINUTES = 2
-        started, durations = syncs
+        started, durations, _ = syncs
         durations += [7, 7, 130]  # the third overruns the interval
         clock.on_sleep[4] = send(signal.SIGTERM)
         poll()
         assert [at - 1000 for at in started] == [0, 120, 240, 480]  # no drift; the missed 360 is skipped
         assert clock.sleeps == [113, 113, 110, 120]
 
-    def test_a_termination_entered_while_it_sleeps_is_opened_by_the_next_sync(self, leaver, clock, syncs):
+    def test_a_termination_entered_while_it_sleeps_is_opened_by_the_next_sync(self, poll, leaver, clock, syncs):
         clock.on_sleep[1] = lambda: leaver("E100")
         clock.on_sleep[2] = send(signal.SIGTERM)
         poll()
@@ -91,7 +92,7 @@ class TestPoller:
         [{"kind": "outage"}, {"kind": "error", "status": 503}, {"kind": "malformed"}],
         ids=["outage", "503", "not-a-report"],
     )
-    def test_it_keeps_going_after_a_failed_sync(self, org, leaver, clock, syncs, caplog, fault):
+    def test_it_keeps_going_after_a_failed_sync(self, poll, org, leaver, clock, syncs, caplog, fault):
         leaver("E100")
         org.fault("workday", fault.pop("kind"), **fault)
         clock.on_sleep[1] = org.clear_faults
@@ -101,7 +102,7 @@ class TestPoller:
         assert Case.objects.get().termination.employee_id == "E100"  # opened by the second sync
         assert clock.sleeps == [60, 60]
 
-    def test_it_keeps_going_after_a_suspect_empty_report(self, org, leaver, clock, syncs, caplog):
+    def test_it_keeps_going_after_a_suspect_empty_report(self, poll, org, leaver, clock, syncs, caplog):
         SafetySettings.objects.update_or_create(pk=1, defaults={"empty_report_suspect_from": 1})
         leaver("E100")
         clock.on_sleep[1] = lambda: org.fault("workday", "malformed", body='{"Report_Entry": []}')
@@ -112,27 +113,25 @@ class TestPoller:
         assert len(syncs[0]) == 3
         assert AuditEvent.objects.filter(action="workday.report_suspect").count() == 1
 
-    def test_sigterm_while_it_sleeps_stops_it_at_once(self, org, clock, syncs):
+    def test_sigterm_while_it_sleeps_stops_it_at_once(self, poll, org, clock, syncs):
         clock.on_sleep[1] = send(signal.SIGTERM)
         poll()
         assert len(syncs[0]) == 1
         assert clock.now == 1000  # the sleep was cut short
 
-    def test_sigint_during_a_sync_lets_the_sync_finish_then_stops(self, leaver, clock, syncs, monkeypatch):
+    def test_sigint_during_a_sync_lets_the_sync_finish_then_stops(self, poll, leaver, clock, syncs):
         leaver("E100")
-        timed_sync = sync.sync_workday
 
-        def interrupted_sync(**kwargs):
+        def interrupted_sync():
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in `make run`
-            return timed_sync(**kwargs)
+            return syncs[2]()
 
-        monkeypatch.setattr(sync, "sync_workday", interrupted_sync)
-        poll()
+        poll(interrupted_sync)
         case = Case.objects.get()
         assert case.identity == Case.Identity.EXACT and case.plan["remove"]  # assessed, not left half done
         assert clock.sleeps == []
 
-    def test_it_gives_back_the_signal_handlers_it_found(self, org, clock, syncs):
+    def test_it_gives_back_the_signal_handlers_it_found(self, poll, org, clock, syncs):
         before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
         clock.on_sleep[1] = send(signal.SIGTERM)
         poll()

@@ -1,6 +1,8 @@
 import logging
 import signal
-from time import monotonic, sleep
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -35,7 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, accept_empty_report=False, poll=False, **options):
         if poll:
-            self.poll(settings.SYNC_INTERVAL_MINUTES * 60)
+            Poller(settings.SYNC_INTERVAL_MINUTES * 60).run()
             return
         with request_id():
             try:
@@ -44,13 +46,23 @@ class Command(BaseCommand):
                 raise CommandError(str(e)) from e
         self.stdout.write(summary(result))
 
-    def poll(self, interval: float) -> None:
-        """Sync at the start and at every multiple of `interval` after it, until SIGTERM or SIGINT.
 
-        Counted from the start, not from the end of the last sync, so the syncs do not drift; a sync
-        that overruns skips the moments it missed. A signal during a sync lets it finish (a case opened
-        but not yet assessed would wait for a person), then stops; during the sleep it stops at once.
-        """
+@dataclass
+class Poller:
+    """Sync at the start and at every multiple of `interval` seconds after it, until SIGTERM or SIGINT.
+
+    Counted from the start, not from the end of the last sync, so the syncs do not drift; a sync
+    that overruns skips the moments it missed. A signal during a sync lets it finish (a case opened
+    but not yet assessed would wait for a person), then stops; during the sleep it stops at once.
+    Its sync, clock and sleep are the real ones unless given.
+    """
+
+    interval: float
+    sync_once: Callable[[], sync.SyncResult] = sync.sync_workday
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self) -> None:
         stopping = sleeping = False
 
         def stop(signum, frame):
@@ -60,15 +72,15 @@ class Command(BaseCommand):
                 raise Stopped
 
         previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-        log.info("Reading the Workday report every %g s", interval)
-        start = monotonic()
+        log.info("Reading the Workday report every %g s", self.interval)
+        start = self.monotonic()
         try:
             while True:
                 self.sync_and_carry_on()
                 sleeping = True
                 if stopping:
                     break
-                sleep(interval - (monotonic() - start) % interval)
+                self.sleep(self.interval - (self.monotonic() - start) % self.interval)
                 sleeping = False
         except Stopped:
             pass
@@ -83,7 +95,7 @@ class Command(BaseCommand):
         close_old_connections()
         try:
             with request_id():
-                result = sync.sync_workday()
+                result = self.sync_once()
         except (VendorError, sync.SuspectReport) as e:
             # Workday down or a suspect report (audited and alerted by the sync itself).
             log.error("Workday sync failed; the next one tries again: %s", e)
