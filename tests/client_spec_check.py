@@ -4,11 +4,11 @@ The check sits in a transport adapter, so it sees each request before it leaves 
 ones that then time out or are refused); a request the spec does not allow raises
 SpecViolation, which the clients never catch, and is also kept for the fixture to report.
 
-Okta and Jira requests are validated against ../shared/specs (path, method, parameters, body)
-with the sandbox's validators in tests/openapi_specs.py, plus two checks they lack: no query
+Okta and Jira requests are validated against the contracts in contracts/ (path, method, parameters,
+body) with the sandbox's validators in tests/openapi_specs.py, plus two checks they lack: no query
 parameter the operation does not declare (openapi-core ignores unknown ones), and a
-Content-Length on every POST/PUT (Okta answers 411 without one). Neither spec describes the two endpoints below,
-so they are checked by hand against the vendors' documentation:
+Content-Length on every POST/PUT (Okta answers 411 without one). Neither published spec describes the two
+endpoints below, so they are checked by hand against the vendors' documentation:
 - Okta's OAuth token endpoint (POST /oauth2/v1/token, a form with a private_key_jwt assertion),
 - Workday RaaS (GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json, Basic auth).
 """
