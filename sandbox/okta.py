@@ -1,7 +1,7 @@
 """Simulated Okta Management API: the users, groups, sessions, lifecycle and OAuth subset the product uses.
 
 Strict where Okta is strict (status rules, group types, scopes, rate limits); quirks the specs do not
-state follow ../shared/specs/README.md.
+state are listed in contracts/README.md.
 """
 
 from __future__ import annotations
