@@ -1,7 +1,7 @@
 """Simulated Okta Management API: the users, groups, sessions, lifecycle and OAuth subset the product uses.
 
 Strict where Okta is strict (status rules, group types, scopes, rate limits); quirks the specs do not
-state follow ../shared/specs/README.md.
+state are listed in contracts/README.md.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_PAGE = 200
 # Which properties `filter` may name (the Users API documents this short list); `search` takes any.
 FILTERABLE = {"status", "lastUpdated", "id", "profile.login", "profile.email", "profile.firstName", "profile.lastName"}
+# One route each, as the spec has one operation each: the route table is then the list of operations served.
+LIFECYCLE_ACTIONS = ("activate", "deactivate", "reactivate", "suspend", "unsuspend")
 
 ERRORS = {
     "E0000001": (400, "Api validation failed: {0}"),
@@ -165,7 +167,15 @@ class OktaService(Service):
             Rule("/api/v1/users/<id>", methods=["GET"], endpoint="get_user"),
             Rule("/api/v1/users/<id>/groups", methods=["GET"], endpoint="list_user_groups"),
             Rule("/api/v1/users/<id>/sessions", methods=["DELETE"], endpoint="clear_sessions"),
-            Rule("/api/v1/users/<id>/lifecycle/<action>", methods=["POST"], endpoint="lifecycle"),
+            *(
+                Rule(
+                    f"/api/v1/users/<id>/lifecycle/{action}",
+                    methods=["POST"],
+                    endpoint="lifecycle",
+                    defaults={"action": action},
+                )
+                for action in LIFECYCLE_ACTIONS
+            ),
             Rule("/api/v1/groups/<group_id>", methods=["GET"], endpoint="get_group"),
             Rule("/api/v1/groups/<group_id>/users/<user_id>", methods=["PUT", "DELETE"], endpoint="membership"),
             Rule("/oauth2/v1/token", methods=["POST"], endpoint="token"),
@@ -416,17 +426,8 @@ class OktaService(Service):
         return value == "true"
 
     def lifecycle(self, request: Request, id: str, action: str) -> Response:
-        operations = {
-            "deactivate": self.deactivate,
-            "suspend": self.suspend,
-            "unsuspend": self.unsuspend,
-            "activate": self.activate,
-            "reactivate": self.reactivate,
-        }
-        if action not in operations:
-            raise OktaError("E0000008")
         user = self.user_or_404(id)
-        return operations[action](request, user, time.time())
+        return getattr(self, action)(request, user, time.time())
 
     def deactivate(self, request: Request, user: OktaUser, now: float) -> Response:
         self.boolean_arg(request, "sendEmail", False)

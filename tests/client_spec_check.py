@@ -1,14 +1,16 @@
-"""Every request the clients send to the sandbox, checked against the vendor's API description.
+"""Every request the clients send to the sandbox, checked against the vendor's contract.
 
 The check sits in a transport adapter, so it sees each request before it leaves (including the
 ones that then time out or are refused); a request the spec does not allow raises
 SpecViolation, which the clients never catch, and is also kept for the fixture to report.
 
-Okta and Jira requests are validated against ../shared/specs (path, method, parameters, body)
-with the sandbox's validators in tests/openapi_specs.py, plus two checks they lack: no query
-parameter the operation does not declare (openapi-core ignores unknown ones), and a
-Content-Length on every POST/PUT (Okta answers 411 without one). Neither spec describes the two endpoints below,
-so they are checked by hand against the vendors' documentation:
+Okta and Jira requests are validated against the contracts in contracts/ (the operations the product
+uses, cut from the vendors' published specs) with the sandbox's validators in tests/openapi_specs.py,
+plus three checks they lack: the operation is one of the contract's (a request to any other is a
+violation, so the contract cannot fall behind the clients), no query parameter the operation does not
+declare (openapi-core ignores unknown ones), and a Content-Length on every POST/PUT (Okta answers 411
+without one). Neither published spec describes the two endpoints below, so they are checked by hand
+against the vendors' documentation (contracts/README.md):
 - Okta's OAuth token endpoint (POST /oauth2/v1/token, a form with a private_key_jwt assertion),
 - Workday RaaS (GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json, Basic auth).
 """
@@ -94,6 +96,9 @@ def _check_openapi(
     base_url: str,
     always_allowed: set[str],
 ) -> None:
+    parts = urlsplit(request.url or "")
+    path = parts.path[len(urlsplit(base_url).path) :]
+    template = _operation_template(spec, request.method or "", path)
     _require_auth(request, ("SSWS ", "Bearer ", "Basic "))
     if request.method in ("POST", "PUT") and "Content-Length" not in request.headers:
         raise SpecViolation("POST/PUT without Content-Length")
@@ -103,19 +108,29 @@ def _check_openapi(
             validate(request.method, request.url, request.headers, request.body)
         except AssertionError as e:
             raise SpecViolation(str(e)) from None
-    parts = urlsplit(request.url or "")
-    path = parts.path[len(urlsplit(base_url).path) :]
-    declared = _declared_query_parameters(spec, request.method or "", path) | always_allowed
+    declared = _declared_query_parameters(spec, request.method or "", template) | always_allowed
     undeclared = {name for name, _ in parse_qsl(parts.query)} - declared
     if undeclared:
         raise SpecViolation(f"query parameters the operation does not declare: {sorted(undeclared)}")
 
 
-def _declared_query_parameters(spec: OpenAPI, method: str, path: str) -> set[str]:
+def _operation_template(spec: OpenAPI, method: str, path: str) -> str:
+    """The contract's path template of this request's operation; SpecViolation if the contract lacks it."""
     paths = spec.spec / "paths"
     matching = [t for t in paths.read_value() if _template_pattern(t).fullmatch(path)]
     # "/users/me" beats "/users/{id}": the template with the fewest variables is the one meant.
-    template = min(matching, key=lambda t: t.count("{"))
+    template = min(matching, key=lambda t: t.count("{"), default=None)
+    if template is None or method.lower() not in (paths / template).read_value():
+        title = (spec.spec / "info" / "title").read_value()
+        raise SpecViolation(
+            f"the contract for {title} (contracts/) has no such operation: declare it in contracts/operations.json "
+            "and run scripts/extract_contracts.py"
+        )
+    return template
+
+
+def _declared_query_parameters(spec: OpenAPI, method: str, template: str) -> set[str]:
+    paths = spec.spec / "paths"
     names = set()
     for level in (paths / template, paths / template / method.lower()):
         for parameter in level.get("parameters", []):

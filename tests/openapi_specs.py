@@ -1,13 +1,15 @@
-"""Check HTTP exchanges against the vendors' own OpenAPI specs in ../shared/specs (openapi-core).
+"""Check HTTP exchanges against the vendors' contracts in contracts/ (openapi-core).
 
-A request or response the spec does not allow raises AssertionError naming what is wrong.
+A request or response the contract does not allow raises AssertionError naming what is wrong.
 
     validate_okta("GET", url, headers, None, 200, response.headers, response.content)
     check_okta(response)                      # a requests.Response: its request and itself
     session.hooks["response"].append(okta_hook)   # every answer a session gets
 
-The specs are loaded once per process (the Okta one is 3.4 MB of YAML: about two seconds). Workday
-publishes no spec for RaaS custom reports, so `validate_workday_report` checks the agreed shape instead.
+The contracts are the operations the product uses, cut from the vendors' published OpenAPI specs by
+scripts/extract_contracts.py (see contracts/README.md); an operation outside them is refused like any
+other request the vendor does not allow. Workday publishes no spec for RaaS custom reports, so
+`validate_workday_report` checks the report against the JSON Schema written from its documentation.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-import yaml
+from jsonschema import Draft202012Validator
 from jsonschema_path import SchemaPath
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
@@ -30,9 +32,7 @@ from openapi_core.validation.response.exceptions import MissingData
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from sandbox.workday import COLUMNS as WORKDAY_COLUMNS
-
-SPECS = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 SPEC_HOST = "http://vendor.invalid"
 # The part of a sandbox URL before the vendor's own paths.
 PREFIXES = {"okta": "/okta", "jira": "/jira"}
@@ -40,18 +40,21 @@ PREFIXES = {"okta": "/okta", "jira": "/jira"}
 
 @cache
 def okta_spec() -> OpenAPI:
-    with open(SPECS / "okta-management.yaml", "rb") as spec:
-        return _openapi(yaml.load(spec, Loader=yaml.CSafeLoader))
+    return _openapi(_contract("okta-management.json"))
 
 
 @cache
 def jira_spec() -> OpenAPI:
-    with open(SPECS / "jira-platform-v3.json", "rb") as spec:
-        return _openapi(json.load(spec))
+    return _openapi(_contract("jira-platform-v3.json"))
+
+
+def _contract(name: str) -> dict:
+    with open(CONTRACTS / name, "rb") as contract:
+        return json.load(contract)
 
 
 def _openapi(document: dict) -> OpenAPI:
-    # Validate against the vendor's paths wherever the server runs; the spec itself is trusted as published.
+    # Validate against the vendor's paths wherever the server runs; the script validated the contract itself.
     document["servers"] = [{"url": SPEC_HOST}]
     return OpenAPI(SchemaPath.from_dict(document), config=Config(spec_validator_cls=None))
 
@@ -274,15 +277,16 @@ def validate_okta_error(body: bytes | str) -> dict:
 
 
 def validate_workday_report(body: bytes | str) -> list[dict]:
-    """The RaaS JSON shape we agreed on: {"Report_Entry": [rows of known column aliases, string values]}."""
+    """A RaaS JSON report against contracts/workday-raas-report.schema.json; returns its rows."""
     document = json.loads(body)
-    assert isinstance(document, dict) and set(document) == {"Report_Entry"}, f"not a RaaS report: {str(document)[:200]}"
-    rows = document["Report_Entry"]
-    assert isinstance(rows, list), "Report_Entry must be a list"
-    for index, row in enumerate(rows):
-        assert isinstance(row, dict), f"row {index} is not an object"
-        unknown = set(row) - set(WORKDAY_COLUMNS)
-        assert not unknown, f"row {index} has unknown columns {sorted(unknown)}"
-        assert all(isinstance(value, str) for value in row.values()), f"row {index}: Workday sends strings only"
-        assert "Employee_ID" in row, f"row {index} has no Employee_ID"
-    return rows
+    failures = [
+        f"{'/'.join(map(str, error.absolute_path)) or 'the report'}: {error.message}"
+        for error in _workday_report_validator().iter_errors(document)
+    ]
+    assert not failures, "not the agreed RaaS report:\n" + "\n".join(failures[:10])
+    return document["Report_Entry"]
+
+
+@cache
+def _workday_report_validator() -> Draft202012Validator:
+    return Draft202012Validator(_contract("workday-raas-report.schema.json"))
