@@ -1,12 +1,15 @@
 """Sync: the Workday report becomes Terminations and Cases, corrections and rescinds included."""
 
+import threading
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from offboarding import decisions, revocation, sync
-from offboarding import sync as sync_module
 from offboarding.clients.errors import VendorError
 from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Termination
 
@@ -207,35 +210,49 @@ class TestReportProblems:
         assert only_case().state == Case.State.PENDING_REVIEW
 
 
+POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def connections_waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        # Inside a transaction PostgreSQL shows the activity as first read, unless told to read it afresh.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+# SQLite has one writer at a time and no row locks to show; the race is between PostgreSQL sessions.
+@pytest.mark.skipif(not POSTGRES, reason="row locks between sessions are shown on PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 class TestConcurrentSyncs:
-    def test_a_push_and_the_scheduled_sync_at_once_open_one_case(self, sandbox, leaver, monkeypatch):
-        import threading
-        import time
-
-        from django.db import connection
-
+    def test_a_push_and_the_scheduled_sync_at_once_wait_for_each_other_and_open_one_case(self, sandbox, leaver):
         sandbox.reset(pending_terminations=0)
         leaver()
-        real = sync_module._current_termination
+        SafetySettings.load()
+        failures = []
 
-        def slow_lookup(*args):
-            found = real(*args)
-            time.sleep(0.3)  # widen the gap between looking and creating
-            return found
-
-        monkeypatch.setattr(sync_module, "_current_termination", slow_lookup)
-
-        def sync():
+        def push_or_poll():
             try:
-                sync_module.sync_workday(employee_id="E100")
+                sync.sync_workday(employee_id="E100")
+            except Exception as e:  # a failure in a thread would otherwise pass unseen
+                failures.append(e)
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=sync) for _ in range(2)]
-        for thread in threads:
-            thread.start()
+        # Another sync holds the record lock; both that arrive meanwhile must wait for it, not look and create.
+        threads = [threading.Thread(target=push_or_poll) for _ in range(2)]
+        with transaction.atomic():
+            SafetySettings.objects.select_for_update().get()
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 30
+            while connections_waiting_for_a_lock() < 2:
+                assert time.monotonic() < deadline, f"the syncs did not wait for the record lock: {failures}"
+                time.sleep(0.01)
         for thread in threads:
             thread.join(timeout=60)
+        assert not failures
         assert Termination.objects.count() == 1
         assert Case.objects.count() == 1
