@@ -51,6 +51,8 @@ try:
     Q_BROKER = env.str("Q_BROKER", "orm")
     Q_WORKERS = env.int("Q_WORKERS", 2)
     Q_TIMEOUT = env.int("Q_TIMEOUT", 900)
+    # The broker's queue name: clusters sharing a broker and a name share the work.
+    Q_CLUSTER_NAME = env.str("Q_CLUSTER_NAME", "offboarding")
     REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -234,7 +236,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 Q_CLUSTER = {
-    "name": "offboarding",
+    "name": Q_CLUSTER_NAME,
     "workers": Q_WORKERS,
     # A task may run up to `timeout` seconds; the broker re-delivers an
     # unacknowledged task only after `retry`, which is longer, so a long task

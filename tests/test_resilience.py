@@ -1,7 +1,6 @@
 """Bad days beyond the vendors' answers: Workday garbage, an empty report after a full one, the database
 restarting mid-case (PostgreSQL), a queued revocation lost with the broker (Redis)."""
 
-import os
 from collections import Counter
 from datetime import timedelta
 
@@ -184,12 +183,10 @@ class TestDatabaseRestartMidCase:
 
 
 @pytest.fixture
-def own_queue(monkeypatch):
-    """A queue of this test run's own in the broker, so a parallel run's tasks are never touched."""
-    broker = get_broker(list_key=f"offboarding-test-{os.getpid()}")
+def own_queue():
+    """The test run's own queue in the broker (Q_CLUSTER_NAME, tests/testenv.py), emptied before and after."""
+    broker = get_broker()
     broker.purge_queue()
-    real = revocation.async_task
-    monkeypatch.setattr(revocation, "async_task", lambda *args, **kwargs: real(*args, broker=broker, **kwargs))
     yield broker
     broker.purge_queue()
 
@@ -200,7 +197,7 @@ def run_next_task(broker) -> str:
     task = SignedPackage.loads(payload)
     broker.acknowledge(task_id)
     assert task["func"] == "offboarding.revocation.run_case"
-    return revocation.run_case(*task["args"])
+    return revocation.run_case(*task["args"], **task["kwargs"])
 
 
 @pytest.mark.skipif(not REDIS, reason="the broker restart is shown with Q_BROKER=redis")

@@ -12,3 +12,5 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("AUTH_MODE", "local")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# A queue of this run's own in the broker, so two runs sharing a Redis never take each other's tasks.
+os.environ.setdefault("Q_CLUSTER_NAME", f"offboarding-test-{os.getpid()}")
