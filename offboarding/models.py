@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from offboarding.clients.jira import browse_url
+from offboarding.clients.workday import FIELDS as REPORT_FIELDS
 from offboarding.request_id import current_request_id
 
 
@@ -89,23 +90,8 @@ class Termination(models.Model):
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
 
-    # The fields a correction in Workday may change; compared on every sync.
-    TRACKED_FIELDS = (
-        "name",
-        "first_name",
-        "last_name",
-        "email",
-        "termination_date",
-        "last_day_of_work",
-        "category",
-        "reason",
-        "manager",
-        "department",
-        "location",
-        "time_zone",
-        "worker_type",
-        "rescinded",
-    )
+    # The fields a correction in Workday may change (all the report says but the id); compared on every sync.
+    TRACKED_FIELDS = tuple(name for name in REPORT_FIELDS if name != "employee_id")
 
     class Meta:
         ordering = ["-termination_date", "employee_id"]

@@ -8,26 +8,18 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from offboarding.alerts import send_alert
 from offboarding.clients.okta import OktaClient
 from offboarding.models import Case, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
-from offboarding.steps import ACTOR, lease_length, new_lease_owner, perform, perform_many
+from offboarding.steps import ACTOR, enqueue_case_job, lease_length, new_lease_owner, perform, perform_many
 from offboarding.tickets import comment_on_ticket
 
 
 def enqueue_restore(case_id: int, request_id: str = "") -> None:
-    """Hand the restore to a worker, under the request id of the approval that allowed it."""
-    async_task(
-        "offboarding.restore.restore_case",
-        case_id,
-        request_id=request_id or current_request_id(),
-        task_name=f"restore-case-{case_id}",
-        group="revocation",
-    )
+    enqueue_case_job("offboarding.restore.restore_case", "restore", case_id, request_id)
 
 
 def restore_case(case_id: int, request_id: str = "") -> str:

@@ -27,7 +27,6 @@ import logging
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
@@ -39,6 +38,7 @@ from offboarding.steps import (
     ACTOR,
     LeaseLost,
     StepFailed,
+    enqueue_case_job,
     lease_length,
     leave_alone,
     new_lease_owner,
@@ -54,14 +54,7 @@ log = logging.getLogger(__name__)
 
 
 def enqueue(case_id: int, request_id: str = "") -> None:
-    """Hand the case to a worker, under the request id of whoever decided it (so the trail links them)."""
-    async_task(
-        "offboarding.revocation.run_case",
-        case_id,
-        request_id=request_id or current_request_id(),
-        task_name=f"revoke-case-{case_id}",
-        group="revocation",
-    )
+    enqueue_case_job("offboarding.revocation.run_case", "revoke", case_id, request_id)
 
 
 def claim(case_id: int, owner: str) -> bool:

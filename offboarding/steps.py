@@ -18,9 +18,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from offboarding.clients.errors import VendorError
 from offboarding.models import Actor, AuditEvent, Case, Step
+from offboarding.request_id import current_request_id
 
 ACTOR = Actor.system("revocation")
 # A vendor's name longer than the column is cut on the step (the full one stays in the step's detail).
@@ -50,6 +52,18 @@ class StepFailed(Exception):
     def __init__(self, message: str, detail: dict) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+def enqueue_case_job(task: str, job: str, case_id: int, request_id: str = "") -> None:
+    """Hand a job on one case (`task`: the function's dotted path) to a worker, under the request id of
+    whoever asked for it (so the trail links the decision to the calls it caused)."""
+    async_task(
+        task,
+        case_id,
+        request_id=request_id or current_request_id(),
+        task_name=f"{job}-case-{case_id}",
+        group="revocation",
+    )
 
 
 def new_lease_owner() -> str:
