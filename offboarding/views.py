@@ -168,14 +168,13 @@ def live_okta(case: Case) -> dict:
 def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
     """The case's state and steps, polled by the case page while it runs."""
     case = get_object_or_404(Case, pk=case_id)
+    # The step as the evidence has it, less its detail (a group list can be long), plus what the page shows.
     steps = [
         {
+            **{key: value for key, value in step.as_dict().items() if key != "detail"},
             "id": step.pk,
-            "kind": step.kind,
             "label": step.get_kind_display(),
             "target": step.target_name or step.target,
-            "status": step.status,
-            "attempts": step.attempts,
             "vendor": " ".join(
                 str(x) for x in (step.http_status or "", step.vendor_code, step.detail.get("error", "")) if x
             ),
