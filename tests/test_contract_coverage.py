@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import OktaClient, SswsAuth
 from offboarding.clients.transport import Secret
+from sandbox.org import build_org
 from sandbox.server import SandboxApp
 from sandbox.state import SandboxState
 from sandbox.workday import COLUMNS
@@ -49,7 +50,7 @@ def operations(document: dict) -> set[str]:
 def served(service: str) -> set[str]:
     """`METHOD /template` for every route of the sandbox's service (werkzeug adds HEAD to each GET)."""
     found = set()
-    for rule in SandboxApp(SandboxState()).services[service].routes.iter_rules():
+    for rule in SandboxApp(SandboxState(build_org)).services[service].routes.iter_rules():
         methods = rule.methods - {"HEAD"} if "GET" in rule.methods else rule.methods
         found |= {f"{method} {rule.rule}" for method in methods}
     return found
@@ -87,7 +88,7 @@ def contract_without(monkeypatch):
 class TestSandboxSide:
     def test_every_vendor_the_sandbox_simulates_has_a_contract(self):
         # Workday's one route is the RaaS report: contracts/workday-raas-report.schema.json, checked below.
-        assert set(SandboxApp(SandboxState()).services) == set(SERVICES) | {"workday"}
+        assert set(SandboxApp(SandboxState(build_org)).services) == set(SERVICES) | {"workday"}
 
     @pytest.mark.parametrize("service", SERVICES)
     def test_every_operation_the_sandbox_serves_is_in_the_contract(self, service):

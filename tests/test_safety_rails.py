@@ -2,12 +2,13 @@
 
 import pytest
 
-from offboarding import decisions, sync
+from offboarding import decisions
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
+from offboarding.sync import SyncResult, sync_workday
 
 
-def sync() -> sync.SyncResult:
-    return sync.sync_workday()
+def sync() -> SyncResult:
+    return sync_workday()
 
 
 class TestMassTerminationBreaker:

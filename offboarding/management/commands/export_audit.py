@@ -3,8 +3,9 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from offboarding.history import HistoryFilter, export
-from offboarding.models import AuditEvent
+from offboarding.exports import export
+from offboarding.forms import HistoryFilter
+from offboarding.models import Actor, AuditEvent
 
 
 class Command(BaseCommand):
@@ -23,8 +24,8 @@ class Command(BaseCommand):
         form = HistoryFilter({"left_from": since or "", "left_until": until or "", "sort": "left"})
         if not form.is_valid():
             raise CommandError(f"Not a day (YYYY-MM-DD): {form.errors.as_text()}")
-        actor = f"shell:{getpass.getuser()}"
-        header = {"exported_at": timezone.now(), "exported_by": actor, "filters": form.applied()}
+        actor = Actor(f"shell:{getpass.getuser()}")
+        header = {"exported_at": timezone.now(), "exported_by": actor.name, "filters": form.applied()}
         count, lines = export(form.cases(), format, header)
         AuditEvent.record(
             "audit.exported",
