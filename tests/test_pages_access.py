@@ -35,11 +35,6 @@ def is_open(name: str, kwargs: list[str]) -> bool:
 PAGES = sorted(p for p in patterns() if p[0] not in OPEN_TO_ANYONE | ANY_SIGNED_IN_USER and not is_open(*p))
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def objects(db):
     """One of each thing a URL can name."""

@@ -105,12 +105,7 @@ class TestSecretsNeverLeak:
 
 
 @pytest.fixture
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def local_login(fast_hashing, db, approver):
+def local_login(db, approver):
     client = Client(REMOTE_ADDR="203.0.113.7")
 
     def attempt(password: str, username: str = "alice"):
@@ -138,7 +133,6 @@ class TestLoginRateLimit:
         assert local_login("pw-for-tests-only").status_code == 302
 
     def test_one_address_trying_many_usernames_is_locked(self, local_login, make_user):
-        # (fast_hashing is on: the made user's hash is cheap too)
         make_user("zed", "approvers")
         for n in range(20):
             local_login("wrong", username=f"guess{n}")

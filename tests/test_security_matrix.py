@@ -19,11 +19,6 @@ CHANGES = ["put", "patch", "delete"]
 MACHINE_ENDPOINTS = {"workday_events"}  # authenticates by signature (tests/test_push.py)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def objects(db):
     SafetySettings.load()  # made on first read; its making is no change

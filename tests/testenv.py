@@ -12,3 +12,14 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("AUTH_MODE", "local")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+
+
+def pytest_configure(config):
+    """Passwords hashed with MD5 for the test run only: the production hasher takes ~0.25 s a user.
+
+    Django is set up by now (pytest-django does it first); override_settings tells the hashers'
+    cache. Production keeps Django's default hashers: nothing here is read outside pytest.
+    """
+    from django.test import override_settings
+
+    override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
