@@ -43,11 +43,14 @@ class Sandbox:
         return response.json()
 
     # -- world --------------------------------------------------------------------------------
-    def reset(self, **options: Any) -> dict:
-        """Rebuild the world. Options: seed, workers, groups_per_person, pending_terminations, demo,
-        okta_page_size, rate_limits ({family: limit}), rate_limit_window (s), concurrency_limit,
-        okta_token_lifetime (s), okta_async_delay (s). Unset ones take this handle's defaults."""
+    def reset(self, clear_requests: bool = False, **options: Any) -> dict:
+        """Rebuild the world, with every fault switched off. Options: seed, workers, groups_per_person,
+        pending_terminations, demo, okta_page_size, rate_limits ({family: limit}), rate_limit_window (s),
+        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret. Unset ones
+        take this handle's defaults. `clear_requests` also empties the request log, in the same call."""
         merged = {**self.reset_defaults, **options}
+        if clear_requests:
+            merged["clear_requests"] = True
         if "rate_limits" in options and "rate_limits" in self.reset_defaults:
             merged["rate_limits"] = {**self.reset_defaults["rate_limits"], **options["rate_limits"]}
         return self.call("POST", "reset", json=merged)

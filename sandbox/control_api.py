@@ -57,7 +57,11 @@ def handle(state: SandboxState, request: Request) -> Response:
 
 
 def _reset(state, body, request):
+    """A new world (every fault off); `clear_requests: true` also empties the request log."""
+    clear_requests = bool(body.pop("clear_requests", False))
     state.reset(Options.from_dict(body))
+    if clear_requests:
+        state.requests.clear()
     return _config(state, body, request)
 
 

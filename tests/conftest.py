@@ -52,14 +52,14 @@ def no_role_user(make_user):
 def org(sandbox, db, settings):
     """The sandbox with no terminations of its own: each test adds the leavers it needs.
 
-    The clients keep their real retry behaviour, with waits short enough for tests.
+    (The `sandbox` fixture's one reset leaves them out for a test of `org`.) The clients keep their
+    real retry behaviour, with waits short enough for tests.
     """
     settings.CLIENT_BACKOFF_INITIAL = 0.01
     settings.CLIENT_BACKOFF_MAX = 0.05
     settings.CLIENT_MAX_ATTEMPTS = 3
     settings.CLIENT_READ_TIMEOUT = 5.0
     settings.CLIENT_RATE_LIMIT_MAX_WAIT = 5.0
-    sandbox.reset(pending_terminations=0)
     return sandbox
 
 

@@ -78,8 +78,8 @@ class TestFindingUsers:
 
 
 class TestListingGroups:
+    @pytest.mark.sandbox(okta_page_size=2)
     def test_it_follows_every_next_link(self, okta: OktaClient, sandbox: Any) -> None:
-        sandbox.reset(okta_page_size=2)
         groups = [sandbox.add_okta_group(f"Team {n}") for n in range(7)]
         user = sandbox.add_okta_user("E9003", "Many", "Groups", groups=[g["id"] for g in groups])
         sandbox.clear_requests()
@@ -164,8 +164,8 @@ class TestSessionsAndLifecycle:
 
 
 class TestRateLimits:
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 3}, rate_limit_window=1)
     def test_it_waits_for_the_reset_after_a_429(self, make_okta: Any, sandbox: Any, person: dict) -> None:
-        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 3}, rate_limit_window=1)
         user = sandbox.add_okta_user("E9010", "Rate", "Limited")
         client = make_okta(pacer=NoPacing())
 
@@ -186,8 +186,8 @@ class TestRateLimits:
             okta.get_user(person["id"])
         assert (caught.value.status, caught.value.code) == (429, "E0000047")
 
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=1)
     def test_it_slows_down_before_running_out(self, make_okta: Any, sandbox: Any) -> None:
-        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=1)
         user = sandbox.add_okta_user("E9011", "Slow", "Down")
         waits: list[float] = []
 
@@ -259,9 +259,9 @@ class TestServiceAppAuth:
         # The token is cached: one token request for all of those calls.
         assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 1
 
+    @pytest.mark.sandbox(okta_token_lifetime=1)
     @pytest.mark.usefixtures("service_app")
     def test_it_renews_the_token_before_it_expires(self, make_okta: Any, sandbox: Any) -> None:
-        sandbox.reset(okta_token_lifetime=1)
         user = sandbox.add_okta_user("E9020", "Short", "Token")
         client = make_okta()
         client.get_user(user["id"])

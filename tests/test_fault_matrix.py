@@ -114,17 +114,16 @@ class Refuser:
         self.left = 0
 
 
+# Smaller than the other tests' org, with a one-second rate-limit window (so a 429 is followed by a
+# reset within the second).
+pytestmark = pytest.mark.sandbox(workers=1, rate_limit_window=1)
+
+
 @pytest.fixture
-def org(sandbox, db, settings):
-    """As tests/conftest.py's, smaller, with a short read timeout and a one-second rate-limit window
-    (so a 429 is followed by a reset within the second)."""
-    settings.CLIENT_BACKOFF_INITIAL = 0.01
-    settings.CLIENT_BACKOFF_MAX = 0.05
-    settings.CLIENT_MAX_ATTEMPTS = 3
+def org(org, settings):
+    """As tests/conftest.py's, with a short read timeout."""
     settings.CLIENT_READ_TIMEOUT = READ_TIMEOUT
-    settings.CLIENT_RATE_LIMIT_MAX_WAIT = 5.0
-    sandbox.reset(pending_terminations=0, workers=1, rate_limit_window=1)
-    return sandbox
+    return org
 
 
 @pytest.fixture

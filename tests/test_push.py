@@ -125,9 +125,13 @@ class TestRefusedPush:
 
 @pytest.mark.django_db(transaction=True)
 class TestSandboxSendsNotifications:
+    @pytest.fixture
+    def sandbox_options(self, live_server):
+        """Workday sends its signed notifications to the live server."""
+        return {"push_url": f"{live_server.url}{URL}", "push_secret": SECRET}
+
     def test_a_termination_entered_in_workday_arrives_by_itself(self, sandbox, live_server, settings, leaver):
         settings.WORKDAY_PUSH_SECRET = SECRET
-        sandbox.reset(pending_terminations=0, push_url=f"{live_server.url}{URL}", push_secret=SECRET)
         leaver("E100")
         deadline = time.monotonic() + 30
         while not Case.objects.exists() and time.monotonic() < deadline:

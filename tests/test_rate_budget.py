@@ -50,8 +50,8 @@ def run_workers(count: int, calls_each: int, make_pacer, sandbox, user_id: str) 
 
 
 class TestSharedRateBudget:
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=2)
     def test_workers_sharing_it_are_not_refused(self, sandbox, redis_client):
-        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=2)
         user_id = sandbox.okta_users()[0]["id"]
         org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
         started = time.monotonic()
@@ -65,9 +65,9 @@ class TestSharedRateBudget:
         assert 429 not in statuses
         assert elapsed >= 2  # 32 calls at 10 per 2-second window cannot fit in one window
 
+    # An hour's window, so the test does not straddle a reset.
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
     def test_it_spends_the_whole_window_and_then_waits_for_the_reset(self, sandbox, redis_client):
-        # An hour's window, so the test does not straddle a reset.
-        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
         user_id = sandbox.okta_users()[0]["id"]
         waits: list[float] = []
 
@@ -88,8 +88,8 @@ class TestSharedRateBudget:
         assert len(waits) == 1 and 0 < waits[0] <= 3600
         assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10
 
+    @pytest.mark.sandbox(concurrency_limit=3)
     def test_it_caps_calls_in_flight_across_workers(self, sandbox, redis_client):
-        sandbox.reset(concurrency_limit=3)
         sandbox.fault("okta", "latency", "GET /api/v1/users/*", seconds=0.2)
         user_id = sandbox.okta_users()[0]["id"]
         org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"

@@ -132,7 +132,6 @@ def okta_changes(sandbox) -> Counter:
 @pytest.mark.django_db(transaction=True)
 class TestDatabaseRestartMidCase:
     def test_the_case_resumes_on_a_new_connection_and_ends_correctly(self, sandbox, leaver, approver, monkeypatch):
-        sandbox.reset(pending_terminations=0)
         person = leaver(days_ahead=-1)
         services.sync_workday()
         case = services.approve(Case.objects.get().pk, approver, "HR confirmed")

@@ -100,8 +100,8 @@ class TestOAuthServiceApp:
         token = request_token(sandbox, scope="okta.users.manage").json()["access_token"]
         assert okta(sandbox, "GET", "/api/v1/users", token=f"Bearer {token}").status_code == 200
 
+    @pytest.mark.sandbox(okta_token_lifetime=1)
     def test_it_refuses_an_expired_token(self, sandbox):
-        sandbox.reset(okta_token_lifetime=1)
         token = request_token(sandbox).json()["access_token"]
         assert call(sandbox, "GET", "/api/v1/users", token=f"Bearer {token}").status_code == 200
         time.sleep(1.2)
@@ -234,8 +234,8 @@ class TestUserGroups:
         groups = [sandbox.add_okta_group(f"Team {n}")["id"] for n in range(6)]
         return sandbox.add_okta_user("88001", "Grace", "Hopper", groups=groups)
 
+    @pytest.mark.sandbox(okta_page_size=3)
     def test_it_pages_groups_with_a_link_header(self, sandbox):
-        sandbox.reset(okta_page_size=3)
         groups = [sandbox.add_okta_group(f"Team {n}")["id"] for n in range(6)]
         user = sandbox.add_okta_user("88001", "Grace", "Hopper", groups=groups)
         response = okta(sandbox, "GET", f"/api/v1/users/{user['id']}/groups")
@@ -256,8 +256,8 @@ class TestUserGroups:
         assert len(response.json()) == 7
         assert "next" not in response.links
 
+    @pytest.mark.sandbox(okta_page_size=2)
     def test_removing_groups_while_paging_skips_none(self, sandbox):
-        sandbox.reset(okta_page_size=2)
         groups = [sandbox.add_okta_group(f"Team {n}")["id"] for n in range(5)]
         user = sandbox.add_okta_user("88002", "Katherine", "Johnson", groups=groups)
         seen, url = [], f"{sandbox.okta_url}/api/v1/users/{user['id']}/groups"
@@ -413,8 +413,8 @@ class TestRateLimits:
                 assert response.headers.get(header), (header, response.status_code)
             assert int(response.headers["X-Rate-Limit-Reset"]) >= int(time.time())
 
+    @pytest.mark.sandbox(rate_limits={"/api/v1/users": 3, "GET /api/v1/users/{id}": 5}, rate_limit_window=3600)
     def test_it_counts_down_per_family_and_answers_e0000047_past_the_limit(self, sandbox):
-        sandbox.reset(rate_limits={"/api/v1/users": 3, "GET /api/v1/users/{id}": 5}, rate_limit_window=3600)
         user_id = first_user(sandbox)["id"]  # one of the 3
         remaining = [int(call(sandbox, "GET", "/api/v1/users").headers["X-Rate-Limit-Remaining"]) for _ in range(2)]
         assert remaining == [1, 0]
@@ -426,8 +426,8 @@ class TestRateLimits:
         single = call(sandbox, "GET", f"/api/v1/users/{user_id}")
         assert single.status_code == 200 and single.headers["X-Rate-Limit-Limit"] == "5"
 
+    @pytest.mark.sandbox(rate_limits={"/api/v1/users": 2}, rate_limit_window=1)
     def test_it_recovers_after_the_reset_time(self, sandbox):
-        sandbox.reset(rate_limits={"/api/v1/users": 2}, rate_limit_window=1)
         for _ in range(20):
             limited = call(sandbox, "GET", "/api/v1/users")
             if limited.status_code == 429:
@@ -436,8 +436,8 @@ class TestRateLimits:
         time.sleep(max(0.0, int(limited.headers["X-Rate-Limit-Reset"]) - time.time()) + 0.05)
         assert call(sandbox, "GET", "/api/v1/users").status_code == 200
 
+    @pytest.mark.sandbox(concurrency_limit=2)
     def test_it_refuses_requests_past_the_concurrency_limit(self, sandbox):
-        sandbox.reset(concurrency_limit=2)
         sandbox.fault("okta", "latency", "GET /api/v1/users", seconds=1.0)
         with ThreadPoolExecutor(max_workers=6) as pool:
             responses = list(pool.map(lambda _: call(sandbox, "GET", "/api/v1/users"), range(6)))
@@ -447,8 +447,8 @@ class TestRateLimits:
         assert_okta_error(refused, 429, "E0000047")
         assert refused.headers["X-Rate-Limit-Limit"] == "0"
 
+    @pytest.mark.sandbox(rate_limits={"/api/v1/users": 7}, rate_limit_window=2, concurrency_limit=9)
     def test_the_configuration_is_readable(self, sandbox):
-        sandbox.reset(rate_limits={"/api/v1/users": 7}, rate_limit_window=2, concurrency_limit=9)
         config = sandbox.config()
         assert config["rate_limits"]["/api/v1/users"] == 7
         assert config["rate_limit_window"] == 2 and config["concurrency_limit"] == 9

@@ -74,7 +74,6 @@ def wait_for(condition, timeout: float, what: str):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_is_replaced_and_the_case_finishes(sandbox, leaver, approver):
-    sandbox.reset(pending_terminations=0)
     person = leaver(days_ahead=-1, groups=tuple(f"Team {n}" for n in range(6)))
     services.sync_workday()
     case = services.approve(Case.objects.get().pk, approver)
