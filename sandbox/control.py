@@ -133,7 +133,10 @@ class Sandbox:
         self.call("DELETE", "requests")
 
     def fault(self, service: str, kind: str, endpoint: str | None = None, **params: Any) -> dict:
-        """Switch a fault on; params: seconds, status, rate, count, retry_after. Returns it with its id."""
+        """Switch a fault on; params: seconds, status, rate, count, after, retry_after, body. Returns it with its id.
+
+        `after=N` lets the first N matching requests through untouched and hits the ones after them
+        (with `count=1`: exactly the N+1th)."""
         return self.call("POST", "faults", json={"service": service, "kind": kind, "endpoint": endpoint, **params})
 
     def faults(self) -> list[dict]:

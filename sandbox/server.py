@@ -99,7 +99,12 @@ class SandboxApp:
         with self.state.lock:
             triggered = []
             for fault in self.state.faults:
-                if fault.matches(service, method, path) and self.state.fault_rng.random() < fault.rate:
+                if not fault.matches(service, method, path):
+                    continue
+                if fault.after > 0:  # still letting the first matching requests through
+                    fault.after -= 1
+                    continue
+                if self.state.fault_rng.random() < fault.rate:
                     triggered.append(fault)
                     if fault.count is not None:
                         fault.count -= 1

@@ -11,8 +11,15 @@ from tests.openapi_specs import check_okta
 
 
 def okta_get(sandbox, path="/api/v1/users", **kwargs):
-    return requests.get(
-        sandbox.okta_url + path, headers={"Authorization": f"SSWS {sandbox.okta_token}"}, **{"timeout": 10, **kwargs}
+    return okta_call(sandbox, "GET", path, **kwargs)
+
+
+def okta_call(sandbox, method, path, **kwargs):
+    return requests.request(
+        method,
+        sandbox.okta_url + path,
+        headers={"Authorization": f"SSWS {sandbox.okta_token}"},
+        **{"timeout": 10, **kwargs},
     )
 
 
@@ -52,6 +59,23 @@ class TestErrors:
         assert response.status_code == 500
         assert response.json()["errorCode"] == "E0000009"
         assert response.headers["X-Okta-Request-Id"] and response.headers["X-Rate-Limit-Remaining"]
+
+    def test_after_lets_the_first_matching_requests_through_and_fails_the_next(self, sandbox):
+        groups = [sandbox.add_okta_group(f"Team {n}")["id"] for n in range(4)]
+        user = sandbox.add_okta_user("E7001", "Nth", "Request", groups=groups)
+        sandbox.fault("okta", "error", "DELETE /api/v1/groups/*/users/*", status=503, after=2, count=1)
+        assert okta_get(sandbox, f"/api/v1/users/{user['id']}").status_code == 200  # not a matching request
+        statuses = [okta_call(sandbox, "DELETE", f"/api/v1/groups/{g}/users/{user['id']}").status_code for g in groups]
+        assert statuses == [204, 204, 503, 204]
+        assert sandbox.faults() == []  # its one hit spent, it is gone
+        left = [g["id"] for g in sandbox.okta_user(user["id"])["groups"]]
+        assert groups[2] in left and not {groups[0], groups[1], groups[3]} & set(left)
+
+    def test_after_counts_down_while_it_lets_requests_through(self, sandbox):
+        sandbox.fault("jira", "error", status=502, after=3)
+        assert [jira_get(sandbox).status_code for _ in range(2)] == [404, 404]
+        assert sandbox.faults()[0]["after"] == 1
+        assert [jira_get(sandbox).status_code for _ in range(3)] == [404, 502, 502]
 
     def test_a_share_of_requests_fails(self, sandbox):
         sandbox.fault("okta", "error", status=503, rate=0.5)
@@ -166,6 +190,8 @@ class TestFaultControl:
             ("okta", "meltdown", {}),
             ("okta", "error", {"rate": 2}),
             ("okta", "error", {"status": 404}),
+            ("okta", "error", {"after": -1}),
+            ("okta", "error", {"after": "2"}),
         ],
     )
     def test_it_refuses_what_it_cannot_do(self, sandbox, service, kind, params):
