@@ -1,6 +1,7 @@
-"""Clients pointed at the sandbox, with tiny retry waits and every request checked against the specs.
+"""Pytest plugin: clients pointed at the sandbox, with tiny retry waits and every request checked against the specs.
 
-A test module takes them all with `from tests.client_fixtures import *  # noqa: F403`.
+Fixtures: `okta`, `jira`, `workday` and their `make_*` factories (keyword arguments override the fast
+policy), and `spec_check`. `FAST` is that policy, for a test that builds a client of its own.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from offboarding.clients.pacing import RateLimitPacer
 from offboarding.clients.transport import RetryPolicy
 from offboarding.clients.workday import WorkdayClient
 from tests.client_spec_check import SpecCheck
-
-__all__ = ["jira", "make_jira", "make_okta", "make_workday", "okta", "spec_check", "workday"]
 
 FAST = RetryPolicy(
     connect_timeout=2.0,

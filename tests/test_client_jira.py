@@ -10,7 +10,6 @@ import pytest
 from offboarding.clients import adf
 from offboarding.clients.errors import AuthenticationFailed, InvalidRequest, NotFound, TransientError
 from offboarding.clients.jira import JiraClient
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
 
 DESCRIPTION = adf.doc(
     adf.heading("Offboarded: Ada Lovelace (E9001)"),

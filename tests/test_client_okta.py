@@ -17,7 +17,6 @@ from offboarding.clients.errors import (
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.pacing import RateLimitPacer
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
 from tests.client_fixtures import FAST
 
 

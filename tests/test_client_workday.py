@@ -9,7 +9,6 @@ import pytest
 
 from offboarding.clients.errors import AuthenticationFailed, MalformedResponse, TransientError
 from offboarding.clients.workday import WorkdayClient, parse_workday_date
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
 
 ADA = {
     "Worker": "Ada Lovelace",

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from offboarding import revocation, services
 from offboarding.models import AuditEvent, Case, Step
-from tests.fault_matrix_report import MATRIX, render_table
+from tests.fault_matrix_report import MATRIX, expect, render_table
 
 # step -> (service, endpoint, the Step kind it belongs to)
 STEPS = {
@@ -77,6 +77,7 @@ EXPECTED["ticket"] = {
     # Jira did create it: the schedule finds it by its label instead of filing a second.
     "malformed answer": TICKET_LATER,
 }
+expect(list(STEPS), list(FAULTS), EXPECTED)
 # How the failure is named on the case (failure_summary), for the cells that fail first.
 NAMED = {"outage > retry budget": "connection failed", "malformed answer": "expected a JSON"}
 

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from offboarding import revocation, services
 from offboarding.models import AuditEvent, Case
-from tests.test_access import named_urls, url_of
-from tests.test_push import event, signed
+from tests.factories import signed, workday_event
+from tests.processes import PRODUCTION, manage
+from tests.urlconf import named_urls, url_of
 
 PUSH_SECRET = "push-secret-Zq81-never-shown"
 
@@ -51,9 +52,9 @@ class TestSecretsNeverLeak:
         # Through the push, signed with the shared secret, then a revocation that meets failures and a retry.
         response = Client().post(
             "/api/workday/events",
-            data=event("E100"),
+            data=workday_event("E100"),
             content_type="application/json",
-            **signed(event("E100"), PUSH_SECRET),
+            **signed(workday_event("E100"), PUSH_SECRET),
         )
         assert response.status_code == 200
         case = services.approve(Case.objects.get().pk, approver, "HR confirmed")
@@ -70,7 +71,10 @@ class TestSecretsNeverLeak:
         assert case.state == Case.State.COMPLETED and case.ticket == Case.Ticket.FILED
         # A refused push too (bad signature), which is audited.
         Client().post(
-            "/api/workday/events", data=event("E100"), content_type="application/json", **signed(event("E100"), "wrong")
+            "/api/workday/events",
+            data=workday_event("E100"),
+            content_type="application/json",
+            **signed(workday_event("E100"), "wrong"),
         )
 
         assert "okta" in caplog.text and "HTTP 503" in caplog.text, "the DEBUG logs were captured"
@@ -217,8 +221,6 @@ class TestSecurityHeaders:
             check_headers(client.get(url), url)
 
     def test_production_turns_hsts_on_by_default(self):
-        from tests.test_settings import PRODUCTION, manage
-
         result = manage(
             "shell", "-c", "from django.conf import settings; print(settings.SECURE_HSTS_SECONDS)", **PRODUCTION
         )

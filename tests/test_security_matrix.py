@@ -11,8 +11,8 @@ from django.urls import resolve, reverse
 
 from offboarding import services
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
-from tests.page_helpers import make_case
-from tests.test_pages_access import PAGES, WHO, patterns, url_for
+from tests.factories import make_case
+from tests.urlconf import PAGES, WHO, patterns, url_for
 
 EVERY_URL = sorted(patterns())
 CHANGES = ["put", "patch", "delete"]

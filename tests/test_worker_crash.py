@@ -1,65 +1,16 @@
 """A real qcluster killed mid-case: its successor finishes the case, and nothing is done twice."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
 
 from offboarding import revocation, services
 from offboarding.models import Case, Step
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_cluster(sandbox) -> subprocess.Popen:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    env = {
-        **os.environ,
-        "OFFBOARDING_IGNORE_DOTENV": "1",
-        "DEBUG": "true",
-        "DATABASE_URL": database_url,
-        "Q_WORKERS": "1",
-        "REVOCATION_LEASE_SECONDS": "3",
-        "OKTA_ORG_URL": sandbox.okta_url,
-        "OKTA_API_TOKEN": sandbox.okta_token,
-        "JIRA_BASE_URL": sandbox.jira_url,
-        "JIRA_EMAIL": sandbox.jira_email,
-        "JIRA_API_TOKEN": sandbox.jira_token,
-        "JIRA_PROJECT_KEY": sandbox.jira_project_key,
-        "WORKDAY_REPORT_URL": sandbox.workday_report_url,
-        "CLIENT_BACKOFF_INITIAL": "0.01",
-        "CLIENT_BACKOFF_MAX": "0.05",
-        # Removals two at a time: six of them take three batches, so the kill lands mid-case.
-        "REVOCATION_PARALLEL_CALLS": "2",
-    }
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, so the kill takes every worker with it
-    )
-
-
-def kill(cluster: subprocess.Popen) -> None:
-    os.killpg(cluster.pid, signal.SIGKILL)
-    cluster.wait(timeout=10)
+from tests.processes import kill, start_cluster
 
 
 def wait_for(condition, timeout: float, what: str):
