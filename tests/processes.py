@@ -1,11 +1,12 @@
 """The project run in other processes, as an operator would: manage.py with a given environment, and a
-qcluster (the worker) pointed at the sandbox.
+qcluster (the worker) pointed at the sandbox; and waiting for what another process or thread brings about.
 """
 
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -77,3 +78,13 @@ def start_cluster(sandbox) -> subprocess.Popen:
 def kill(cluster: subprocess.Popen) -> None:
     os.killpg(cluster.pid, signal.SIGKILL)
     cluster.wait(timeout=10)
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.2):
+    """The condition's first true value, looked at every `every` seconds; an AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
