@@ -59,6 +59,11 @@ class Sandbox:
         """The options in force, including the Okta rate limits, window and concurrency limit."""
         return self.call("GET", "config")
 
+    def advance_clock(self, seconds: float) -> dict:
+        """Move the vendors' clock on: rate-limit windows reset, tokens expire and asynchronous
+        deactivations settle as if `seconds` had passed; the Date header says so too."""
+        return self.call("POST", "clock", json={"advance": seconds})
+
     # -- Okta ---------------------------------------------------------------------------------
     def add_okta_group(self, name: str, type: str = "OKTA_GROUP", **extra: Any) -> dict:
         return self.call("POST", "okta/groups", json={"name": name, "type": type, **extra})

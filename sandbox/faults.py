@@ -25,9 +25,10 @@ class Fault:
     rate: float = 1.0  # share of the matching requests it hits
     count: int | None = None  # switches itself off after hitting this many requests
     after: int = 0  # matching requests let through untouched before it starts (counts down, as count does)
-    retry_after: int = 1  # rate_limit: seconds announced to the client
+    retry_after: int = 1  # rate_limit: seconds announced to the client (Jira: Retry-After; Okta: its reset)
     body: str | None = None  # malformed: what to send instead (default: an HTML error page, not JSON)
     id: int = field(default_factory=lambda: next(_ids))
+    hits: int = 0  # requests it has hit so far (read back, never set)
 
     def __post_init__(self) -> None:
         if self.service not in SERVICES:
@@ -52,7 +53,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict) -> Fault:
-        allowed = set(cls.__dataclass_fields__) - {"id"}
+        allowed = set(cls.__dataclass_fields__) - {"id", "hits"}
         unknown = set(data) - allowed
         if unknown:
             raise OptionError(f"unknown fault parameters {sorted(unknown)}")

@@ -1,5 +1,9 @@
 """The control API, seeding and the demo company, and the spec checker the other tests rely on."""
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
 import pytest
 import requests
 
@@ -140,6 +144,13 @@ class TestRequestLog:
         sandbox.clear_requests()
         assert sandbox.requests() == []
 
+    def test_it_counts_the_requests_in_flight_as_each_arrives(self, sandbox):
+        sandbox.fault("jira", "latency", seconds=0.3, count=3)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda _: requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10), range(3)))
+        requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+        assert sorted(r["in_flight"] for r in sandbox.requests("jira")) == [1, 1, 2, 3]
+
     def test_a_reset_switches_faults_off_and_can_empty_the_log_in_the_same_call(self, sandbox):
         sandbox.fault("jira", "error", status=502)
         requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
@@ -158,6 +169,29 @@ class TestRequestLog:
             okta_search(sandbox, 'status eq "ACTIVE"')
         assert sandbox.requests("okta")[-1]["status"] == 429  # Okta's limit of one call is spent
         assert [sandbox.config()["concurrency_limit"] for _ in range(5)] == [1] * 5
+
+
+class TestClock:
+    def test_moving_it_on_moves_the_date_and_the_log_with_it(self, sandbox):
+        def answered_at():
+            response = requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+            return parsedate_to_datetime(response.headers["Date"]).timestamp()
+
+        before = answered_at()
+        assert sandbox.advance_clock(3600)["clock_offset"] == 3600
+        assert 3600 <= answered_at() - before <= 3602
+        logged = datetime.fromisoformat(sandbox.requests()[-1]["time"]).timestamp()
+        assert 3600 <= logged - before <= 3603
+        assert sandbox.config()["clock_offset"] == 3600
+
+    def test_a_reset_puts_it_back_and_it_never_goes_back(self, sandbox):
+        sandbox.advance_clock(60)
+        sandbox.reset()
+        assert sandbox.config()["clock_offset"] == 0
+        for wrong in (-1, "soon", None):
+            with pytest.raises(SandboxControlError, match="400"):
+                sandbox.advance_clock(wrong)
+        assert sandbox.config()["clock_offset"] == 0
 
 
 class TestSpecChecker:

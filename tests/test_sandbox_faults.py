@@ -8,6 +8,7 @@ import requests
 
 from sandbox.control import SandboxControlError
 from tests.openapi_specs import check_okta
+from tests.processes import wait_for
 
 
 def okta_get(sandbox, path="/api/v1/users", **kwargs):
@@ -38,13 +39,13 @@ def workday_get(sandbox):
 
 class TestLatency:
     def test_it_delays_only_the_matching_endpoint(self, sandbox):
-        sandbox.fault("okta", "latency", "GET /api/v1/users/*/groups", seconds=0.6)
+        sandbox.fault("okta", "latency", "GET /api/v1/users/*/groups", seconds=0.3)
         user_id = okta_get(sandbox).json()[0]["id"]
         started = time.monotonic()
         assert okta_get(sandbox, f"/api/v1/users/{user_id}/groups").status_code == 200
-        assert time.monotonic() - started >= 0.55
+        assert time.monotonic() - started >= 0.3
         durations = [r["duration"] for r in sandbox.requests("okta") if r["path"].endswith("/groups")]
-        assert durations[0] >= 0.55
+        assert durations[0] >= 0.3 and sandbox.requests("okta")[0]["duration"] < 0.3
 
 
 class TestErrors:
@@ -74,8 +75,9 @@ class TestErrors:
     def test_after_counts_down_while_it_lets_requests_through(self, sandbox):
         sandbox.fault("jira", "error", status=502, after=3)
         assert [jira_get(sandbox).status_code for _ in range(2)] == [404, 404]
-        assert sandbox.faults()[0]["after"] == 1
+        assert [(f["after"], f["hits"]) for f in sandbox.faults()] == [(1, 0)]
         assert [jira_get(sandbox).status_code for _ in range(3)] == [404, 502, 502]
+        assert [(f["after"], f["hits"]) for f in sandbox.faults()] == [(0, 2)]
 
     def test_a_share_of_requests_fails(self, sandbox):
         sandbox.fault("okta", "error", status=503, rate=0.5)
@@ -91,16 +93,16 @@ class TestTimeout:
         def held():
             started = time.monotonic()
             try:
-                okta_get(sandbox, timeout=(5, 1.0))
+                okta_get(sandbox, timeout=(5, 0.5))
             except requests.exceptions.ReadTimeout:
                 outcome["timed_out_after"] = time.monotonic() - started
 
         thread = threading.Thread(target=held)
         thread.start()
-        time.sleep(0.2)
+        wait_for(lambda: sandbox.faults()[0]["hits"], 10, "the request to be held", every=0.01)
         assert jira_get(sandbox).status_code == 404  # another thread answers meanwhile
         thread.join(10)
-        assert outcome["timed_out_after"] >= 0.9
+        assert outcome["timed_out_after"] >= 0.5  # the client's own read timeout: no answer came
         sandbox.clear_faults()
         assert okta_get(sandbox).status_code == 200
 
@@ -116,7 +118,7 @@ class TestTimeout:
 
         thread = threading.Thread(target=held)
         thread.start()
-        time.sleep(0.3)
+        wait_for(lambda: sandbox.faults()[0]["hits"], 10, "the request to be held", every=0.01)
         sandbox.clear_faults()
         thread.join(10)
         assert not thread.is_alive() and errors
