@@ -10,6 +10,7 @@ import pytest
 from offboarding.clients import adf
 from offboarding.clients.errors import AuthenticationFailed, InvalidRequest, NotFound, TransientError
 from offboarding.clients.jira import JiraClient
+from tests.fake_clock import FakeClock
 
 DESCRIPTION = adf.doc(
     adf.heading("Offboarded: Ada Lovelace (E9001)"),
@@ -114,11 +115,13 @@ class TestCommentsAndAttachments:
 
 
 class TestJiraFailures:
-    def test_it_waits_for_retry_after_on_a_429(self, jira: JiraClient, sandbox: Any) -> None:
+    def test_it_waits_for_retry_after_on_a_429(self, jira: JiraClient, make_jira: Any, sandbox: Any) -> None:
         created = jira.create_issue("Offboarding: busy", DESCRIPTION, ["case-8"])
         sandbox.fault("jira", "rate_limit", endpoint="GET /rest/api/3/issue/*", count=2, retry_after=1)
-        assert jira.get_issue(created.key).key == created.key
+        clock = FakeClock()
+        assert make_jira(fake_clock=clock).get_issue(created.key).key == created.key
         assert [r["status"] for r in jira_calls(sandbox, "GET", created.key)] == [429, 429, 200]
+        assert clock.sleeps == [1, 1]  # what Retry-After said, each time
 
     def test_it_retries_a_5xx_on_a_read(self, jira: JiraClient, sandbox: Any) -> None:
         created = jira.create_issue("Offboarding: flaky", DESCRIPTION, ["case-9"])
