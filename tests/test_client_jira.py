@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from offboarding.clients import adf
 from offboarding.clients.errors import AuthenticationFailed, InvalidRequest, NotFound, TransientError
 from offboarding.clients.jira import JiraClient
 from tests.fake_clock import FakeClock
+from tests.processes import wait_for
 
 DESCRIPTION = adf.doc(
     adf.heading("Offboarded: Ada Lovelace (E9001)"),
@@ -78,9 +78,7 @@ class TestTheDuplicateTicketCheck:
 
         # Jira filed it after all: the label check finds it, so nobody files a second one.
         jira = make_jira()
-        deadline = time.monotonic() + 5
-        while not (found := jira.find_issues_by_label("case-44")) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        found = wait_for(lambda: jira.find_issues_by_label("case-44"), 5, "Jira to file it", every=0.02)
         assert len(found) == 1 == len(issues_labelled(sandbox, "case-44"))
 
 

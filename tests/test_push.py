@@ -8,6 +8,7 @@ from django.test import Client
 
 from offboarding.models import AuditEvent, AutoApproveRule, Case, SafetySettings
 from tests.factories import PUSH_SECRET, signed, workday_event
+from tests.processes import wait_for
 
 URL = "/api/workday/events"
 
@@ -121,7 +122,5 @@ class TestSandboxSendsNotifications:
     def test_a_termination_entered_in_workday_arrives_by_itself(self, sandbox, live_server, settings, leaver):
         settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
         leaver("E100")
-        deadline = time.monotonic() + 30
-        while not Case.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(Case.objects.exists, 30, "the notification to open a case", every=0.02)
         assert Case.objects.get().termination.employee_id == "E100"
