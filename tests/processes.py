@@ -37,20 +37,22 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def start_cluster(sandbox) -> subprocess.Popen:
-    """`manage.py qcluster` with one worker, on this test run's database and the sandbox."""
+def database_url() -> str:
+    """DATABASE_URL for a process of the project's own, on this test run's database."""
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_cluster(sandbox) -> subprocess.Popen:
+    """`manage.py qcluster` with one worker, on this test run's database and the sandbox."""
     env = {
         **os.environ,
         "OFFBOARDING_IGNORE_DOTENV": "1",
         "DEBUG": "true",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "Q_WORKERS": "1",
         "REVOCATION_LEASE_SECONDS": "3",
         "OKTA_ORG_URL": sandbox.okta_url,

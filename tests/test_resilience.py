@@ -118,10 +118,15 @@ class TestEmptyReportAfterAFullOne:
         services.sync_workday(employee_id="E404")
         assert SafetySettings.load().last_report_rows == 3
 
-    def test_the_threshold_zero_turns_the_check_off(self, full_report):
+    def test_the_threshold_zero_turns_the_check_off(self, full_report, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
         SafetySettings.objects.filter(pk=1).update(empty_report_suspect_from=0)
         full_report.fault("workday", "malformed", body=EMPTY)
-        services.sync_workday()
+        assert not services.sync_workday().changed  # taken as it is: no refusal, and the cases stay
+        assert SafetySettings.load().last_report_rows == 0
+        assert Case.objects.count() == 3
+        assert not AuditEvent.objects.filter(action="workday.report_suspect").exists()
+        assert mailoutbox == []
 
 
 def okta_changes(sandbox) -> Counter:
