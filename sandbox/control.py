@@ -43,11 +43,14 @@ class Sandbox:
         return response.json()
 
     # -- world --------------------------------------------------------------------------------
-    def reset(self, **options: Any) -> dict:
-        """Rebuild the world. Options: seed, workers, groups_per_person, pending_terminations, demo,
-        okta_page_size, rate_limits ({family: limit}), rate_limit_window (s), concurrency_limit,
-        okta_token_lifetime (s), okta_async_delay (s). Unset ones take this handle's defaults."""
+    def reset(self, clear_requests: bool = False, **options: Any) -> dict:
+        """Rebuild the world, with every fault switched off. Options: seed, workers, groups_per_person,
+        pending_terminations, demo, okta_page_size, rate_limits ({family: limit}), rate_limit_window (s),
+        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret. Unset ones
+        take this handle's defaults. `clear_requests` also empties the request log, in the same call."""
         merged = {**self.reset_defaults, **options}
+        if clear_requests:
+            merged["clear_requests"] = True
         if "rate_limits" in options and "rate_limits" in self.reset_defaults:
             merged["rate_limits"] = {**self.reset_defaults["rate_limits"], **options["rate_limits"]}
         return self.call("POST", "reset", json=merged)
@@ -55,6 +58,11 @@ class Sandbox:
     def config(self) -> dict:
         """The options in force, including the Okta rate limits, window and concurrency limit."""
         return self.call("GET", "config")
+
+    def advance_clock(self, seconds: float) -> dict:
+        """Move the vendors' clock on: rate-limit windows reset, tokens expire and asynchronous
+        deactivations settle as if `seconds` had passed; the Date header says so too."""
+        return self.call("POST", "clock", json={"advance": seconds})
 
     # -- Okta ---------------------------------------------------------------------------------
     def add_okta_group(self, name: str, type: str = "OKTA_GROUP", **extra: Any) -> dict:
@@ -130,7 +138,10 @@ class Sandbox:
         self.call("DELETE", "requests")
 
     def fault(self, service: str, kind: str, endpoint: str | None = None, **params: Any) -> dict:
-        """Switch a fault on; params: seconds, status, rate, count, retry_after. Returns it with its id."""
+        """Switch a fault on; params: seconds, status, rate, count, after, retry_after, body. Returns it with its id.
+
+        `after=N` lets the first N matching requests through untouched and hits the ones after them
+        (with `count=1`: exactly the N+1th)."""
         return self.call("POST", "faults", json={"service": service, "kind": kind, "endpoint": endpoint, **params})
 
     def faults(self) -> list[dict]:

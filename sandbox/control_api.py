@@ -20,6 +20,7 @@ routes = Map(
     [
         Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
         Rule("/_sandbox/config", methods=["GET"], endpoint="config"),
+        Rule("/_sandbox/clock", methods=["POST"], endpoint="clock"),
         Rule("/_sandbox/workday/terminations", methods=["GET"], endpoint="list_terminations"),
         Rule("/_sandbox/workday/terminations", methods=["POST"], endpoint="add_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>", methods=["PATCH"], endpoint="correct_termination"),
@@ -57,12 +58,30 @@ def handle(state: SandboxState, request: Request) -> Response:
 
 
 def _reset(state, body, request):
+    """A new world (every fault off); `clear_requests: true` also empties the request log."""
+    clear_requests = bool(body.pop("clear_requests", False))
     state.reset(Options.from_dict(body))
+    if clear_requests:
+        state.requests.clear()
     return _config(state, body, request)
 
 
 def _config(state, body, request):
-    return {**state.options.as_dict(), "users": len(state.users), "groups": len(state.groups)}
+    return {
+        **state.options.as_dict(),
+        "users": len(state.users),
+        "groups": len(state.groups),
+        "clock_offset": state.clock_offset,
+    }
+
+
+def _clock(state, body, request):
+    """Move the vendors' clock forward by `advance` seconds (a reset puts it back on the real one)."""
+    advance = body.get("advance")
+    if isinstance(advance, bool) or not isinstance(advance, int | float) or not 0 <= advance < 10 * 365 * 86400:
+        raise OptionError("advance is a number of seconds, 0 or more: the clock does not go back")
+    state.clock_offset += advance
+    return {"now": state.now(), "clock_offset": state.clock_offset}
 
 
 def _list_terminations(state, body, request):

@@ -24,9 +24,11 @@ class Fault:
     status: int = 503  # error
     rate: float = 1.0  # share of the matching requests it hits
     count: int | None = None  # switches itself off after hitting this many requests
-    retry_after: int = 1  # rate_limit: seconds announced to the client
+    after: int = 0  # matching requests let through untouched before it starts (counts down, as count does)
+    retry_after: int = 1  # rate_limit: seconds announced to the client (Jira: Retry-After; Okta: its reset)
     body: str | None = None  # malformed: what to send instead (default: an HTML error page, not JSON)
     id: int = field(default_factory=lambda: next(_ids))
+    hits: int = 0  # requests it has hit so far (read back, never set)
 
     def __post_init__(self) -> None:
         if self.service not in SERVICES:
@@ -37,6 +39,8 @@ class Fault:
             raise OptionError(f"an error fault answers one of {ERROR_STATUSES}")
         if not 0 <= self.rate <= 1:
             raise OptionError("rate is a share between 0 and 1")
+        if isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0:
+            raise OptionError("after is a number of matching requests to let through: 0 or more")
         if self.kind == "timeout" and not self.seconds:
             self.seconds = 120.0
         method, _, pattern = (self.endpoint or "").strip().rpartition(" ")
@@ -49,7 +53,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: dict) -> Fault:
-        allowed = set(cls.__dataclass_fields__) - {"id"}
+        allowed = set(cls.__dataclass_fields__) - {"id", "hits"}
         unknown = set(data) - allowed
         if unknown:
             raise OptionError(f"unknown fault parameters {sorted(unknown)}")

@@ -7,7 +7,6 @@ import binascii
 import json
 import re
 import secrets
-import time
 from datetime import UTC, datetime
 
 from werkzeug import Request, Response
@@ -225,7 +224,7 @@ class JiraService(Service):
                     "labels": list(labels),
                     "issuetype": type_name,
                 },
-                created=time.time(),
+                created=self.state.now(),
             )
             self.state.jira_issues.append(issue)
         base = self.base_url(request)
@@ -307,7 +306,7 @@ class JiraService(Service):
             raise JiraError(400, errors={"comment": ADF_NOT_A_DOCUMENT})
         with self.state.lock:
             comment = {"id": str(20000 + sum(len(i.comments) for i in self.state.jira_issues) + 1)}
-            comment.update(body=body, at=time.time())
+            comment.update(body=body, at=self.state.now())
             issue.comments.append(comment)
             return json_response(self.comment_json(request, issue, comment), 201)
 
@@ -342,7 +341,7 @@ class JiraService(Service):
                     "mimeType": upload.mimetype or "application/octet-stream",
                     "size": len(content),
                     "content": base64.b64encode(content).decode(),
-                    "at": time.time(),
+                    "at": self.state.now(),
                 }
                 issue.attachments.append(attachment)
                 created.append(self.attachment_json(request, attachment))

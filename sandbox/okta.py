@@ -11,7 +11,6 @@ import binascii
 import math
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -199,7 +198,7 @@ class OktaService(Service):
         state, options = self.state, self.state.options
         family = rate_limit_family(request.method, path)
         limit = options.rate_limits[family]
-        now = time.time()
+        now = self.state.now()
         with state.lock:
             admitted = state.in_flight < options.concurrency_limit
             if admitted:
@@ -222,10 +221,11 @@ class OktaService(Service):
                 state.in_flight -= 1
 
     def finish(self, request: Request, response: Response) -> Response:
-        limit, remaining, reset = request.environ.get("sandbox.rate", (0, 0, math.ceil(time.time())))
-        response.headers["X-Rate-Limit-Limit"] = str(limit)
-        response.headers["X-Rate-Limit-Remaining"] = str(remaining)
-        response.headers["X-Rate-Limit-Reset"] = str(reset)
+        limit, remaining, reset = request.environ.get("sandbox.rate", (0, 0, math.ceil(self.state.now())))
+        # (A rate_limit fault's answer says its own remaining count and reset.)
+        response.headers.setdefault("X-Rate-Limit-Limit", str(limit))
+        response.headers.setdefault("X-Rate-Limit-Remaining", str(remaining))
+        response.headers.setdefault("X-Rate-Limit-Reset", str(reset))
         response.headers["X-Okta-Request-Id"] = secrets.token_urlsafe(18)
         return response
 
@@ -235,7 +235,11 @@ class OktaService(Service):
         return super().error_response(status)
 
     def rate_limited_response(self, retry_after: int) -> Response:
-        return OktaError("E0000047").response()
+        """A 429 storm: the window is spent, and resets `retry_after` seconds after the Date it is answered at."""
+        response = OktaError("E0000047").response()
+        response.headers["X-Rate-Limit-Remaining"] = "0"
+        response.headers["X-Rate-Limit-Reset"] = str(int(self.state.now()) + retry_after)
+        return response
 
     # -- dispatch ---------------------------------------------------------------------------
     def handle(self, request: Request, path: str) -> Response:
@@ -274,7 +278,7 @@ class OktaService(Service):
         if scheme == "Bearer":
             with self.state.lock:
                 token = self.state.access_tokens.get(credential)
-            if token and token["expires_at"] > time.time():
+            if token and token["expires_at"] > self.state.now():
                 granted = token["scopes"]
                 manage = scope.replace(".read", ".manage")
                 if scope in granted or manage in granted:
@@ -309,7 +313,7 @@ class OktaService(Service):
             raise OAuthError(401, "invalid_client", f"The client_assertion token is invalid: {error}.") from None
         if claims["sub"] != SERVICE_APP_CLIENT_ID or form.get("client_id", claims["sub"]) != claims["sub"]:
             raise OAuthError(401, "invalid_client", "The client_assertion sub and iss must be the client id.")
-        if claims["exp"] > time.time() + 3600:
+        if claims["exp"] > self.state.now() + 3600:
             raise OAuthError(401, "invalid_client", "The client_assertion token expires more than an hour ahead.")
         requested = set(form.get("scope", "").split())
         if not requested:
@@ -325,7 +329,7 @@ class OktaService(Service):
                 self.state.used_assertion_ids.add(jti)
             lifetime = self.state.options.okta_token_lifetime
             access_token = secrets.token_urlsafe(32)
-            self.state.access_tokens[access_token] = {"scopes": requested, "expires_at": time.time() + lifetime}
+            self.state.access_tokens[access_token] = {"scopes": requested, "expires_at": self.state.now() + lifetime}
         scope = " ".join(sorted(requested))
         body = {"token_type": "Bearer", "expires_in": lifetime, "access_token": access_token, "scope": scope}
         return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -335,7 +339,7 @@ class OktaService(Service):
         user = self.state.find_user(id) if by_login else self.state.users.get(id)
         if user is None:
             raise OktaError("E0000007", f"{id} (User)")
-        user.settle(time.time())
+        user.settle(self.state.now())
         return user
 
     def page_size(self, request: Request, default: int) -> int:
@@ -427,7 +431,7 @@ class OktaService(Service):
 
     def lifecycle(self, request: Request, id: str, action: str) -> Response:
         user = self.user_or_404(id)
-        return getattr(self, action)(request, user, time.time())
+        return getattr(self, action)(request, user, self.state.now())
 
     def deactivate(self, request: Request, user: OktaUser, now: float) -> Response:
         self.boolean_arg(request, "sendEmail", False)

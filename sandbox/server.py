@@ -10,6 +10,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -40,6 +41,7 @@ class SandboxApp:
             "jira": JiraService(state),
             "workday": WorkdayService(state),
         }
+        self.in_flight: Counter[str] = Counter()  # requests each service is answering right now
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         request = Request(environ)
@@ -51,6 +53,9 @@ class SandboxApp:
             return Response("Not Found", 404, content_type="text/plain")(environ, start_response)
         path = "/" + rest
         started, status = time.monotonic(), 0
+        with self.state.lock:
+            self.in_flight[service.name] += 1
+            in_flight = self.in_flight[service.name]
         try:
             response = self.serve(service, request, path)
             status = response.status_code
@@ -64,10 +69,13 @@ class SandboxApp:
                 "path": path,
                 "query": request.query_string.decode("latin-1"),
                 "status": status,  # 0: the connection was dropped without an answer
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "time": datetime.fromtimestamp(self.state.now(), UTC).isoformat(timespec="milliseconds"),
                 "duration": round(time.monotonic() - started, 4),
+                # How many requests to this service were being answered as this one arrived, itself included.
+                "in_flight": in_flight,
             }
             with self.state.lock:  # readers iterate the log under the lock
+                self.in_flight[service.name] -= 1
                 self.state.requests.append(entry)
 
     def serve(self, service: Service, request: Request, path: str) -> Response:
@@ -100,8 +108,14 @@ class SandboxApp:
         with self.state.lock:
             triggered = []
             for fault in self.state.faults:
-                if fault.matches(service, method, path) and self.state.fault_rng.random() < fault.rate:
+                if not fault.matches(service, method, path):
+                    continue
+                if fault.after > 0:  # still letting the first matching requests through
+                    fault.after -= 1
+                    continue
+                if self.state.fault_rng.random() < fault.rate:
                     triggered.append(fault)
+                    fault.hits += 1
                     if fault.count is not None:
                         fault.count -= 1
             self.state.faults = [f for f in self.state.faults if f.count is None or f.count > 0]
@@ -129,6 +143,13 @@ class RequestHandler(WSGIRequestHandler):
         if getattr(self.server, "log_requests", False):
             super().log_request(code, size)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Every answer's Date header: the vendors' clock (SandboxState.now), which a test may move on."""
+        clock = getattr(self.server, "clock", None)
+        if timestamp is None and clock is not None:
+            timestamp = clock()
+        return super().date_time_string(timestamp)
+
 
 class SandboxServer:
     """The app on a real socket, served by one thread per connection."""
@@ -141,6 +162,7 @@ class SandboxServer:
             host, port, SandboxApp(self.state), threaded=True, request_handler=RequestHandler
         )
         self.httpd.log_requests = log_requests
+        self.httpd.clock = self.state.now
         self.httpd.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.url = f"http://{host}:{self.httpd.server_port}"
         self.thread: threading.Thread | None = None

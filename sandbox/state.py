@@ -221,8 +221,15 @@ class SandboxState:
             self.used_assertion_ids: set[str] = set()
             self.faults: list = []
             self.rate_windows: dict[str, tuple[float, int]] = {}
+            # Seconds the sandbox's clock is ahead of the real one (POST /_sandbox/clock moves it).
+            self.clock_offset = 0.0
             self.release_held_requests()
             self.populate(self, options)
+
+    def now(self) -> float:
+        """The vendors' clock (epoch seconds): rate-limit windows, token expiry, asynchronous transitions,
+        timestamps and the Date header. It runs with the real one, ahead by what the tests moved it."""
+        return time.time() + self.clock_offset
 
     def release_held_requests(self) -> None:
         """End every request a timeout fault is holding (on reset and when faults are cleared)."""
@@ -244,11 +251,11 @@ class SandboxState:
             wanted = id_or_login.lower()
             user = next((u for u in self.users.values() if u.profile.get("login", "").lower() == wanted), None)
         if user is not None:
-            user.settle(time.time())
+            user.settle(self.now())
         return user
 
     def all_users(self) -> list[OktaUser]:
-        now = time.time()
+        now = self.now()
         for user in self.users.values():
             user.settle(now)
         return list(self.users.values())

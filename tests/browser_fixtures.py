@@ -17,8 +17,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from tests.factories import PASSWORD
+
 ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
-PASSWORD = "pw-for-tests-only"  # what tests/conftest.py's make_user gives every user
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -1,6 +1,8 @@
-"""Clients pointed at the sandbox, with tiny retry waits and every request checked against the specs.
+"""Pytest plugin: clients pointed at the sandbox, with tiny retry waits and every request checked against the specs.
 
-A test module takes them all with `from tests.client_fixtures import *  # noqa: F403`.
+Fixtures: `okta`, `jira`, `workday` and their `make_*` factories (keyword arguments override the fast
+policy; `fake_clock=` a tests.fake_clock.FakeClock the client times and sleeps with), and `spec_check`.
+`FAST` is that policy, for a test that builds a client of its own.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from offboarding.clients.pacing import RateLimitPacer
 from offboarding.clients.transport import RetryPolicy
 from offboarding.clients.workday import WorkdayClient
 from tests.client_spec_check import SpecCheck
-
-__all__ = ["jira", "make_jira", "make_okta", "make_workday", "okta", "spec_check", "workday"]
+from tests.fake_clock import FakeClock
 
 FAST = RetryPolicy(
     connect_timeout=2.0,
@@ -28,6 +29,11 @@ FAST = RetryPolicy(
     backoff_max=0.05,
     max_rate_limit_wait=5.0,
 )
+
+
+def clock_of(fake_clock: FakeClock | None) -> dict[str, Any]:
+    """The client's clock and sleep: the fake clock's, else the real ones."""
+    return {"clock": fake_clock.monotonic, "sleep": fake_clock.sleep} if fake_clock else {}
 
 
 @pytest.fixture
@@ -41,11 +47,12 @@ def spec_check(sandbox: Any) -> Iterator[SpecCheck]:
 def make_okta(sandbox: Any, spec_check: SpecCheck) -> Callable[..., OktaClient]:
     """An Okta client from settings; keyword arguments override the fast test policy."""
 
-    def make(pacer: RateLimitPacer | None = None, **policy: Any) -> OktaClient:
+    def make(pacer: RateLimitPacer | None = None, fake_clock: FakeClock | None = None, **policy: Any) -> OktaClient:
         return OktaClient.from_settings(
             policy=replace(FAST, **policy),
-            pacer=pacer or RateLimitPacer(max_wait=FAST.max_rate_limit_wait),
+            pacer=pacer or RateLimitPacer(max_wait=FAST.max_rate_limit_wait, **clock_of(fake_clock)),
             session=spec_check.session(),
+            **clock_of(fake_clock),
         )
 
     return make
@@ -58,8 +65,10 @@ def okta(make_okta: Callable[..., OktaClient]) -> OktaClient:
 
 @pytest.fixture
 def make_jira(sandbox: Any, spec_check: SpecCheck) -> Callable[..., JiraClient]:
-    def make(**policy: Any) -> JiraClient:
-        return JiraClient.from_settings(policy=replace(FAST, **policy), session=spec_check.session())
+    def make(fake_clock: FakeClock | None = None, **policy: Any) -> JiraClient:
+        return JiraClient.from_settings(
+            policy=replace(FAST, **policy), session=spec_check.session(), **clock_of(fake_clock)
+        )
 
     return make
 
@@ -71,8 +80,10 @@ def jira(make_jira: Callable[..., JiraClient]) -> JiraClient:
 
 @pytest.fixture
 def make_workday(sandbox: Any, spec_check: SpecCheck) -> Callable[..., WorkdayClient]:
-    def make(**policy: Any) -> WorkdayClient:
-        return WorkdayClient.from_settings(policy=replace(FAST, **policy), session=spec_check.session())
+    def make(fake_clock: FakeClock | None = None, **policy: Any) -> WorkdayClient:
+        return WorkdayClient.from_settings(
+            policy=replace(FAST, **policy), session=spec_check.session(), **clock_of(fake_clock)
+        )
 
     return make
 

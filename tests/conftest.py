@@ -1,10 +1,17 @@
 from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 
-# The sandbox (simulated Workday, Okta and Jira over real HTTP) and its fixtures.
-pytest_plugins = ["tests.sandbox_fixtures", "tests.browser_fixtures", "tests.fault_matrix_report"]
+from tests import factories
+
+# The sandbox (simulated Workday, Okta and Jira over real HTTP) and its fixtures, the clients pointed at
+# it, the browser, and the fault matrix's report. Every shared fixture is registered here, and only here.
+pytest_plugins = [
+    "tests.sandbox_fixtures",
+    "tests.client_fixtures",
+    "tests.browser_fixtures",
+    "tests.fault_matrix_report",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -17,15 +24,8 @@ def _empty_cache():
 
 @pytest.fixture
 def make_user(db):
-    """A user holding the given roles (none for a signed-in user without a role)."""
-
-    def make(username: str, *roles: str) -> User:
-        user = User.objects.create_user(username, f"{username}@example.com", "pw-for-tests-only")
-        # get_or_create: a transactional test's flush empties the groups the data migration made.
-        user.groups.set([Group.objects.get_or_create(name=role)[0] for role in roles])
-        return user
-
-    return make
+    """tests/factories.py's `make_user(username, *roles)`, with the database enabled."""
+    return factories.make_user
 
 
 @pytest.fixture
@@ -52,14 +52,14 @@ def no_role_user(make_user):
 def org(sandbox, db, settings):
     """The sandbox with no terminations of its own: each test adds the leavers it needs.
 
-    The clients keep their real retry behaviour, with waits short enough for tests.
+    (The `sandbox` fixture's one reset leaves them out for a test of `org`.) The clients keep their
+    real retry behaviour, with waits short enough for tests.
     """
     settings.CLIENT_BACKOFF_INITIAL = 0.01
     settings.CLIENT_BACKOFF_MAX = 0.05
     settings.CLIENT_MAX_ATTEMPTS = 3
     settings.CLIENT_READ_TIMEOUT = 5.0
     settings.CLIENT_RATE_LIMIT_MAX_WAIT = 5.0
-    sandbox.reset(pending_terminations=0)
     return sandbox
 
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 # (step, fault) -> the outcome a cell saw; filled by the matrix tests of this run.
 MATRIX: dict[tuple[str, str], str] = {}
+# The steps and faults in order, and {step: {fault: outcome}} each cell must show: given by the matrix's module.
+LAYOUT: dict = {}
+
+
+def expect(steps: list[str], faults: list[str], expected: dict[str, dict[str, str]]) -> None:
+    LAYOUT.update(steps=steps, faults=faults, expected=expected)
 
 
 def render_table(cells, steps: list[str], faults: list[str]) -> str:
@@ -22,9 +28,8 @@ def render_table(cells, steps: list[str], faults: list[str]) -> str:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not MATRIX:
         return
-    from tests.test_fault_matrix import EXPECTED, FAULTS, STEPS
-
+    expected = LAYOUT["expected"]
     terminalreporter.section("fault matrix: revocation step × fault (outcome seen in this run)")
-    terminalreporter.write_line(render_table(MATRIX, list(STEPS), list(FAULTS)))
-    wrong = [f"{s} × {f}: saw {o!r}" for (s, f), o in MATRIX.items() if EXPECTED[s][f] != o]
+    terminalreporter.write_line(render_table(MATRIX, LAYOUT["steps"], LAYOUT["faults"]))
+    wrong = [f"{s} × {f}: saw {o!r}" for (s, f), o in MATRIX.items() if expected[s][f] != o]
     terminalreporter.write_line(f"{len(MATRIX)} cells run; " + ("; ".join(wrong) if wrong else "all as expected"))

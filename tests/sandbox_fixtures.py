@@ -1,4 +1,11 @@
-"""Pytest plugin: the sandbox server for the whole session, a freshly reset small org per test."""
+"""Pytest plugin: the sandbox server for the whole session, a freshly reset small org per test.
+
+Each test that takes `sandbox` (or `org`, which is built on it) starts from one reset, made with one
+control call that also empties the request log (a reset switches every fault off). Its options are
+the small test defaults below, then, for a test of `org`, no pending terminations of the sandbox's
+own, then the test's `@pytest.mark.sandbox(**options)` (the nearest marker wins). A module or class
+whose options depend on other fixtures overrides `sandbox_options` instead.
+"""
 
 import pytest
 
@@ -19,6 +26,8 @@ TEST_RESET_DEFAULTS = {
     "okta_token_lifetime": 3600,
     "okta_async_delay": 0.2,
 }
+# What the `org` fixture promises: the test adds every leaver it needs.
+ORG_OPTIONS = {"pending_terminations": 0}
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +37,26 @@ def sandbox_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def sandbox_handle(sandbox_server) -> Sandbox:
+    """The control client, one for the session so its connections are kept alive between tests."""
+    return Sandbox(sandbox_server.url, reset_defaults=TEST_RESET_DEFAULTS)
+
+
 @pytest.fixture
-def sandbox(sandbox_server, settings) -> Sandbox:
-    handle = Sandbox(sandbox_server.url, reset_defaults=TEST_RESET_DEFAULTS)
-    handle.clear_faults()
-    handle.reset()
-    handle.clear_requests()
+def sandbox_options(request) -> dict:
+    """The reset options of this test's `sandbox` markers, the nearest last so that it wins."""
+    options: dict = {}
+    for marker in reversed(list(request.node.iter_markers("sandbox"))):
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def sandbox(sandbox_handle, sandbox_options, settings, request) -> Sandbox:
+    handle = sandbox_handle
+    options = {**(ORG_OPTIONS if "org" in request.fixturenames else {}), **sandbox_options}
+    handle.reset(clear_requests=True, **options)
     settings.WORKDAY_REPORT_URL = handle.workday_report_url
     settings.WORKDAY_USERNAME = handle.workday_user
     settings.WORKDAY_PASSWORD = handle.workday_password
@@ -43,5 +66,4 @@ def sandbox(sandbox_server, settings) -> Sandbox:
     settings.JIRA_EMAIL = handle.jira_email
     settings.JIRA_API_TOKEN = handle.jira_token
     settings.JIRA_PROJECT_KEY = handle.jira_project_key
-    yield handle
-    handle.clear_faults()
+    return handle

@@ -5,33 +5,9 @@ The pages are read from the URL configuration, so a new page cannot be forgotten
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
-# Workday's push authenticates by its signature (tests/test_push.py), not by a session.
-OPEN_TO_ANYONE = {"login", "healthz", "workday_events"}
-ANY_SIGNED_IN_USER = {"logout"}
-
-
-def named_urls(resolver: URLResolver | None = None, prefix: str = "") -> list[str]:
-    """Every named page of ours (the admin has its own sign-in and is checked separately)."""
-    names = []
-    for pattern in (resolver or get_resolver()).url_patterns:
-        if isinstance(pattern, URLResolver):
-            if pattern.app_name != "admin":
-                names += named_urls(pattern, prefix + (f"{pattern.namespace}:" if pattern.namespace else ""))
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            names.append(prefix + pattern.name)
-    return names
-
-
-def url_of(name: str) -> str:
-    for args in ([], [1]):
-        try:
-            return reverse(name, args=args)
-        except Exception:  # noqa: S112 - the next argument list may fit
-            continue
-    raise AssertionError(f"cannot build a URL for {name}")
-
+from tests.urlconf import ANY_SIGNED_IN_USER, OPEN_TO_ANYONE, named_urls, url_of
 
 PROTECTED = sorted(set(named_urls()) - OPEN_TO_ANYONE - ANY_SIGNED_IN_USER)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.conf import settings
 from django.contrib.auth.models import User
 
 from sandbox.adfs import AdfsSimulator
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "offboarding-web"
@@ -33,17 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-test_database_url.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +55,7 @@ def app(adfs, django_db_setup, django_db_blocker, tmp_path_factory):
         "DEBUG": "true",
         "AUTH_MODE": "adfs",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url(),
         "ADFS_SERVER": adfs.server,
         "ADFS_CLIENT_ID": CLIENT_ID,
         "ADFS_RELYING_PARTY_ID": RELYING_PARTY,

@@ -3,25 +3,10 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from offboarding.models import Actor, AuditEvent, Case
 from offboarding.request_id import request_id
-
-
-def record_three(user):
-    case = Case.objects.create()
-    AuditEvent.record("case.opened", actor=Actor.system("sync_workday"), case=case, after={"state": "pending_review"})
-    AuditEvent.record(
-        "case.approved", actor=user, case=case, before={"state": "pending_review"}, after={"state": "approved"}
-    )
-    AuditEvent.record("okta.group_removed", actor=Actor.system("revocation"), case=case, after={"group": "VPN Users"})
-    return case
-
-
-def run_sql(sql: str, *params) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+from tests.factories import record_three, run_sql
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from offboarding.models import AuditEvent
-from tests.test_history import make_case
+from tests.factories import make_past_case
 
 pytestmark = pytest.mark.browser
 
@@ -17,8 +17,8 @@ class TestBrowserAudit:
         self, browser_page, sign_in, auditor, screenshot
     ):
         page = browser_page
-        wanted = make_case("E31337", "Zoë Müller", jira_key="SEC-31")
-        make_case("E20000", "Someone Else")
+        wanted = make_past_case("E31337", "Zoë Müller", jira_key="SEC-31")
+        make_past_case("E20000", "Someone Else")
         sign_in(auditor)
 
         page.get_by_role("link", name="History").first.click()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -10,7 +9,8 @@ import pytest
 from offboarding.clients import adf
 from offboarding.clients.errors import AuthenticationFailed, InvalidRequest, NotFound, TransientError
 from offboarding.clients.jira import JiraClient
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
+from tests.fake_clock import FakeClock
+from tests.processes import wait_for
 
 DESCRIPTION = adf.doc(
     adf.heading("Offboarded: Ada Lovelace (E9001)"),
@@ -78,9 +78,7 @@ class TestTheDuplicateTicketCheck:
 
         # Jira filed it after all: the label check finds it, so nobody files a second one.
         jira = make_jira()
-        deadline = time.monotonic() + 5
-        while not (found := jira.find_issues_by_label("case-44")) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        found = wait_for(lambda: jira.find_issues_by_label("case-44"), 5, "Jira to file it", every=0.02)
         assert len(found) == 1 == len(issues_labelled(sandbox, "case-44"))
 
 
@@ -115,11 +113,13 @@ class TestCommentsAndAttachments:
 
 
 class TestJiraFailures:
-    def test_it_waits_for_retry_after_on_a_429(self, jira: JiraClient, sandbox: Any) -> None:
+    def test_it_waits_for_retry_after_on_a_429(self, jira: JiraClient, make_jira: Any, sandbox: Any) -> None:
         created = jira.create_issue("Offboarding: busy", DESCRIPTION, ["case-8"])
         sandbox.fault("jira", "rate_limit", endpoint="GET /rest/api/3/issue/*", count=2, retry_after=1)
-        assert jira.get_issue(created.key).key == created.key
+        clock = FakeClock()
+        assert make_jira(fake_clock=clock).get_issue(created.key).key == created.key
         assert [r["status"] for r in jira_calls(sandbox, "GET", created.key)] == [429, 429, 200]
+        assert clock.sleeps == [1, 1]  # what Retry-After said, each time
 
     def test_it_retries_a_5xx_on_a_read(self, jira: JiraClient, sandbox: Any) -> None:
         created = jira.create_issue("Offboarding: flaky", DESCRIPTION, ["case-9"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from offboarding.clients.errors import (
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.pacing import RateLimitPacer
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
 from tests.client_fixtures import FAST
+from tests.fake_clock import FakeClock
 
 
 class NoPacing:
@@ -78,8 +77,8 @@ class TestFindingUsers:
 
 
 class TestListingGroups:
+    @pytest.mark.sandbox(okta_page_size=2)
     def test_it_follows_every_next_link(self, okta: OktaClient, sandbox: Any) -> None:
-        sandbox.reset(okta_page_size=2)
         groups = [sandbox.add_okta_group(f"Team {n}") for n in range(7)]
         user = sandbox.add_okta_user("E9003", "Many", "Groups", groups=[g["id"] for g in groups])
         sandbox.clear_requests()
@@ -165,10 +164,11 @@ class TestSessionsAndLifecycle:
 
 
 class TestRateLimits:
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 3}, rate_limit_window=1)
     def test_it_waits_for_the_reset_after_a_429(self, make_okta: Any, sandbox: Any, person: dict) -> None:
-        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 3}, rate_limit_window=1)
         user = sandbox.add_okta_user("E9010", "Rate", "Limited")
-        client = make_okta(pacer=NoPacing())
+        clock = FakeClock(then=sandbox.advance_clock)  # Okta's clock moves with the client's
+        client = make_okta(pacer=NoPacing(), fake_clock=clock)
 
         for _ in range(7):
             client.get_user(user["id"])
@@ -178,31 +178,33 @@ class TestRateLimits:
         # Each 429 was followed by a success: the retry waited for the window to reset.
         assert all(after == 200 for before, after in zip(statuses, statuses[1:], strict=False) if before == 429)
         assert statuses.count(200) == 7
+        # It waited what Okta announced each time: its reset, a second after the Date it answered at.
+        assert clock.sleeps == [pytest.approx(1, abs=0.01)] * statuses.count(429)
 
     def test_it_raises_rate_limited_when_the_429s_outlast_the_retries(
-        self, okta: OktaClient, sandbox: Any, person: dict
+        self, make_okta: Any, sandbox: Any, person: dict
     ) -> None:
-        sandbox.fault("okta", "rate_limit", endpoint="GET /api/v1/users/*")
+        sandbox.fault("okta", "rate_limit", endpoint="GET /api/v1/users/*", retry_after=1)
+        clock = FakeClock()
         with pytest.raises(RateLimited) as caught:
-            okta.get_user(person["id"])
+            make_okta(pacer=NoPacing(), fake_clock=clock).get_user(person["id"])
         assert (caught.value.status, caught.value.code) == (429, "E0000047")
+        # Three attempts, each refused; before each retry it waited the second Okta announced.
+        assert [r["status"] for r in okta_calls(sandbox, "GET", person["id"])] == [429] * 3
+        assert clock.sleeps == [pytest.approx(1, abs=0.01)] * 2
 
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=1)
     def test_it_slows_down_before_running_out(self, make_okta: Any, sandbox: Any) -> None:
-        sandbox.reset(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=1)
         user = sandbox.add_okta_user("E9011", "Slow", "Down")
-        waits: list[float] = []
-
-        def sleep(seconds: float) -> None:
-            waits.append(seconds)
-            time.sleep(seconds)
-
-        client = make_okta(pacer=RateLimitPacer(slow_below=0.5, max_wait=5, sleep=sleep))
+        clock = FakeClock(then=sandbox.advance_clock)  # Okta's clock moves with the client's
+        pacer = RateLimitPacer(slow_below=0.5, max_wait=5, clock=clock.monotonic, sleep=clock.sleep)
+        client = make_okta(pacer=pacer, fake_clock=clock)
 
         for _ in range(9):
             client.get_user(user["id"])
 
         assert [r["status"] for r in okta_calls(sandbox, "GET", user["id"])] == [200] * 9
-        assert waits, "the client never slowed down"
+        assert clock.sleeps, "the client never slowed down"
 
 
 class TestTransientFailures:
@@ -260,13 +262,14 @@ class TestServiceAppAuth:
         # The token is cached: one token request for all of those calls.
         assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 1
 
+    @pytest.mark.sandbox(okta_token_lifetime=1)
     @pytest.mark.usefixtures("service_app")
     def test_it_renews_the_token_before_it_expires(self, make_okta: Any, sandbox: Any) -> None:
-        sandbox.reset(okta_token_lifetime=1)
         user = sandbox.add_okta_user("E9020", "Short", "Token")
-        client = make_okta()
+        clock = FakeClock(then=sandbox.advance_clock)
+        client = make_okta(fake_clock=clock)
         client.get_user(user["id"])
-        time.sleep(1.1)
+        clock.advance(1.1)  # past the token's second, for the client and for Okta
         client.get_user(user["id"])
         assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 2
         assert 401 not in [r["status"] for r in okta_calls(sandbox)]

@@ -12,7 +12,6 @@ import pytest
 from offboarding.clients import adf
 from offboarding.clients.errors import VendorError
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
 
 
 def secrets_in(text: str, secrets: list[str]) -> list[str]:

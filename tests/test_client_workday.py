@@ -9,7 +9,6 @@ import pytest
 
 from offboarding.clients.errors import AuthenticationFailed, MalformedResponse, TransientError
 from offboarding.clients.workday import WorkdayClient, parse_workday_date
-from tests.client_fixtures import *  # noqa: F403  (the client fixtures)
 
 ADA = {
     "Worker": "Ada Lovelace",
@@ -51,8 +50,8 @@ class TestFetchingTerminations:
         assert ada.raw["Employee_ID"] == "W9001"
         assert report.row_errors == []
 
+    @pytest.mark.sandbox(pending_terminations=4)
     def test_it_reads_the_seeded_pending_terminations(self, workday: WorkdayClient, sandbox: Any) -> None:
-        sandbox.reset(pending_terminations=4)
         report = workday.fetch_terminations()
         assert len(report.terminations) >= 4 and report.row_errors == []
 

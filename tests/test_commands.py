@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django_q.models import Schedule
 
 from offboarding.models import Case
@@ -60,3 +61,18 @@ class TestSchedules:
         settings.SCHEDULES = {**settings.SCHEDULES, "sync_workday": (["sync_workday"], 5)}
         call_command("migrate", verbosity=0)
         assert Schedule.objects.get(name="sync_workday").minutes == 5
+
+
+@pytest.mark.django_db
+class TestDemoUsers:
+    def test_each_signs_in_with_the_password_it_prints(self, client, capsys, settings):
+        settings.DEBUG = True  # the command refuses to run otherwise
+        call_command("create_demo_users")
+        out = capsys.readouterr().out
+        for username in ("approver", "auditor", "admin"):
+            line = next(line for line in out.splitlines() if line.startswith(f"{username} / "))
+            password = line.split(" / ")[1].split(" ")[0]
+            response = client.post(reverse("login"), {"username": username, "password": password})
+            assert response.status_code == 302, username
+            assert client.get(response.url).status_code == 200
+            client.logout()

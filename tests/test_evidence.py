@@ -8,8 +8,7 @@ from django.urls import reverse
 
 from offboarding import decisions, evidence, revocation, sync
 from offboarding.models import Actor, AuditEvent, AutoApproveRule, Case
-from tests.test_audit_trail import run_sql
-from tests.test_history import make_case
+from tests.factories import make_past_case, run_sql
 
 
 @pytest.fixture
@@ -75,32 +74,32 @@ class TestEvidenceOfARealRevocation:
 class TestEvidencePage:
     def test_a_rule_decision_names_the_rule_and_its_conditions(self, signed_in):
         rule = AutoApproveRule.objects.create(name="Voluntary engineers", departments_include=["Engineering"])
-        case = make_case(rule=rule)
+        case = make_past_case(rule=rule)
         Case.objects.filter(pk=case.pk).update(rule_snapshot=rule.conditions())
         page = evidence_page(signed_in, case)
         assert f"Auto-approve rule {rule.pk} “Voluntary engineers”" in page
         assert "departments_include" in page and "[&#x27;Engineering&#x27;]" in page
 
     def test_over_target_says_so(self, signed_in):
-        page = evidence_page(signed_in, make_case(took=timedelta(hours=6, minutes=1)))
+        page = evidence_page(signed_in, make_past_case(took=timedelta(hours=6, minutes=1)))
         assert "6 h 01 min against a target of 4 h" in page and "over target" in page
 
     def test_a_case_not_revoked_is_not_measured(self, signed_in):
-        page = evidence_page(signed_in, make_case(took=None, state=Case.State.FAILED))
+        page = evidence_page(signed_in, make_past_case(took=None, state=Case.State.FAILED))
         assert "not measured" in page and "not revoked" in page
 
     def test_an_emergency_offboard_has_no_workday_record(self, signed_in):
-        page = evidence_page(signed_in, make_case(emergency=True))
+        page = evidence_page(signed_in, make_past_case(emergency=True))
         assert "an emergency offboard, started without a Workday termination" in page
 
     def test_workday_text_is_escaped(self, signed_in):
-        case = make_case(name="<script>alert(1)</script>", raw={"Worker": "<img src=x onerror=alert(1)>"})
+        case = make_past_case(name="<script>alert(1)</script>", raw={"Worker": "<img src=x onerror=alert(1)>"})
         page = evidence_page(signed_in, case)
         assert "<script>alert" not in page and "<img src=x" not in page
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
     def test_a_tampered_case_does_not_verify(self, signed_in):
-        case = make_case()
+        case = make_past_case()
         AuditEvent.record("case.approved", actor=Actor("alice"), case=case, after={"state": "approved"})
         run_sql("UPDATE offboarding_auditevent SET after = %s WHERE case_id = %s", '{"state": "rejected"}', case.pk)
         page = evidence_page(signed_in, case)
@@ -109,7 +108,7 @@ class TestEvidencePage:
         assert json.loads(response.content)["audit_chain_verified"] is False
 
     def test_it_is_printable(self, signed_in, settings):
-        page = evidence_page(signed_in, make_case())
+        page = evidence_page(signed_in, make_past_case())
         assert "css/audit.css" in page and "data-print" in page and "js/audit.js" in page
         css = (settings.BASE_DIR / "static/css/audit.css").read_text()
         assert "@media print" in css and ".topbar" in css.split("@media print")[1]
@@ -122,25 +121,25 @@ class TestEvidencePage:
 @pytest.mark.django_db
 class TestLookingIsRecorded:
     def test_viewing_the_evidence_is_an_audit_event(self, signed_in):
-        case = make_case()
+        case = make_past_case()
         evidence_page(signed_in, case)
         event = AuditEvent.objects.get(action="audit.evidence_viewed")
         assert (event.actor.username, event.actor_name, event.case_id) == ("bob", "bob", case.pk)
 
     def test_exporting_the_evidence_is_an_audit_event(self, signed_in):
-        case = make_case()
+        case = make_past_case()
         signed_in.get(reverse("evidence_export", args=[case.pk]))
         event = AuditEvent.objects.get(action="audit.exported")
         assert (event.actor_name, event.case_id) == ("bob", case.pk)
         assert event.after == {"export": "evidence", "format": "json"}
 
     def test_the_next_viewer_sees_who_looked_before(self, signed_in):
-        case = make_case()
+        case = make_past_case()
         evidence_page(signed_in, case)
         page = evidence_page(signed_in, case)
         assert "<td>bob</td><td>audit.evidence_viewed</td>" in page
 
     def test_searching_alone_records_nothing(self, signed_in):
-        make_case()
+        make_past_case()
         signed_in.get(reverse("history"))
         assert not AuditEvent.objects.exists()

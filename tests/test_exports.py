@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from offboarding import exports, forms, history
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case
-from tests.test_history import make_case
+from tests.factories import make_past_case
 
 POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
@@ -50,9 +50,9 @@ def export(client, fmt: str, **params):
 class TestCsvExport:
     def test_it_streams_every_matching_case_as_in_the_database(self, signed_in, approver, settings):
         settings.JIRA_BASE_URL = "https://acme.atlassian.net"
-        case = make_case("E7", "Zoë Müller", department="Sales", decided_by=approver, jira_key="SEC-7")
+        case = make_past_case("E7", "Zoë Müller", department="Sales", decided_by=approver, jira_key="SEC-7")
         Approval.objects.create(case=case, user=approver)
-        make_case(department="Legal")
+        make_past_case(department="Legal")
         response = export(signed_in, "csv", department="Sales")
         assert response["Content-Type"] == "text/csv; charset=utf-8"
         assert response["Content-Disposition"].startswith('attachment; filename="offboarding-history-')
@@ -84,26 +84,26 @@ class TestCsvExport:
 
     def test_a_rule_and_an_unfinished_case_read_plainly(self, signed_in):
         rule = AutoApproveRule.objects.create(name="Voluntary")
-        make_case(rule=rule, took=None, state=Case.State.SCHEDULED)
+        make_past_case(rule=rule, took=None, state=Case.State.SCHEDULED)
         (row,) = csv_rows(body(export(signed_in, "csv")))
         assert row["decided_by"] == f"rule:{rule.pk} Voluntary"
         assert row["revoked_at"] == row["finished_at"] == row["time_to_revoke_seconds"] == ""
 
     @pytest.mark.parametrize("dangerous", ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"])
     def test_a_value_a_spreadsheet_would_run_is_neutralised(self, signed_in, dangerous):
-        make_case(name=dangerous, department=dangerous)
+        make_past_case(name=dangerous, department=dangerous)
         (row,) = csv_rows(body(export(signed_in, "csv")))
         assert row["name"] == row["department"] == "'" + dangerous
 
     def test_commas_quotes_and_line_breaks_survive_the_round_trip(self, signed_in):
         name = 'Ann "Nan" O\'Neil, Jr.\nSecond line'
-        make_case(name=name)
+        make_past_case(name=name)
         text = body(export(signed_in, "csv"))
         assert '"Ann ""Nan"" O\'Neil, Jr.\nSecond line"' in text
         assert csv_rows(text)[0]["name"] == name
 
     def test_it_keeps_the_page_sort(self, signed_in):
-        a, b = make_case(left=date(2026, 7, 2)), make_case(left=date(2026, 7, 1))
+        a, b = make_past_case(left=date(2026, 7, 2)), make_past_case(left=date(2026, 7, 1))
         rows = csv_rows(body(export(signed_in, "csv", sort="left")))
         assert [int(r["case_id"]) for r in rows] == [b.pk, a.pk]
 
@@ -115,8 +115,8 @@ class TestCsvExport:
 @pytest.mark.django_db
 class TestJsonExport:
     def test_it_streams_one_document_with_the_filters_and_the_cases(self, signed_in):
-        cases = [make_case(category="Involuntary", took=timedelta(hours=h)) for h in (1, 2, 3)]
-        make_case(category="Voluntary")
+        cases = [make_past_case(category="Involuntary", took=timedelta(hours=h)) for h in (1, 2, 3)]
+        make_past_case(category="Voluntary")
         response = export(signed_in, "json", category="Involuntary", sort="opened")
         assert response["Content-Type"] == "application/json"
         document = json.loads(body(response))
@@ -127,7 +127,7 @@ class TestJsonExport:
         assert document["cases"][0]["approvers"] == []
 
     def test_values_are_kept_as_they_are(self, signed_in):
-        make_case(name="=1+1")
+        make_past_case(name="=1+1")
         (row,) = json.loads(body(export(signed_in, "json")))["cases"]
         assert row["name"] == "=1+1"  # JSON is not a spreadsheet: nothing to neutralise
 
@@ -139,7 +139,7 @@ class TestJsonExport:
 class TestExportRows:
     def test_approvers_are_listed_once_each_in_the_order_they_approved(self, signed_in, make_user):
         first, second, third = make_user("zed"), make_user("=amy"), make_user("kim")
-        plain, protected, single = make_case(), make_case(emergency=True), make_case()
+        plain, protected, single = make_past_case(), make_past_case(emergency=True), make_past_case()
         moment = datetime(2026, 7, 1, 9, tzinfo=UTC)
         for minutes, user in [(20, third), (5, second), (10, first)]:
             Approval.objects.create(case=protected, user=user, at=moment + timedelta(minutes=minutes))
@@ -157,7 +157,7 @@ class TestExportRows:
     def test_every_sort_gives_each_case_once(self, signed_in, approver, make_user, sort):
         second = make_user("erin")
         for n in range(6):
-            case = make_case(left=date(2026, 7, 1 + n % 3), took=timedelta(minutes=n) if n % 2 else None)
+            case = make_past_case(left=date(2026, 7, 1 + n % 3), took=timedelta(minutes=n) if n % 2 else None)
             for user in [approver, second][: n % 3]:
                 Approval.objects.create(case=case, user=user)
         pages = [case.pk for case in signed_in.get(reverse("history"), {"sort": sort}).context["page"]]
@@ -166,7 +166,7 @@ class TestExportRows:
     def test_moments_keep_their_microseconds_and_read_in_utc_whatever_the_site_time_zone(self, signed_in, settings):
         settings.TIME_ZONE = "Asia/Tokyo"
         effective = datetime(2026, 7, 2, 3, 4, 5, 123456, tzinfo=UTC)
-        make_case(effective_at=effective, took=timedelta(seconds=90, microseconds=500))
+        make_past_case(effective_at=effective, took=timedelta(seconds=90, microseconds=500))
         (row,) = csv_rows(body(export(signed_in, "csv")))
         assert row["effective_at"] == "2026-07-02T03:04:05.123456+00:00"
         assert row["revoked_at"] == "2026-07-02T03:05:35.123956+00:00"
@@ -175,7 +175,7 @@ class TestExportRows:
         assert case["effective_at"] == "2026-07-02T03:04:05.123Z"
 
     def test_a_revocation_recorded_before_its_moment_took_no_time(self, signed_in):
-        make_case(took=-timedelta(minutes=3))
+        make_past_case(took=-timedelta(minutes=3))
         (row,) = csv_rows(body(export(signed_in, "csv")))
         assert row["time_to_revoke_seconds"] == "0.0"
 
@@ -189,13 +189,13 @@ class TestExportRows:
                 body(export(signed_in, fmt))
             return len(captured)
 
-        Approval.objects.create(case=make_case(decided_by=approver), user=approver)
+        Approval.objects.create(case=make_past_case(decided_by=approver), user=approver)
         queries()  # the first audit event of all starts the chain
         few = queries()
         for _ in range(10):
-            Approval.objects.create(case=make_case(decided_by=approver), user=approver)
-            make_case(rule=rule)
-            make_case(emergency=True)
+            Approval.objects.create(case=make_past_case(decided_by=approver), user=approver)
+            make_past_case(rule=rule)
+            make_past_case(emergency=True)
         assert queries() == few
 
 
@@ -210,21 +210,21 @@ def varied_cases(make_user) -> dict:
     rule = AutoApproveRule.objects.create(name='=Contractors, "all"\n')
     moment = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
     cases = [
-        make_case(name='Ann "Nan" O\'Neil, Jr.\nSecond line\r\nthird', department="Sales", jira_key="SEC-1"),
-        make_case(name=AWKWARD, department=AWKWARD, category="", email="", left=date(2026, 7, 1)),
-        make_case(name="", okta_login="=cmd|' /C calc'!A0", department="", decided_by=users[0]),
-        make_case(employee_id="+100", name="-minus", category="Involuntary", rule=rule, jira_key="=HYPERLINK(1)"),
-        make_case(name="@at", took=timedelta(microseconds=5), effective_at=moment.replace(microsecond=123400)),
-        make_case(name="\tTab", took=-timedelta(minutes=3), effective_at=moment, decided_by=users[1]),
-        make_case(name="\rReturn", took=timedelta(0), effective_at=moment, left=date(2026, 7, 1)),
-        make_case(name="Ann Example", took=timedelta(days=400, microseconds=1), effective_at=moment),
-        make_case(name="Ann Example", took=None, state=Case.State.SCHEDULED, left=date(2026, 7, 1)),
-        make_case(name="Ann Example", took=timedelta(seconds=90, microseconds=500), category="Involuntary"),
-        make_case(effective_at=datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), left=date(1969, 12, 30)),
-        make_case(emergency=True, effective_at=moment, jira_key="SEC-2"),
-        make_case(emergency=True, okta_login="", effective_at=moment, took=None, decided_by=users[2]),
-        make_case(emergency=True, okta_login="-x@acme.example", effective_at=moment.replace(microsecond=1)),
-        make_case(emergency=True, effective_at=None, took=None, state=Case.State.PENDING_REVIEW),
+        make_past_case(name='Ann "Nan" O\'Neil, Jr.\nSecond line\r\nthird', department="Sales", jira_key="SEC-1"),
+        make_past_case(name=AWKWARD, department=AWKWARD, category="", email="", left=date(2026, 7, 1)),
+        make_past_case(name="", okta_login="=cmd|' /C calc'!A0", department="", decided_by=users[0]),
+        make_past_case(employee_id="+100", name="-minus", category="Involuntary", rule=rule, jira_key="=HYPERLINK(1)"),
+        make_past_case(name="@at", took=timedelta(microseconds=5), effective_at=moment.replace(microsecond=123400)),
+        make_past_case(name="\tTab", took=-timedelta(minutes=3), effective_at=moment, decided_by=users[1]),
+        make_past_case(name="\rReturn", took=timedelta(0), effective_at=moment, left=date(2026, 7, 1)),
+        make_past_case(name="Ann Example", took=timedelta(days=400, microseconds=1), effective_at=moment),
+        make_past_case(name="Ann Example", took=None, state=Case.State.SCHEDULED, left=date(2026, 7, 1)),
+        make_past_case(name="Ann Example", took=timedelta(seconds=90, microseconds=500), category="Involuntary"),
+        make_past_case(effective_at=datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), left=date(1969, 12, 30)),
+        make_past_case(emergency=True, effective_at=moment, jira_key="SEC-2"),
+        make_past_case(emergency=True, okta_login="", effective_at=moment, took=None, decided_by=users[2]),
+        make_past_case(emergency=True, okta_login="-x@acme.example", effective_at=moment.replace(microsecond=1)),
+        make_past_case(emergency=True, effective_at=None, took=None, state=Case.State.PENDING_REVIEW),
     ]
     Case.objects.filter(pk=cases[11].pk).update(plan={"user": {"name": '=Emergency, "Em"'}})
     Case.objects.filter(pk=cases[12].pk).update(plan={"user": {"name": ""}}, okta_user_id="")
@@ -321,8 +321,8 @@ class TestSpoolingTheRowsPostgresWrites:
 @pytest.mark.django_db
 class TestExportRules:
     def test_each_export_is_recorded_with_who_and_which_filters(self, signed_in):
-        make_case(department="Sales")
-        make_case(department="Sales")
+        make_past_case(department="Sales")
+        make_past_case(department="Sales")
         body(export(signed_in, "csv", department="Sales", page="3"))
         event = AuditEvent.objects.get(action="audit.exported")
         assert event.actor.username == "bob"
@@ -344,15 +344,15 @@ class TestExportRules:
 @pytest.mark.django_db
 class TestExportCommand:
     def test_it_exports_those_who_left_between_two_days_as_csv(self, capsys):
-        make_case(left=date(2026, 6, 30))
-        inside = make_case(left=date(2026, 7, 1), name="=cmd")
-        make_case(left=date(2026, 10, 1))
+        make_past_case(left=date(2026, 6, 30))
+        inside = make_past_case(left=date(2026, 7, 1), name="=cmd")
+        make_past_case(left=date(2026, 10, 1))
         call_command("export_audit", "--since", "2026-07-01", "--until", "2026-09-30", "--format", "csv")
         rows = csv_rows(capsys.readouterr().out)
         assert [(int(r["case_id"]), r["name"]) for r in rows] == [(inside.pk, "'=cmd")]
 
     def test_it_exports_json_to_a_file(self, tmp_path):
-        case = make_case(left=date(2026, 8, 1))
+        case = make_past_case(left=date(2026, 8, 1))
         out = tmp_path / "q3.json"
         call_command("export_audit", "--since", "2026-07-01", "--format", "json", "--output", str(out))
         document = json.loads(out.read_text(encoding="utf-8"))
@@ -361,7 +361,7 @@ class TestExportCommand:
         assert document["exported_by"].startswith("shell:")
 
     def test_it_is_recorded(self, capsys):
-        make_case()
+        make_past_case()
         call_command("export_audit")
         event = AuditEvent.objects.get(action="audit.exported")
         assert event.actor_name.startswith("shell:")

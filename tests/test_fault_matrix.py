@@ -25,7 +25,7 @@ from offboarding import decisions, revocation, sync, tickets
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import OktaClient
 from offboarding.models import Actor, AuditEvent, Case, Step
-from tests.fault_matrix_report import MATRIX, render_table
+from tests.fault_matrix_report import MATRIX, expect, render_table
 from tests.wrapped_clients import Wrapped
 
 # step -> (service, endpoint, the Step kind it belongs to)
@@ -80,6 +80,7 @@ EXPECTED["ticket"] = {
     # Jira did create it: the schedule finds it by its label instead of filing a second.
     "malformed answer": TICKET_LATER,
 }
+expect(list(STEPS), list(FAULTS), EXPECTED)
 # How the failure is named on the case (failure_summary), for the cells that fail first.
 NAMED = {"outage > retry budget": "connection failed", "malformed answer": "expected a JSON"}
 
@@ -117,17 +118,16 @@ class Refuser:
         self.left = 0
 
 
+# Smaller than the other tests' org, with a one-second rate-limit window (so a 429 is followed by a
+# reset within the second).
+pytestmark = pytest.mark.sandbox(workers=1, rate_limit_window=1)
+
+
 @pytest.fixture
-def org(sandbox, db, settings):
-    """As tests/conftest.py's, smaller, with a short read timeout and a one-second rate-limit window
-    (so a 429 is followed by a reset within the second)."""
-    settings.CLIENT_BACKOFF_INITIAL = 0.01
-    settings.CLIENT_BACKOFF_MAX = 0.05
-    settings.CLIENT_MAX_ATTEMPTS = 3
+def org(org, settings):
+    """As tests/conftest.py's, with a short read timeout."""
     settings.CLIENT_READ_TIMEOUT = READ_TIMEOUT
-    settings.CLIENT_RATE_LIMIT_MAX_WAIT = 5.0
-    sandbox.reset(pending_terminations=0, workers=1, rate_limit_window=1)
-    return sandbox
+    return org
 
 
 @pytest.fixture

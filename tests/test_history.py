@@ -1,11 +1,10 @@
 """The auditors' history: every case ever, filtered, sorted, paginated, in a constant number of queries.
 
-`make_case` builds cases straight from the models (fast); the other audit tests use it too.
+`make_past_case` (tests/factories.py) builds the cases straight from the models.
 """
 
 from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
-from itertools import count
 
 import pytest
 from django.apps import apps
@@ -13,60 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offboarding.models import Approval, AutoApproveRule, Case, Termination
-
-numbers = count(1)
-
-
-def make_case(
-    employee_id: str | None = None,
-    name: str = "Ann Example",
-    *,
-    email: str = "",
-    department: str = "Engineering",
-    category: str = "Voluntary",
-    left: date = date(2026, 7, 15),
-    state: str = Case.State.COMPLETED,
-    decided_by=None,
-    rule: AutoApproveRule | None = None,
-    effective_at: datetime | None = None,
-    took: timedelta | None = timedelta(minutes=30),
-    finished_at: datetime | None = None,
-    jira_key: str = "",
-    okta_login: str = "",
-    raw: dict | None = None,
-    emergency: bool = False,
-) -> Case:
-    """A case as the engine leaves it; `took` is the time from the effective moment to revocation."""
-    n = next(numbers)
-    employee_id = employee_id or f"E{n:05d}"
-    effective_at = effective_at or datetime.combine(left + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    revoked_at = effective_at + took if took is not None else None
-    termination = None
-    if not emergency:
-        termination = Termination.objects.create(
-            employee_id=employee_id,
-            name=name,
-            email=email or f"{employee_id.lower()}@acme.example",
-            termination_date=left,
-            category=category,
-            department=department,
-            raw=raw or {"Employee_ID": employee_id, "Worker": name},
-        )
-    return Case.objects.create(
-        kind=Case.Kind.EMERGENCY if emergency else Case.Kind.WORKDAY,
-        termination=termination,
-        state=state,
-        okta_user_id=f"00u{n:05d}",
-        okta_login=okta_login or f"{employee_id.lower()}@acme.example",
-        decided_by=decided_by,
-        decided_by_rule=rule,
-        decided_at=effective_at - timedelta(days=1) if decided_by or rule else None,
-        effective_at=effective_at,
-        revoked_at=revoked_at,
-        finished_at=finished_at or revoked_at,
-        jira_key=jira_key,
-    )
+from offboarding.models import Approval, AutoApproveRule, Case
+from tests.factories import make_past_case
 
 
 def found(client, **params) -> list[int]:
@@ -84,7 +31,7 @@ def signed_in(client, auditor):
 @pytest.mark.django_db
 class TestHistoryPage:
     def test_it_lists_every_case_newest_first(self, signed_in):
-        first, second = make_case(name="Ann Old"), make_case(name="Ben New")
+        first, second = make_past_case(name="Ann Old"), make_past_case(name="Ben New")
         assert found(signed_in) == [second.pk, first.pk]
         page = signed_in.get(reverse("history")).content.decode()
         assert "Ann Old" in page and "Ben New" in page
@@ -92,20 +39,20 @@ class TestHistoryPage:
 
     def test_it_shows_the_time_to_revoke_and_who_approved(self, signed_in, approver):
         rule = AutoApproveRule.objects.create(name="Voluntary engineers")
-        make_case(took=timedelta(hours=2, minutes=5), decided_by=approver)
-        make_case(rule=rule)
+        make_past_case(took=timedelta(hours=2, minutes=5), decided_by=approver)
+        make_past_case(rule=rule)
         page = signed_in.get(reverse("history")).content.decode()
         assert "2 h 05 min" in page
         assert "alice" in page and "rule: Voluntary engineers" in page
 
     def test_it_pages_fifty_at_a_time(self, signed_in):
-        cases = [make_case() for _ in range(51)]
+        cases = [make_past_case() for _ in range(51)]
         assert len(found(signed_in)) == 50
         assert found(signed_in, page=2) == [cases[0].pk]
 
     def test_page_links_keep_the_filters(self, signed_in):
         for _ in range(51):
-            make_case(department="Sales")
+            make_past_case(department="Sales")
         page = signed_in.get(reverse("history"), {"department": "Sales"}).content.decode()
         assert "?department=Sales&amp;page=2" in page
         assert f"{reverse('history_export', args=['csv'])}?department=Sales" in page
@@ -118,17 +65,17 @@ class TestHistoryPage:
                 signed_in.get(reverse("history"))
             return len(captured)
 
-        make_case(decided_by=approver)
-        make_case(rule=rule)
+        make_past_case(decided_by=approver)
+        make_past_case(rule=rule)
         few = queries()
         for _ in range(20):
-            make_case(decided_by=approver)
-            make_case(rule=rule)
-            make_case(emergency=True)
+            make_past_case(decided_by=approver)
+            make_past_case(rule=rule)
+            make_past_case(emergency=True)
         assert queries() == few
 
     def test_an_invalid_date_is_explained_and_finds_nothing(self, signed_in):
-        make_case()
+        make_past_case()
         response = signed_in.get(reverse("history"), {"left_from": "next tuesday"})
         assert "Enter a valid date" in response.content.decode()
         assert list(response.context["page"].object_list) == []
@@ -137,96 +84,96 @@ class TestHistoryPage:
 @pytest.mark.django_db
 class TestHistoryFilters:
     def test_person_by_employee_id(self, signed_in):
-        wanted = make_case("E4242", email="ann@acme.example", okta_login="ann")
-        make_case("E42420", email="ben@acme.example", okta_login="ben")  # an exact match, not a prefix
+        wanted = make_past_case("E4242", email="ann@acme.example", okta_login="ann")
+        make_past_case("E42420", email="ben@acme.example", okta_login="ben")  # an exact match, not a prefix
         assert found(signed_in, person="E4242") == [wanted.pk]
 
     def test_person_by_part_of_the_name_in_any_case(self, signed_in):
-        wanted = make_case(name="Zoë Müller")
-        make_case(name="Ann Other")
+        wanted = make_past_case(name="Zoë Müller")
+        make_past_case(name="Ann Other")
         assert found(signed_in, person="müll") == [wanted.pk]
 
     def test_person_by_okta_login(self, signed_in):
-        wanted = make_case(okta_login="zoe.mueller@acme.example", email="zm@personal.example")
-        make_case()
+        wanted = make_past_case(okta_login="zoe.mueller@acme.example", email="zm@personal.example")
+        make_past_case()
         assert found(signed_in, person="zoe.mueller") == [wanted.pk]
 
     def test_person_by_work_email(self, signed_in):
-        wanted = make_case(email="z.m@acme.example", okta_login="zm")
-        make_case()
+        wanted = make_past_case(email="z.m@acme.example", okta_login="zm")
+        make_past_case()
         assert found(signed_in, person="Z.M@ACME") == [wanted.pk]
 
     def test_person_finds_an_emergency_offboard_by_login(self, signed_in):
-        wanted = make_case(emergency=True, okta_login="mallory@acme.example")
+        wanted = make_past_case(emergency=True, okta_login="mallory@acme.example")
         assert found(signed_in, person="mallory") == [wanted.pk]
 
     def test_jira_key(self, signed_in):
-        wanted = make_case(jira_key="SEC-12")
-        make_case(jira_key="SEC-120")
+        wanted = make_past_case(jira_key="SEC-12")
+        make_past_case(jira_key="SEC-120")
         assert found(signed_in, jira_key=" sec-12 ") == [wanted.pk]
 
     @pytest.mark.parametrize("state", [Case.State.FAILED, Case.State.NEEDS_ATTENTION, Case.State.REJECTED])
     def test_state(self, signed_in, state):
-        wanted = make_case(state=state)
-        make_case(state=Case.State.COMPLETED)
+        wanted = make_past_case(state=state)
+        make_past_case(state=Case.State.COMPLETED)
         assert found(signed_in, state=state) == [wanted.pk]
 
     def test_department_offers_the_departments_there_are(self, signed_in):
-        wanted = make_case(department="Sales")
-        make_case(department="Engineering")
+        wanted = make_past_case(department="Sales")
+        make_past_case(department="Engineering")
         assert found(signed_in, department="Sales") == [wanted.pk]
         choices = signed_in.get(reverse("history")).context["form"].fields["department"].choices
         assert choices == [("", "Any"), ("Engineering", "Engineering"), ("Sales", "Sales")]
 
     def test_department_lists_each_once_in_order_without_the_blank_one(self, signed_in):
         for department in ["Sales", "", "Legal", "Sales", "Legal", "Engineering"]:
-            make_case(department=department)
+            make_past_case(department=department)
         choices = signed_in.get(reverse("history")).context["form"].fields["department"].choices
         assert [name for name, _ in choices] == ["", "Engineering", "Legal", "Sales"]
 
     def test_termination_category(self, signed_in):
-        wanted = make_case(category="Involuntary")
-        make_case(category="Voluntary")
+        wanted = make_past_case(category="Involuntary")
+        make_past_case(category="Voluntary")
         assert found(signed_in, category="Involuntary") == [wanted.pk]
 
     def test_approver_who_decided_or_approved(self, signed_in, approver, make_user):
         other = make_user("erin", "approvers")
-        decided = make_case(decided_by=approver)
-        second_of_two = make_case(decided_by=other)
+        decided = make_past_case(decided_by=approver)
+        second_of_two = make_past_case(decided_by=other)
         Approval.objects.create(case=second_of_two, user=approver)
-        make_case(decided_by=other)
+        make_past_case(decided_by=other)
         assert set(found(signed_in, approver="ALICE")) == {decided.pk, second_of_two.pk}
 
     def test_rule(self, signed_in, approver):
         rule, other = AutoApproveRule.objects.create(name="a"), AutoApproveRule.objects.create(name="b")
-        wanted = make_case(rule=rule)
-        make_case(rule=other)
-        make_case(decided_by=approver)
+        wanted = make_past_case(rule=rule)
+        make_past_case(rule=other)
+        make_past_case(decided_by=approver)
         assert found(signed_in, rule=rule.pk) == [wanted.pk]
 
     def test_approved_by_a_rule_or_a_person(self, signed_in, approver):
-        by_rule = make_case(rule=AutoApproveRule.objects.create(name="a"))
-        by_person = make_case(decided_by=approver)
-        make_case(state=Case.State.PENDING_REVIEW, took=None)  # undecided: neither
+        by_rule = make_past_case(rule=AutoApproveRule.objects.create(name="a"))
+        by_person = make_past_case(decided_by=approver)
+        make_past_case(state=Case.State.PENDING_REVIEW, took=None)  # undecided: neither
         assert found(signed_in, decision="rule") == [by_rule.pk]
         assert found(signed_in, decision="human") == [by_person.pk]
 
     def test_left_between_two_days_inclusive(self, signed_in):
-        make_case(left=date(2026, 6, 30))
-        first = make_case(left=date(2026, 7, 1))
-        last = make_case(left=date(2026, 9, 30))
-        make_case(left=date(2026, 10, 1))
+        make_past_case(left=date(2026, 6, 30))
+        first = make_past_case(left=date(2026, 7, 1))
+        last = make_past_case(left=date(2026, 9, 30))
+        make_past_case(left=date(2026, 10, 1))
         assert set(found(signed_in, left_from="2026-07-01", left_until="2026-09-30")) == {first.pk, last.pk}
         assert set(found(signed_in, left_from="2026-09-30")) >= {last.pk}
         assert first.pk in found(signed_in, left_until="2026-07-01")
 
     def test_left_counts_an_emergency_offboard_on_the_day_it_took_effect(self, signed_in):
-        inside = make_case(emergency=True, effective_at=datetime(2026, 8, 3, 15, tzinfo=UTC))
-        make_case(emergency=True, effective_at=datetime(2026, 10, 3, 15, tzinfo=UTC))
+        inside = make_past_case(emergency=True, effective_at=datetime(2026, 8, 3, 15, tzinfo=UTC))
+        make_past_case(emergency=True, effective_at=datetime(2026, 10, 3, 15, tzinfo=UTC))
         assert found(signed_in, left_from="2026-07-01", left_until="2026-09-30") == [inside.pk]
 
     def test_left_follows_a_corrected_termination_date(self, signed_in):
-        case = make_case(left=date(2026, 7, 15))
+        case = make_past_case(left=date(2026, 7, 15))
         case.termination.termination_date = date(2026, 10, 2)
         case.termination.save()
         assert found(signed_in, left_from="2026-10-01") == [case.pk]
@@ -234,15 +181,15 @@ class TestHistoryFilters:
 
     def test_an_emergency_offboard_left_on_its_day_in_the_site_time_zone(self, signed_in, settings):
         settings.TIME_ZONE = "America/New_York"
-        evening = make_case(emergency=True, effective_at=datetime(2026, 8, 1, 2, tzinfo=UTC))  # 22:00 on 31 July
+        evening = make_past_case(emergency=True, effective_at=datetime(2026, 8, 1, 2, tzinfo=UTC))  # 22:00 on 31 July
         assert found(signed_in, left_from="2026-07-31", left_until="2026-07-31") == [evening.pk]
         assert found(signed_in, left_from="2026-08-01") == []
 
     def test_cases_from_before_the_day_was_kept_on_the_case_get_it_from_the_migration(self, settings):
         settings.TIME_ZONE = "America/New_York"
-        workday = make_case(left=date(2026, 7, 15))
-        emergency = make_case(emergency=True, effective_at=datetime(2026, 8, 1, 2, tzinfo=UTC))
-        unknown = make_case(emergency=True)
+        workday = make_past_case(left=date(2026, 7, 15))
+        emergency = make_past_case(emergency=True, effective_at=datetime(2026, 8, 1, 2, tzinfo=UTC))
+        unknown = make_past_case(emergency=True)
         Case.objects.update(left_on=None)
         Case.objects.filter(pk=unknown.pk).update(effective_at=None)
         import_module("offboarding.migrations.0008_case_left_on").fill(apps, schema_editor=None)
@@ -253,20 +200,20 @@ class TestHistoryFilters:
         }
 
     def test_completed_between_two_days_inclusive(self, signed_in):
-        make_case(finished_at=datetime(2026, 7, 31, 23, 59, tzinfo=UTC))
-        first = make_case(finished_at=datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
-        last = make_case(finished_at=datetime(2026, 8, 31, 23, 59, tzinfo=UTC))
-        make_case(finished_at=datetime(2026, 9, 1, 0, 0, tzinfo=UTC))
-        make_case(state=Case.State.SCHEDULED, took=None)  # not finished: never in a completed range
+        make_past_case(finished_at=datetime(2026, 7, 31, 23, 59, tzinfo=UTC))
+        first = make_past_case(finished_at=datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
+        last = make_past_case(finished_at=datetime(2026, 8, 31, 23, 59, tzinfo=UTC))
+        make_past_case(finished_at=datetime(2026, 9, 1, 0, 0, tzinfo=UTC))
+        make_past_case(state=Case.State.SCHEDULED, took=None)  # not finished: never in a completed range
         assert set(found(signed_in, completed_from="2026-08-01", completed_until="2026-08-31")) == {first.pk, last.pk}
 
     def test_filters_combine(self, signed_in, approver):
-        wanted = make_case(department="Sales", category="Involuntary", decided_by=approver, left=date(2026, 8, 1))
-        make_case(department="Sales", category="Involuntary", decided_by=approver, left=date(2026, 10, 1))
-        make_case(department="Sales", category="Voluntary", decided_by=approver, left=date(2026, 8, 1))
-        make_case(department="Legal", category="Involuntary", decided_by=approver, left=date(2026, 8, 1))
-        make_case(department="Sales", category="Involuntary", left=date(2026, 8, 1))
-        make_case(department="Sales", category="Involuntary", decided_by=approver, state=Case.State.FAILED)
+        wanted = make_past_case(department="Sales", category="Involuntary", decided_by=approver, left=date(2026, 8, 1))
+        make_past_case(department="Sales", category="Involuntary", decided_by=approver, left=date(2026, 10, 1))
+        make_past_case(department="Sales", category="Voluntary", decided_by=approver, left=date(2026, 8, 1))
+        make_past_case(department="Legal", category="Involuntary", decided_by=approver, left=date(2026, 8, 1))
+        make_past_case(department="Sales", category="Involuntary", left=date(2026, 8, 1))
+        make_past_case(department="Sales", category="Involuntary", decided_by=approver, state=Case.State.FAILED)
         params = {
             "department": "Sales",
             "category": "Involuntary",
@@ -284,9 +231,9 @@ class TestHistoryFilters:
 class TestHistorySorting:
     @pytest.fixture
     def three(self):
-        b = make_case(name="Bea", left=date(2026, 7, 2), took=timedelta(hours=5))
-        a = make_case(name="Ada", left=date(2026, 7, 3), took=timedelta(minutes=5))
-        c = make_case(name="Cal", left=date(2026, 7, 1), took=None, state=Case.State.FAILED)
+        b = make_past_case(name="Bea", left=date(2026, 7, 2), took=timedelta(hours=5))
+        a = make_past_case(name="Ada", left=date(2026, 7, 3), took=timedelta(minutes=5))
+        c = make_past_case(name="Cal", left=date(2026, 7, 1), took=None, state=Case.State.FAILED)
         return a, b, c
 
     @pytest.mark.parametrize(
@@ -308,6 +255,6 @@ class TestHistorySorting:
 
     def test_an_emergency_offboard_sorts_by_the_day_it_took_effect(self, signed_in, three):
         a, b, c = three
-        emergency = make_case(emergency=True, effective_at=datetime(2026, 7, 2, 12, tzinfo=UTC))
+        emergency = make_past_case(emergency=True, effective_at=datetime(2026, 7, 2, 12, tzinfo=UTC))
         assert found(signed_in, sort="left") == [c.pk, b.pk, emergency.pk, a.pk]
         assert found(signed_in, sort="-left") == [a.pk, emergency.pk, b.pk, c.pk]

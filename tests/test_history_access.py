@@ -4,8 +4,8 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from offboarding.models import AuditEvent, Case
-from tests.test_access import ANY_SIGNED_IN_USER, OPEN_TO_ANYONE, named_urls
-from tests.test_history import make_case
+from tests.factories import make_past_case
+from tests.urlconf import ANY_SIGNED_IN_USER, OPEN_TO_ANYONE, named_urls
 
 AUDIT_PAGES = ["history", "sla", "reconciliation", "integrity"]
 
@@ -30,7 +30,7 @@ class TestWhoReadsTheAuditPages:
     @pytest.mark.parametrize("who", ["auditor", "approver", "admin_user"])
     def test_every_role_opens_the_evidence(self, client, request, who):
         client.force_login(request.getfixturevalue(who))
-        assert client.get(reverse("evidence", args=[make_case().pk])).status_code == 200
+        assert client.get(reverse("evidence", args=[make_past_case().pk])).status_code == 200
 
     def test_the_navigation_leads_to_them(self, client, auditor):
         client.force_login(auditor)
@@ -45,7 +45,7 @@ class TestAuditorsAreReadOnly:
 
     @pytest.mark.parametrize("name", NAMES)
     def test_every_post_is_refused(self, client, auditor, name):
-        case = make_case(state=Case.State.PENDING_REVIEW, took=None)
+        case = make_past_case(state=Case.State.PENDING_REVIEW, took=None)
         events = AuditEvent.objects.count()
         client.force_login(auditor)
         response = client.post(url_for(name, case), {"reason": "auditor tries", "verify": "now"})
@@ -57,7 +57,7 @@ class TestAuditorsAreReadOnly:
     @pytest.mark.parametrize("method", ["put", "patch", "delete"])
     def test_nor_any_other_change(self, client, auditor, method):
         client.force_login(auditor)
-        case = make_case()
+        case = make_past_case()
         for name in ["home", "case", "history", "evidence"]:
             assert getattr(client, method)(url_for(name, case)).status_code == 403
 
@@ -72,6 +72,6 @@ class TestAuditorsAreReadOnly:
 
     def test_the_audit_pages_take_no_post_from_anyone(self, client, admin_user):
         client.force_login(admin_user)
-        case = make_case()
+        case = make_past_case()
         for name in ["history", "history_export", "evidence", "evidence_export", *AUDIT_PAGES]:
             assert client.post(url_for(name, case)).status_code == 405

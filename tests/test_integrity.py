@@ -7,7 +7,7 @@ from django.db import connection
 from django.urls import reverse
 
 from offboarding.models import Actor, AuditCheck, AuditEvent
-from tests.test_audit_trail import record_three, run_sql
+from tests.factories import record_three, run_sql
 
 
 @pytest.fixture

@@ -5,39 +5,11 @@ The roles a view allows are the ones its `role_required` names; a new page witho
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.urls import resolve, reverse
 
 from offboarding.models import AutoApproveRule, ProtectedAccount
-from tests.page_helpers import make_case
-
-OPEN_TO_ANYONE = {"login", "healthz"}
-ANY_SIGNED_IN_USER = {"logout"}
-WHO = ["anonymous", "no_role_user", "approver", "auditor", "admin_user"]
-
-
-def patterns(resolver: URLResolver | None = None, prefix: str = "") -> list[tuple[str, list[str]]]:
-    """(name, its URL keyword arguments) of every named page of ours; the admin has its own checks."""
-    found = []
-    for pattern in (resolver or get_resolver()).url_patterns:
-        if isinstance(pattern, URLResolver):
-            if pattern.app_name != "admin":
-                found += patterns(pattern, prefix + (f"{pattern.namespace}:" if pattern.namespace else ""))
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            found.append((prefix + pattern.name, list(getattr(pattern.pattern, "converters", {}))))
-    return found
-
-
-def is_open(name: str, kwargs: list[str]) -> bool:
-    """Marked `login_not_required` on purpose (a machine-to-machine endpoint checks its own credentials)."""
-    return getattr(resolve(reverse(name, kwargs=dict.fromkeys(kwargs, 1))).func, "login_required", True) is False
-
-
-PAGES = sorted(p for p in patterns() if p[0] not in OPEN_TO_ANYONE | ANY_SIGNED_IN_USER and not is_open(*p))
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.factories import make_case
+from tests.urlconf import PAGES, WHO, url_for
 
 
 @pytest.fixture
@@ -50,10 +22,6 @@ def objects(db):
         "account_id": ProtectedAccount.objects.create(kind="login", value="ceo@acme.example").pk,
         "fmt": "csv",
     }
-
-
-def url_for(name: str, kwargs: list[str], objects: dict) -> str:
-    return reverse(name, kwargs={k: objects.get(k, 1) for k in kwargs})
 
 
 class TestEveryPageAgainstEveryRole:

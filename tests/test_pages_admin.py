@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from offboarding.models import AuditEvent, AutoApproveRule, ProtectedAccount, SafetySettings
-from tests.page_helpers import make_case
+from tests.factories import make_case
 
 RULE = {
     "name": "Voluntary engineers",

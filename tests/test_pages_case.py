@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from offboarding import decisions, identity, revocation, sync
 from offboarding.models import Approval, AuditEvent, Case, ProtectedAccount, Step
-from tests.page_helpers import make_case
+from tests.factories import make_case
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from offboarding.models import Case, SafetySettings
-from tests.page_helpers import make_case
+from tests.factories import make_case
 
 
 @pytest.fixture

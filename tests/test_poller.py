@@ -12,25 +12,9 @@ import pytest
 from offboarding import sync
 from offboarding.management.commands import sync_workday as command
 from offboarding.models import AuditEvent, Case, SafetySettings
+from tests.fake_clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class FakeClock:
-    """Monotonic time that moves only when the poller sleeps or a sync is said to take a while."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self.on_sleep: dict[int, object] = {}  # the nth sleep (from 1) -> what happens as it starts
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.on_sleep.get(len(self.sleeps), lambda: None)()
-        self.now += seconds
 
 
 def send(signum: int):

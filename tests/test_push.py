@@ -1,7 +1,5 @@
 """Workday's push: a signed notification syncs that worker at once; anything else is refused and audited."""
 
-import hashlib
-import hmac
 import json
 import time
 
@@ -9,24 +7,15 @@ import pytest
 from django.test import Client
 
 from offboarding.models import AuditEvent, AutoApproveRule, Case, SafetySettings
+from tests.factories import PUSH_SECRET, signed, workday_event
+from tests.processes import wait_for
 
 URL = "/api/workday/events"
-SECRET = "test-push-secret"
-
-
-def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict:
-    timestamp = int(at if at is not None else time.time())
-    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {"HTTP_X_WORKDAY_SIGNATURE": f"t={timestamp},v1={signature}"}
-
-
-def event(employee_id: str = "E100", kind: str = "termination.entered") -> bytes:
-    return json.dumps({"employee_id": employee_id, "event": kind}).encode()
 
 
 @pytest.fixture
 def push(org, settings):
-    settings.WORKDAY_PUSH_SECRET = SECRET
+    settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
     client = Client(enforce_csrf_checks=True)
 
     def send(body: bytes, headers: dict | None = None):
@@ -46,7 +35,7 @@ class TestAcceptedPush:
         leaver("E100")
         leaver("E200", "Ada", "Lovelace")
         org.clear_requests()
-        response = push(event("E100"))
+        response = push(workday_event("E100"))
         assert response.status_code == 200
         case = Case.objects.get()
         assert case.termination.employee_id == "E100"
@@ -62,16 +51,16 @@ class TestAcceptedPush:
         AutoApproveRule.objects.create(name="Involuntary now", categories=["Involuntary"])
         leaver("E100", days_ahead=0, Termination_Category="Involuntary")
         with django_capture_on_commit_callbacks() as callbacks:
-            assert push(event("E100")).status_code == 200
+            assert push(workday_event("E100")).status_code == 200
         case = Case.objects.get()
         assert case.state == Case.State.APPROVED
         assert len(callbacks) == 1  # the revocation is handed to the worker as the approval commits
 
     def test_a_correction_pushed_updates_the_case(self, org, leaver, push):
         leaver("E100", days_ahead=10)
-        push(event("E100"))
+        push(workday_event("E100"))
         org.correct_termination("E100", Termination_Category="Involuntary")
-        assert push(event("E100", "termination.corrected")).json()["updated"] == [Case.objects.get().pk]
+        assert push(workday_event("E100", "termination.corrected")).json()["updated"] == [Case.objects.get().pk]
 
 
 class TestRefusedPush:
@@ -81,16 +70,16 @@ class TestRefusedPush:
             # Built when the test runs: a signature made at collection time goes stale in a long suite.
             (lambda: {}, "missing or malformed signature header"),
             (lambda: {"HTTP_X_WORKDAY_SIGNATURE": "t=abc,v1=00"}, "missing or malformed signature header"),
-            (lambda: signed(event(), secret="wrong-secret"), "bad signature"),
-            (lambda: signed(event(), at=time.time() - 3600), "stale timestamp"),
-            (lambda: signed(event(), at=time.time() + 3600), "stale timestamp"),
-            (lambda: signed(event("E999")), "bad signature"),  # signed for another body
+            (lambda: signed(workday_event(), secret="wrong-secret"), "bad signature"),
+            (lambda: signed(workday_event(), at=time.time() - 3600), "stale timestamp"),
+            (lambda: signed(workday_event(), at=time.time() + 3600), "stale timestamp"),
+            (lambda: signed(workday_event("E999")), "bad signature"),  # signed for another body
         ],
     )
     def test_it_refuses_and_audits_and_syncs_nothing(self, org, leaver, push, headers, reason):
         leaver("E100")
         org.clear_requests()
-        response = push(event(), headers())
+        response = push(workday_event(), headers())
         assert response.status_code == 401
         assert response.json() == {"error": reason}
         assert workday_calls(org) == []
@@ -99,7 +88,7 @@ class TestRefusedPush:
 
     def test_a_replayed_notification_is_refused(self, org, leaver, push):
         leaver("E100")
-        body = event()
+        body = workday_event()
         headers = signed(body)
         assert push(body, headers).status_code == 200
         org.clear_requests()
@@ -117,7 +106,7 @@ class TestRefusedPush:
 
     def test_without_a_configured_secret_everything_is_refused(self, org, push, settings):
         settings.WORKDAY_PUSH_SECRET = ""
-        assert push(event(), signed(event(), secret="")).status_code == 401
+        assert push(workday_event(), signed(workday_event(), secret="")).status_code == 401
 
     def test_only_post_is_allowed(self, client, org):
         assert client.get(URL).status_code == 405
@@ -125,11 +114,13 @@ class TestRefusedPush:
 
 @pytest.mark.django_db(transaction=True)
 class TestSandboxSendsNotifications:
+    @pytest.fixture
+    def sandbox_options(self, live_server):
+        """Workday sends its signed notifications to the live server."""
+        return {"push_url": f"{live_server.url}{URL}", "push_secret": PUSH_SECRET}
+
     def test_a_termination_entered_in_workday_arrives_by_itself(self, sandbox, live_server, settings, leaver):
-        settings.WORKDAY_PUSH_SECRET = SECRET
-        sandbox.reset(pending_terminations=0, push_url=f"{live_server.url}{URL}", push_secret=SECRET)
+        settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
         leaver("E100")
-        deadline = time.monotonic() + 30
-        while not Case.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(Case.objects.exists, 30, "the notification to open a case", every=0.02)
         assert Case.objects.get().termination.employee_id == "E100"

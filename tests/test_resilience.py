@@ -119,10 +119,15 @@ class TestEmptyReportAfterAFullOne:
         sync.sync_workday(employee_id="E404")
         assert SafetySettings.load().last_report_rows == 3
 
-    def test_the_threshold_zero_turns_the_check_off(self, full_report):
+    def test_the_threshold_zero_turns_the_check_off(self, full_report, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
         SafetySettings.objects.filter(pk=1).update(empty_report_suspect_from=0)
         full_report.fault("workday", "malformed", body=EMPTY)
-        sync.sync_workday()
+        assert not sync.sync_workday().changed  # taken as it is: no refusal, and the cases stay
+        assert SafetySettings.load().last_report_rows == 0
+        assert Case.objects.count() == 3
+        assert not AuditEvent.objects.filter(action="workday.report_suspect").exists()
+        assert mailoutbox == []
 
 
 def okta_changes(sandbox) -> Counter:
@@ -133,7 +138,6 @@ def okta_changes(sandbox) -> Counter:
 @pytest.mark.django_db(transaction=True)
 class TestDatabaseRestartMidCase:
     def test_the_case_resumes_on_a_new_connection_and_ends_correctly(self, sandbox, leaver, approver):
-        sandbox.reset(pending_terminations=0)
         person = leaver(days_ahead=-1)
         sync.sync_workday()
         case = decisions.approve(Case.objects.get().pk, approver, "HR confirmed")

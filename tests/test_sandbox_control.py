@@ -1,9 +1,14 @@
 """The control API, seeding and the demo company, and the spec checker the other tests rely on."""
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
 import pytest
 import requests
 
 from sandbox.control import SandboxControlError
+from sandbox.state import OKTA_RATE_LIMIT_DEFAULTS
 from tests.openapi_specs import validate_jira, validate_okta
 
 
@@ -49,8 +54,8 @@ class TestSeeding:
         assert all(uid.startswith("00u") and len(uid) == 20 for uid, *_ in users)
         assert all(gid.startswith("00g") and len(gid) == 20 for gid, *_ in groups)
 
+    @pytest.mark.sandbox(workers=15, groups_per_person=8, pending_terminations=5)
     def test_the_options_shape_the_org(self, sandbox):
-        sandbox.reset(workers=15, groups_per_person=8, pending_terminations=5)
         assert len(sandbox.okta_users()) == 15 and len(sandbox.terminations()) == 5
         assert all(len(sandbox.okta_user(u["id"])["groups"]) == 8 for u in sandbox.okta_users())
 
@@ -66,10 +71,10 @@ class TestSeeding:
             sandbox.reset(rate_limits={"/api/v2/everything": 5})
 
 
+@pytest.mark.sandbox(demo=True, workers=30)
 class TestDemoCompany:
     @pytest.fixture
     def demo(self, sandbox):
-        sandbox.reset(demo=True, workers=30)
         return sandbox
 
     def test_it_has_a_protected_break_glass_admin(self, demo):
@@ -139,10 +144,54 @@ class TestRequestLog:
         sandbox.clear_requests()
         assert sandbox.requests() == []
 
+    def test_it_counts_the_requests_in_flight_as_each_arrives(self, sandbox):
+        sandbox.fault("jira", "latency", seconds=0.3, count=3)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda _: requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10), range(3)))
+        requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+        assert sorted(r["in_flight"] for r in sandbox.requests("jira")) == [1, 1, 2, 3]
+
+    def test_a_reset_switches_faults_off_and_can_empty_the_log_in_the_same_call(self, sandbox):
+        sandbox.fault("jira", "error", status=502)
+        requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+        sandbox.reset()
+        assert sandbox.faults() == []
+        assert [r["status"] for r in sandbox.requests()] == [502]  # a plain reset keeps the log
+        sandbox.fault("jira", "error", status=502)
+        sandbox.reset(clear_requests=True)
+        assert sandbox.faults() == [] and sandbox.requests() == []
+        assert requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10).status_code == 401
+        assert "clear_requests" not in sandbox.config()  # not an option of the world
+
+    @pytest.mark.sandbox(rate_limits=dict.fromkeys(OKTA_RATE_LIMIT_DEFAULTS, 1), concurrency_limit=1)
     def test_the_control_api_is_not_rate_limited(self, sandbox):
-        sandbox.reset(rate_limits=dict.fromkeys(sandbox.config()["rate_limits"], 1), concurrency_limit=1)
-        for _ in range(5):
-            sandbox.config()
+        for _ in range(2):
+            okta_search(sandbox, 'status eq "ACTIVE"')
+        assert sandbox.requests("okta")[-1]["status"] == 429  # Okta's limit of one call is spent
+        assert [sandbox.config()["concurrency_limit"] for _ in range(5)] == [1] * 5
+
+
+class TestClock:
+    def test_moving_it_on_moves_the_date_and_the_log_with_it(self, sandbox):
+        def answered_at():
+            response = requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+            return parsedate_to_datetime(response.headers["Date"]).timestamp()
+
+        before = answered_at()
+        assert sandbox.advance_clock(3600)["clock_offset"] == 3600
+        assert 3600 <= answered_at() - before <= 3602
+        logged = datetime.fromisoformat(sandbox.requests()[-1]["time"]).timestamp()
+        assert 3600 <= logged - before <= 3603
+        assert sandbox.config()["clock_offset"] == 3600
+
+    def test_a_reset_puts_it_back_and_it_never_goes_back(self, sandbox):
+        sandbox.advance_clock(60)
+        sandbox.reset()
+        assert sandbox.config()["clock_offset"] == 0
+        for wrong in (-1, "soon", None):
+            with pytest.raises(SandboxControlError, match="400"):
+                sandbox.advance_clock(wrong)
+        assert sandbox.config()["clock_offset"] == 0
 
 
 class TestSpecChecker:

@@ -8,11 +8,19 @@ import requests
 
 from sandbox.control import SandboxControlError
 from tests.openapi_specs import check_okta
+from tests.processes import wait_for
 
 
 def okta_get(sandbox, path="/api/v1/users", **kwargs):
-    return requests.get(
-        sandbox.okta_url + path, headers={"Authorization": f"SSWS {sandbox.okta_token}"}, **{"timeout": 10, **kwargs}
+    return okta_call(sandbox, "GET", path, **kwargs)
+
+
+def okta_call(sandbox, method, path, **kwargs):
+    return requests.request(
+        method,
+        sandbox.okta_url + path,
+        headers={"Authorization": f"SSWS {sandbox.okta_token}"},
+        **{"timeout": 10, **kwargs},
     )
 
 
@@ -31,13 +39,13 @@ def workday_get(sandbox):
 
 class TestLatency:
     def test_it_delays_only_the_matching_endpoint(self, sandbox):
-        sandbox.fault("okta", "latency", "GET /api/v1/users/*/groups", seconds=0.6)
+        sandbox.fault("okta", "latency", "GET /api/v1/users/*/groups", seconds=0.3)
         user_id = okta_get(sandbox).json()[0]["id"]
         started = time.monotonic()
         assert okta_get(sandbox, f"/api/v1/users/{user_id}/groups").status_code == 200
-        assert time.monotonic() - started >= 0.55
+        assert time.monotonic() - started >= 0.3
         durations = [r["duration"] for r in sandbox.requests("okta") if r["path"].endswith("/groups")]
-        assert durations[0] >= 0.55
+        assert durations[0] >= 0.3 and sandbox.requests("okta")[0]["duration"] < 0.3
 
 
 class TestErrors:
@@ -53,6 +61,24 @@ class TestErrors:
         assert response.json()["errorCode"] == "E0000009"
         assert response.headers["X-Okta-Request-Id"] and response.headers["X-Rate-Limit-Remaining"]
 
+    def test_after_lets_the_first_matching_requests_through_and_fails_the_next(self, sandbox):
+        groups = [sandbox.add_okta_group(f"Team {n}")["id"] for n in range(4)]
+        user = sandbox.add_okta_user("E7001", "Nth", "Request", groups=groups)
+        sandbox.fault("okta", "error", "DELETE /api/v1/groups/*/users/*", status=503, after=2, count=1)
+        assert okta_get(sandbox, f"/api/v1/users/{user['id']}").status_code == 200  # not a matching request
+        statuses = [okta_call(sandbox, "DELETE", f"/api/v1/groups/{g}/users/{user['id']}").status_code for g in groups]
+        assert statuses == [204, 204, 503, 204]
+        assert sandbox.faults() == []  # its one hit spent, it is gone
+        left = [g["id"] for g in sandbox.okta_user(user["id"])["groups"]]
+        assert groups[2] in left and not {groups[0], groups[1], groups[3]} & set(left)
+
+    def test_after_counts_down_while_it_lets_requests_through(self, sandbox):
+        sandbox.fault("jira", "error", status=502, after=3)
+        assert [jira_get(sandbox).status_code for _ in range(2)] == [404, 404]
+        assert [(f["after"], f["hits"]) for f in sandbox.faults()] == [(1, 0)]
+        assert [jira_get(sandbox).status_code for _ in range(3)] == [404, 502, 502]
+        assert [(f["after"], f["hits"]) for f in sandbox.faults()] == [(0, 2)]
+
     def test_a_share_of_requests_fails(self, sandbox):
         sandbox.fault("okta", "error", status=503, rate=0.5)
         statuses = [okta_get(sandbox).status_code for _ in range(40)]
@@ -67,16 +93,16 @@ class TestTimeout:
         def held():
             started = time.monotonic()
             try:
-                okta_get(sandbox, timeout=(5, 1.0))
+                okta_get(sandbox, timeout=(5, 0.5))
             except requests.exceptions.ReadTimeout:
                 outcome["timed_out_after"] = time.monotonic() - started
 
         thread = threading.Thread(target=held)
         thread.start()
-        time.sleep(0.2)
+        wait_for(lambda: sandbox.faults()[0]["hits"], 10, "the request to be held", every=0.01)
         assert jira_get(sandbox).status_code == 404  # another thread answers meanwhile
         thread.join(10)
-        assert outcome["timed_out_after"] >= 0.9
+        assert outcome["timed_out_after"] >= 0.5  # the client's own read timeout: no answer came
         sandbox.clear_faults()
         assert okta_get(sandbox).status_code == 200
 
@@ -92,7 +118,7 @@ class TestTimeout:
 
         thread = threading.Thread(target=held)
         thread.start()
-        time.sleep(0.3)
+        wait_for(lambda: sandbox.faults()[0]["hits"], 10, "the request to be held", every=0.01)
         sandbox.clear_faults()
         thread.join(10)
         assert not thread.is_alive() and errors
@@ -166,6 +192,8 @@ class TestFaultControl:
             ("okta", "meltdown", {}),
             ("okta", "error", {"rate": 2}),
             ("okta", "error", {"status": 404}),
+            ("okta", "error", {"after": -1}),
+            ("okta", "error", {"after": "2"}),
         ],
     )
     def test_it_refuses_what_it_cannot_do(self, sandbox, service, kind, params):

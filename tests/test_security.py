@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from offboarding import decisions, revocation, tickets
 from offboarding.models import AuditEvent, Case
-from tests.test_access import named_urls, url_of
-from tests.test_push import event, signed
+from tests.factories import signed, workday_event
+from tests.processes import PRODUCTION, manage
+from tests.urlconf import named_urls, url_of
 
 PUSH_SECRET = "push-secret-Zq81-never-shown"
 
@@ -51,9 +52,9 @@ class TestSecretsNeverLeak:
         # Through the push, signed with the shared secret, then a revocation that meets failures and a retry.
         response = Client().post(
             "/api/workday/events",
-            data=event("E100"),
+            data=workday_event("E100"),
             content_type="application/json",
-            **signed(event("E100"), PUSH_SECRET),
+            **signed(workday_event("E100"), PUSH_SECRET),
         )
         assert response.status_code == 200
         case = decisions.approve(Case.objects.get().pk, approver, "HR confirmed")
@@ -70,7 +71,10 @@ class TestSecretsNeverLeak:
         assert case.state == Case.State.COMPLETED and case.ticket == Case.Ticket.FILED
         # A refused push too (bad signature), which is audited.
         Client().post(
-            "/api/workday/events", data=event("E100"), content_type="application/json", **signed(event("E100"), "wrong")
+            "/api/workday/events",
+            data=workday_event("E100"),
+            content_type="application/json",
+            **signed(workday_event("E100"), "wrong"),
         )
 
         assert "okta" in caplog.text and "HTTP 503" in caplog.text, "the DEBUG logs were captured"
@@ -105,12 +109,7 @@ class TestSecretsNeverLeak:
 
 
 @pytest.fixture
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def local_login(fast_hashing, db, approver):
+def local_login(db, approver):
     client = Client(REMOTE_ADDR="203.0.113.7")
 
     def attempt(password: str, username: str = "alice"):
@@ -138,7 +137,6 @@ class TestLoginRateLimit:
         assert local_login("pw-for-tests-only").status_code == 302
 
     def test_one_address_trying_many_usernames_is_locked(self, local_login, make_user):
-        # (fast_hashing is on: the made user's hash is cheap too)
         make_user("zed", "approvers")
         for n in range(20):
             local_login("wrong", username=f"guess{n}")
@@ -223,8 +221,6 @@ class TestSecurityHeaders:
             check_headers(client.get(url), url)
 
     def test_production_turns_hsts_on_by_default(self):
-        from tests.test_settings import PRODUCTION, manage
-
         result = manage(
             "shell", "-c", "from django.conf import settings; print(settings.SECURE_HSTS_SECONDS)", **PRODUCTION
         )

@@ -11,17 +11,12 @@ from django.urls import resolve, reverse
 
 from offboarding import decisions
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
-from tests.page_helpers import make_case
-from tests.test_pages_access import PAGES, WHO, patterns, url_for
+from tests.factories import make_case
+from tests.urlconf import PAGES, WHO, patterns, url_for
 
 EVERY_URL = sorted(patterns())
 CHANGES = ["put", "patch", "delete"]
 MACHINE_ENDPOINTS = {"workday_events"}  # authenticates by signature (tests/test_push.py)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

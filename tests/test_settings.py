@@ -1,35 +1,8 @@
 """Start-up configuration: every bad value stops the process and names its variable."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-PRODUCTION = {
-    "DEBUG": "false",
-    "SECRET_KEY": "k" * 20 + "production-secret-key-with-plenty-of-entropy-0123456789",
-    "ALLOWED_HOSTS": "offboarding.example.com",
-    "AUTH_MODE": "adfs",
-    "ADFS_SERVER": "adfs.example.com",
-    "ADFS_CLIENT_ID": "client-id",
-    "ADFS_RELYING_PARTY_ID": "offboarding",
-    "ADFS_AUDIENCE": "microsoft:identityserver:offboarding",
-    "WORKDAY_PASSWORD": "w",
-    "OKTA_API_TOKEN": "o",
-    "JIRA_API_TOKEN": "j",
-}
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    """Run manage.py in a clean environment holding only `env` (plus PATH)."""
-    environ = {"PATH": os.environ["PATH"], "OFFBOARDING_IGNORE_DOTENV": "1", **env}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
-    )
+from tests.processes import PRODUCTION, manage
 
 
 class TestBadSettings:

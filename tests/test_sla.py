@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from offboarding.models import AutoApproveRule, Case, SafetySettings
 from offboarding.sla import percentile
-from tests.test_history import make_case
+from tests.factories import make_past_case
 
 
 def minutes(*values: float) -> list[timedelta]:
@@ -24,17 +24,17 @@ def known(approver):
     rule = AutoApproveRule.objects.create(name="Voluntary")
     week_1, week_2, august = date(2026, 7, 6), date(2026, 7, 13), date(2026, 8, 10)
     for i, took in enumerate(minutes(10, 20, 30, 40, 300)):
-        make_case(effective_at=at(week_1 + timedelta(days=i), 9), took=took, rule=rule)
+        make_past_case(effective_at=at(week_1 + timedelta(days=i), 9), took=took, rule=rule)
     for took in minutes(60, 120):
-        make_case(effective_at=at(week_2, 12), took=took, decided_by=approver)
-    make_case(effective_at=at(august), took=timedelta(minutes=250), rule=rule)
+        make_past_case(effective_at=at(week_2, 12), took=took, decided_by=approver)
+    make_past_case(effective_at=at(august), took=timedelta(minutes=250), rule=rule)
     # Not measured: cancelled or rejected, or outside the period.
-    make_case(effective_at=at(week_1), took=timedelta(days=9), state=Case.State.CANCELLED)
-    make_case(effective_at=at(week_1), took=None, state=Case.State.REJECTED, decided_by=approver)
-    make_case(effective_at=at(date(2026, 9, 1)), took=timedelta(days=9))
+    make_past_case(effective_at=at(week_1), took=timedelta(days=9), state=Case.State.CANCELLED)
+    make_past_case(effective_at=at(week_1), took=None, state=Case.State.REJECTED, decided_by=approver)
+    make_past_case(effective_at=at(date(2026, 9, 1)), took=timedelta(days=9))
     # Past the target and still not revoked.
-    make_case(effective_at=at(august), took=None, state=Case.State.FAILED, decided_by=approver)
-    make_case(effective_at=at(august), took=None, state=Case.State.NEEDS_ATTENTION)
+    make_past_case(effective_at=at(august), took=None, state=Case.State.FAILED, decided_by=approver)
+    make_past_case(effective_at=at(august), took=None, state=Case.State.NEEDS_ATTENTION)
 
 
 def dashboard(client, **params):

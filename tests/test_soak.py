@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.soak import soak
 from offboarding.models import SafetySettings
-from tests.test_worker_crash import start_cluster
+from tests.processes import start_cluster
 
 
 @pytest.mark.slow

@@ -14,3 +14,14 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-dja
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # A queue of this run's own in the broker, so two runs sharing a Redis never take each other's tasks.
 os.environ.setdefault("Q_CLUSTER_NAME", f"offboarding-test-{os.getpid()}")
+
+
+def pytest_configure(config):
+    """Passwords hashed with MD5 for the test run only: the production hasher takes ~0.25 s a user.
+
+    Django is set up by now (pytest-django does it first); override_settings tells the hashers'
+    cache. Production keeps Django's default hashers: nothing here is read outside pytest.
+    """
+    from django.test import override_settings
+
+    override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()

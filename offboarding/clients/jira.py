@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +52,8 @@ class JiraClient:
         *,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.project_key = project_key
@@ -63,10 +67,19 @@ class JiraClient:
             rate_limit_wait=lambda response: seconds_header(response, "Retry-After"),
             request_id_header="X-AREQUESTID",
             session=session,
+            clock=clock,
+            sleep=sleep,
         )
 
     @classmethod
-    def from_settings(cls, *, policy: RetryPolicy | None = None, session: requests.Session | None = None) -> JiraClient:
+    def from_settings(
+        cls,
+        *,
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> JiraClient:
         return cls(
             settings.JIRA_BASE_URL,
             settings.JIRA_EMAIL,
@@ -75,6 +88,8 @@ class JiraClient:
             settings.JIRA_ISSUE_TYPE,
             policy=policy or RetryPolicy.from_settings(),
             session=session,
+            clock=clock,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:

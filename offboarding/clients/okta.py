@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -163,6 +164,7 @@ class ServiceAppAuth(RenewableAuth):
         key_id: str = "",
         policy: RetryPolicy,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token_url = f"{org_url.rstrip('/')}/oauth2/v1/token"
         self.client_id = client_id
@@ -170,7 +172,8 @@ class ServiceAppAuth(RenewableAuth):
         self.key_id = key_id
         self._private_key = private_key
         self._token: Secret | None = None
-        self._expires_at = 0.0
+        self._expires_at = 0.0  # on `clock`, monotonic seconds
+        self.clock = clock
         self._lock = threading.Lock()
         self._transport = Transport(
             "okta",
@@ -182,6 +185,7 @@ class ServiceAppAuth(RenewableAuth):
             rate_limit_wait=lambda response: seconds_until_epoch(response, "X-Rate-Limit-Reset"),
             request_id_header="X-Okta-Request-Id",
             session=session,
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -197,11 +201,11 @@ class ServiceAppAuth(RenewableAuth):
 
     def access_token(self) -> Secret:
         with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
+            if self._token is None or self.clock() >= self._expires_at:
                 self._token, lifetime = self._request_token()
                 # Renew a little early (a tenth of the lifetime, at most 30 s) so no call
                 # goes out with a token that expires in flight.
-                self._expires_at = time.monotonic() + lifetime - min(30.0, lifetime / 10)
+                self._expires_at = self.clock() + lifetime - min(30.0, lifetime / 10)
             return self._token
 
     def _request_token(self) -> tuple[Secret, float]:
@@ -297,6 +301,8 @@ class OktaClient:
         policy: RetryPolicy | None = None,
         pacer: Pacer | None = None,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.org_url = org_url.rstrip("/")
         self.transport = Transport(
@@ -309,6 +315,8 @@ class OktaClient:
             request_id_header="X-Okta-Request-Id",
             pacer=pacer,
             session=session,
+            clock=clock,
+            sleep=sleep,
         )
 
     @classmethod
@@ -318,8 +326,13 @@ class OktaClient:
         policy: RetryPolicy | None = None,
         pacer: Pacer | None = None,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> OktaClient:
-        """SSWS token auth, or the OAuth service app when OKTA_CLIENT_ID is set."""
+        """SSWS token auth, or the OAuth service app when OKTA_CLIENT_ID is set.
+
+        `clock` (monotonic seconds) and `sleep` are the real ones unless a test gives a fake pair; the
+        process's shared pacer keeps its own (a test that fakes them passes its own pacer too)."""
         policy = policy or RetryPolicy.from_settings()
         auth: AuthBase
         if settings.OKTA_CLIENT_ID:
@@ -331,11 +344,12 @@ class OktaClient:
                 key_id=settings.OKTA_PRIVATE_KEY_ID,
                 policy=policy,
                 session=session,
+                clock=clock,
             )
         else:
             auth = SswsAuth(Secret(settings.OKTA_API_TOKEN))
         pacer = pacer or shared_pacer(settings.OKTA_ORG_URL)
-        return cls(settings.OKTA_ORG_URL, auth, policy=policy, pacer=pacer, session=session)
+        return cls(settings.OKTA_ORG_URL, auth, policy=policy, pacer=pacer, session=session, clock=clock, sleep=sleep)
 
     def __repr__(self) -> str:
         return f"OktaClient({self.org_url!r})"

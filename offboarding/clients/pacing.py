@@ -64,12 +64,15 @@ class RateLimitPacer:
         max_wait: float = 60.0,
         max_concurrency: int = 20,
         family: Callable[[str, str], str] = okta_rate_limit_family,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`slow_below`: the fraction of the limit under which calls are spread out."""
+        """`slow_below`: the fraction of the limit under which calls are spread out; `clock` (monotonic
+        seconds) and `sleep` are the real ones unless a test gives a fake pair."""
         self.slow_below = slow_below
         self.max_wait = max_wait
         self.family = family
+        self.clock = clock
         self.sleep = sleep
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
@@ -86,7 +89,7 @@ class RateLimitPacer:
         family = self.family(method, path)
         with self._lock:
             window = self._windows.get(family)
-            now = time.monotonic()
+            now = self.clock()
             if window is None or window.resets_at <= now:
                 return
             if window.remaining > max(1, window.limit * self.slow_below):
@@ -105,7 +108,7 @@ class RateLimitPacer:
         limit, remaining, reset = window
         seconds_left = reset - (time.time() + server_clock_offset(response))
         with self._lock:
-            self._windows[self.family(method, path)] = _Window(limit, remaining, time.monotonic() + seconds_left)
+            self._windows[self.family(method, path)] = _Window(limit, remaining, self.clock() + seconds_left)
 
 
 # Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait.
@@ -161,8 +164,10 @@ class SharedRateBudget:
         max_wait: float = 60.0,
         stale_after: float = 120.0,
         family: Callable[[str, str], str] = okta_rate_limit_family,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`clock` is epoch seconds here, as every worker on every host reads the same budget."""
         self.redis = redis_client
         self.prefix = f"offboarding:okta-budget:{org_url}"
         self.max_concurrency = max_concurrency
@@ -170,6 +175,7 @@ class SharedRateBudget:
         self.max_wait = max_wait
         self.stale_after = stale_after  # a call not released by then (its worker died) stops counting
         self.family = family
+        self.clock = clock
         self.sleep = sleep
         self.clock_offset = 0.0
         self._take = redis_client.register_script(_TAKE)
@@ -183,7 +189,7 @@ class SharedRateBudget:
     def before_request(self, method: str, path: str) -> None:
         token = uuid.uuid4().hex
         while True:
-            now = time.time() + self.clock_offset
+            now = self.clock() + self.clock_offset
             wait = float(
                 self._take(self._keys(method, path), [now, self.margin, self.max_concurrency, token, self.stale_after])
             )
@@ -198,7 +204,7 @@ class SharedRateBudget:
         if not (window := rate_limit_window(response)):
             return
         limit, remaining, reset = window
-        self.clock_offset = server_clock_offset(response)
+        self.clock_offset = server_clock_offset(response, self.clock())
         self._observe(self._keys(method, path)[:1], [limit, remaining, reset])
 
     def release(self, method: str, path: str) -> None:

@@ -147,14 +147,15 @@ def json_body(response: requests.Response, service: str, shape: type, what: str 
     return body
 
 
-def server_clock_offset(response: requests.Response) -> float:
-    """Seconds to add to our clock to get the server's (from its Date header; 0 without one).
+def server_clock_offset(response: requests.Response, now: float | None = None) -> float:
+    """Seconds to add to our clock (epoch seconds: `now`, the real one by default) to get the server's,
+    from its Date header; 0 without one.
 
     Rate-limit resets are in the server's epoch seconds; measuring them against its own Date
     keeps a skewed local clock from retrying too early.
     """
     try:
-        return parsedate_to_datetime(response.headers["Date"]).timestamp() - time.time()
+        return parsedate_to_datetime(response.headers["Date"]).timestamp() - (time.time() if now is None else now)
     except (KeyError, TypeError, ValueError):
         return 0.0
 
@@ -213,7 +214,11 @@ def environment_session(base_url: str) -> requests.Session:
 
 
 class Transport:
-    """A session bound to one vendor's base URL, with its error format and rate-limit header."""
+    """A session bound to one vendor's base URL, with its error format and rate-limit header.
+
+    `clock` (monotonic seconds) times the calls and `sleep` waits between attempts; a test gives
+    a fake pair so that nothing waits for real.
+    """
 
     def __init__(
         self,
@@ -227,6 +232,8 @@ class Transport:
         request_id_header: str = "",
         pacer: Pacer | None = None,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -236,6 +243,8 @@ class Transport:
         self.rate_limit_wait = rate_limit_wait
         self.request_id_header = request_id_header
         self.pacer = pacer
+        self.clock = clock
+        self.sleep = sleep
         self.session = session or environment_session(self.base_url)
         self.session.headers["Accept"] = "application/json"
         self.log = logging.getLogger(f"offboarding.clients.{service}")
@@ -287,6 +296,7 @@ class Transport:
             wait=self._wait,
             retry=retry_if_exception(lambda error: self._worth_retrying(error, idempotent)),
             before_sleep=self._log_retry,
+            sleep=self.sleep,
             reraise=True,
         )
 
@@ -315,7 +325,7 @@ class Transport:
         path = urlsplit(url).path
         if self.pacer:
             self.pacer.before_request(method, path)
-        started = time.monotonic()
+        started = self.clock()
         try:
             response = self.session.request(
                 method,
@@ -329,7 +339,7 @@ class Transport:
                 self.pacer.observe(method, path, response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
             summary = _describe_failure(e)
-            self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, _ms(started))
+            self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, self._ms(started))
             raise TransientError(self.service, summary, ambiguous=not _never_sent(e), method=method, path=path) from e
         finally:
             if self.pacer:
@@ -341,12 +351,15 @@ class Transport:
             method,
             path,
             response.status_code,
-            _ms(started),
+            self._ms(started),
             f" (request id {request_id})" if request_id else "",
         )
         if response.status_code >= 400:
             raise self._error(method, path, response, request_id)
         return response
+
+    def _ms(self, started: float) -> float:
+        return (self.clock() - started) * 1000
 
     def _error(self, method: str, path: str, response: requests.Response, request_id: str) -> VendorError:
         body = self.describe_error(response)
@@ -368,7 +381,3 @@ class Transport:
             return TransientError(self.service, body.summary, retry_after=retry_after, **common)
         error_class = ERROR_CLASSES.get(status, InvalidRequest if status < 500 else VendorError)
         return error_class(self.service, body.summary, **common)
-
-
-def _ms(started: float) -> float:
-    return (time.monotonic() - started) * 1000

@@ -9,7 +9,8 @@ raises, because "no terminations" must never be a guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -118,6 +119,8 @@ class WorkdayClient:
         employee_prompt: str = "Employee_ID",
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         missing = [f for f in FIELDS if f not in columns]
         if missing:
@@ -136,11 +139,18 @@ class WorkdayClient:
             describe_error=_describe_workday_error,
             rate_limit_wait=lambda response: seconds_header(response, "Retry-After"),
             session=session,
+            clock=clock,
+            sleep=sleep,
         )
 
     @classmethod
     def from_settings(
-        cls, *, policy: RetryPolicy | None = None, session: requests.Session | None = None
+        cls,
+        *,
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> WorkdayClient:
         return cls(
             settings.WORKDAY_REPORT_URL,
@@ -150,6 +160,8 @@ class WorkdayClient:
             employee_prompt=settings.WORKDAY_EMPLOYEE_PROMPT,
             policy=policy or RetryPolicy.from_settings(),
             session=session,
+            clock=clock,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:
