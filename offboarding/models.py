@@ -364,6 +364,9 @@ class Case(models.Model):
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     failure_summary = models.TextField(blank=True)
+    # What Workday said while the revocation was under way (a rescind, a corrected date). A running
+    # lockout is never interrupted: it finishes, is verified, and the case then needs attention for this.
+    attention_after_run = models.TextField(blank=True)
 
     jira_key = models.CharField(max_length=40, blank=True, db_index=True)
     ticket = models.CharField(max_length=10, choices=Ticket.choices, default=Ticket.NOT_YET)
@@ -443,6 +446,13 @@ class Case(models.Model):
     def is_cancellable(self) -> bool:
         """Approved but not started: a rejection still stops it."""
         return self.state in self.RUNNABLE_STATES and self.started_at is None
+
+    @property
+    def revocation_unfinished(self) -> bool:
+        """Started and not brought to its end yet: running, queued again for a retry, or failed (to be retried)."""
+        return self.started_at is not None and (
+            self.state in (self.State.RUNNING, self.State.FAILED) or self.state in self.RUNNABLE_STATES
+        )
 
     @property
     def jira_url(self) -> str:

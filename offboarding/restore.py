@@ -73,7 +73,7 @@ def _restore(case_id: int) -> str:
         case.refresh_from_db()
         case.lease_owner, case.lease_until = "", None
         if not failed:
-            case.restored_at, case.attention_reason = timezone.now(), ""
+            case.restored_at, case.attention_reason, case.attention_after_run = timezone.now(), "", ""
         else:
             case.attention_reason = "Restore incomplete: " + "; ".join(f"{s} — {s.detail.get('error')}" for s in failed)
         case.move_to(

@@ -17,7 +17,9 @@ filed twice and no call is made twice, except those a dying worker had in
 flight (at most one batch of removals; Okta answers a repeated change as done).
 A membership that cannot be removed does not stop deactivation: locking the
 person out matters most; the case then ends `failed`, naming what is still in
-place.
+place. Nor does anything Workday says meanwhile (a rescind, a corrected date):
+the sync leaves a running case running and notes it, and once the lockout is
+verified and ticketed the case goes to `needs_attention` for a person (a restore).
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ def run_case(case_id: int, request_id: str = "", okta: OktaClient | None = None,
             log.warning("Case %s was taken over by another worker", case_id)
             return "lease lost"
         if case.ticket == Case.Ticket.FILED:
-            comment_on_ticket(case, f"Re-run {case.get_state_display().lower()}. {case.failure_summary}".strip(), jira)
+            said = case.attention_reason if case.state == Case.State.NEEDS_ATTENTION else case.failure_summary
+            comment_on_ticket(case, f"Re-run {case.get_state_display().lower()}. {said}".strip(), jira)
         else:
             file_ticket(case, jira)
         return case.state
@@ -207,6 +210,8 @@ def what_is_not_done(steps: list[Step]) -> str:
 
 
 def finish(case: Case, owner: str) -> None:
+    """The case's outcome: failed, completed, or — when Workday changed its mind while the lockout ran (a
+    rescind, a corrected date) — needs attention, now that the lockout is finished and verified."""
     steps = list(case.steps.exclude(kind=Step.Kind.FILE_TICKET))
     failed = [s for s in steps if s.status == Step.Status.FAILED]
     verified = next((s for s in steps if s.kind == Step.Kind.VERIFY and s.status == Step.Status.DONE), None)
@@ -219,17 +224,27 @@ def finish(case: Case, owner: str) -> None:
         case.revoked_at = verified.finished_at if verified else None
         case.failure_summary = what_is_not_done(failed)
         case.lease_owner, case.lease_until = "", None
+        # A failed case keeps what arrived meanwhile until a retry finishes the lockout.
+        attention = "" if failed else case.attention_after_run
+        if attention:
+            case.attention_reason, case.attention_after_run = attention, ""
         case.move_to(
-            Case.State.FAILED if failed else Case.State.COMPLETED,
+            Case.State.FAILED if failed else Case.State.NEEDS_ATTENTION if attention else Case.State.COMPLETED,
             ACTOR,
             after={
                 "revoked_at": case.revoked_at,
                 "time_to_revoke_seconds": case.time_to_revoke.total_seconds() if case.time_to_revoke else None,
                 "not_done": case.failure_summary,
+                **({"reason": attention} if attention else {}),
             },
         )
     if failed:
         send_alert(
             f"Case {case.pk} FAILED: {case.person_name}",
             f"{case.failure_summary}\n\n{case.site_url}",
+        )
+    elif attention:
+        send_alert(
+            f"Case {case.pk} needs attention: {case.person_name}",
+            f"Access is revoked and verified. {attention}\n\n{case.site_url}",
         )

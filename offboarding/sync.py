@@ -219,6 +219,10 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
     return case.pk, "updated"
 
 
+RESCINDED_AFTER = "Rescinded in Workday after access was revoked — restore?"
+RESCINDED_DURING = "Rescinded in Workday during the revocation; the lockout was finished and verified first — restore?"
+
+
 def _rescind(case: Case, actor: Actor) -> str:
     if case.state in Case.OPEN_STATES and case.started_at is None:
         case.attention_reason = ""
@@ -226,13 +230,39 @@ def _rescind(case: Case, actor: Actor) -> str:
         return "cancelled"
     if case.state in (Case.State.REJECTED, Case.State.CANCELLED):
         return "updated"
-    case.attention_reason = "Rescinded in Workday after access was revoked — restore?"
-    case.move_to(Case.State.NEEDS_ATTENTION, actor, after={"reason": case.attention_reason})
+    if case.revocation_unfinished:
+        _after_the_run(case, actor, "case.rescinded_during_revocation", RESCINDED_DURING)
+    else:
+        _needs_attention(case, actor, RESCINDED_AFTER)
+    return "updated"
+
+
+def _after_the_run(case: Case, actor: Actor, action: str, reason: str) -> None:
+    """Keep what Workday said for when the revocation under way has finished; never interrupt it.
+
+    Moving a running case out of `running` would make its worker believe another took it over and stop
+    mid-way (its lease is held only while the case runs): groups gone, the user still active, no ticket.
+    """
+    case.attention_after_run = _with_line(case.attention_after_run, reason)
+    case.save(update_fields=["attention_after_run", "updated_at"])
+    AuditEvent.record(action, actor=actor, case=case, after={"state": case.state, "reason": reason})
+
+
+def _needs_attention(case: Case, actor: Actor, reason: str) -> None:
+    case.attention_reason = (
+        _with_line(case.attention_reason, reason) if case.state == Case.State.NEEDS_ATTENTION else reason
+    )
+    case.move_to(Case.State.NEEDS_ATTENTION, actor, after={"reason": reason})
     send_alert(
         f"Case {case.pk} needs attention",
         f"{case.person_name}: {case.attention_reason}\n{case.site_url}",
     )
-    return "updated"
+
+
+def _with_line(text: str, line: str) -> str:
+    """`text` with `line` added as a line of its own, once."""
+    lines = text.splitlines()
+    return "\n".join(lines if line in lines else [*lines, line])
 
 
 def _set_effective_moment(case: Case) -> None:

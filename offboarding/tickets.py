@@ -95,7 +95,8 @@ def retry_pending_tickets() -> list[int]:
     """
     filed = []
     finished = Q(
-        state__in=[Case.State.COMPLETED, Case.State.FAILED], finished_at__lt=timezone.now() - timedelta(minutes=1)
+        state__in=[Case.State.COMPLETED, Case.State.FAILED, Case.State.NEEDS_ATTENTION],
+        finished_at__lt=timezone.now() - timedelta(minutes=1),
     )
     for case in Case.objects.filter(finished, ~Q(ticket=Case.Ticket.FILED)).select_related("termination"):
         file_ticket(case)
@@ -104,8 +105,15 @@ def retry_pending_tickets() -> list[int]:
     return filed
 
 
+def revoked_in_full(case: Case) -> bool:
+    """Everything done and read back, whatever people must still look at (a rescind during the run)."""
+    return case.revoked_at is not None and not case.failure_summary and case.state != Case.State.FAILED
+
+
 def ticket_summary(case: Case) -> str:
-    outcome = "offboarded" if case.state == Case.State.COMPLETED else "offboarding FAILED"
+    outcome = "offboarded" if revoked_in_full(case) else "offboarding FAILED"
+    if case.state == Case.State.NEEDS_ATTENTION:
+        outcome += ", needs attention"
     who = case.person_name + (f" ({case.termination.employee_id})" if case.termination else "")
     # Jira takes a summary of one line under 255 characters; a name from Workday may hold a line break.
     return " ".join(f"{who} {outcome}".split())[:250]
@@ -128,11 +136,18 @@ def ticket_description(case: Case) -> dict:
         adf.paragraph(
             adf.strong(
                 "COMPLETED: access revoked and verified."
-                if case.state == Case.State.COMPLETED
+                if revoked_in_full(case)
                 else "FAILED — NOT everything was done."
             )
         ),
     ]
+    if case.state == Case.State.NEEDS_ATTENTION and case.attention_reason:
+        blocks += [adf.heading("Needs attention", 3), adf.bullet_list(*case.attention_reason.splitlines())]
+    if case.attention_after_run:
+        blocks += [
+            adf.heading("Changed in Workday during the revocation", 3),
+            adf.bullet_list(*case.attention_after_run.splitlines()),
+        ]
     if case.failure_summary:
         blocks += [adf.heading("Not done", 3), adf.bullet_list(*case.failure_summary.splitlines())]
     blocks += [

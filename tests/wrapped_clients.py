@@ -73,3 +73,15 @@ def before(nth: int, action: Callable[[], Any]) -> Around:
         return call()
 
     return around
+
+
+def after(nth: int, action: Callable[[], Any]) -> Around:
+    """Make the nth such call, then do `action` (e.g. rescind the termination) before the worker goes on."""
+
+    def around(n: int, call: Callable[[], Any]) -> Any:
+        answer = call()
+        if n == nth:
+            action()
+        return answer
+
+    return around

@@ -1,0 +1,21 @@
+"""What a revocation under way must not forget, and when a failed one is tried again.
+
+`attention_after_run`: what Workday said while the revocation ran (a rescind, a corrected date); the
+lockout finishes and is verified first, then the case needs attention for it.
+"""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("offboarding", "0008_case_left_on"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="case",
+            name="attention_after_run",
+            field=models.TextField(blank=True),
+        ),
+    ]

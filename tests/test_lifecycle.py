@@ -1,0 +1,94 @@
+"""What Workday says while, or after, a revocation runs: a started lockout always finishes, then people decide."""
+
+import pytest
+from django.urls import reverse
+
+from offboarding import decisions, restore, revocation, sync
+from offboarding.clients.okta import OktaClient
+from offboarding.models import AuditEvent, Case, Step
+from tests.wrapped_clients import Wrapped, after, before
+
+
+@pytest.fixture
+def due_case(leaver, approver):
+    """A leaver past their effective moment, synced and approved: due now."""
+
+    def make(**kwargs) -> Case:
+        person = leaver(days_ahead=-1, **kwargs)
+        sync.sync_workday()
+        case = Case.objects.get(termination__employee_id=person["employee_id"])
+        return decisions.approve(case.pk, approver, "HR confirmed")
+
+    return make
+
+
+def only_case() -> Case:
+    return Case.objects.get()
+
+
+def case_page(client, user, case: Case) -> str:
+    client.force_login(user)
+    response = client.get(reverse("case", args=[case.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# Where the rescind lands: just before the deactivation call, or between clearing sessions and deactivating.
+MID_RUN = {
+    "just before the deactivation call": lambda act: {"deactivate": before(1, act)},
+    "right after the sessions are cleared": lambda act: {"clear_sessions": after(1, act)},
+}
+
+
+class TestRescindDuringTheRevocation:
+    @pytest.mark.parametrize("moment", list(MID_RUN))
+    def test_the_lockout_finishes_is_verified_and_ticketed_then_a_restore_is_offered(
+        self, org, due_case, approver, client, mailoutbox, settings, moment
+    ):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        case = due_case()
+
+        def rescind_in_workday():
+            org.rescind_termination("E100")
+            sync.sync_workday()
+
+        okta = Wrapped(OktaClient.from_settings(), **MID_RUN[moment](rescind_in_workday))
+        assert revocation.run_case(case.pk, okta=okta) == Case.State.NEEDS_ATTENTION
+
+        case = only_case()
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+        assert Step.objects.get(case=case, kind=Step.Kind.VERIFY).status == Step.Status.DONE
+        assert case.revoked_at is not None
+        assert "Rescinded in Workday during the revocation" in case.attention_reason
+        (issue,) = org.jira_issues()
+        assert case.jira_key == issue["key"] and case.ticket == Case.Ticket.FILED
+        assert "Rescinded in Workday during the revocation" in str(issue["fields"]["description"])
+        assert "COMPLETED: access revoked and verified" in str(issue["fields"]["description"])
+        actions = list(AuditEvent.objects.filter(case=case).values_list("action", flat=True))
+        order = [actions.index(a) for a in ("case.rescinded_during_revocation", "okta.verify.done")]
+        order += [actions.index(a) for a in ("case.needs_attention", "jira.ticket_filed")]
+        assert order == sorted(order)
+        assert any("needs attention" in m.subject for m in mailoutbox)
+
+        body = case_page(client, approver, case)
+        assert "Rescinded in Workday during the revocation" in body
+        assert reverse("case_restore", args=[case.pk]) in body
+
+    def test_the_restore_it_offers_is_the_two_approver_restore(self, org, due_case, make_user):
+        case = due_case()
+
+        def rescind_in_workday():
+            org.rescind_termination("E100")
+            sync.sync_workday()
+
+        okta = Wrapped(OktaClient.from_settings(), deactivate=before(1, rescind_in_workday))
+        revocation.run_case(case.pk, okta=okta)
+        ann, ben = make_user("ann", "approvers"), make_user("ben", "approvers")
+        decisions.request_restore(case.pk, ann, "rescinded during the run")
+        with pytest.raises(decisions.DecisionError, match="different approver"):
+            decisions.approve_restore(case.pk, ann)
+        decisions.approve_restore(case.pk, ben)
+        assert restore.restore_case(case.pk) == "restored"
+        case = only_case()
+        assert case.state == Case.State.COMPLETED and case.restored_at is not None
+        assert org.okta_user(case.okta_user_id)["status"] in ("ACTIVE", "PROVISIONED")
