@@ -74,6 +74,25 @@ class TestRescindDuringTheRevocation:
         assert "Rescinded in Workday during the revocation" in body
         assert reverse("case_restore", args=[case.pk]) in body
 
+    def test_a_rescind_while_a_failed_case_waits_for_its_retry_is_kept_until_the_retry_finishes_the_lockout(
+        self, org, due_case, approver
+    ):
+        case = due_case()
+        org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
+        assert revocation.run_case(case.pk) == Case.State.FAILED
+        org.clear_faults()
+        decisions.retry_case(case.pk, approver)  # queued again, not yet claimed
+        org.rescind_termination("E100")
+        sync.sync_workday()
+        assert only_case().state == Case.State.APPROVED
+
+        assert revocation.run_case(case.pk) == Case.State.NEEDS_ATTENTION
+        case = only_case()
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+        assert "Rescinded in Workday during the revocation" in case.attention_reason
+        (issue,) = org.jira_issues()
+        assert "Rescinded in Workday during the revocation" in str(issue["comments"])
+
     def test_the_restore_it_offers_is_the_two_approver_restore(self, org, due_case, make_user):
         case = due_case()
 
@@ -92,3 +111,4 @@ class TestRescindDuringTheRevocation:
         case = only_case()
         assert case.state == Case.State.COMPLETED and case.restored_at is not None
         assert org.okta_user(case.okta_user_id)["status"] in ("ACTIVE", "PROVISIONED")
+
