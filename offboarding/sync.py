@@ -11,9 +11,12 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from offboarding.alerts import send_alert
@@ -152,11 +155,21 @@ def _fields_of(record) -> dict:
     return {f: getattr(record, f) for f in Termination.TRACKED_FIELDS}
 
 
+# A termination whose revocation has started stays the worker's current one while the report shows it: a
+# new date on its row corrects it (and is flagged on its case) rather than opening a second case. A row
+# that comes back after the report stopped showing it for longer is a new termination (a rehire leaving).
+STILL_IN_REPORT = timedelta(days=1)
+
+
 def _current_termination(employee_id: str, termination_date) -> Termination | None:
-    """The termination a report row describes: the one still open, or the one on that date."""
+    """The termination a report row describes: the one on that date, the one still open, or the one the
+    report showed lately whose revocation has started (and not been undone by a restore)."""
+    lately = timezone.now() - STILL_IN_REPORT
     for termination in Termination.objects.filter(employee_id=employee_id).order_by("-first_seen"):
         cases = list(termination.cases.all())
         if termination.termination_date == termination_date or any(c.state in Case.OPEN_STATES for c in cases):
+            return termination
+        if termination.last_seen >= lately and any(c.started_at and not c.restored_at for c in cases):
             return termination
     return None
 
@@ -204,7 +217,10 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
         return None, "updated"
     if changed.get("rescinded"):
         return case.pk, _rescind(case, actor)
-    if case.state in Case.OPEN_STATES:
+    if case.started_at is not None:
+        if not case.restored_at and changed.keys() & MOMENT_FIELDS:
+            _check_revoked_too_early(case, termination, actor)
+    elif case.state in Case.OPEN_STATES:
         old = case.effective_at
         _set_effective_moment(case)
         if case.effective_at != old:
@@ -263,6 +279,39 @@ def _with_line(text: str, line: str) -> str:
     """`text` with `line` added as a line of its own, once."""
     lines = text.splitlines()
     return "\n".join(lines if line in lines else [*lines, line])
+
+
+# What the moment access should go depends on.
+MOMENT_FIELDS = {"termination_date", "last_day_of_work", "time_zone"}
+
+
+def _check_revoked_too_early(case: Case, termination: Termination, actor: Actor) -> None:
+    """A date corrected after the revocation started: when access went before the corrected moment, say so
+    on the case (after the run, if it is still under way). A date moved earlier needs nothing."""
+    mode = SafetySettings.load().effective_mode
+    due = termination.effective_moment(mode)
+    unfinished = case.revocation_unfinished
+    revoked = case.revoked_at or (timezone.now() if unfinished else case.started_at)
+    if revoked >= due:
+        return
+    day = termination.termination_date
+    if mode == SafetySettings.EffectiveMode.END_OF_LAST_DAY_OF_WORK:
+        day = termination.last_day_of_work or day
+    revoked_on = revoked.astimezone(ZoneInfo(termination.time_zone)).date()
+    days = (day - revoked_on).days
+    early = (
+        f"{days} day{pluralize(days)} before the corrected date"
+        if days > 0
+        else "on the corrected date, before its end"
+    )
+    reason = (
+        f"Termination date corrected in Workday to {day:%Y-%m-%d}: access was revoked {early} "
+        f"({revoked_on:%Y-%m-%d}, {termination.time_zone}) — restore it until then?"
+    )
+    if unfinished:
+        _after_the_run(case, actor, "case.corrected_during_revocation", reason)
+    else:
+        _needs_attention(case, actor, reason)
 
 
 def _set_effective_moment(case: Case) -> None:

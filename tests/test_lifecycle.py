@@ -1,11 +1,15 @@
 """What Workday says while, or after, a revocation runs: a started lockout always finishes, then people decide."""
 
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from offboarding import decisions, restore, revocation, sync
 from offboarding.clients.okta import OktaClient
-from offboarding.models import AuditEvent, Case, Step
+from offboarding.models import AuditEvent, Case, Step, Termination
 from tests.wrapped_clients import Wrapped, after, before
 
 
@@ -112,3 +116,83 @@ class TestRescindDuringTheRevocation:
         assert case.state == Case.State.COMPLETED and case.restored_at is not None
         assert org.okta_user(case.okta_user_id)["status"] in ("ACTIVE", "PROVISIONED")
 
+
+def revoked_on(case: Case) -> date:
+    """The day access went, where the person works."""
+    return case.revoked_at.astimezone(ZoneInfo(case.termination.time_zone)).date()
+
+
+class TestDateCorrectedAfterRevocation:
+    def test_a_later_date_is_flagged_on_the_same_case_not_opened_as_a_second(
+        self, org, due_case, approver, client, mailoutbox, settings
+    ):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        case = due_case()
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        corrected = date.today() + timedelta(days=6)
+        org.correct_termination("E100", Termination_Date=corrected.isoformat(), Last_Day_of_Work=corrected.isoformat())
+        result = sync.sync_workday()
+
+        assert result.created == [] and result.updated == [case.pk]
+        case = only_case()
+        assert Termination.objects.count() == 1
+        assert case.termination.termination_date == corrected
+        days = (corrected - revoked_on(case)).days
+        assert case.state == Case.State.NEEDS_ATTENTION
+        assert f"revoked {days} days before the corrected date" in case.attention_reason
+        flagged = AuditEvent.objects.filter(case=case, action="case.needs_attention").get()
+        assert f"revoked {days} days before the corrected date" in flagged.after["reason"]
+        assert any("needs attention" in m.subject for m in mailoutbox)
+        body = case_page(client, approver, case)
+        assert f"revoked {days} days before the corrected date" in body
+        assert reverse("case_restore", args=[case.pk]) in body
+
+    def test_a_date_corrected_during_the_revocation_is_flagged_once_the_lockout_is_done(self, org, due_case):
+        case = due_case()
+        corrected = date.today() + timedelta(days=10)
+
+        def correct_in_workday():
+            org.correct_termination("E100", Termination_Date=corrected.isoformat())
+            sync.sync_workday()
+
+        okta = Wrapped(OktaClient.from_settings(), deactivate=before(1, correct_in_workday))
+        assert revocation.run_case(case.pk, okta=okta) == Case.State.NEEDS_ATTENTION
+        case = only_case()
+        assert Case.objects.count() == 1
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+        days = (corrected - revoked_on(case)).days
+        assert f"revoked {days} days before the corrected date" in case.attention_reason
+        assert AuditEvent.objects.filter(case=case, action="case.corrected_during_revocation").count() == 1
+        assert "before the corrected date" in str(org.jira_issues()[0]["fields"]["description"])
+
+    def test_an_earlier_date_after_the_revocation_needs_nothing(self, org, due_case):
+        case = due_case()
+        revocation.run_case(case.pk)
+        org.correct_termination("E100", Termination_Date=(date.today() - timedelta(days=3)).isoformat())
+        sync.sync_workday()
+        case = only_case()
+        assert case.state == Case.State.COMPLETED
+        assert case.termination.termination_date == date.today() - timedelta(days=3)
+        assert AuditEvent.objects.filter(case=case, action="termination.corrected").count() == 1
+
+    def test_a_correction_before_the_revocation_still_reschedules(self, org, leaver, approver):
+        leaver(days_ahead=10)
+        sync.sync_workday()
+        case = decisions.approve(only_case().pk, approver)
+        assert case.state == Case.State.SCHEDULED
+        org.correct_termination("E100", Termination_Date=(date.today() - timedelta(days=1)).isoformat())
+        sync.sync_workday()
+        case = only_case()
+        assert case.state == Case.State.SCHEDULED and case.effective_at <= timezone.now()
+        assert AuditEvent.objects.filter(case=case, action="case.rescheduled").count() == 1
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+
+    def test_a_worker_who_leaves_again_long_after_is_a_new_case(self, org, due_case):
+        case = due_case()
+        revocation.run_case(case.pk)
+        # The report stopped showing the old termination; months later the worker leaves again.
+        Termination.objects.update(last_seen=timezone.now() - timedelta(days=90))
+        org.correct_termination("E100", Termination_Date=(date.today() + timedelta(days=120)).isoformat())
+        result = sync.sync_workday()
+        assert len(result.created) == 1
+        assert Case.objects.get(pk=case.pk).state == Case.State.COMPLETED
