@@ -379,6 +379,10 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     restored_at = models.DateTimeField(null=True, blank=True)
+    # Workday reversed the rescind that ended this earlier case of the same termination: a new decision.
+    reopened_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reopened_as", editable=False
+    )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

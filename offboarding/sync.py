@@ -217,6 +217,8 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
         return None, "updated"
     if changed.get("rescinded"):
         return case.pk, _rescind(case, actor)
+    if "rescinded" in changed and (reopened := _rescind_reversed(case, termination, actor)):
+        return reopened.pk, "created"
     if case.started_at is not None:
         if not case.restored_at and changed.keys() & MOMENT_FIELDS:
             _check_revoked_too_early(case, termination, actor)
@@ -253,6 +255,53 @@ def _rescind(case: Case, actor: Actor) -> str:
     return "updated"
 
 
+RESCIND_REVERSED = "Workday reversed the rescind: the termination stands again"
+
+
+def _rescind_reversed(case: Case, termination: Termination, actor: Actor) -> Case | None:
+    """Workday took its rescind back (the row is no longer rescinded): the person is offboarded after all.
+
+    A case the rescind cancelled, or whose access a restore is giving back, is followed by a new case of
+    the same termination, linked to it: a new decision, in the queue. A revocation that stands is no longer
+    offered for a restore. A person's rejection stands.
+    """
+    if case.state == Case.State.CANCELLED or case.restore_approved_by_id:
+        new = Case.objects.create(termination=termination, state=Case.State.PENDING_REVIEW, reopened_from=case)
+        _set_effective_moment(new)
+        new.save()
+        AuditEvent.record(
+            "case.rescind_reversed", actor=actor, case=case, after={"reason": RESCIND_REVERSED, "new_case": new.pk}
+        )
+        AuditEvent.record(
+            "case.opened",
+            actor=actor,
+            case=new,
+            after={
+                "state": new.state,
+                "effective_at": new.effective_at,
+                "reopens": case.pk,
+                "reason": RESCIND_REVERSED,
+            },
+        )
+        return new
+    if case.started_at is None:
+        return None
+    rescinds = {RESCINDED_AFTER, RESCINDED_DURING}
+    case.attention_after_run = _without_lines(case.attention_after_run, rescinds)
+    change = {"reason": f"{RESCIND_REVERSED}; the revocation stands"}
+    if case.state == Case.State.NEEDS_ATTENTION:
+        case.attention_reason = _without_lines(case.attention_reason, rescinds)
+        if case.restore_requested_by_id:
+            change["restore_request_withdrawn"] = case.restore_requested_by.get_username()
+            case.restore_requested_by, case.restore_reason = None, ""
+        if not case.attention_reason and case.revoked_at and not case.failure_summary:
+            case.move_to(Case.State.COMPLETED, actor, "case.rescind_reversed", after=change)
+            return None
+    case.save()
+    AuditEvent.record("case.rescind_reversed", actor=actor, case=case, after=change)
+    return None
+
+
 def _after_the_run(case: Case, actor: Actor, action: str, reason: str) -> None:
     """Keep what Workday said for when the revocation under way has finished; never interrupt it.
 
@@ -273,6 +322,10 @@ def _needs_attention(case: Case, actor: Actor, reason: str) -> None:
         f"Case {case.pk} needs attention",
         f"{case.person_name}: {case.attention_reason}\n{case.site_url}",
     )
+
+
+def _without_lines(text: str, lines: set[str]) -> str:
+    return "\n".join(line for line in text.splitlines() if line not in lines)
 
 
 def _with_line(text: str, line: str) -> str:

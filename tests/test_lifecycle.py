@@ -196,3 +196,69 @@ class TestDateCorrectedAfterRevocation:
         result = sync.sync_workday()
         assert len(result.created) == 1
         assert Case.objects.get(pk=case.pk).state == Case.State.COMPLETED
+
+
+class TestRescindReversed:
+    def test_a_cancelled_case_is_followed_by_a_new_decision_shown_in_the_queue(self, org, leaver, approver, client):
+        leaver(days_ahead=-1)
+        sync.sync_workday()
+        org.rescind_termination("E100")
+        sync.sync_workday()
+        cancelled = only_case()
+        assert cancelled.state == Case.State.CANCELLED
+
+        org.correct_termination("E100", Is_Rescinded="0")  # Workday takes the rescind back
+        result = sync.sync_workday()
+
+        new = Case.objects.exclude(pk=cancelled.pk).get()
+        assert result.created == [new.pk]
+        assert new.state == Case.State.PENDING_REVIEW and new.reopened_from == cancelled
+        assert new.termination == cancelled.termination and new.identity == Case.Identity.EXACT
+        assert Case.objects.get(pk=cancelled.pk).state == Case.State.CANCELLED
+        reversed_ = AuditEvent.objects.get(case=cancelled, action="case.rescind_reversed")
+        assert reversed_.after["new_case"] == new.pk
+        assert AuditEvent.objects.get(case=new, action="case.opened").after["reopens"] == cancelled.pk
+
+        client.force_login(approver)
+        queue = client.get(reverse("home")).content.decode()
+        assert new.get_absolute_url() in queue and "re-opened" in queue
+        assert "reversed the rescind that cancelled" in case_page(client, approver, new)
+        assert sync.sync_workday().changed is False  # and it stays one new case
+
+        decisions.approve(new.pk, approver, "HR: leaving after all")
+        assert revocation.run_case(new.pk) == Case.State.COMPLETED
+        assert org.okta_user(new.okta_user_id)["status"] == "DEPROVISIONED"
+
+    def test_a_revocation_awaiting_a_restore_stands_and_is_no_longer_offered_for_one(self, org, due_case, make_user):
+        case = due_case()
+        revocation.run_case(case.pk)
+        org.rescind_termination("E100")
+        sync.sync_workday()
+        assert only_case().state == Case.State.NEEDS_ATTENTION
+        decisions.request_restore(case.pk, make_user("ann", "approvers"), "rescinded")
+
+        org.correct_termination("E100", Is_Rescinded="0")
+        sync.sync_workday()
+        case = only_case()
+        assert case.state == Case.State.COMPLETED and case.attention_reason == ""
+        assert case.restore_requested_by is None
+        event = AuditEvent.objects.get(case=case, action="case.rescind_reversed")
+        assert event.after["restore_request_withdrawn"] == "ann"
+        with pytest.raises(decisions.DecisionError, match="no restore waiting"):
+            decisions.approve_restore(case.pk, make_user("ben", "approvers"))
+        assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
+
+    def test_a_restored_case_is_followed_by_a_new_decision(self, org, due_case, make_user):
+        case = due_case()
+        revocation.run_case(case.pk)
+        org.rescind_termination("E100")
+        sync.sync_workday()
+        decisions.request_restore(case.pk, make_user("ann", "approvers"), "rescinded")
+        decisions.approve_restore(case.pk, make_user("ben", "approvers"))
+        assert restore.restore_case(case.pk) == "restored"
+
+        org.correct_termination("E100", Is_Rescinded="0")
+        result = sync.sync_workday()
+        new = Case.objects.get(reopened_from=case)
+        assert result.created == [new.pk] and new.state == Case.State.PENDING_REVIEW
+        assert Case.objects.get(pk=case.pk).restored_at is not None

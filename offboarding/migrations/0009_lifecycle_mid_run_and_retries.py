@@ -2,8 +2,10 @@
 
 `attention_after_run`: what Workday said while the revocation ran (a rescind, a corrected date); the
 lockout finishes and is verified first, then the case needs attention for it.
+`reopened_from`: the earlier case of the same termination whose rescind Workday reversed.
 """
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -17,5 +19,17 @@ class Migration(migrations.Migration):
             model_name="case",
             name="attention_after_run",
             field=models.TextField(blank=True),
+        ),
+        migrations.AddField(
+            model_name="case",
+            name="reopened_from",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reopened_as",
+                to="offboarding.case",
+            ),
         ),
     ]
