@@ -7,6 +7,7 @@ A due case is handed to the revocation worker as the decision commits.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -14,7 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.roles import APPROVERS, has_role
-from offboarding import restore, revocation
+from offboarding import restore, retries, revocation
 from offboarding.clients.okta import OktaClient
 from offboarding.identity import build_plan
 from offboarding.models import (
@@ -171,9 +172,30 @@ def retry_case(case_id: int, actor: Actor | Any) -> Case:
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.state != Case.State.FAILED:
             raise DecisionError(f"Only a failed case can be retried; this one is {case.get_state_display().lower()}.")
+        case.retry_at = None
+        if actor != retries.AUTO_RETRY:  # someone's own retry: should it fail again, a new period of retries
+            case.retry_until = None
         case.move_to(Case.State.APPROVED, actor, "case.retry_requested")
     _enqueue_if_due(case)
     return case
+
+
+def retry_due_cases(now: datetime | None = None) -> list[int]:
+    """Retry, as `system:auto_retry`, every case failed on a passing outage whose retry is due (`run_due`).
+
+    One whose period of retries is over stays failed, and the alert list is told. Returns the cases retried.
+    """
+    now = now or timezone.now()
+    retried = []
+    for case_id in retries.due(now):
+        if retries.give_up_if_over(case_id, now):
+            continue
+        try:
+            retry_case(case_id, retries.AUTO_RETRY)
+        except DecisionError:  # a person retried or restored it meanwhile
+            continue
+        retried.append(case_id)
+    return retried
 
 
 def start_emergency(okta_user_id: str, user, reason: str) -> Case:

@@ -367,6 +367,9 @@ class Case(models.Model):
     # What Workday said while the revocation was under way (a rescind, a corrected date). A running
     # lockout is never interrupted: it finishes, is verified, and the case then needs attention for this.
     attention_after_run = models.TextField(blank=True)
+    # A case failed on a transient vendor error is retried by itself until `retry_until` (offboarding/retries.py).
+    retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    retry_until = models.DateTimeField(null=True, blank=True)
 
     jira_key = models.CharField(max_length=40, blank=True, db_index=True)
     ticket = models.CharField(max_length=10, choices=Ticket.choices, default=Ticket.NOT_YET)

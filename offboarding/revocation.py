@@ -30,6 +30,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from offboarding import retries
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import DEPROVISIONED, OktaClient
@@ -228,6 +229,10 @@ def finish(case: Case, owner: str) -> None:
         attention = "" if failed else case.attention_after_run
         if attention:
             case.attention_reason, case.attention_after_run = attention, ""
+        if failed:
+            outlook = retries.after_failure(case, failed, case.finished_at)
+        else:
+            case.retry_at = case.retry_until = None
         case.move_to(
             Case.State.FAILED if failed else Case.State.NEEDS_ATTENTION if attention else Case.State.COMPLETED,
             ACTOR,
@@ -238,10 +243,12 @@ def finish(case: Case, owner: str) -> None:
                 **({"reason": attention} if attention else {}),
             },
         )
-    if failed:
+        if failed:
+            retries.record(case, outlook)
+    if failed and outlook.alert:
         send_alert(
             f"Case {case.pk} FAILED: {case.person_name}",
-            f"{case.failure_summary}\n\n{case.site_url}",
+            f"{case.failure_summary}\n\n{outlook.sentence}\n\n{case.site_url}",
         )
     elif attention:
         send_alert(

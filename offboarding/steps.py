@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from offboarding.clients.errors import VendorError
+from offboarding.clients.errors import VendorError, is_transient
 from offboarding.models import Actor, AuditEvent, Case, Step
 from offboarding.request_id import current_request_id
 
@@ -138,7 +138,7 @@ def attempt(step: Step, action: Action) -> None:
     except VendorError as e:
         step.status, step.http_status = Step.Status.FAILED, e.status
         step.vendor_code, step.vendor_error_id, step.vendor_request_id = e.code, e.error_id, e.request_id
-        step.detail = {"error": str(e)}
+        step.detail = {"error": str(e), "transient": is_transient(e)}
     except StepFailed as e:
         step.status, step.detail = Step.Status.FAILED, {"error": str(e), **e.detail}
     step.finished_at = timezone.now()

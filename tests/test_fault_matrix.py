@@ -230,6 +230,8 @@ class TestFaultMatrix:
             assert NAMED[fault] in case.failure_summary, case.failure_summary
             assert all(s.detail.get("error") for s in failed)
             notes.append(f"failed: {case.failure_summary.splitlines()[0][:70]}")
+            # An outage is retried by itself (README, "Resilience"); an answer that cannot be used is not.
+            assert (case.retry_at is not None) == (fault == "outage > retry budget"), case.retry_at
             decisions.retry_case(case.pk, Actor.system("test"))
             revocation.run_case(case.pk)
             case.refresh_from_db()

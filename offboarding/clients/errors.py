@@ -97,3 +97,11 @@ class TransientError(VendorError):
 
 class MalformedResponse(VendorError):
     """The vendor answered 2xx with a body we cannot use (not JSON, wrong shape, cut short)."""
+
+
+def is_transient(error: VendorError) -> bool:
+    """Whether the same call may succeed later: a timeout, a refused or dropped connection, a 5xx, a 429.
+
+    Any other 4xx (refused, not allowed, not found) or an answer we cannot use will be the same next time.
+    """
+    return isinstance(error, TransientError | RateLimited) or (error.status or 0) >= 500

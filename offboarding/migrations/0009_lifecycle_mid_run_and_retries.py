@@ -3,6 +3,7 @@
 `attention_after_run`: what Workday said while the revocation ran (a rescind, a corrected date); the
 lockout finishes and is verified first, then the case needs attention for it.
 `reopened_from`: the earlier case of the same termination whose rescind Workday reversed.
+`retry_at`, `retry_until`: the next automatic retry of a case failed on a passing outage, and when they stop.
 """
 
 import django.db.models.deletion
@@ -31,5 +32,15 @@ class Migration(migrations.Migration):
                 related_name="reopened_as",
                 to="offboarding.case",
             ),
+        ),
+        migrations.AddField(
+            model_name="case",
+            name="retry_at",
+            field=models.DateTimeField(blank=True, db_index=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="case",
+            name="retry_until",
+            field=models.DateTimeField(blank=True, null=True),
         ),
     ]
