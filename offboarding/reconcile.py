@@ -74,6 +74,8 @@ def flag_for_attention(case: Case, reason: str) -> None:
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
         case.attention_reason = reason
-        # A human decided to keep this access (rejected): the finding is reported only.
-        state = case.state if case.state == Case.State.REJECTED else Case.State.NEEDS_ATTENTION
+        # A human decided to keep this access (rejected), or a retry is on its way to finish the lockout
+        # (failed on a passing outage): the finding is reported only.
+        reported_only = case.state == Case.State.REJECTED or (case.state == Case.State.FAILED and case.retry_at)
+        state = case.state if reported_only else Case.State.NEEDS_ATTENTION
         case.move_to(state, ACTOR, "reconcile.finding", after={"reason": reason})

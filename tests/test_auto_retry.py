@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from offboarding import decisions, revocation, sync
 from offboarding.clients.okta import OktaClient
-from offboarding.models import AuditEvent, Case
+from offboarding.models import AuditEvent, Case, ReconciliationRun
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
 from tests.wrapped_clients import Wrapped, before
 
@@ -117,6 +117,17 @@ class TestAutomaticRetry:
         assert revocation.run_case(case.pk) == Case.State.FAILED
         case = only_case()
         assert case.retry_at is not None and case.retry_until > minutes_later(115)
+
+    def test_reconciliation_reports_a_case_waiting_for_its_retry_without_stopping_the_retries(self, org, due_case):
+        case = due_case()
+        org.fault("okta", "error", DEACTIVATE, status=503)
+        revocation.run_case(case.pk)
+        org.clear_faults()
+        call_command("reconcile")
+        assert ReconciliationRun.objects.get().findings[0]["case"] == case.pk  # still ACTIVE: reported
+        assert only_case().state == Case.State.FAILED
+        assert decisions.retry_due_cases(now=minutes_later(5.1)) == [case.pk]
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
 
     def test_a_permanent_error_is_never_retried_blindly(self, org, due_case, settings, mailoutbox):
         # The service app lost the scope to change group memberships: Okta answers 403 E0000006.
