@@ -65,12 +65,13 @@ def after_failure(case: Case, failed: list[Step], now: datetime) -> Outlook:
     permanent = permanent_failures(failed)
     if permanent or not settings.AUTO_RETRY_FOR_MINUTES:
         case.retry_at = case.retry_until = None
-        why = "; ".join(f"{s}: {answer(s)}" for s in permanent) or "automatic retries are switched off"
-        return Outlook(
-            "case.retry_not_scheduled",
-            f"Not retried automatically ({why}): it would fail the same way. Retry by hand once it is fixed.",
-            {"reason": why},
-        )
+        if permanent:
+            why = "; ".join(f"{s}: {answer(s)}" for s in permanent)
+            sentence = f"Not retried automatically ({why}): it would fail the same way. Retry by hand once fixed."
+        else:
+            why = "automatic retries are switched off (AUTO_RETRY_FOR_MINUTES=0)"
+            sentence = f"Not retried automatically: {why}. Retry by hand once the vendor answers again."
+        return Outlook("case.retry_not_scheduled", sentence, {"reason": why})
     continuing = case.retry_until is not None
     case.retry_until = case.retry_until or now + period()
     if now + every() > case.retry_until:

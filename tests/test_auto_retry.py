@@ -166,3 +166,20 @@ class TestAutomaticRetry:
         assert revocation.run_case(case.pk, okta=okta) == Case.State.FAILED
         assert only_case().retry_at is None
         assert by_auto_retry(only_case()) == ["case.retry_not_scheduled"]
+
+    def test_they_can_be_switched_off(self, org, due_case, settings, mailoutbox):
+        settings.AUTO_RETRY_FOR_MINUTES = 0
+        case = due_case()
+        org.fault("okta", "error", DEACTIVATE, status=503)
+        revocation.run_case(case.pk)
+        assert only_case().retry_at is None
+        assert decisions.retry_due_cases(now=minutes_later(5.1)) == []
+        assert "automatic retries are switched off" in mailoutbox[0].body
+
+    def test_how_often_is_a_setting(self, org, due_case, settings):
+        settings.AUTO_RETRY_EVERY_MINUTES = 15
+        case = due_case()
+        org.fault("okta", "error", DEACTIVATE, status=503)
+        revocation.run_case(case.pk)
+        assert decisions.retry_due_cases(now=minutes_later(5.1)) == []
+        assert decisions.retry_due_cases(now=minutes_later(15.1)) == [case.pk]
