@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
-from marshmallow.validate import URL
+from marshmallow.validate import URL, Range
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -84,8 +84,8 @@ try:
     REVOCATION_LEASE_SECONDS = env.int("REVOCATION_LEASE_SECONDS", 300, validate=lambda n: n >= 1)
     # A case failed on a passing outage (timeout, refused or dropped connection, 5xx, 429) is retried by itself
     # every AUTO_RETRY_EVERY_MINUTES for AUTO_RETRY_FOR_MINUTES after it first failed (0: never by itself).
-    AUTO_RETRY_EVERY_MINUTES = env.int("AUTO_RETRY_EVERY_MINUTES", 5, validate=lambda n: n >= 1)
-    AUTO_RETRY_FOR_MINUTES = env.int("AUTO_RETRY_FOR_MINUTES", 120, validate=lambda n: n >= 0)
+    AUTO_RETRY_EVERY_MINUTES = env.int("AUTO_RETRY_EVERY_MINUTES", 5, validate=Range(min=1))
+    AUTO_RETRY_FOR_MINUTES = env.int("AUTO_RETRY_FOR_MINUTES", 120, validate=Range(min=0))
     # Okta calls of one case (its group removals) or of one sync (its lookups) made at the same time.
     REVOCATION_PARALLEL_CALLS = env.int("REVOCATION_PARALLEL_CALLS", 8, validate=lambda n: n >= 1)
     ADFS_SERVER = env.str("ADFS_SERVER", "")

@@ -12,6 +12,7 @@ from offboarding import decisions, revocation, sync
 from offboarding.clients.okta import OktaClient
 from offboarding.models import AuditEvent, Case, ReconciliationRun
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+from tests.test_settings import PRODUCTION, manage
 from tests.wrapped_clients import Wrapped, before
 
 DEACTIVATE = "POST /api/v1/users/*/lifecycle/deactivate"
@@ -183,3 +184,8 @@ class TestAutomaticRetry:
         revocation.run_case(case.pk)
         assert decisions.retry_due_cases(now=minutes_later(5.1)) == []
         assert decisions.retry_due_cases(now=minutes_later(15.1)) == [case.pk]
+
+    @pytest.mark.parametrize(("name", "value"), [("AUTO_RETRY_EVERY_MINUTES", "0"), ("AUTO_RETRY_FOR_MINUTES", "-5")])
+    def test_a_setting_that_makes_no_sense_stops_start_up_naming_it(self, name, value):
+        result = manage("check", **{**PRODUCTION, name: value})
+        assert result.returncode != 0 and name in result.stderr
