@@ -12,7 +12,7 @@ from offboarding import decisions, revocation, sync
 from offboarding.clients.okta import OktaClient
 from offboarding.models import AuditEvent, Case, ReconciliationRun
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
-from tests.test_settings import PRODUCTION, manage
+from tests.processes import PRODUCTION, manage
 from tests.wrapped_clients import Wrapped, before
 
 DEACTIVATE = "POST /api/v1/users/*/lifecycle/deactivate"
