@@ -297,7 +297,16 @@ def _rescind_reversed(case: Case, termination: Termination, actor: Actor) -> Cas
         if not case.attention_reason and case.revoked_at and not case.failure_summary:
             case.move_to(Case.State.COMPLETED, actor, "case.rescind_reversed", after=change)
             return None
-    case.save()
+    # Only these: a running case's lease and state are its worker's.
+    case.save(
+        update_fields=[
+            "attention_after_run",
+            "attention_reason",
+            "restore_requested_by",
+            "restore_reason",
+            "updated_at",
+        ]
+    )
     AuditEvent.record("case.rescind_reversed", actor=actor, case=case, after=change)
     return None
 
@@ -311,6 +320,11 @@ def _after_the_run(case: Case, actor: Actor, action: str, reason: str) -> None:
     case.attention_after_run = _with_line(case.attention_after_run, reason)
     case.save(update_fields=["attention_after_run", "updated_at"])
     AuditEvent.record(action, actor=actor, case=case, after={"state": case.state, "reason": reason})
+    if case.state == Case.State.FAILED:  # nobody is running it now: a retry finishes the lockout
+        send_alert(
+            f"Case {case.pk} (failed) changed in Workday",
+            f"{case.person_name}: {reason}\nRetry it to finish the lockout; it then needs attention.\n{case.site_url}",
+        )
 
 
 def _needs_attention(case: Case, actor: Actor, reason: str) -> None:

@@ -97,6 +97,21 @@ class TestRescindDuringTheRevocation:
         (issue,) = org.jira_issues()
         assert "Rescinded in Workday during the revocation" in str(issue["comments"])
 
+    def test_a_rescind_of_a_failed_case_is_shown_and_alerted_and_waits_for_the_retry(
+        self, org, due_case, approver, client, mailoutbox, settings
+    ):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        case = due_case()
+        org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
+        revocation.run_case(case.pk)
+        org.rescind_termination("E100")
+        sync.sync_workday()
+        case = only_case()
+        assert case.state == Case.State.FAILED
+        assert "changed in Workday" in mailoutbox[-1].subject
+        body = case_page(client, approver, case)
+        assert "Changed in Workday during the revocation" in body and "Rescinded in Workday" in body
+
     def test_the_restore_it_offers_is_the_two_approver_restore(self, org, due_case, make_user):
         case = due_case()
 
