@@ -142,6 +142,11 @@ try:
     # The report's prompt that narrows it to one worker, for Workday's push notifications.
     WORKDAY_EMPLOYEE_PROMPT = env.str("WORKDAY_EMPLOYEE_PROMPT", "Employee_ID")
     WORKDAY_PUSH_TOLERANCE_SECONDS = env.int("WORKDAY_PUSH_TOLERANCE_SECONDS", 300, validate=lambda n: n > 0)
+    # Refused pushes: one audit event per address and reason per interval; past this many, 429 until it ends.
+    WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS = env.int(
+        "WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS", 300, validate=lambda n: n > 0
+    )
+    WORKDAY_PUSH_REFUSALS_PER_ADDRESS = env.int("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", 20, validate=lambda n: n > 0)
     OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
     # Our field -> the report's column alias; set only the ones a tenant names differently,
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".
