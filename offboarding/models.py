@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -788,14 +788,25 @@ class AuditCheck(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_name = models.CharField(max_length=200)
-    intact = models.BooleanField()
+    # None while a check asked for on the page runs in the background, or when it never finished.
+    intact = models.BooleanField(null=True)
     message = models.TextField()
+    # At most one such check runs at a time (the constraint makes a second start fail, whoever races).
+    running = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["running"], condition=models.Q(running=True), name="one_audit_check_running"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {'intact' if self.intact else 'NOT intact'}"
+        verdict = (
+            "running" if self.running else {True: "intact", False: "NOT intact", None: "did not finish"}[self.intact]
+        )
+        return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {verdict}"
 
     @classmethod
     def run(cls, actor: Actor | Any) -> AuditCheck:
@@ -811,6 +822,36 @@ class AuditCheck(models.Model):
             intact=intact,
             message=message,
         )
+
+    @classmethod
+    def begin(cls, actor: Actor | Any) -> AuditCheck | None:
+        """A check marked running, for a worker to carry out (`carry_out`); None when one already runs."""
+        who = Actor.of(actor)
+        # A check still "running" after the longest a task may run lost its worker: say so, and free the slot.
+        lost_before = timezone.now() - timedelta(seconds=settings.Q_TIMEOUT + 60)
+        cls.objects.filter(running=True, started_at__lt=lost_before).update(
+            running=False, finished_at=timezone.now(), intact=None, message="did not finish (its worker stopped)"
+        )
+        try:
+            with transaction.atomic():
+                return cls.objects.create(
+                    actor=who.user, actor_name=who.name, intact=None, message="running", running=True
+                )
+        except IntegrityError:
+            return None
+
+    def carry_out(self) -> None:
+        """Walk the whole chain and keep what it found (once: a check already finished is left alone)."""
+        if not AuditCheck.objects.filter(pk=self.pk, running=True).exists():
+            return  # delivered again after it ended
+        intact, message = AuditEvent.verify_chain()
+        self.end(intact, message)
+
+    def end(self, intact: bool | None, message: str) -> None:
+        AuditCheck.objects.filter(pk=self.pk, running=True).update(
+            running=False, finished_at=timezone.now(), intact=intact, message=message
+        )
+        self.refresh_from_db()
 
 
 def dates_in(values: dict[str, Any]) -> dict[str, Any]:
