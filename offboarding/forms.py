@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from offboarding import history
+from offboarding.clients.okta import OKTA_ID
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
 
 ANY = [("", "Any")]
@@ -149,3 +150,21 @@ class Period(forms.Form):
         until = data.get("until") or today
         since = data.get("since") or (until.replace(day=1) - timedelta(days=334)).replace(day=1)
         return since, until
+
+
+class EmergencySearch(forms.Form):
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
+
+
+class EmergencyRequest(forms.Form):
+    """The Okta user chosen from the search results, and why; the reason is checked by the decision."""
+
+    okta_user_id = forms.RegexField(
+        regex=rf"\A{OKTA_ID.pattern}\Z",  # the validator searches: anchored, so all of it
+        max_length=64,
+        error_messages={
+            "invalid": "That is not an Okta user id: choose the user from the search results.",
+            "max_length": "That is not an Okta user id: choose the user from the search results.",
+        },
+    )
+    reason = forms.CharField(required=False, max_length=2000, strip=True)

@@ -288,14 +288,18 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
 def emergency(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return start_emergency(request)
-    q = request.GET.get("q", "").strip()
+    search = forms.EmergencySearch(request.GET)
+    q = search.cleaned_data["q"] if search.is_valid() else ""
     found, error = [], ""
-    if q:
+    if not search.is_valid():
+        error = f"Search: {search.errors['q'][0]}"
+    elif q:
         try:
             found = find_okta_users(q)
         except VendorError as e:
             error = f"Okta could not be searched ({e.summary}). Try again in a moment."
-    return render(request, "offboarding/emergency.html", {"q": q, "found": found, "error": error})
+    status = 400 if not search.is_valid() else 200
+    return render(request, "offboarding/emergency.html", {"q": q, "found": found, "error": error}, status=status)
 
 
 def find_okta_users(text: str) -> list[OktaUser]:
@@ -308,11 +312,16 @@ def find_okta_users(text: str) -> list[OktaUser]:
 
 
 def start_emergency(request: HttpRequest) -> HttpResponse:
-    okta_user_id = request.POST.get("okta_user_id", "")
-    reason = request.POST.get("reason", "").strip()
-    if not okta_user_id:
+    if not request.POST.get("okta_user_id"):
         messages.error(request, "Choose the Okta user to offboard.")
         return redirect("emergency")
+    form = forms.EmergencyRequest(request.POST)
+    if not form.is_valid():
+        # A missing or made-up id (it would go into Okta's URL paths) is refused here, with nothing started.
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+        context = {"q": "", "found": [], "error": " ".join(errors)}
+        return render(request, "offboarding/emergency.html", context, status=400)
+    okta_user_id, reason = form.cleaned_data["okta_user_id"], form.cleaned_data["reason"]
     context = {"okta_user_id": okta_user_id, "reason": reason}
     if request.POST.get("confirmed") != "yes":
         try:

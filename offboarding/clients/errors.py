@@ -97,3 +97,8 @@ class TransientError(VendorError):
 
 class MalformedResponse(VendorError):
     """The vendor answered 2xx with a body we cannot use (not JSON, wrong shape, cut short)."""
+
+
+class InvalidId(InvalidRequest):
+    """An id that is not one the vendor issues (e.g. `x/../../groups/<id>` for an Okta user id): refused before
+    any request, so no text from a form or a record can steer a call to another path."""
