@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -19,6 +20,8 @@ from django.utils import timezone
 from offboarding.clients.jira import browse_url
 from offboarding.clients.workday import FIELDS as REPORT_FIELDS
 from offboarding.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -775,6 +778,42 @@ class AuditEvent(models.Model):
         events = list(cls.objects.filter(case=case).order_by("seq"))
         prev = {e.seq: e.hash for e in cls.objects.filter(seq__in=[e.seq - 1 for e in events])}
         return all(e.compute_hash() == e.hash and (e.seq == 1 or prev.get(e.seq - 1) == e.prev_hash) for e in events)
+
+
+class AlertDelivery(models.Model):
+    """Whether the last alert email reached the mail server: one row, so a failure in any process (a worker,
+    the poller) shows on every page and in /healthz until an alert is sent again."""
+
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failed_subject = models.CharField(max_length=300, blank=True)
+    failure = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Alert failed {self.failed_at:%Y-%m-%d %H:%M}" if self.failed_at else "Alerts delivered"
+
+    @classmethod
+    def failed(cls, subject: str, failure: str) -> None:
+        """Keep the failure; never raises (the caller is already handling a failure)."""
+        try:
+            cls.objects.update_or_create(
+                pk=1,
+                defaults={"failed_at": timezone.now(), "failed_subject": subject[:300], "failure": failure[:500]},
+            )
+        except Exception:
+            logger.exception("Could not record that the alert %r was not sent", subject)
+
+    @classmethod
+    def delivered(cls) -> None:
+        try:
+            cls.objects.update_or_create(pk=1, defaults={"failed_at": None, "sent_at": timezone.now()})
+        except Exception:
+            logger.exception("Could not record that an alert was sent")
+
+    @classmethod
+    def failing(cls) -> AlertDelivery | None:
+        """The last failure, while no alert has been sent since."""
+        return cls.objects.filter(pk=1, failed_at__isnull=False).first()
 
 
 class AuditCheck(models.Model):

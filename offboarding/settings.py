@@ -263,6 +263,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.roles.roles_context",
+                "offboarding.context_processors.undelivered_alert",
             ],
         },
     },

@@ -26,7 +26,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
-from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings
+from offboarding.models import AlertDelivery, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.templatetags.audit_format import duration
 
 PAGE_SIZE = 25
@@ -459,11 +459,18 @@ def _broker_answers() -> bool:
         return False
 
 
+def _alerts_delivered() -> bool:
+    try:
+        return AlertDelivery.failing() is None
+    except Exception:
+        return True  # the database check says what is wrong
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request):
-    checks = {"database": _database_answers(), "broker": _broker_answers()}
+    checks = {"database": _database_answers(), "broker": _broker_answers(), "alerts": _alerts_delivered()}
     failing = [name for name, ok in checks.items() if not ok]
     body = {"status": "ok" if not failing else "failing", "failing": failing}
     return JsonResponse(body, status=503 if failing else 200)
