@@ -111,8 +111,11 @@ def sla(request):
 @require_safe
 def reconciliation(request):
     runs = ReconciliationRun.objects.all()
-    chosen = request.GET.get("run")
-    run = get_object_or_404(runs, pk=chosen) if chosen and chosen.isdigit() else runs.first()
+    choice = forms.ReconciliationRunChoice(request.GET)
+    if not choice.is_valid():
+        raise Http404("No such reconciliation run.")
+    chosen = choice.cleaned_data["run"]
+    run = get_object_or_404(runs, pk=chosen) if chosen else runs.first()
     page = Paginator(runs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/reconciliation.html", {"run": run, "page": page})
 
