@@ -289,17 +289,17 @@ def emergency(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return start_emergency(request)
     search = forms.EmergencySearch(request.GET)
-    q = search.cleaned_data["q"] if search.is_valid() else ""
-    found, error = [], ""
     if not search.is_valid():
-        error = f"Search: {search.errors['q'][0]}"
-    elif q:
+        context = {"q": "", "found": [], "error": f"Search: {search.errors['q'][0]}"}
+        return render(request, "offboarding/emergency.html", context, status=400)
+    q = search.cleaned_data["q"]
+    found, error = [], ""
+    if q:
         try:
             found = find_okta_users(q)
         except VendorError as e:
             error = f"Okta could not be searched ({e.summary}). Try again in a moment."
-    status = 400 if not search.is_valid() else 200
-    return render(request, "offboarding/emergency.html", {"q": q, "found": found, "error": error}, status=status)
+    return render(request, "offboarding/emergency.html", {"q": q, "found": found, "error": error})
 
 
 def find_okta_users(text: str) -> list[OktaUser]:
@@ -317,7 +317,7 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
         return redirect("emergency")
     form = forms.EmergencyRequest(request.POST)
     if not form.is_valid():
-        # A missing or made-up id (it would go into Okta's URL paths) is refused here, with nothing started.
+        # A made-up id (it would go into Okta's URL paths) is refused here, before Okta is asked anything.
         errors = [error for field_errors in form.errors.values() for error in field_errors]
         context = {"q": "", "found": [], "error": " ".join(errors)}
         return render(request, "offboarding/emergency.html", context, status=400)
