@@ -30,7 +30,8 @@ class RoleRequiredMiddleware:
 class AuditorsReadOnlyMiddleware:
     """An auditor (holding no other role) changes nothing, on any page, whatever the view allows.
 
-    Runs after RoleRequiredMiddleware. Signing in and out stay possible.
+    Runs after RoleRequiredMiddleware. Signing in and out stay possible, and so do the POSTs that only
+    start a reading (`read_only_action`: a check of the audit log).
     """
 
     SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -44,7 +45,7 @@ class AuditorsReadOnlyMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.method in self.SAFE_METHODS or not getattr(view_func, "login_required", True):
             return None
-        if getattr(view_func, "no_role_required", False):
+        if getattr(view_func, "no_role_required", False) or getattr(view_func, "read_only_action", False):
             return None
         if roles_of(request.user) == {AUDITORS}:
             raise PermissionDenied("Auditors have read-only access.")

@@ -1,9 +1,11 @@
-"""Failed local sign-ins are limited per username and per client address, in Django's cache.
+"""Counts in Django's cache that limit what one client may do: failed local sign-ins per username and per
+client address here, refused Workday pushes per address in offboarding/api.py (`hit`).
 
 A small limiter rather than a library: the local login exists only in development (AUTH_MODE=local
-needs DEBUG; production signs in through ADFS, which has its own lockout), so one view is all it
-guards, and a library such as django-axes would add an app, a backend, a middleware and tables to
-every deployment for it. With several processes, give them a shared cache (CACHES) to share counts.
+needs DEBUG; production signs in through ADFS, which has its own lockout) and the push needs only a
+count per address, so two views are all it guards, and a library such as django-axes would add an
+app, a backend, a middleware and tables to every deployment for them. With several processes, give
+them a shared cache (CACHES) to share counts.
 """
 
 from __future__ import annotations
@@ -31,13 +33,19 @@ def is_locked(request, username: str) -> bool:
     return any(cache.get(key, 0) >= limit for key, limit in _keys(request, username))
 
 
+def hit(key: str, seconds: int) -> int:
+    """Count one more under `key`, a count that lasts `seconds` from its first hit; the count now."""
+    cache.add(key, 0, seconds)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired in between
+        cache.set(key, 1, seconds)
+        return 1
+
+
 def record_failure(request, username: str) -> None:
     for key, _ in _keys(request, username):
-        cache.add(key, 0, LOCKOUT_SECONDS)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired in between
-            cache.set(key, 1, LOCKOUT_SECONDS)
+        hit(key, LOCKOUT_SECONDS)
 
 
 def clear(request, username: str) -> None:

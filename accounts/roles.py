@@ -48,6 +48,13 @@ def no_role_required(view: Callable) -> Callable:
     return view
 
 
+def read_only_action(view: Callable) -> Callable:
+    """Mark a POST that changes nothing (it starts a reading, e.g. a check of the audit log), so an
+    auditor may make it; `AuditorsReadOnlyMiddleware` refuses every other POST of theirs."""
+    view.read_only_action = True
+    return view
+
+
 def roles_context(request: HttpRequest) -> dict:
     roles = roles_of(getattr(request, "user", None)) if hasattr(request, "user") else frozenset()
     return {

@@ -40,8 +40,11 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 # Production settings with the sandbox's credentials: DEBUG off (Django then neither wraps nor keeps every
 # query), single sign-on on (never reached by the cluster), every secret given as a deployment gives it.
+# SANDBOX_ENABLED keeps the sandbox app and lets the vendors be it (over HTTP on this machine): start-up
+# accepts that outside DEBUG only with every vendor on loopback and every credential the sandbox's own.
 PRODUCTION = {
     "DEBUG": "false",
+    "SANDBOX_ENABLED": "true",
     "SECRET_KEY": "benchmark-only-" + "x" * 50,
     "WORKDAY_PASSWORD": "sandbox-workday-password",
     "OKTA_API_TOKEN": "sandbox-okta-token",

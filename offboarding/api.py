@@ -4,6 +4,13 @@ Signed with a shared secret: `X-Workday-Signature: t=<unix time>,v1=<hex HMAC-SH
 A bad signature, a stale timestamp, a replay or an oversized body is refused, audited, and syncs nothing.
 A good one syncs just that worker at once; a rule that fires for an immediate termination enqueues the
 revocation as the decision commits.
+
+Anyone can send a refused push, so refusals must not grow the audit log one event each: per source
+address and reason there is one `push.refused` event per interval, at its first refusal, whose `count`
+is every such refusal since the previous event (the rest are counted in the cache, accounts/ratelimit.py).
+An address refused more than WORKDAY_PUSH_REFUSALS_PER_ADDRESS times in an interval is answered 429 for
+the rest of it. A push that passes the signature check always goes through, even from such an address:
+the address may be a proxy shared with Workday, and the check costs less than the refusal.
 """
 
 import hashlib
@@ -14,12 +21,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts import ratelimit
 from accounts.roles import no_role_required
 from offboarding import sync
 from offboarding.clients.errors import VendorError
@@ -28,6 +37,8 @@ from offboarding.models import Actor, AuditEvent, PushReceipt
 SIGNATURE_HEADER = "HTTP_X_WORKDAY_SIGNATURE"
 MAX_BODY = 16 * 1024
 ACTOR = Actor.system("workday_push")
+# How long the running count of one address's refusals for one reason is kept between refusals.
+REFUSAL_COUNT_KEPT = 24 * 3600
 
 
 class Refused(Exception):
@@ -78,13 +89,9 @@ def workday_event(request):
         if not employee_id:
             raise ValueError("empty employee_id")
     except Refused as e:
-        AuditEvent.record(
-            "push.refused", actor=ACTOR, after={"reason": str(e), "remote_addr": request.META.get("REMOTE_ADDR")}
-        )
-        return JsonResponse({"error": str(e)}, status=e.status)
+        return refuse(request, str(e), e.status, str(e))
     except (ValueError, KeyError, TypeError):
-        AuditEvent.record("push.refused", actor=ACTOR, after={"reason": "not an event with an employee_id"})
-        return JsonResponse({"error": "expected JSON with an employee_id"}, status=400)
+        return refuse(request, "not an event with an employee_id", 400, "expected JSON with an employee_id")
 
     AuditEvent.record("push.received", actor=ACTOR, obj=employee_id, after={"event": event.get("event", "")})
     try:
@@ -93,3 +100,33 @@ def workday_event(request):
         # Workday is unreachable: the regular sync will see this worker; say so, so Workday retries.
         return JsonResponse({"error": f"could not read the report: {e.summary}"}, status=503)
     return JsonResponse({"created": result.created, "updated": result.updated, "cancelled": result.cancelled})
+
+
+def refuse(request, reason: str, status: int, message: str) -> JsonResponse:
+    """Answer a refused push; audited once per address, reason and interval; 429 past the address's limit."""
+    address = request.META.get("REMOTE_ADDR", "")
+    interval = settings.WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS
+    refused = ratelimit.hit(f"push-refused:{address}", interval)
+    audit_refusal(address, reason, interval)
+    if refused > settings.WORKDAY_PUSH_REFUSALS_PER_ADDRESS:
+        response = JsonResponse({"error": "too many refused notifications from this address; try again later"})
+        response.status_code = 429
+        response["Retry-After"] = str(interval)
+        return response
+    return JsonResponse({"error": message}, status=status)
+
+
+def audit_refusal(address: str, reason: str, interval: int) -> None:
+    """One `push.refused` event at the first refusal of an interval, counting every refusal since the last."""
+    key = f"push-refused:{address}:{reason.replace(' ', '-')}"
+    total = ratelimit.hit(f"{key}:total", REFUSAL_COUNT_KEPT)
+    cache.touch(f"{key}:total", REFUSAL_COUNT_KEPT)
+    if not cache.add(f"{key}:interval", True, interval):
+        return  # this interval's event is in the log; the next one will count this refusal
+    recorded = cache.get(f"{key}:recorded", 0)
+    cache.set(f"{key}:recorded", total, REFUSAL_COUNT_KEPT)
+    AuditEvent.record(
+        "push.refused",
+        actor=ACTOR,
+        after={"reason": reason, "remote_addr": address, "count": total - recorded, "interval_seconds": interval},
+    )

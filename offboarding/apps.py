@@ -7,6 +7,8 @@ class OffboardingConfig(AppConfig):
     verbose_name = "Offboarding"
 
     def ready(self):
+        from offboarding import checks  # noqa: F401 - registers the deploy checks
+
         post_migrate.connect(ensure_schedules, sender=self)
 
 

@@ -3,19 +3,22 @@
 These pages only read (GET and HEAD; anything else is refused), so every role may
 use them: auditors for their audits, approvers to act on late cases and
 reconciliation findings, admins to judge the SLA target they set. Each evidence
-view and each export is itself an audit event: who looked at what.
+view and each export is itself an audit event: who looked at what. The one POST,
+starting a check of the audit chain, changes nothing either (`read_only_action`).
 """
 
 import json
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
-from accounts.roles import ROLES, role_required
+from accounts.roles import ROLES, read_only_action, role_required
 from offboarding import exports, forms
+from offboarding import integrity as audit_checks
 from offboarding import sla as sla_figures
 from offboarding.evidence import evidence_of
 from offboarding.models import AuditCheck, AuditEvent, Case, ReconciliationRun, SafetySettings
@@ -108,8 +111,11 @@ def sla(request):
 @require_safe
 def reconciliation(request):
     runs = ReconciliationRun.objects.all()
-    chosen = request.GET.get("run")
-    run = get_object_or_404(runs, pk=chosen) if chosen and chosen.isdigit() else runs.first()
+    choice = forms.ReconciliationRunChoice(request.GET)
+    if not choice.is_valid():
+        raise Http404("No such reconciliation run.")
+    chosen = choice.cleaned_data["run"]
+    run = get_object_or_404(runs, pk=chosen) if chosen else runs.first()
     page = Paginator(runs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/reconciliation.html", {"run": run, "page": page})
 
@@ -117,9 +123,21 @@ def reconciliation(request):
 @role_required(*ROLES)
 @require_safe
 def integrity(request):
-    # Verifying reads the log and only adds a record of the check, so it is a GET like any other reading.
-    if request.GET.get("verify"):
-        AuditCheck.run(actor=request.user)
-        return redirect("integrity")
     checks = list(AuditCheck.objects.select_related("actor")[:20])
-    return render(request, "audit/integrity.html", {"latest": checks[0] if checks else None, "checks": checks})
+    running = next((check for check in checks if check.running), None)
+    latest = next((check for check in checks if not check.running), None)
+    return render(request, "audit/integrity.html", {"latest": latest, "running": running, "checks": checks})
+
+
+@read_only_action
+@role_required(*ROLES)
+@require_POST
+def integrity_verify(request):
+    """Start a check of the whole chain in the background (a POST, so no link or image can start one)."""
+    try:
+        audit_checks.start_check(request.user)
+    except audit_checks.AlreadyRunning as e:
+        messages.info(request, str(e))
+    else:
+        messages.success(request, "The check has started; this page shows its result when it is done.")
+    return redirect("integrity")

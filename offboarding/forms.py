@@ -13,9 +13,36 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from offboarding import history
+from offboarding.clients.okta import OKTA_ID
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
 
 ANY = [("", "Any")]
+# The days a filter may name: anything outside is a typing slip, and 9999-12-31 + 1 day is past Python's dates.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+SEARCH_LENGTH = 200
+
+
+class BoundedDateField(forms.DateField):
+    """A date between FIRST_DAY and LAST_DAY, shown as the browser's date picker."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date", "min": FIRST_DAY, "max": LAST_DAY}))
+        super().__init__(**kwargs)
+
+    def validate(self, value: date | None) -> None:
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            raise forms.ValidationError(f"Give a date between {FIRST_DAY} and {LAST_DAY}.", code="out_of_range")
+
+
+class BoundedModelChoiceField(forms.ModelChoiceField):
+    """A choice of row by its id; anything but a plausible id is an invalid choice before the database sees it
+    (a number too big for the column fails the query instead)."""
+
+    def to_python(self, value: Any) -> Any:
+        if value not in self.empty_values and not (str(value).isdigit() and len(str(value)) <= 18):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
 
 
 class ListField(forms.CharField):
@@ -33,7 +60,9 @@ class ListField(forms.CharField):
 class QueueFilterForm(forms.Form):
     QUEUE = ""
 
-    q = forms.CharField(label="Search", required=False, help_text="Name, employee ID or Okta login")
+    q = forms.CharField(
+        label="Search", required=False, max_length=SEARCH_LENGTH, help_text="Name, employee ID or Okta login"
+    )
     state = forms.ChoiceField(label="State", required=False)
     department = forms.ChoiceField(label="Department", required=False)
     category = forms.ChoiceField(
@@ -41,10 +70,8 @@ class QueueFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), *Termination.Category.choices, (Case.Kind.EMERGENCY, "Emergency offboard")],
     )
-    effective_from = forms.DateField(
-        label="Effective from", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    effective_to = forms.DateField(label="Effective to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    effective_from = BoundedDateField(label="Effective from", required=False)
+    effective_to = BoundedDateField(label="Effective to", required=False)
 
     def __init__(self, *args, departments: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -97,10 +124,6 @@ class SafetyForm(forms.ModelForm):
         return share
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
 class HistoryFilter(forms.Form):
     """The history search; every field is optional and they combine with AND."""
 
@@ -117,11 +140,11 @@ class HistoryFilter(forms.Form):
         choices=[("", "Anyone"), ("human", "A person"), ("rule", "An auto-approve rule")],
     )
     approver = forms.CharField(required=False, max_length=150, help_text="User name of an approver")
-    rule = forms.ModelChoiceField(required=False, queryset=AutoApproveRule.objects.all(), empty_label="Any")
-    left_from = forms.DateField(required=False, widget=DateInput, label="Left from")
-    left_until = forms.DateField(required=False, widget=DateInput, label="Left until")
-    completed_from = forms.DateField(required=False, widget=DateInput)
-    completed_until = forms.DateField(required=False, widget=DateInput)
+    rule = BoundedModelChoiceField(required=False, queryset=AutoApproveRule.objects.all(), empty_label="Any")
+    left_from = BoundedDateField(required=False, label="Left from")
+    left_until = BoundedDateField(required=False, label="Left until")
+    completed_from = BoundedDateField(required=False)
+    completed_until = BoundedDateField(required=False)
     sort = forms.ChoiceField(required=False, choices=[(name, label) for name, (label, _) in history.SORTS.items()])
 
     def __init__(self, *args, **kwargs):
@@ -140,8 +163,8 @@ class HistoryFilter(forms.Form):
 class Period(forms.Form):
     """The days whose effective moments the dashboard measures; by default the last twelve months."""
 
-    since = forms.DateField(required=False, widget=DateInput, label="Effective from")
-    until = forms.DateField(required=False, widget=DateInput, label="Effective until")
+    since = BoundedDateField(required=False, label="Effective from")
+    until = BoundedDateField(required=False, label="Effective until")
 
     def bounds(self) -> tuple[date, date]:
         today = timezone.localdate()
@@ -149,3 +172,25 @@ class Period(forms.Form):
         until = data.get("until") or today
         since = data.get("since") or (until.replace(day=1) - timedelta(days=334)).replace(day=1)
         return since, until
+
+
+class EmergencySearch(forms.Form):
+    q = forms.CharField(required=False, max_length=200, strip=True, label="Search")
+
+
+class EmergencyRequest(forms.Form):
+    """The Okta user chosen from the search results, and why; the reason is checked by the decision."""
+
+    okta_user_id = forms.RegexField(
+        regex=rf"\A{OKTA_ID.pattern}\Z",  # the validator searches: anchored, so all of it
+        max_length=64,
+        error_messages={
+            "invalid": "That is not an Okta user id: choose the user from the search results.",
+            "max_length": "That is not an Okta user id: choose the user from the search results.",
+        },
+    )
+    reason = forms.CharField(required=False, max_length=2000, strip=True)
+
+
+class ReconciliationRunChoice(forms.Form):
+    run = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

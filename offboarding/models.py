@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -12,13 +13,15 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from offboarding.clients.jira import browse_url
 from offboarding.clients.workday import FIELDS as REPORT_FIELDS
 from offboarding.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -794,6 +797,42 @@ class AuditEvent(models.Model):
         return all(e.compute_hash() == e.hash and (e.seq == 1 or prev.get(e.seq - 1) == e.prev_hash) for e in events)
 
 
+class AlertDelivery(models.Model):
+    """Whether the last alert email reached the mail server: one row, so a failure in any process (a worker,
+    the poller) shows on every page and in /healthz until an alert is sent again."""
+
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failed_subject = models.CharField(max_length=300, blank=True)
+    failure = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Alert failed {self.failed_at:%Y-%m-%d %H:%M}" if self.failed_at else "Alerts delivered"
+
+    @classmethod
+    def failed(cls, subject: str, failure: str) -> None:
+        """Keep the failure; never raises (the caller is already handling a failure)."""
+        try:
+            cls.objects.update_or_create(
+                pk=1,
+                defaults={"failed_at": timezone.now(), "failed_subject": subject[:300], "failure": failure[:500]},
+            )
+        except Exception:
+            logger.exception("Could not record that the alert %r was not sent", subject)
+
+    @classmethod
+    def delivered(cls) -> None:
+        try:
+            cls.objects.update_or_create(pk=1, defaults={"failed_at": None, "sent_at": timezone.now()})
+        except Exception:
+            logger.exception("Could not record that an alert was sent")
+
+    @classmethod
+    def failing(cls) -> AlertDelivery | None:
+        """The last failure, while no alert has been sent since."""
+        return cls.objects.filter(pk=1, failed_at__isnull=False).first()
+
+
 class AuditCheck(models.Model):
     """One verification of the whole audit chain: when, by whom, and what it found.
 
@@ -805,14 +844,25 @@ class AuditCheck(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_name = models.CharField(max_length=200)
-    intact = models.BooleanField()
+    # None while a check asked for on the page runs in the background, or when it never finished.
+    intact = models.BooleanField(null=True)
     message = models.TextField()
+    # At most one such check runs at a time (the constraint makes a second start fail, whoever races).
+    running = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["running"], condition=models.Q(running=True), name="one_audit_check_running"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {'intact' if self.intact else 'NOT intact'}"
+        verdict = (
+            "running" if self.running else {True: "intact", False: "NOT intact", None: "did not finish"}[self.intact]
+        )
+        return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {verdict}"
 
     @classmethod
     def run(cls, actor: Actor | Any) -> AuditCheck:
@@ -828,6 +878,36 @@ class AuditCheck(models.Model):
             intact=intact,
             message=message,
         )
+
+    @classmethod
+    def begin(cls, actor: Actor | Any) -> AuditCheck | None:
+        """A check marked running, for a worker to carry out (`carry_out`); None when one already runs."""
+        who = Actor.of(actor)
+        # A check still "running" after the longest a task may run lost its worker: say so, and free the slot.
+        lost_before = timezone.now() - timedelta(seconds=settings.Q_TIMEOUT + 60)
+        cls.objects.filter(running=True, started_at__lt=lost_before).update(
+            running=False, finished_at=timezone.now(), intact=None, message="did not finish (its worker stopped)"
+        )
+        try:
+            with transaction.atomic():
+                return cls.objects.create(
+                    actor=who.user, actor_name=who.name, intact=None, message="running", running=True
+                )
+        except IntegrityError:
+            return None
+
+    def carry_out(self) -> None:
+        """Walk the whole chain and keep what it found (once: a check already finished is left alone)."""
+        if not AuditCheck.objects.filter(pk=self.pk, running=True).exists():
+            return  # delivered again after it ended
+        intact, message = AuditEvent.verify_chain()
+        self.end(intact, message)
+
+    def end(self, intact: bool | None, message: str) -> None:
+        AuditCheck.objects.filter(pk=self.pk, running=True).update(
+            running=False, finished_at=timezone.now(), intact=intact, message=message
+        )
+        self.refresh_from_db()
 
 
 def dates_in(values: dict[str, Any]) -> dict[str, Any]:

@@ -4,14 +4,18 @@ A missing or malformed value stops start-up with an error naming the variable.
 Any secret can also be given as NAME_FILE, the path of a file holding it.
 """
 
+import ipaddress
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
 from marshmallow.validate import URL, Range
+
+from sandbox import credentials as sandbox
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,6 +46,30 @@ def required(name: str, value: str | None) -> str:
     return value
 
 
+def is_loopback(url: str) -> bool:
+    """The URL's host is this machine (where the sandbox listens)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def vendor_url(name: str, sandbox_url: str) -> str:
+    """A vendor's URL. In development it defaults to the sandbox; outside DEBUG it must be given, and be
+    https://, for the vendor's credentials go with every call (SANDBOX_ENABLED lets it be the sandbox here)."""
+    if not DEBUG and not os.environ.get(name):
+        raise ImproperlyConfigured(f"{name} must be set: outside DEBUG there is no default (it would be the sandbox)")
+    url = envurl(name, sandbox_url)
+    if not DEBUG and not url.startswith("https://") and not (SANDBOX_ENABLED and is_loopback(url)):
+        raise ImproperlyConfigured(
+            f"{name} must be an https:// URL outside DEBUG: the credentials would travel in clear"
+        )
+    return url
+
+
 try:
     DEBUG = env.bool("DEBUG", False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
@@ -57,15 +85,15 @@ try:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
     DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-    WORKDAY_REPORT_URL = envurl(
-        "WORKDAY_REPORT_URL",
-        "http://127.0.0.1:8001/workday/ccx/service/customreport2/acme/ISU_Offboarding/Terminations",
-    )
+    # The simulated Workday, Okta and Jira (the `sandbox` app and its command): development's own, and,
+    # outside DEBUG, only for a run against the sandbox on this machine with its public credentials (checked below).
+    SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", DEBUG)
+    WORKDAY_REPORT_URL = vendor_url("WORKDAY_REPORT_URL", sandbox.WORKDAY_REPORT_URL)
     WORKDAY_USERNAME = env.str("WORKDAY_USERNAME", "ISU_Offboarding")
-    OKTA_ORG_URL = envurl("OKTA_ORG_URL", "http://127.0.0.1:8001/okta")
+    OKTA_ORG_URL = vendor_url("OKTA_ORG_URL", sandbox.OKTA_URL)
     OKTA_CLIENT_ID = env.str("OKTA_CLIENT_ID", "")
     OKTA_SCOPES = env.list("OKTA_SCOPES", ["okta.users.manage", "okta.groups.manage"])
-    JIRA_BASE_URL = envurl("JIRA_BASE_URL", "http://127.0.0.1:8001/jira")
+    JIRA_BASE_URL = vendor_url("JIRA_BASE_URL", sandbox.JIRA_URL)
     JIRA_EMAIL = env.str("JIRA_EMAIL", "offboarding@example.com")
     JIRA_PROJECT_KEY = env.str("JIRA_PROJECT_KEY", "SEC")
     JIRA_ISSUE_TYPE = env.str("JIRA_ISSUE_TYPE", "Task")
@@ -118,6 +146,11 @@ try:
     # The report's prompt that narrows it to one worker, for Workday's push notifications.
     WORKDAY_EMPLOYEE_PROMPT = env.str("WORKDAY_EMPLOYEE_PROMPT", "Employee_ID")
     WORKDAY_PUSH_TOLERANCE_SECONDS = env.int("WORKDAY_PUSH_TOLERANCE_SECONDS", 300, validate=lambda n: n > 0)
+    # Refused pushes: one audit event per address and reason per interval; past this many, 429 until it ends.
+    WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS = env.int(
+        "WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS", 300, validate=lambda n: n > 0
+    )
+    WORKDAY_PUSH_REFUSALS_PER_ADDRESS = env.int("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", 20, validate=lambda n: n > 0)
     OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
     # Our field -> the report's column alias; set only the ones a tenant names differently,
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".
@@ -143,20 +176,40 @@ except EnvError as e:
 
 SECRET_KEY = envsecret("SECRET_KEY") or ("insecure-development-key-do-not-use-in-production" if DEBUG else None)
 required("SECRET_KEY", SECRET_KEY)
-WORKDAY_PASSWORD = envsecret("WORKDAY_PASSWORD", "sandbox-workday-password" if DEBUG else None)
-OKTA_API_TOKEN = envsecret("OKTA_API_TOKEN", "sandbox-okta-token" if DEBUG else None)
+WORKDAY_PASSWORD = envsecret("WORKDAY_PASSWORD", sandbox.WORKDAY_PASSWORD if DEBUG else None)
+OKTA_API_TOKEN = envsecret("OKTA_API_TOKEN", sandbox.OKTA_API_TOKEN if DEBUG else None)
 OKTA_PRIVATE_KEY = envsecret("OKTA_PRIVATE_KEY")  # PEM, for the OAuth 2.0 service app
-JIRA_API_TOKEN = envsecret("JIRA_API_TOKEN", "sandbox-jira-token" if DEBUG else None)
+JIRA_API_TOKEN = envsecret("JIRA_API_TOKEN", sandbox.JIRA_API_TOKEN if DEBUG else None)
 ADFS_CLIENT_SECRET = envsecret("ADFS_CLIENT_SECRET")
 EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
 # Shared with Workday's outbound notification; without it every push is refused.
-WORKDAY_PUSH_SECRET = envsecret("WORKDAY_PUSH_SECRET", "sandbox-push-secret" if DEBUG else "")
+WORKDAY_PUSH_SECRET = envsecret("WORKDAY_PUSH_SECRET", sandbox.PUSH_SECRET if DEBUG else "")
 if not OKTA_CLIENT_ID:
     required("OKTA_API_TOKEN", OKTA_API_TOKEN)
 else:
     required("OKTA_PRIVATE_KEY", OKTA_PRIVATE_KEY)
 required("WORKDAY_PASSWORD", WORKDAY_PASSWORD)
 required("JIRA_API_TOKEN", JIRA_API_TOKEN)
+if SANDBOX_ENABLED and not DEBUG:
+    # Safe only when nothing real can be reached or given away: every vendor is on this machine and every
+    # credential is the sandbox's public one (what the benchmarks run with production settings).
+    real = [
+        name for name in ("WORKDAY_REPORT_URL", "OKTA_ORG_URL", "JIRA_BASE_URL") if not is_loopback(globals()[name])
+    ]
+    real += [
+        name
+        for name in (
+            "WORKDAY_PASSWORD",
+            "JIRA_API_TOKEN",
+            *(("OKTA_CLIENT_ID",) if OKTA_CLIENT_ID else ("OKTA_API_TOKEN",)),
+        )
+        if globals()[name] != sandbox.WELL_KNOWN[name]
+    ]
+    if real:
+        raise ImproperlyConfigured(
+            "SANDBOX_ENABLED=true outside DEBUG runs only against the sandbox on this machine with its public "
+            f"credentials; these are not the sandbox's: {', '.join(real)}"
+        )
 
 if AUTH_MODE not in ("local", "adfs"):
     raise ImproperlyConfigured(f"AUTH_MODE must be 'local' or 'adfs', not {AUTH_MODE!r}")
@@ -178,7 +231,8 @@ INSTALLED_APPS = [
     "django_q",
     "accounts",
     "offboarding",
-    "sandbox",
+    # The simulators and their `manage.py sandbox` command exist only where the sandbox is enabled.
+    *(["sandbox"] if SANDBOX_ENABLED else []),
 ]
 if AUTH_MODE == "adfs":
     INSTALLED_APPS.append("django_auth_adfs")
@@ -213,6 +267,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.roles.roles_context",
+                "offboarding.context_processors.undelivered_alert",
             ],
         },
     },

@@ -33,6 +33,7 @@ urlpatterns = [
     path("audit/sla/", audit_views.sla, name="sla"),
     path("audit/reconciliation/", audit_views.reconciliation, name="reconciliation"),
     path("audit/integrity/", audit_views.integrity, name="integrity"),
+    path("audit/integrity/verify", audit_views.integrity_verify, name="integrity_verify"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin_site.urls),
 ]

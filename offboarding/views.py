@@ -26,7 +26,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
-from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings
+from offboarding.models import AlertDelivery, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.templatetags.audit_format import duration
 
 PAGE_SIZE = 25
@@ -288,7 +288,11 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
 def emergency(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return start_emergency(request)
-    q = request.GET.get("q", "").strip()
+    search = forms.EmergencySearch(request.GET)
+    if not search.is_valid():
+        context = {"q": "", "found": [], "error": f"Search: {search.errors['q'][0]}"}
+        return render(request, "offboarding/emergency.html", context, status=400)
+    q = search.cleaned_data["q"]
     found, error = [], ""
     if q:
         try:
@@ -308,11 +312,16 @@ def find_okta_users(text: str) -> list[OktaUser]:
 
 
 def start_emergency(request: HttpRequest) -> HttpResponse:
-    okta_user_id = request.POST.get("okta_user_id", "")
-    reason = request.POST.get("reason", "").strip()
-    if not okta_user_id:
+    if not request.POST.get("okta_user_id"):
         messages.error(request, "Choose the Okta user to offboard.")
         return redirect("emergency")
+    form = forms.EmergencyRequest(request.POST)
+    if not form.is_valid():
+        # A made-up id (it would go into Okta's URL paths) is refused here, before Okta is asked anything.
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+        context = {"q": "", "found": [], "error": " ".join(errors)}
+        return render(request, "offboarding/emergency.html", context, status=400)
+    okta_user_id, reason = form.cleaned_data["okta_user_id"], form.cleaned_data["reason"]
     context = {"okta_user_id": okta_user_id, "reason": reason}
     if request.POST.get("confirmed") != "yes":
         try:
@@ -450,11 +459,18 @@ def _broker_answers() -> bool:
         return False
 
 
+def _alerts_delivered() -> bool:
+    try:
+        return AlertDelivery.failing() is None
+    except Exception:
+        return True  # the database check says what is wrong
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request):
-    checks = {"database": _database_answers(), "broker": _broker_answers()}
+    checks = {"database": _database_answers(), "broker": _broker_answers(), "alerts": _alerts_delivered()}
     failing = [name for name, ok in checks.items() if not ok]
     body = {"status": "ok" if not failing else "failing", "failing": failing}
     return JsonResponse(body, status=503 if failing else 200)

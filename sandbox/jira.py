@@ -13,11 +13,12 @@ from werkzeug import Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+from sandbox import credentials
 from sandbox.service import Service, json_response
 from sandbox.state import JiraIssue
 
-EMAIL = "offboarding@example.com"
-API_TOKEN = "sandbox-jira-token"
+EMAIL = credentials.JIRA_EMAIL
+API_TOKEN = credentials.JIRA_API_TOKEN
 ACCOUNT_ID = "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11"
 PROJECT = {"id": "10000", "key": "SEC", "name": "Security Operations"}
 ISSUE_TYPES = {"10001": "Task", "10002": "Bug", "10003": "Story"}

@@ -21,11 +21,12 @@ from werkzeug import Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+from sandbox import credentials
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PUBLIC_KEY_PEM
 from sandbox.service import Service, json_response
 from sandbox.state import OktaUser
 
-API_TOKEN = "sandbox-okta-token"
+API_TOKEN = credentials.OKTA_API_TOKEN
 SERVICE_APP_SCOPES = {"okta.users.read", "okta.users.manage", "okta.groups.read", "okta.groups.manage"}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_PAGE = 200

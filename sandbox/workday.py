@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 import requests
 from werkzeug import Request, Response
 
+from sandbox import credentials
 from sandbox.state import OptionError, SandboxState, Worker
 
 TENANT = "acme"
 REPORT_OWNER = "ISU_Offboarding"
 REPORT_NAME = "Terminations"
-USERNAME = "ISU_Offboarding"
-PASSWORD = "sandbox-workday-password"
+USERNAME = credentials.WORKDAY_USERNAME
+PASSWORD = credentials.WORKDAY_PASSWORD
 # The report's prompt that narrows it to one worker.
 EMPLOYEE_PROMPT = "Employee_ID"
 # Workday's outbound notification of the termination business process, signed with the shared secret.

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -106,9 +107,11 @@ def sign_in(app: str, adfs: AdfsSimulator, next_url: str = "/") -> tuple[request
     return browser, browser.get(back.headers["Location"], allow_redirects=False)
 
 
-def login_from(app: str, adfs: AdfsSimulator, next_url: str) -> requests.Response:
+def login_from(
+    app: str, adfs: AdfsSimulator, next_url: str, browser: requests.Session | None = None
+) -> requests.Response:
     """Start at our login page with ?next=, through ADFS; the callback's answer."""
-    browser = adfs_browser(adfs)
+    browser = browser or adfs_browser(adfs)
     to_adfs = browser.get(f"{app}/accounts/login/", params={"next": next_url}, allow_redirects=False)
     back = browser.get(to_adfs.headers["Location"], allow_redirects=False)
     return browser.get(back.headers["Location"], allow_redirects=False)
@@ -205,8 +208,10 @@ class TestAdfsSignIn:
         evil_state = base64.urlsafe_b64encode(b"https://evil.example/").decode()
         back = browser.get(to_adfs.replace("state=", f"state={evil_state}&ignored="), allow_redirects=False)
         callback = browser.get(back.headers["Location"], allow_redirects=False)
-        assert callback.status_code == 302
-        assert callback.headers["Location"] == "/"
+        # Not a state this browser is waiting for: refused, so it sends the user nowhere.
+        assert callback.status_code == 401
+        assert "Location" not in callback.headers
+        assert browser.get(f"{app}/", allow_redirects=False).status_code == 302  # still signed out
 
     def test_a_code_is_good_once(self, app, adfs):
         adfs.sign_in_as("alice", ["Offboarding-Approvers"])
@@ -216,3 +221,56 @@ class TestAdfsSignIn:
         assert browser.get(callback_url, allow_redirects=False).status_code == 302
         replay = requests.get(callback_url, allow_redirects=False)
         assert replay.status_code == 401
+        # The same code again under a state this browser is waiting for: ADFS takes a code once.
+        browser.post(f"{app}/accounts/logout/", data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+        fresh_state = state_of(browser.get(f"{app}/accounts/login/", allow_redirects=False).headers["Location"])
+        replay = browser.get(callback_url.replace(f"state={state_of(callback_url)}", f"state={fresh_state}"))
+        assert replay.status_code == 401
+
+
+def state_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["state"][0]
+
+
+class TestSignInIsBoundToTheBrowser:
+    def test_an_attackers_callback_link_signs_nobody_in(self, app, adfs):
+        # The attacker signs in at ADFS as themselves and stops before our callback: the link is the bait.
+        adfs.sign_in_as("mallory", ["Offboarding-Approvers"])
+        attacker = adfs_browser(adfs)
+        to_adfs = attacker.get(f"{app}/accounts/login/", allow_redirects=False).headers["Location"]
+        bait = attacker.get(to_adfs, allow_redirects=False).headers["Location"]
+        # The victim opens it: with a fresh browser, and with a sign-in of their own under way.
+        victim = adfs_browser(adfs)
+        assert victim.get(bait, allow_redirects=False).status_code == 401
+        victim.get(f"{app}/accounts/login/", allow_redirects=False)
+        refused = victim.get(bait, allow_redirects=False)
+        assert refused.status_code == 401
+        assert "not started in this browser" in refused.text
+        assert victim.get(f"{app}/", allow_redirects=False).status_code == 302  # signed in as nobody
+        assert not User.objects.filter(username="mallory").exists()
+
+    def test_a_callback_without_a_state_is_refused(self, app, adfs):
+        adfs.sign_in_as("alice", ["Offboarding-Approvers"])
+        browser = adfs_browser(adfs)
+        to_adfs = browser.get(f"{app}/accounts/login/", allow_redirects=False).headers["Location"]
+        callback_url = browser.get(to_adfs, allow_redirects=False).headers["Location"]
+        without_state = callback_url.replace(f"state={state_of(callback_url)}", "")
+        assert browser.get(without_state, allow_redirects=False).status_code == 401
+        assert browser.get(f"{app}/", allow_redirects=False).status_code == 302
+
+    def test_each_sign_in_gets_a_random_state_that_is_not_the_next_page(self, app, adfs):
+        browser = adfs_browser(adfs)
+        first, second = (
+            state_of(
+                browser.get(f"{app}/accounts/login/", params={"next": "/rules/"}, allow_redirects=False).headers[
+                    "Location"
+                ]
+            )
+            for _ in range(2)
+        )
+        assert first != second and len(first) >= 32
+        assert base64.urlsafe_b64encode(b"/rules/").decode() not in (first, second)
+        # Other sign-ins under way in this browser (other tabs) do not spoil this one.
+        adfs.sign_in_as("alice", ["Offboarding-Approvers"])
+        callback = login_from(app, adfs, "/rules/", browser=browser)
+        assert callback.status_code == 302 and callback.headers["Location"] == "/rules/"

@@ -8,6 +8,7 @@ import pytest
 
 from offboarding.clients.errors import (
     AuthenticationFailed,
+    InvalidId,
     NotFound,
     PermissionDenied,
     RateLimited,
@@ -329,3 +330,41 @@ class TestEnvironment:
         assert session.verify == "/etc/ssl/company-ca.pem"
         # requests would otherwise scan the whole environment again on every call.
         assert session.trust_env is False
+
+
+BAD_IDS = [
+    "x/../../groups/00g1abcd",
+    "../00g1abcd",
+    "00u1?limit=1",
+    "00u1#x",
+    "00u%2F1",
+    "00u 1",
+    "",
+    "a" * 65,
+    "00u1\n",
+]
+
+
+class TestOktaIdsInPaths:
+    @pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+    def test_an_id_that_is_not_okta_s_is_refused_before_any_request(
+        self, okta: OktaClient, sandbox: Any, person: dict, bad: str
+    ) -> None:
+        group = person["groups"][0] if person.get("groups") else sandbox.add_okta_group("Any")["id"]
+        sandbox.clear_requests()
+        calls = [
+            lambda: okta.get_user(bad),
+            lambda: okta.list_user_groups(bad),
+            lambda: okta.remove_from_group(bad, person["id"]),
+            lambda: okta.remove_from_group(group, bad),
+            lambda: okta.add_to_group(bad, person["id"]),
+            lambda: okta.add_to_group(group, bad),
+            lambda: okta.clear_sessions(bad),
+            lambda: okta.deactivate(bad),
+            lambda: okta.reactivate(bad),
+        ]
+        for call in calls:
+            with pytest.raises(InvalidId, match="not an Okta id"):
+                call()
+        assert okta_calls(sandbox) == []
+        assert okta.get_user(person["id"]).status == "ACTIVE"  # a real id still goes through

@@ -1,7 +1,7 @@
 """Who reads the auditors' pages, and that auditors change nothing anywhere."""
 
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 
 from offboarding.models import AuditEvent, Case
 from tests.factories import make_past_case
@@ -48,8 +48,11 @@ class TestAuditorsAreReadOnly:
         case = make_past_case(state=Case.State.PENDING_REVIEW, took=None)
         events = AuditEvent.objects.count()
         client.force_login(auditor)
-        response = client.post(url_for(name, case), {"reason": "auditor tries", "verify": "now"})
-        assert response.status_code == 403, f"POST {name} answered {response.status_code}"
+        url = url_for(name, case)
+        response = client.post(url, {"reason": "auditor tries", "verify": "now"})
+        # The one POST that only starts a reading (a check of the audit chain) is theirs; it changes nothing either.
+        expected = 302 if getattr(resolve(url).func, "read_only_action", False) else 403
+        assert response.status_code == expected, f"POST {name} answered {response.status_code}"
         case.refresh_from_db()
         assert case.state == Case.State.PENDING_REVIEW
         assert AuditEvent.objects.count() == events

@@ -46,3 +46,14 @@ class TestEmergencyOffboard:
         response = client.post(reverse("emergency"), {"okta_user_id": person["id"], "confirmed": "yes"})
         assert "A reason is required" in response.content.decode()
         assert not Case.objects.exists()
+
+    @pytest.mark.parametrize("bad", ["x/../../groups/00g1abcd", "00u1?x=1", "a" * 65, "00u 1"])
+    def test_an_id_that_is_not_okta_s_is_a_form_error_and_asks_okta_nothing(self, client, org, approver, person, bad):
+        client.force_login(approver)
+        org.clear_requests()
+        for confirmed in ("", "yes"):
+            response = client.post(reverse("emergency"), {"okta_user_id": bad, "reason": "x", "confirmed": confirmed})
+            assert response.status_code == 400
+            assert "That is not an Okta user id" in response.content.decode()
+        assert org.requests("okta") == []
+        assert not Case.objects.exists()

@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from offboarding.models import AuditEvent, AutoApproveRule, Case, SafetySettings
@@ -110,6 +111,51 @@ class TestRefusedPush:
 
     def test_only_post_is_allowed(self, client, org):
         assert client.get(URL).status_code == 405
+
+
+def push_from(address: str, body: bytes, headers: dict):
+    return Client(REMOTE_ADDR=address).post(URL, data=body, content_type="application/json", **headers)
+
+
+def refused_events() -> list[dict]:
+    return [e.after for e in AuditEvent.objects.filter(action="push.refused").order_by("seq")]
+
+
+class TestRefusedPushesCannotGrowTheLog:
+    def test_a_flood_from_one_address_is_one_event_and_then_429_while_workday_still_gets_through(
+        self, org, leaver, settings
+    ):
+        settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
+        leaver("E100")
+        forged = signed(workday_event(), secret="wrong-secret")
+        statuses = [push_from("203.0.113.9", workday_event(), forged).status_code for _ in range(30)]
+        assert statuses == [401] * 20 + [429] * 10
+        limited = push_from("203.0.113.9", workday_event(), forged)
+        assert limited.status_code == 429 and limited["Retry-After"] == "300"
+        assert refused_events() == [
+            {"reason": "bad signature", "remote_addr": "203.0.113.9", "count": 1, "interval_seconds": 300}
+        ]
+        # Workday behind the same address (a proxy) is not locked out: its signature proves it.
+        assert push_from("203.0.113.9", workday_event("E100"), signed(workday_event("E100"))).status_code == 200
+        assert Case.objects.get().termination.employee_id == "E100"
+        # Another address is its own source.
+        assert push_from("198.51.100.4", workday_event(), forged).status_code == 401
+        assert [e["remote_addr"] for e in refused_events()] == ["203.0.113.9", "198.51.100.4"]
+
+    def test_each_interval_has_one_event_per_reason_counting_the_refusals_since_the_last(self, org, settings):
+        settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
+        settings.WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS = 1
+        for _ in range(5):
+            push_from("203.0.113.9", workday_event(), signed(workday_event(), secret="wrong-secret"))
+        push_from("203.0.113.9", workday_event(), {})
+        # The interval ends: its marker expires from the cache (as it would after the interval's seconds).
+        cache.delete("push-refused:203.0.113.9:bad-signature:interval")
+        push_from("203.0.113.9", workday_event(), signed(workday_event(), secret="wrong-secret"))
+        assert [(e["reason"], e["count"]) for e in refused_events()] == [
+            ("bad signature", 1),
+            ("missing or malformed signature header", 1),
+            ("bad signature", 5),  # the four not recorded one by one, and this one
+        ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,10 @@
 
 import pytest
 
+from sandbox import credentials as sandbox
 from tests.processes import PRODUCTION, manage
+
+VENDOR_URLS = ["WORKDAY_REPORT_URL", "OKTA_ORG_URL", "JIRA_BASE_URL"]
 
 
 class TestBadSettings:
@@ -94,3 +97,86 @@ class TestSyncSchedule:
         result = manage("shell", "-c", code, DEBUG="true", **env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == str(minutes)
+
+
+class TestProductionCannotReachTheSandbox:
+    @pytest.mark.parametrize("missing", VENDOR_URLS)
+    def test_without_debug_each_vendor_url_is_required(self, missing):
+        result = manage("check", **{k: v for k, v in PRODUCTION.items() if k != missing})
+        assert result.returncode != 0
+        assert f"{missing} must be set" in result.stderr
+
+    @pytest.mark.parametrize("name", VENDOR_URLS)
+    def test_without_debug_plain_http_is_refused(self, name):
+        result = manage("check", **{**PRODUCTION, name: PRODUCTION[name].replace("https://", "http://")})
+        assert result.returncode != 0
+        assert f"{name} must be an https:// URL" in result.stderr
+
+    def test_without_debug_there_is_no_sandbox_app_nor_its_command(self):
+        code = "from django.apps import apps; print(apps.is_installed('sandbox'))"
+        result = manage("shell", "-c", code, **PRODUCTION)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "False"
+        result = manage("sandbox", "--addr", "127.0.0.1:0", **PRODUCTION)
+        assert result.returncode != 0
+        assert "Unknown command: 'sandbox'" in result.stderr
+
+    def test_the_sandbox_outside_debug_needs_every_vendor_on_this_machine_with_the_sandboxs_credentials(self):
+        on_the_sandbox = {
+            **PRODUCTION,
+            "SANDBOX_ENABLED": "true",
+            "WORKDAY_REPORT_URL": sandbox.WORKDAY_REPORT_URL,
+            "OKTA_ORG_URL": sandbox.OKTA_URL,
+            "JIRA_BASE_URL": sandbox.JIRA_URL,
+            "WORKDAY_PASSWORD": sandbox.WORKDAY_PASSWORD,
+            "OKTA_API_TOKEN": sandbox.OKTA_API_TOKEN,
+            "JIRA_API_TOKEN": sandbox.JIRA_API_TOKEN,
+        }
+        code = "from django.apps import apps; print(apps.is_installed('sandbox'))"
+        result = manage("shell", "-c", code, **on_the_sandbox)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "True"  # as the benchmarks run it
+        for name, real in [("OKTA_API_TOKEN", "a-real-token"), ("JIRA_BASE_URL", "https://acme.atlassian.net")]:
+            result = manage("check", **{**on_the_sandbox, name: real})
+            assert result.returncode != 0
+            assert "SANDBOX_ENABLED" in result.stderr and name in result.stderr
+        # And it is never mistaken for a deployment.
+        result = manage("check", "--deploy", **on_the_sandbox)
+        assert result.returncode != 0
+        assert "offboarding.E004" in result.stderr
+
+
+# A development configuration (DEBUG, so start-up lets anything through) that the deploy check would pass
+# but for Django's warnings about DEBUG itself; each case below spoils one value of it.
+CLEAN_DEVELOPMENT = {**PRODUCTION, "DEBUG": "true", "SANDBOX_ENABLED": "false", "WORKDAY_PUSH_SECRET": "p" * 32}
+
+
+class TestDeployCheck:
+    def test_a_real_configuration_passes_it(self):
+        result = manage("check", "--deploy", **CLEAN_DEVELOPMENT)
+        assert result.returncode == 0, result.stderr
+        assert "offboarding." not in result.stdout + result.stderr
+
+    @pytest.mark.parametrize(
+        ("name", "value", "says"),
+        [
+            ("WORKDAY_REPORT_URL", sandbox.WORKDAY_REPORT_URL, "offboarding.E001"),
+            ("OKTA_ORG_URL", sandbox.OKTA_URL, "offboarding.E001"),
+            ("JIRA_BASE_URL", sandbox.JIRA_URL, "offboarding.E001"),
+            ("OKTA_ORG_URL", "https://localhost:8001/okta", "offboarding.E001"),
+            ("JIRA_BASE_URL", "http://localhost/jira", "offboarding.E001"),
+            ("WORKDAY_REPORT_URL", "http://wd5-services1.myworkday.com/ccx/service/r", "offboarding.E002"),
+            ("OKTA_ORG_URL", "http://acme.okta.com", "offboarding.E002"),
+            ("JIRA_BASE_URL", "http://acme.atlassian.net", "offboarding.E002"),
+            ("WORKDAY_PASSWORD", sandbox.WORKDAY_PASSWORD, "offboarding.E003"),
+            ("OKTA_API_TOKEN", sandbox.OKTA_API_TOKEN, "offboarding.E003"),
+            ("JIRA_API_TOKEN", sandbox.JIRA_API_TOKEN, "offboarding.E003"),
+            ("WORKDAY_PUSH_SECRET", sandbox.PUSH_SECRET, "offboarding.E003"),
+            ("SANDBOX_ENABLED", "true", "offboarding.E004"),
+        ],
+    )
+    def test_it_fails_on_the_sandbox_its_credentials_or_plain_http(self, name, value, says):
+        result = manage("check", "--deploy", **{**CLEAN_DEVELOPMENT, name: value})
+        assert result.returncode != 0
+        assert says in result.stderr
+        assert name in result.stderr

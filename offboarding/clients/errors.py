@@ -105,3 +105,8 @@ def is_transient(error: VendorError) -> bool:
     Any other 4xx (refused, not allowed, not found) or an answer we cannot use will be the same next time.
     """
     return isinstance(error, TransientError | RateLimited) or (error.status or 0) >= 500
+
+
+class InvalidId(InvalidRequest):
+    """An id that is not one the vendor issues (e.g. `x/../../groups/<id>` for an Okta user id): refused before
+    any request, so no text from a form or a record can steer a call to another path."""

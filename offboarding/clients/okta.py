@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 import redis
@@ -21,7 +23,7 @@ import requests
 from django.conf import settings
 from requests.auth import AuthBase
 
-from .errors import MalformedResponse, NotFound
+from .errors import InvalidId, MalformedResponse, NotFound
 from .pacing import RateLimitPacer, SharedRateBudget
 from .transport import (
     ErrorBody,
@@ -38,6 +40,15 @@ from .transport import (
 log = logging.getLogger("offboarding.clients.okta")
 
 DEPROVISIONED = "DEPROVISIONED"
+# Okta's ids are letters and digits (20 of them, e.g. 00u1abcd...); a little room either way, nothing else.
+OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+def okta_id(value: str) -> str:
+    """`value` as a path segment, once it is shown to be an Okta id; InvalidId (before any request) if not."""
+    if not isinstance(value, str) or not OKTA_ID.fullmatch(value):
+        raise InvalidId("okta", f"not an Okta id: {str(value)[:80]!r}")
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True)
@@ -376,24 +387,24 @@ class OktaClient:
         return [OktaUser.from_api(u) for u in _json_list(response)]
 
     def get_user(self, user_id: str) -> OktaUser:
-        return OktaUser.from_api(_json_object(self.transport.request("GET", f"/api/v1/users/{user_id}")))
+        return OktaUser.from_api(_json_object(self.transport.request("GET", f"/api/v1/users/{okta_id(user_id)}")))
 
     # Groups
 
     def list_user_groups(self, user_id: str) -> list[OktaGroup]:
-        return [OktaGroup.from_api(g) for g in self._all_pages(f"/api/v1/users/{user_id}/groups")]
+        return [OktaGroup.from_api(g) for g in self._all_pages(f"/api/v1/users/{okta_id(user_id)}/groups")]
 
     def remove_from_group(self, group_id: str, user_id: str) -> None:
-        self.transport.request("DELETE", f"/api/v1/groups/{group_id}/users/{user_id}")
+        self.transport.request("DELETE", f"/api/v1/groups/{okta_id(group_id)}/users/{okta_id(user_id)}")
 
     def add_to_group(self, group_id: str, user_id: str) -> None:
-        self.transport.request("PUT", f"/api/v1/groups/{group_id}/users/{user_id}")
+        self.transport.request("PUT", f"/api/v1/groups/{okta_id(group_id)}/users/{okta_id(user_id)}")
 
     # Sessions and lifecycle
 
     def clear_sessions(self, user_id: str) -> None:
         """End every Okta session and revoke the OAuth/OIDC tokens issued to the user."""
-        self.transport.request("DELETE", f"/api/v1/users/{user_id}/sessions", params={"oauthTokens": "true"})
+        self.transport.request("DELETE", f"/api/v1/users/{okta_id(user_id)}/sessions", params={"oauthTokens": "true"})
 
     def deactivate(self, user_id: str) -> str:
         """Deactivate the user (lifecycle, never delete); what Okta answered, in words.
@@ -403,7 +414,7 @@ class OktaClient:
         raised: a 404 also means "no such user", so the caller reads the user back to know.
         """
         try:
-            self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")
+            self.transport.request("POST", f"/api/v1/users/{okta_id(user_id)}/lifecycle/deactivate")
         except NotFound as e:
             return f"already deprovisioned? Okta answered: {e}"
         return "deactivated"
@@ -412,10 +423,12 @@ class OktaClient:
         """Undo a deactivation (activate a DEPROVISIONED user without emailing them)."""
         user = self.get_user(user_id)
         if user.is_deprovisioned:
-            self.transport.request("POST", f"/api/v1/users/{user_id}/lifecycle/activate", params={"sendEmail": "false"})
+            self.transport.request(
+                "POST", f"/api/v1/users/{okta_id(user_id)}/lifecycle/activate", params={"sendEmail": "false"}
+            )
         elif user.status in ("PROVISIONED", "RECOVERY"):
             self.transport.request(
-                "POST", f"/api/v1/users/{user_id}/lifecycle/reactivate", params={"sendEmail": "false"}
+                "POST", f"/api/v1/users/{okta_id(user_id)}/lifecycle/reactivate", params={"sendEmail": "false"}
             )
         return self.get_user(user_id)
 

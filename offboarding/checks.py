@@ -1,0 +1,76 @@
+"""`manage.py check --deploy`: a deployment that would talk to the sandbox, or send a credential in clear, fails.
+
+Start-up already refuses the worst outside DEBUG (offboarding/settings.py: vendor URLs required and
+https://); this catches what a configuration can still hold, whatever DEBUG says: the sandbox's own
+address, the sandbox's public credentials, plain HTTP, and the sandbox app itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+from sandbox import credentials as sandbox
+
+VENDOR_URLS = ("WORKDAY_REPORT_URL", "OKTA_ORG_URL", "JIRA_BASE_URL")
+SANDBOX_PORT = int(sandbox.ADDRESS.rpartition(":")[2])
+
+
+def on_this_machine(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_sandbox_url(url: str) -> bool:
+    """The sandbox's address, or one of its paths, on this machine."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return on_this_machine(parts.hostname or "") and (
+        port == SANDBOX_PORT or parts.path.startswith(sandbox.PATH_PREFIXES)
+    )
+
+
+@register(Tags.security, deploy=True)
+def vendors_are_real(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name in VENDOR_URLS:
+        url = getattr(settings, name, "")
+        if is_sandbox_url(url):
+            errors.append(
+                Error(f"{name} is the sandbox ({url}).", hint="Set it to the vendor's real URL.", id="offboarding.E001")
+            )
+        elif not url.startswith("https://"):
+            errors.append(
+                Error(
+                    f"{name} is not https:// ({url}): the vendor's credentials would travel in clear.",
+                    hint="Use the vendor's https:// URL.",
+                    id="offboarding.E002",
+                )
+            )
+    for name, value in sandbox.WELL_KNOWN.items():
+        if getattr(settings, name, None) == value:
+            errors.append(
+                Error(
+                    f"{name} is the sandbox's public credential.",
+                    hint="Set the real one (or NAME_FILE).",
+                    id="offboarding.E003",
+                )
+            )
+    if apps.is_installed("sandbox"):
+        errors.append(
+            Error(
+                "The sandbox app is installed (SANDBOX_ENABLED).",
+                hint="Leave SANDBOX_ENABLED unset in production.",
+                id="offboarding.E004",
+            )
+        )
+    return errors
