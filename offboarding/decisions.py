@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import APPROVERS, has_role
 from offboarding import restore, revocation
+from offboarding.alerts import send_alert
 from offboarding.clients.okta import OktaClient
 from offboarding.identity import build_plan
 from offboarding.models import (
@@ -27,6 +30,9 @@ from offboarding.models import (
     SafetySettings,
 )
 from offboarding.request_id import current_request_id
+
+# Who notices that a rule cannot be evaluated: the rules' own evaluation, whoever ran it.
+RULES = Actor.system("auto_approve")
 
 
 class DecisionError(Exception):
@@ -70,26 +76,53 @@ def rules_may_decide(case: Case, safety: SafetySettings) -> bool:
 
 
 def rule_would_approve(rule: AutoApproveRule, case: Case, safety: SafetySettings) -> bool:
+    """Whether this sound rule (see `sound_rules`) approves the case now."""
     return rules_may_decide(case, safety) and rule.matches(case.termination, len(case.plan.get("remove", [])))
 
 
+def sound_rules() -> list[AutoApproveRule]:
+    """The enabled rules, less any that cannot be evaluated: each of those is reported (once) and matches nothing."""
+    rules = []
+    for rule in AutoApproveRule.objects.filter(enabled=True):
+        if problems := rule.problems():
+            _report_unsound(rule, "; ".join(problems))
+        else:
+            rules.append(rule)
+    return rules
+
+
+def _report_unsound(rule: AutoApproveRule, problem: str) -> None:
+    """Audit and alert a rule that cannot be evaluated, once for what is wrong with it (not at every sync)."""
+    if AuditEvent.objects.filter(action="rule.unusable", after__rule=rule.pk, after__problem=problem).exists():
+        return
+    subject = f"Auto-approve rule {rule.pk} cannot be evaluated"
+    body = (
+        f"The rule “{rule.name}” approves nothing until an admin fixes it: {problem}\n"
+        f"{settings.SITE_URL}{reverse('rule_edit', args=[rule.pk])}"
+    )
+    with transaction.atomic():
+        AuditEvent.record("rule.unusable", actor=RULES, obj=rule, after={"rule": rule.pk, "problem": problem})
+    send_alert(subject, body)
+
+
 def cases_rule_would_approve(rule: AutoApproveRule) -> list[Case]:
-    """The current pending cases this rule would approve now (its preview)."""
+    """The current pending cases this rule would approve now (its preview); none for a rule that cannot be evaluated."""
+    if rule.problems():
+        return []
     safety = SafetySettings.load()
     pending = Case.objects.filter(kind=Case.Kind.WORKDAY, state=Case.State.PENDING_REVIEW).select_related("termination")
-    return [case for case in pending.order_by("effective_at") if rule_would_approve(rule, case, safety)]
+    return [case for case in pending.order_by("effective_at", "pk") if rule_would_approve(rule, case, safety)]
 
 
-def fire_rules(case_id: int) -> Case:
-    """Approve the case by the first enabled rule that matches, when a rule may fire at all."""
+def fire_rules(case_id: int, rules: list[AutoApproveRule] | None = None) -> Case:
+    """Approve the case by the first of `rules` (by default `sound_rules()`) that matches, if a rule may decide it."""
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("termination").get(pk=case_id)
         safety = SafetySettings.load()
         if not rules_may_decide(case, safety):
             return case
-        rule = next(
-            (r for r in AutoApproveRule.objects.filter(enabled=True) if rule_would_approve(r, case, safety)), None
-        )
+        candidates = sound_rules() if rules is None else rules
+        rule = next((r for r in candidates if rule_would_approve(r, case, safety)), None)
         if rule is None:
             return case
         now = timezone.now()
@@ -274,18 +307,23 @@ def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
 
 
 def set_rule_enabled(rule_id: int, enabled: bool, actor) -> AutoApproveRule:
+    """Enable or disable a rule (audited); one that cannot be evaluated cannot be enabled."""
     with transaction.atomic():
         rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
-        if rule.enabled != enabled:
-            rule.enabled = enabled
-            rule.save(update_fields=["enabled", "updated_at"])
-            AuditEvent.record(
-                "rule.enabled" if enabled else "rule.disabled",
-                actor=actor,
-                obj=rule,
-                before={"enabled": not enabled},
-                after={"enabled": enabled},
-            )
+        if rule.enabled == enabled:
+            return rule
+        if enabled and (problems := rule.problems()):
+            raise DecisionError(f"“{rule.name}” cannot be enabled until it is fixed: {'; '.join(problems)}")
+        # An update, not save() (which validates the whole rule): a malformed rule can always be switched off.
+        AutoApproveRule.objects.filter(pk=rule.pk).update(enabled=enabled, updated_at=timezone.now())
+        rule.enabled = enabled
+        AuditEvent.record(
+            "rule.enabled" if enabled else "rule.disabled",
+            actor=actor,
+            obj=rule,
+            before={"enabled": not enabled},
+            after={"enabled": enabled},
+        )
     return rule
 
 

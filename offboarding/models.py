@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.urls import reverse
@@ -136,8 +137,22 @@ class Termination(models.Model):
         return datetime.combine(day, time.min, tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
+def validate_word_list(value: Any) -> None:
+    """A rule's list condition: words or phrases, none of them empty (an empty list means "any")."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValidationError(
+            "Must be a list of words or phrases, none of them empty (an empty list means any), not %(value)s.",
+            code="not_a_word_list",
+            params={"value": json.dumps(value, default=str)[:100]},
+        )
+
+
 class AutoApproveRule(models.Model):
-    """Conditions under which a case is approved without a human."""
+    """Conditions under which a case is approved without a human.
+
+    Saving validates the whole rule (`full_clean`), whoever saves it, so only a rule the sync can
+    evaluate is ever stored; one made malformed behind the ORM's back shows in `problems()`.
+    """
 
     class Timing(models.TextChoices):
         AT_EFFECTIVE_MOMENT = "at_effective_moment", "At the effective moment"
@@ -146,11 +161,11 @@ class AutoApproveRule(models.Model):
     name = models.CharField(max_length=200)
     enabled = models.BooleanField(default=True)
     # Empty lists mean "any".
-    categories = models.JSONField(default=list, blank=True)
-    worker_types = models.JSONField(default=list, blank=True)
-    departments_include = models.JSONField(default=list, blank=True)
-    departments_exclude = models.JSONField(default=list, blank=True)
-    locations = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    worker_types = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    departments_include = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    departments_exclude = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    locations = models.JSONField(default=list, blank=True, validators=[validate_word_list])
     max_groups = models.PositiveIntegerField(null=True, blank=True)
     timing = models.CharField(max_length=30, choices=Timing.choices, default=Timing.AT_EFFECTIVE_MOMENT)
     created_at = models.DateTimeField(default=timezone.now)
@@ -159,8 +174,29 @@ class AutoApproveRule(models.Model):
     class Meta:
         ordering = ["id"]
 
+    LIST_CONDITIONS = ("categories", "worker_types", "departments_include", "departments_exclude", "locations")
+
     def __str__(self) -> str:
         return f"rule:{self.pk} {self.name}"
+
+    def save(self, *args, **kwargs):
+        self.full_clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # JSON null counts as "empty" to the field validators, which then skip it; it is no list.
+        if nulls := [name for name in self.LIST_CONDITIONS if getattr(self, name) is None]:
+            raise ValidationError(
+                {name: ValidationError("Must be a list (an empty list means any), not null.") for name in nulls}
+            )
+
+    def problems(self) -> list[str]:
+        """Why this rule cannot be evaluated, as read from the database; [] when it is sound."""
+        try:
+            self.full_clean()
+        except ValidationError as e:
+            return [f"{name}: {' '.join(messages)}" for name, messages in e.message_dict.items()]
+        return []
 
     def conditions(self) -> dict[str, Any]:
         return {
@@ -175,6 +211,8 @@ class AutoApproveRule(models.Model):
         }
 
     def matches(self, termination: Termination, removable_groups: int) -> bool:
+        """Whether every condition holds; only for a rule without `problems()`."""
+
         def within(values: list[str], value: str) -> bool:
             return not values or value.casefold() in {v.casefold() for v in values}
 

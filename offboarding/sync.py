@@ -20,7 +20,7 @@ from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.workday import WorkdayClient
-from offboarding.decisions import fire_rules
+from offboarding.decisions import fire_rules, sound_rules
 from offboarding.identity import assess_case, look_up
 from offboarding.models import (
     Actor,
@@ -72,6 +72,8 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
         elif change == "cancelled":
             result.cancelled.append(case_id)
 
+    # Read once a sync: a rule that cannot be evaluated is reported once, not once per case.
+    rules = sound_rules()
     if result.created:
         result.breaker_tripped = check_breaker(len(result.created))
         okta = OktaClient.from_settings()
@@ -82,7 +84,7 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
             lookups = pool.map(lambda case_id: look_up(opened[case_id].termination, okta), result.created)
             for case_id, lookup in zip(result.created, lookups, strict=True):
                 assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
-                fire_rules(case_id)
+                fire_rules(case_id, rules)
     return result
 
 

@@ -338,7 +338,10 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
 @role_required(ADMINS)
 @require_safe
 def rules(request: HttpRequest) -> HttpResponse:
-    return render(request, "offboarding/rules.html", {"rules": AutoApproveRule.objects.all()})
+    rules = list(AutoApproveRule.objects.all())
+    for rule in rules:
+        rule.unsound = rule.problems()
+    return render(request, "offboarding/rules.html", {"rules": rules})
 
 
 @role_required(ADMINS)
@@ -362,7 +365,11 @@ def rule_preview(rule: AutoApproveRule) -> dict:
     """What the rule would approve now; a disabled rule approves nothing, so say what it would once enabled."""
     trial = copy.copy(rule)
     trial.enabled = True
-    return {"disabled": not rule.enabled, "cases": decisions.cases_rule_would_approve(trial)}
+    return {
+        "disabled": not rule.enabled,
+        "problems": rule.problems(),
+        "cases": decisions.cases_rule_would_approve(trial),
+    }
 
 
 @role_required(ADMINS)
@@ -370,8 +377,12 @@ def rule_preview(rule: AutoApproveRule) -> dict:
 def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
     get_object_or_404(AutoApproveRule, pk=rule_id)
     enabled = request.POST.get("enabled") == "yes"
-    rule = decisions.set_rule_enabled(rule_id, enabled, request.user)
-    messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.")
+    try:
+        rule = decisions.set_rule_enabled(rule_id, enabled, request.user)
+    except decisions.DecisionError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.")
     return redirect("rules")
 
 
