@@ -139,6 +139,29 @@ def fire_rules(case_id: int, rules: list[AutoApproveRule] | None = None) -> Case
     return case
 
 
+def fire_rules_for_open_cases(rules: list[AutoApproveRule] | None = None) -> list[Case]:
+    """Offer every undecided case to the rules (by default `sound_rules()`); return the cases approved.
+
+    Run at every sync and whenever a rule is saved or enabled, so a rule approves exactly what its
+    preview lists, whenever the case was opened.
+    """
+    safety = SafetySettings.load()
+    rules = sound_rules() if rules is None else rules
+    if not rules or safety.breaker_tripped:
+        return []
+    waiting = Case.objects.filter(
+        kind=Case.Kind.WORKDAY, state=Case.State.PENDING_REVIEW, identity=Case.Identity.EXACT, protected_reason=""
+    ).select_related("termination")
+    # Read first, decided after: each decision locks its case and checks again.
+    matching = [
+        case.pk
+        for case in waiting.order_by("effective_at", "pk")
+        if any(rule_would_approve(rule, case, safety) for rule in rules)
+    ]
+    decided = (fire_rules(case_id, rules) for case_id in matching)
+    return [case for case in decided if case.state in Case.RUNNABLE_STATES]
+
+
 # --- A person's decisions -----------------------------------------------------------------
 
 
@@ -306,12 +329,24 @@ def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
     return obj
 
 
-def set_rule_enabled(rule_id: int, enabled: bool, actor) -> AutoApproveRule:
-    """Enable or disable a rule (audited); one that cannot be evaluated cannot be enabled."""
+def save_rule(form: forms.ModelForm, actor) -> tuple[AutoApproveRule, list[Case]]:
+    """Save a rule (audited); an enabled one is offered every undecided case at once, as its preview said.
+
+    Returns the rule and the cases approved by it (or by another rule) now.
+    """
+    rule = save_audited(form, actor, "rule")
+    return rule, fire_rules_for_open_cases() if rule.enabled else []
+
+
+def set_rule_enabled(rule_id: int, enabled: bool, actor) -> tuple[AutoApproveRule, list[Case]]:
+    """Enable or disable a rule (audited); once enabled it is offered every undecided case at once.
+
+    Returns the rule and the cases approved now.
+    """
     with transaction.atomic():
         rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
         if rule.enabled == enabled:
-            return rule
+            return rule, []
         if enabled and (problems := rule.problems()):
             raise DecisionError(f"“{rule.name}” cannot be enabled until it is fixed: {'; '.join(problems)}")
         # An update, not save() (which validates the whole rule): a malformed rule can always be switched off.
@@ -324,7 +359,7 @@ def set_rule_enabled(rule_id: int, enabled: bool, actor) -> AutoApproveRule:
             before={"enabled": not enabled},
             after={"enabled": enabled},
         )
-    return rule
+    return rule, fire_rules_for_open_cases() if enabled else []
 
 
 def delete_protected_account(account_id: int, actor) -> None:

@@ -2,7 +2,7 @@
 
 Running it twice in a row changes nothing and records nothing new. Each new case is looked up in
 Okta, assessed, and offered to the auto-approve rules as soon as its lookup is back; the breaker
-counts the new terminations first.
+counts the new terminations first. Then every case still undecided is offered to the rules too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.workday import WorkdayClient
-from offboarding.decisions import fire_rules, sound_rules
+from offboarding.decisions import fire_rules, fire_rules_for_open_cases, sound_rules
 from offboarding.identity import assess_case, look_up
 from offboarding.models import (
     Actor,
@@ -85,6 +85,8 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
             for case_id, lookup in zip(result.created, lookups, strict=True):
                 assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
                 fire_rules(case_id, rules)
+    # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
+    fire_rules_for_open_cases(rules)
     return result
 
 

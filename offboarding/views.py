@@ -16,6 +16,7 @@ from django.db import connection, models
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_q.brokers import get_broker
@@ -352,8 +353,8 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
     preview = None
     if request.method == "POST" and form.is_valid():
         if "preview" not in request.POST:
-            rule = decisions.save_audited(form, request.user, "rule")
-            messages.success(request, f"Rule “{rule.name}” saved.")
+            rule, approved = decisions.save_rule(form, request.user)
+            messages.success(request, f"Rule “{rule.name}” saved.{approved_now(approved)}")
             return redirect("rule_edit", rule.pk)
         preview = rule_preview(form.instance)
     elif request.method == "GET" and rule:
@@ -372,17 +373,24 @@ def rule_preview(rule: AutoApproveRule) -> dict:
     }
 
 
+def approved_now(cases: list[Case]) -> str:
+    """What saving or enabling a rule just approved, for the message after it."""
+    if not cases:
+        return ""
+    return f" {len(cases)} pending case{pluralize(cases)} approved now."
+
+
 @role_required(ADMINS)
 @require_POST
 def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
     get_object_or_404(AutoApproveRule, pk=rule_id)
     enabled = request.POST.get("enabled") == "yes"
     try:
-        rule = decisions.set_rule_enabled(rule_id, enabled, request.user)
+        rule, approved = decisions.set_rule_enabled(rule_id, enabled, request.user)
     except decisions.DecisionError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.")
+        messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.{approved_now(approved)}")
     return redirect("rules")
 
 
