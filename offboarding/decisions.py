@@ -374,6 +374,62 @@ def delete_protected_account(account_id: int, actor) -> None:
         account.delete()
 
 
+def save_safety(form: forms.ModelForm, actor) -> list[Case]:
+    """Save the safety settings the form changed (audited, before and after).
+
+    A change of when access goes reschedules every open case it moves (each `case.rescheduled`);
+    returns those cases.
+    """
+    with transaction.atomic():
+        safety = SafetySettings.objects.select_for_update().get(pk=form.instance.pk)
+        changed = [
+            name
+            for name in form.changed_data
+            if name in SafetySettings.SETTINGS and getattr(safety, name) != form.cleaned_data[name]
+        ]
+        if not changed:
+            return []
+        before = {name: getattr(safety, name) for name in changed}
+        for name in changed:
+            setattr(safety, name, form.cleaned_data[name])
+        # Only what the form set: the breaker's state and the report counts, kept by a sync meanwhile, stay.
+        safety.save(update_fields=changed)
+        after = {name: getattr(safety, name) for name in changed}
+        AuditEvent.record("safety.changed", actor=actor, obj=safety, before=before, after=after)
+        if not set(changed) & set(SafetySettings.SCHEDULING):
+            return []
+        return _reschedule_open_cases(safety, actor)
+
+
+def _reschedule_open_cases(safety: SafetySettings, actor) -> list[Case]:
+    """Every open case not started, moved to the moment the settings now give it (as a correction in Workday would)."""
+    open_cases = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("termination")
+        .filter(state__in=Case.OPEN_STATES, started_at=None, termination__isnull=False)
+        .order_by("pk")
+    )
+    moved, events = [], []
+    for case in open_cases:
+        before = {"effective_at": case.effective_at, "immediate": case.immediate}
+        case.schedule(safety)
+        if case.effective_at == before["effective_at"]:
+            continue
+        case.save()
+        moved.append(case)
+        events.append(
+            AuditEvent.entry(
+                "case.rescheduled",
+                actor=actor,
+                case=case,
+                before=before,
+                after={"effective_at": case.effective_at, "immediate": case.immediate, "reason": "safety settings"},
+            )
+        )
+    AuditEvent.record_many(events)
+    return moved
+
+
 @transaction.atomic
 def reset_breaker(user) -> None:
     safety = SafetySettings.objects.select_for_update().get(pk=SafetySettings.load().pk)

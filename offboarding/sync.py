@@ -240,12 +240,5 @@ def _rescind(case: Case, actor: Actor) -> str:
 
 
 def _set_effective_moment(case: Case) -> None:
-    """Immediate for an involuntary termination when so configured, else per the configured mode."""
-    safety = SafetySettings.load()
-    termination = case.termination
-    if termination.is_involuntary and safety.involuntary_immediately:
-        case.immediate = True
-    if case.immediate:
-        case.effective_at = case.effective_at or termination.first_seen
-    else:
-        case.effective_at = termination.effective_moment(safety.effective_mode)
+    """As the safety settings say (`Case.schedule`), as a change of those settings reschedules too."""
+    case.schedule(SafetySettings.load())

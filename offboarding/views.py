@@ -434,12 +434,23 @@ def protected_account_remove(request: HttpRequest, account_id: int) -> HttpRespo
 @require_http_methods(["GET", "HEAD", "POST"])
 def safety_settings(request: HttpRequest) -> HttpResponse:
     safety = SafetySettings.load()
-    form = forms.SafetyForm(request.POST or None, instance=safety)
-    if request.method == "POST" and form.is_valid():
-        decisions.save_audited(form, request.user, "safety")
-        messages.success(request, "Safety settings saved.")
+    # A POST names its part of the page; one that names none is the thresholds, the page's first form.
+    posted = request.POST.get("part", "thresholds") if request.method == "POST" else None
+    if posted is not None and posted not in forms.SAFETY_PARTS:
+        messages.error(request, "That is not a part of the safety settings; nothing was saved.")
         return redirect("safety_settings")
-    return render(request, "offboarding/safety.html", {"form": form, "safety": safety})
+    parts = {
+        # The posted form validates a copy: the page's facts keep showing what is saved.
+        name: form(request.POST, instance=copy.copy(safety)) if name == posted else form(instance=safety)
+        for name, form in forms.SAFETY_PARTS.items()
+    }
+    if posted and parts[posted].is_valid():
+        rescheduled = decisions.save_safety(parts[posted], request.user)
+        moved = f" {len(rescheduled)} open case{pluralize(rescheduled)} rescheduled." if rescheduled else ""
+        messages.success(request, f"Safety settings saved.{moved}")
+        return redirect("safety_settings")
+    waiting = Case.objects.filter(state__in=Case.OPEN_STATES, started_at=None, termination__isnull=False).count()
+    return render(request, "offboarding/safety.html", {"parts": parts, "safety": safety, "open_cases": waiting})
 
 
 @role_required(ADMINS)
