@@ -362,6 +362,16 @@ def set_rule_enabled(rule_id: int, enabled: bool, actor) -> tuple[AutoApproveRul
     return rule, fire_rules_for_open_cases() if enabled else []
 
 
+def delete_rule(rule_id: int, actor) -> None:
+    """Delete a rule (audited, with what it was); one that decided cases is kept as their evidence."""
+    with transaction.atomic():
+        rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
+        if decided := rule.case_set.count():
+            raise DecisionError(f"“{rule.name}” decided {decided} cases and is kept with them; disable it instead.")
+        AuditEvent.record("rule.deleted", actor=actor, obj=rule, before={"enabled": rule.enabled, **rule.conditions()})
+        rule.delete()
+
+
 def delete_protected_account(account_id: int, actor) -> None:
     with transaction.atomic():
         account = ProtectedAccount.objects.select_for_update().get(pk=account_id)
