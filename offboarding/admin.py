@@ -1,8 +1,10 @@
-"""Django admin for the admins role: rules, protected accounts, safety settings; audit events read-only."""
+"""Django admin for the admins role: rules, protected accounts, safety settings (audited); the rest read-only."""
 
 from django.contrib import admin
 
 from accounts.roles import ADMINS, has_role
+from offboarding import decisions
+from offboarding.forms import ProtectedAccountForm, RuleForm, SafetyForm
 from offboarding.models import (
     AuditEvent,
     AutoApproveRule,
@@ -54,28 +56,66 @@ class ReadOnly(AdminsMayEdit):
         return False
 
 
+# Rules, protected accounts and safety settings change here through the pages' own forms and audited
+# functions: the same validation, the same audit events with before and after.
+
+
 @admin.register(AutoApproveRule, site=site)
 class AutoApproveRuleAdmin(AdminsMayEdit):
+    form = RuleForm
     list_display = ["name", "enabled", "timing", "categories", "departments_include", "max_groups"]
     list_filter = ["enabled", "timing"]
+
+    def save_model(self, request, obj, form, change):
+        decisions.save_rule(form, request.user)
+
+    def delete_model(self, request, obj):
+        decisions.delete_rule(obj.pk, request.user)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            decisions.delete_rule(rule.pk, request.user)
 
 
 @admin.register(ProtectedAccount, site=site)
 class ProtectedAccountAdmin(AdminsMayEdit):
+    form = ProtectedAccountForm
     list_display = ["kind", "value", "note", "created_at"]
     list_filter = ["kind"]
+
+    def save_model(self, request, obj, form, change):
+        decisions.save_audited(form, request.user, "protected_account")
+
+    def delete_model(self, request, obj):
+        decisions.delete_protected_account(obj.pk, request.user)
+
+    def delete_queryset(self, request, queryset):
+        for account in queryset:
+            decisions.delete_protected_account(account.pk, request.user)
 
 
 @admin.register(SafetySettings, site=site)
 class SafetySettingsAdmin(AdminsMayEdit):
+    form = SafetyForm
     list_display = ["__str__", "breaker_count", "breaker_share", "breaker_tripped_at", "effective_mode"]
-    readonly_fields = ["breaker_tripped_at", "breaker_reason", "active_population", "active_population_counted_at"]
+    # The state the breaker and the sync keep; the breaker is reset on the safety page.
+    readonly_fields = [
+        "breaker_tripped_at",
+        "breaker_reason",
+        "active_population",
+        "active_population_counted_at",
+        "last_report_rows",
+        "last_report_at",
+    ]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        decisions.save_safety(form, request.user)
 
 
 @admin.register(Termination, site=site)

@@ -11,11 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import APPROVERS, has_role
 from offboarding import restore, retries, revocation
+from offboarding.alerts import send_alert
 from offboarding.clients.okta import OktaClient
 from offboarding.identity import build_plan
 from offboarding.models import (
@@ -28,6 +31,9 @@ from offboarding.models import (
     SafetySettings,
 )
 from offboarding.request_id import current_request_id
+
+# Who notices that a rule cannot be evaluated: the rules' own evaluation, whoever ran it.
+RULES = Actor.system("auto_approve")
 
 
 class DecisionError(Exception):
@@ -71,26 +77,53 @@ def rules_may_decide(case: Case, safety: SafetySettings) -> bool:
 
 
 def rule_would_approve(rule: AutoApproveRule, case: Case, safety: SafetySettings) -> bool:
+    """Whether this sound rule (see `sound_rules`) approves the case now."""
     return rules_may_decide(case, safety) and rule.matches(case.termination, len(case.plan.get("remove", [])))
 
 
+def sound_rules() -> list[AutoApproveRule]:
+    """The enabled rules, less any that cannot be evaluated: each of those is reported (once) and matches nothing."""
+    rules = []
+    for rule in AutoApproveRule.objects.filter(enabled=True):
+        if problems := rule.problems():
+            _report_unsound(rule, "; ".join(problems))
+        else:
+            rules.append(rule)
+    return rules
+
+
+def _report_unsound(rule: AutoApproveRule, problem: str) -> None:
+    """Audit and alert a rule that cannot be evaluated, once for what is wrong with it (not at every sync)."""
+    if AuditEvent.objects.filter(action="rule.unusable", after__rule=rule.pk, after__problem=problem).exists():
+        return
+    subject = f"Auto-approve rule {rule.pk} cannot be evaluated"
+    body = (
+        f"The rule “{rule.name}” approves nothing until an admin fixes it: {problem}\n"
+        f"{settings.SITE_URL}{reverse('rule_edit', args=[rule.pk])}"
+    )
+    with transaction.atomic():
+        AuditEvent.record("rule.unusable", actor=RULES, obj=rule, after={"rule": rule.pk, "problem": problem})
+    send_alert(subject, body)
+
+
 def cases_rule_would_approve(rule: AutoApproveRule) -> list[Case]:
-    """The current pending cases this rule would approve now (its preview)."""
+    """The current pending cases this rule would approve now (its preview); none for a rule that cannot be evaluated."""
+    if rule.problems():
+        return []
     safety = SafetySettings.load()
     pending = Case.objects.filter(kind=Case.Kind.WORKDAY, state=Case.State.PENDING_REVIEW).select_related("termination")
-    return [case for case in pending.order_by("effective_at") if rule_would_approve(rule, case, safety)]
+    return [case for case in pending.order_by("effective_at", "pk") if rule_would_approve(rule, case, safety)]
 
 
-def fire_rules(case_id: int) -> Case:
-    """Approve the case by the first enabled rule that matches, when a rule may fire at all."""
+def fire_rules(case_id: int, rules: list[AutoApproveRule] | None = None) -> Case:
+    """Approve the case by the first of `rules` (by default `sound_rules()`) that matches, if a rule may decide it."""
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("termination").get(pk=case_id)
         safety = SafetySettings.load()
         if not rules_may_decide(case, safety):
             return case
-        rule = next(
-            (r for r in AutoApproveRule.objects.filter(enabled=True) if rule_would_approve(r, case, safety)), None
-        )
+        candidates = sound_rules() if rules is None else rules
+        rule = next((r for r in candidates if rule_would_approve(r, case, safety)), None)
         if rule is None:
             return case
         now = timezone.now()
@@ -105,6 +138,29 @@ def fire_rules(case_id: int) -> Case:
         )
     _enqueue_if_due(case)
     return case
+
+
+def fire_rules_for_open_cases(rules: list[AutoApproveRule] | None = None) -> list[Case]:
+    """Offer every undecided case to the rules (by default `sound_rules()`); return the cases approved.
+
+    Run at every sync and whenever a rule is saved or enabled, so a rule approves exactly what its
+    preview lists, whenever the case was opened.
+    """
+    safety = SafetySettings.load()
+    rules = sound_rules() if rules is None else rules
+    if not rules or safety.breaker_tripped:
+        return []
+    waiting = Case.objects.filter(
+        kind=Case.Kind.WORKDAY, state=Case.State.PENDING_REVIEW, identity=Case.Identity.EXACT, protected_reason=""
+    ).select_related("termination")
+    # Read first, decided after: each decision locks its case and checks again.
+    matching = [
+        case.pk
+        for case in waiting.order_by("effective_at", "pk")
+        if any(rule_would_approve(rule, case, safety) for rule in rules)
+    ]
+    decided = (fire_rules(case_id, rules) for case_id in matching)
+    return [case for case in decided if case.state in Case.RUNNABLE_STATES]
 
 
 # --- A person's decisions -----------------------------------------------------------------
@@ -295,20 +351,47 @@ def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
     return obj
 
 
-def set_rule_enabled(rule_id: int, enabled: bool, actor) -> AutoApproveRule:
+def save_rule(form: forms.ModelForm, actor) -> tuple[AutoApproveRule, list[Case]]:
+    """Save a rule (audited); an enabled one is offered every undecided case at once, as its preview said.
+
+    Returns the rule and the cases approved by it (or by another rule) now.
+    """
+    rule = save_audited(form, actor, "rule")
+    return rule, fire_rules_for_open_cases() if rule.enabled else []
+
+
+def set_rule_enabled(rule_id: int, enabled: bool, actor) -> tuple[AutoApproveRule, list[Case]]:
+    """Enable or disable a rule (audited); once enabled it is offered every undecided case at once.
+
+    Returns the rule and the cases approved now.
+    """
     with transaction.atomic():
         rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
-        if rule.enabled != enabled:
-            rule.enabled = enabled
-            rule.save(update_fields=["enabled", "updated_at"])
-            AuditEvent.record(
-                "rule.enabled" if enabled else "rule.disabled",
-                actor=actor,
-                obj=rule,
-                before={"enabled": not enabled},
-                after={"enabled": enabled},
-            )
-    return rule
+        if rule.enabled == enabled:
+            return rule, []
+        if enabled and (problems := rule.problems()):
+            raise DecisionError(f"“{rule.name}” cannot be enabled until it is fixed: {'; '.join(problems)}")
+        # An update, not save() (which validates the whole rule): a malformed rule can always be switched off.
+        AutoApproveRule.objects.filter(pk=rule.pk).update(enabled=enabled, updated_at=timezone.now())
+        rule.enabled = enabled
+        AuditEvent.record(
+            "rule.enabled" if enabled else "rule.disabled",
+            actor=actor,
+            obj=rule,
+            before={"enabled": not enabled},
+            after={"enabled": enabled},
+        )
+    return rule, fire_rules_for_open_cases() if enabled else []
+
+
+def delete_rule(rule_id: int, actor) -> None:
+    """Delete a rule (audited, with what it was); one that decided cases is kept as their evidence."""
+    with transaction.atomic():
+        rule = AutoApproveRule.objects.select_for_update().get(pk=rule_id)
+        if decided := rule.case_set.count():
+            raise DecisionError(f"“{rule.name}” decided {decided} cases and is kept with them; disable it instead.")
+        AuditEvent.record("rule.deleted", actor=actor, obj=rule, before={"enabled": rule.enabled, **rule.conditions()})
+        rule.delete()
 
 
 def delete_protected_account(account_id: int, actor) -> None:
@@ -321,6 +404,62 @@ def delete_protected_account(account_id: int, actor) -> None:
             before={"kind": account.kind, "value": account.value, "note": account.note},
         )
         account.delete()
+
+
+def save_safety(form: forms.ModelForm, actor) -> list[Case]:
+    """Save the safety settings the form changed (audited, before and after).
+
+    A change of when access goes reschedules every open case it moves (each `case.rescheduled`);
+    returns those cases.
+    """
+    with transaction.atomic():
+        safety = SafetySettings.objects.select_for_update().get(pk=form.instance.pk)
+        changed = [
+            name
+            for name in form.changed_data
+            if name in SafetySettings.SETTINGS and getattr(safety, name) != form.cleaned_data[name]
+        ]
+        if not changed:
+            return []
+        before = {name: getattr(safety, name) for name in changed}
+        for name in changed:
+            setattr(safety, name, form.cleaned_data[name])
+        # Only what the form set: the breaker's state and the report counts, kept by a sync meanwhile, stay.
+        safety.save(update_fields=changed)
+        after = {name: getattr(safety, name) for name in changed}
+        AuditEvent.record("safety.changed", actor=actor, obj=safety, before=before, after=after)
+        if not set(changed) & set(SafetySettings.SCHEDULING):
+            return []
+        return _reschedule_open_cases(safety, actor)
+
+
+def _reschedule_open_cases(safety: SafetySettings, actor) -> list[Case]:
+    """Every open case not started, moved to the moment the settings now give it (as a correction in Workday would)."""
+    open_cases = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("termination")
+        .filter(state__in=Case.OPEN_STATES, started_at=None, termination__isnull=False)
+        .order_by("pk")
+    )
+    moved, events = [], []
+    for case in open_cases:
+        before = {"effective_at": case.effective_at, "immediate": case.immediate}
+        case.schedule(safety)
+        if case.effective_at == before["effective_at"]:
+            continue
+        case.save()
+        moved.append(case)
+        events.append(
+            AuditEvent.entry(
+                "case.rescheduled",
+                actor=actor,
+                case=case,
+                before=before,
+                after={"effective_at": case.effective_at, "immediate": case.immediate, "reason": "safety settings"},
+            )
+        )
+    AuditEvent.record_many(events)
+    return moved
 
 
 @transaction.atomic

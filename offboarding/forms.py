@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from offboarding import history
 from offboarding.clients.okta import OKTA_ID
-from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings, Termination
+from offboarding.models import (
+    COUNT_LIMITS,
+    SLA_TARGET_MAX_HOURS,
+    AutoApproveRule,
+    Case,
+    ProtectedAccount,
+    SafetySettings,
+    Termination,
+)
 
 ANY = [("", "Any")]
 # The days a filter may name: anything outside is a typing slip, and 9999-12-31 + 1 day is past Python's dates.
@@ -109,19 +117,41 @@ class ProtectedAccountForm(forms.ModelForm):
 
 
 class SafetyForm(forms.ModelForm):
+    """Every safety setting, as the Django admin shows them; the safety page shows them in its parts below.
+
+    The bounds are the model's validators, so every form that sets them checks the same.
+    """
+
     class Meta:
         model = SafetySettings
-        fields = ["breaker_count", "breaker_share"]
+        fields = list(SafetySettings.SETTINGS)
         labels = {
             "breaker_count": "Trip above this many new terminations in one sync",
             "breaker_share": "…or above this share of active Okta users (0.02 = 2%)",
+            "effective_mode": "Access goes at",
+            "involuntary_immediately": "Involuntary terminations take effect as soon as they are seen",
+            "sla_target_hours": "Time-to-revoke target (hours)",
+            "empty_report_suspect_from": "Refuse an empty report after one with at least this many rows",
+        }
+        help_texts = {
+            "breaker_count": f"From {COUNT_LIMITS[0]} to {COUNT_LIMITS[1]:,}.",
+            "breaker_share": "Above 0, at most 1.",
+            "effective_mode": "In each worker's own time zone.",
+            "sla_target_hours": f"Above 0, at most {SLA_TARGET_MAX_HOURS} (a week).",
+            "empty_report_suspect_from": f"From {COUNT_LIMITS[0]} to {COUNT_LIMITS[1]:,}.",
         }
 
-    def clean_breaker_share(self) -> float:
-        share = self.cleaned_data["breaker_share"]
-        if not 0 < share <= 1:
-            raise forms.ValidationError("Give a share between 0 and 1, e.g. 0.02 for 2%.")
-        return share
+
+def _safety_part(*names: str) -> type[forms.ModelForm]:
+    return forms.modelform_factory(SafetySettings, form=SafetyForm, fields=names)
+
+
+# The safety page's forms, one per part of the page, each saved on its own.
+SAFETY_PARTS: dict[str, type[forms.ModelForm]] = {
+    "thresholds": _safety_part("breaker_count", "breaker_share"),
+    "timing": _safety_part("effective_mode", "involuntary_immediately"),
+    "reports": _safety_part("sla_target_hours", "empty_report_suspect_from"),
+}
 
 
 class HistoryFilter(forms.Form):

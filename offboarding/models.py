@@ -12,7 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -139,8 +141,22 @@ class Termination(models.Model):
         return datetime.combine(day, time.min, tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
+def validate_word_list(value: Any) -> None:
+    """A rule's list condition: words or phrases, none of them empty (an empty list means "any")."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValidationError(
+            "Must be a list of words or phrases, none of them empty (an empty list means any), not %(value)s.",
+            code="not_a_word_list",
+            params={"value": json.dumps(value, default=str)[:100]},
+        )
+
+
 class AutoApproveRule(models.Model):
-    """Conditions under which a case is approved without a human."""
+    """Conditions under which a case is approved without a human.
+
+    Saving validates the whole rule (`full_clean`), whoever saves it, so only a rule the sync can
+    evaluate is ever stored; one made malformed behind the ORM's back shows in `problems()`.
+    """
 
     class Timing(models.TextChoices):
         AT_EFFECTIVE_MOMENT = "at_effective_moment", "At the effective moment"
@@ -149,11 +165,11 @@ class AutoApproveRule(models.Model):
     name = models.CharField(max_length=200)
     enabled = models.BooleanField(default=True)
     # Empty lists mean "any".
-    categories = models.JSONField(default=list, blank=True)
-    worker_types = models.JSONField(default=list, blank=True)
-    departments_include = models.JSONField(default=list, blank=True)
-    departments_exclude = models.JSONField(default=list, blank=True)
-    locations = models.JSONField(default=list, blank=True)
+    categories = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    worker_types = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    departments_include = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    departments_exclude = models.JSONField(default=list, blank=True, validators=[validate_word_list])
+    locations = models.JSONField(default=list, blank=True, validators=[validate_word_list])
     max_groups = models.PositiveIntegerField(null=True, blank=True)
     timing = models.CharField(max_length=30, choices=Timing.choices, default=Timing.AT_EFFECTIVE_MOMENT)
     created_at = models.DateTimeField(default=timezone.now)
@@ -162,8 +178,29 @@ class AutoApproveRule(models.Model):
     class Meta:
         ordering = ["id"]
 
+    LIST_CONDITIONS = ("categories", "worker_types", "departments_include", "departments_exclude", "locations")
+
     def __str__(self) -> str:
         return f"rule:{self.pk} {self.name}"
+
+    def save(self, *args, **kwargs):
+        self.full_clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # JSON null counts as "empty" to the field validators, which then skip it; it is no list.
+        if nulls := [name for name in self.LIST_CONDITIONS if getattr(self, name) is None]:
+            raise ValidationError(
+                {name: ValidationError("Must be a list (an empty list means any), not null.") for name in nulls}
+            )
+
+    def problems(self) -> list[str]:
+        """Why this rule cannot be evaluated, as read from the database; [] when it is sound."""
+        try:
+            self.full_clean()
+        except ValidationError as e:
+            return [f"{name}: {' '.join(messages)}" for name, messages in e.message_dict.items()]
+        return []
 
     def conditions(self) -> dict[str, Any]:
         return {
@@ -178,6 +215,8 @@ class AutoApproveRule(models.Model):
         }
 
     def matches(self, termination: Termination, removable_groups: int) -> bool:
+        """Whether every condition holds; only for a rule without `problems()`."""
+
         def within(values: list[str], value: str) -> bool:
             return not values or value.casefold() in {v.casefold() for v in values}
 
@@ -226,8 +265,46 @@ class ProtectedAccount(models.Model):
         return ""
 
 
+# The safety settings' bounds, checked by every form that sets them (the safety page's and the admin's).
+COUNT_LIMITS = (1, 10_000)
+SLA_TARGET_MAX_HOURS = 168
+
+
+def validate_share(value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValidationError("Give a share between 0 and 1, e.g. 0.02 for 2%.", code="share")
+
+
+def validate_sla_target_hours(value: float) -> None:
+    if not 0 < value <= SLA_TARGET_MAX_HOURS:
+        raise ValidationError(
+            f"Give a target above 0 and at most {SLA_TARGET_MAX_HOURS} hours (a week).", code="sla_target"
+        )
+
+
+def count_validators() -> list:
+    low, high = COUNT_LIMITS
+    message = f"Give a whole number from {low} to {high:,}."
+    return [MinValueValidator(low, message), MaxValueValidator(high, message)]
+
+
 class SafetySettings(models.Model):
-    """The one row of safety settings; `SafetySettings.load()` returns it."""
+    """The one row of safety settings; `SafetySettings.load()` returns it.
+
+    The settings are changed through `decisions.save_safety` (audited); the rest is the state the
+    breaker and the sync keep.
+    """
+
+    SETTINGS = (
+        "breaker_count",
+        "breaker_share",
+        "effective_mode",
+        "involuntary_immediately",
+        "sla_target_hours",
+        "empty_report_suspect_from",
+    )
+    # What decides each open case's effective moment: a change reschedules them.
+    SCHEDULING = ("effective_mode", "involuntary_immediately")
 
     class EffectiveMode(models.TextChoices):
         END_OF_TERMINATION_DATE = "end_of_termination_date", "End of the termination date"
@@ -235,10 +312,14 @@ class SafetySettings(models.Model):
         END_OF_LAST_DAY_OF_WORK = "end_of_last_day_of_work", "End of the last day of work"
 
     breaker_count = models.PositiveIntegerField(
-        default=25, help_text="Trip when one sync brings more new terminations than this."
+        default=25,
+        validators=count_validators(),
+        help_text="Trip when one sync brings more new terminations than this.",
     )
     breaker_share = models.FloatField(
-        default=0.05, help_text="…or more than this share of the active Okta population (0.05 = 5%)."
+        default=0.05,
+        validators=[validate_share],
+        help_text="…or more than this share of the active Okta population (0.05 = 5%).",
     )
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_reason = models.CharField(max_length=300, blank=True)
@@ -250,7 +331,9 @@ class SafetySettings(models.Model):
     )
     active_population = models.PositiveIntegerField(default=0, help_text="Active Okta users, last counted.")
     active_population_counted_at = models.DateTimeField(null=True, blank=True)
-    sla_target_hours = models.FloatField(default=4)
+    sla_target_hours = models.FloatField(
+        default=4, validators=[validate_sla_target_hours], help_text="Time to revoke expected, in hours."
+    )
     # An empty report right after a full one is more likely a broken report than a day without leavers.
     last_report_rows = models.PositiveIntegerField(
         null=True, blank=True, help_text="Rows in the last whole terminations report accepted."
@@ -258,7 +341,8 @@ class SafetySettings(models.Model):
     last_report_at = models.DateTimeField(null=True, blank=True)
     empty_report_suspect_from = models.PositiveIntegerField(
         default=20,
-        help_text="An empty report after one with at least this many rows is refused as suspect (0: never).",
+        validators=count_validators(),
+        help_text="An empty report after one with at least this many rows is refused as suspect.",
     )
 
     class Meta:
@@ -467,6 +551,22 @@ class Case(models.Model):
     @property
     def jira_url(self) -> str:
         return jira_browse_url(self.jira_key)
+
+    def schedule(self, safety: SafetySettings) -> None:
+        """Set the effective moment from the termination and the settings (the caller saves).
+
+        Immediate for an involuntary termination when so configured, from the moment it was seen (or
+        now, for a case already open when it becomes immediate); else per the configured mode. A case
+        once immediate stays so: a setting never puts back a moment access was already due to go.
+        """
+        termination = self.termination
+        if termination.is_involuntary and safety.involuntary_immediately and not self.immediate:
+            self.immediate = True
+            self.effective_at = min(self.effective_at, timezone.now()) if self.effective_at else None
+        if self.immediate:
+            self.effective_at = self.effective_at or termination.first_seen
+        else:
+            self.effective_at = termination.effective_moment(safety.effective_mode)
 
     def move_to(
         self, state: str, actor: Actor | Any, action: str = "", *, before: dict | None = None, after: dict | None = None

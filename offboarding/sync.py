@@ -2,7 +2,7 @@
 
 Running it twice in a row changes nothing and records nothing new. Each new case is looked up in
 Okta, assessed, and offered to the auto-approve rules as soon as its lookup is back; the breaker
-counts the new terminations first.
+counts the new terminations first. Then every case still undecided is offered to the rules too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.workday import WorkdayClient
-from offboarding.decisions import fire_rules
+from offboarding.decisions import fire_rules, fire_rules_for_open_cases, sound_rules
 from offboarding.identity import assess_case, look_up
 from offboarding.models import (
     Actor,
@@ -75,6 +75,8 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
         elif change == "cancelled":
             result.cancelled.append(case_id)
 
+    # Read once a sync: a rule that cannot be evaluated is reported once, not once per case.
+    rules = sound_rules()
     if result.created:
         result.breaker_tripped = check_breaker(len(result.created))
         okta = OktaClient.from_settings()
@@ -85,7 +87,9 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
             lookups = pool.map(lambda case_id: look_up(opened[case_id].termination, okta), result.created)
             for case_id, lookup in zip(result.created, lookups, strict=True):
                 assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
-                fire_rules(case_id)
+                fire_rules(case_id, rules)
+    # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
+    fire_rules_for_open_cases(rules)
     return result
 
 
@@ -382,12 +386,5 @@ def _check_revoked_too_early(case: Case, termination: Termination, actor: Actor)
 
 
 def _set_effective_moment(case: Case) -> None:
-    """Immediate for an involuntary termination when so configured, else per the configured mode."""
-    safety = SafetySettings.load()
-    termination = case.termination
-    if termination.is_involuntary and safety.involuntary_immediately:
-        case.immediate = True
-    if case.immediate:
-        case.effective_at = case.effective_at or termination.first_seen
-    else:
-        case.effective_at = termination.effective_moment(safety.effective_mode)
+    """As the safety settings say (`Case.schedule`), as a change of those settings reschedules too."""
+    case.schedule(SafetySettings.load())

@@ -16,6 +16,7 @@ from django.db import connection, models
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_q.brokers import get_broker
@@ -347,7 +348,10 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
 @role_required(ADMINS)
 @require_safe
 def rules(request: HttpRequest) -> HttpResponse:
-    return render(request, "offboarding/rules.html", {"rules": AutoApproveRule.objects.all()})
+    rules = list(AutoApproveRule.objects.all())
+    for rule in rules:
+        rule.unsound = rule.problems()
+    return render(request, "offboarding/rules.html", {"rules": rules})
 
 
 @role_required(ADMINS)
@@ -358,8 +362,8 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
     preview = None
     if request.method == "POST" and form.is_valid():
         if "preview" not in request.POST:
-            rule = decisions.save_audited(form, request.user, "rule")
-            messages.success(request, f"Rule “{rule.name}” saved.")
+            rule, approved = decisions.save_rule(form, request.user)
+            messages.success(request, f"Rule “{rule.name}” saved.{approved_now(approved)}")
             return redirect("rule_edit", rule.pk)
         preview = rule_preview(form.instance)
     elif request.method == "GET" and rule:
@@ -371,7 +375,18 @@ def rule_preview(rule: AutoApproveRule) -> dict:
     """What the rule would approve now; a disabled rule approves nothing, so say what it would once enabled."""
     trial = copy.copy(rule)
     trial.enabled = True
-    return {"disabled": not rule.enabled, "cases": decisions.cases_rule_would_approve(trial)}
+    return {
+        "disabled": not rule.enabled,
+        "problems": rule.problems(),
+        "cases": decisions.cases_rule_would_approve(trial),
+    }
+
+
+def approved_now(cases: list[Case]) -> str:
+    """What saving or enabling a rule just approved, for the message after it."""
+    if not cases:
+        return ""
+    return f" {len(cases)} pending case{pluralize(cases)} approved now."
 
 
 @role_required(ADMINS)
@@ -379,8 +394,12 @@ def rule_preview(rule: AutoApproveRule) -> dict:
 def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
     get_object_or_404(AutoApproveRule, pk=rule_id)
     enabled = request.POST.get("enabled") == "yes"
-    rule = decisions.set_rule_enabled(rule_id, enabled, request.user)
-    messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.")
+    try:
+        rule, approved = decisions.set_rule_enabled(rule_id, enabled, request.user)
+    except decisions.DecisionError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.{approved_now(approved)}")
     return redirect("rules")
 
 
@@ -424,12 +443,23 @@ def protected_account_remove(request: HttpRequest, account_id: int) -> HttpRespo
 @require_http_methods(["GET", "HEAD", "POST"])
 def safety_settings(request: HttpRequest) -> HttpResponse:
     safety = SafetySettings.load()
-    form = forms.SafetyForm(request.POST or None, instance=safety)
-    if request.method == "POST" and form.is_valid():
-        decisions.save_audited(form, request.user, "safety")
-        messages.success(request, "Safety settings saved.")
+    # A POST names its part of the page; one that names none is the thresholds, the page's first form.
+    posted = request.POST.get("part", "thresholds") if request.method == "POST" else None
+    if posted is not None and posted not in forms.SAFETY_PARTS:
+        messages.error(request, "That is not a part of the safety settings; nothing was saved.")
         return redirect("safety_settings")
-    return render(request, "offboarding/safety.html", {"form": form, "safety": safety})
+    parts = {
+        # The posted form validates a copy: the page's facts keep showing what is saved.
+        name: form(request.POST, instance=copy.copy(safety)) if name == posted else form(instance=safety)
+        for name, form in forms.SAFETY_PARTS.items()
+    }
+    if posted and parts[posted].is_valid():
+        rescheduled = decisions.save_safety(parts[posted], request.user)
+        moved = f" {len(rescheduled)} open case{pluralize(rescheduled)} rescheduled." if rescheduled else ""
+        messages.success(request, f"Safety settings saved.{moved}")
+        return redirect("safety_settings")
+    waiting = Case.objects.filter(state__in=Case.OPEN_STATES, started_at=None, termination__isnull=False).count()
+    return render(request, "offboarding/safety.html", {"parts": parts, "safety": safety, "open_cases": waiting})
 
 
 @role_required(ADMINS)
