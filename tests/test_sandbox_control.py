@@ -117,6 +117,19 @@ class TestControlState:
         assert [g["name"] for g in state["groups"]] == ["Everyone", "Finance - NetSuite Users"]
         assert state["sessions_revoked"] is False and state["oauth_tokens_revoked"] is False
 
+    def test_it_adds_several_groups_in_one_call(self, sandbox):
+        made = sandbox.add_okta_groups([{"name": "VPN Users"}, {"name": "AD: Sales", "type": "APP_GROUP"}])
+        assert [(g["profile"]["name"], g["type"]) for g in made] == [
+            ("VPN Users", "OKTA_GROUP"),
+            ("AD: Sales", "APP_GROUP"),
+        ]
+        listed = {g["id"]: g["profile"]["name"] for g in sandbox.okta_groups()}
+        assert {listed[g["id"]] for g in made} == {"VPN Users", "AD: Sales"}
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.add_okta_groups([{"name": "Fine"}, {"name": "Odd", "colour": "blue"}])
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.call("POST", "workday/terminations", json=[{"employee_id": "E1"}])
+
     def test_it_refuses_a_duplicate_login(self, sandbox):
         sandbox.add_okta_user("1", "Ada", "Lovelace", login="ada@acme.example")
         with pytest.raises(SandboxControlError, match="400"):
