@@ -29,6 +29,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+# The world the soak starts from: nobody but the leavers it adds.
+SOAK_WORLD = {"pending_terminations": 0, "workers": 0}
+
+
 def soak(
     sandbox,
     start_cluster: Callable[[], subprocess.Popen],
@@ -42,8 +46,12 @@ def soak(
     life: tuple[float, float] = (2.0, 6.0),
     timeout: float = 600.0,
     log: Callable[[str], None] = lambda line: None,
+    reset: bool = True,
 ) -> dict:
-    """Run the soak against `sandbox` (a sandbox.control.Sandbox) and the database Django is set up on."""
+    """Run the soak against `sandbox` (a sandbox.control.Sandbox) and the database Django is set up on.
+
+    `reset=False` when the sandbox is already reset to SOAK_WORLD with an empty request log (as the
+    test's fixture does)."""
     from django.utils import timezone
     from django_q.brokers import get_broker
     from django_q.models import Schedule
@@ -53,7 +61,8 @@ def soak(
 
     rng = random.Random(seed)
     started = time.monotonic()
-    sandbox.reset(pending_terminations=0, workers=0)
+    if reset:
+        sandbox.reset(**SOAK_WORLD)
     user_ids = []
     for n in range(cases):
         employee_id = f"S{n:04d}"

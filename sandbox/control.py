@@ -68,6 +68,10 @@ class Sandbox:
     def add_okta_group(self, name: str, type: str = "OKTA_GROUP", **extra: Any) -> dict:
         return self.call("POST", "okta/groups", json={"name": name, "type": type, **extra})
 
+    def add_okta_groups(self, groups: list[dict]) -> list[dict]:
+        """Several groups in one call: each {"name", "type" (OKTA_GROUP), "description", "source"}."""
+        return self.call("POST", "okta/groups", json=groups)
+
     def add_okta_user(
         self,
         employee_number: str | None,

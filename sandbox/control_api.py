@@ -47,6 +47,8 @@ def handle(state: SandboxState, request: Request) -> Response:
     try:
         endpoint, args = routes.bind("sandbox").match(request.path, request.method)
         body = json.loads(request.get_data(as_text=True) or "{}") if request.method in ("POST", "PATCH") else {}
+        if not isinstance(body, dict) and endpoint != "add_group":
+            raise OptionError("expected a JSON object")
         with state.lock:
             return json_response(globals()[f"_{endpoint}"](state, body, request, **args))
     except HTTPException as error:
@@ -128,6 +130,9 @@ def _list_groups(state, body, request):
 
 
 def _add_group(state, body, request):
+    """One group, or a list of them in one call (answered with the list)."""
+    if isinstance(body, list):
+        return [_add_group(state, dict(each), request) for each in body]
     group = state.add_group(
         body.pop("name"), body.pop("type", "OKTA_GROUP"), body.pop("description", ""), body.pop("source", "")
     )

@@ -51,13 +51,22 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
+def pytest_collection_modifyitems(items):
+    """The browser tests run last (after pytest-django's own ordering), so one Chromium serves them all
+    and every other test keeps Django's check against database calls from async code (see `browser`)."""
+    items[:] = sorted(items, key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+
+
+pytest_collection_modifyitems = pytest.hookimpl(trylast=True)(pytest_collection_modifyitems)
+
+
+@pytest.fixture(scope="session")
 def browser(chromium_path):
-    """One Chromium per test module.
+    """One Chromium for the run, started by the first browser test (they run last).
 
     Playwright's sync API keeps an event loop running in this thread while it is started, which
     Django would take for async code; the ORM calls the tests make here are synchronous, so
-    allow them, for as long as the browser lives only.
+    allow them, for as long as the browser lives only: from the first browser test to the end.
     """
     from playwright.sync_api import sync_playwright
 

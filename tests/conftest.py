@@ -77,8 +77,9 @@ def leaver(org):
         days_ahead: int = 7,
         **columns,
     ) -> dict:
-        group_ids = [org.add_okta_group(f"{name} {employee_id}")["id"] for name in groups]
-        group_ids += [org.add_okta_group(f"{name} {employee_id}", type="APP_GROUP")["id"] for name in app_groups]
+        wanted = [{"name": f"{name} {employee_id}"} for name in groups]
+        wanted += [{"name": f"{name} {employee_id}", "type": "APP_GROUP"} for name in app_groups]
+        group_ids = [group["id"] for group in org.add_okta_groups(wanted)] if wanted else []
         user = org.add_okta_user(employee_id, first, last, groups=group_ids) if in_okta else None
         row = {
             "Worker": f"{first} {last}",

@@ -39,7 +39,7 @@ def sandbox_server():
 
 @pytest.fixture(scope="session")
 def sandbox_handle(sandbox_server) -> Sandbox:
-    """The control client, one for the session so its connections are kept alive between tests."""
+    """The control client, one for the whole run (it holds no state of its own between calls)."""
     return Sandbox(sandbox_server.url, reset_defaults=TEST_RESET_DEFAULTS)
 
 

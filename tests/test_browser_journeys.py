@@ -1,11 +1,14 @@
 """The security team's main journeys in a real browser (system Chromium), against the live server and the sandbox.
 
 The django-q2 cluster does not run in tests: when a page's approval has enqueued the revocation, the
-test runs it from a background thread while the page is open, and watches the page follow it.
+test runs it from a background thread while the page is open, and watches the page follow it. The
+page's timers run on Playwright's fake clock, moved on one poll at a time, so no test waits out the
+page's polling interval.
 """
 
 import re
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -15,6 +18,7 @@ from offboarding import revocation, sync
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+POLL_MS = 1500  # static/js/case-progress.js's interval
 
 
 @pytest.fixture
@@ -38,6 +42,16 @@ def run_in_background(case_id: int) -> threading.Thread:
     return thread
 
 
+def follow_progress(page, done, timeout: float = 30) -> None:
+    """Move the page's fake clock on to its next poll of the case's progress, and wait for that answer,
+    until `done()` (the revocation runs for real meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the page never showed the revocation finished"
+        with page.expect_response(lambda response: response.url.endswith("/progress")):
+            page.clock.run_for(POLL_MS * 4)  # (the page waits four intervals after a failed poll)
+
+
 def decide(page, button: str, confirm: str, reason: str | None = None) -> None:
     """Press a decision button on the case page, then confirm on the next page."""
     page.get_by_role("button", name=button).click()
@@ -50,6 +64,7 @@ def decide(page, button: str, confirm: str, reason: str | None = None) -> None:
 class TestApproverJourney:
     def test_filter_open_approve_and_watch_it_happen(self, browser_page, sign_in, screenshot, approver, cases, org):
         page = browser_page
+        page.clock.install()
         sign_in(approver)
         expect(page.get_by_role("heading", name="Queue")).to_be_visible()
         page.get_by_label("Department").select_option("Engineering")
@@ -75,11 +90,12 @@ class TestApproverJourney:
 
         case = cases["E100"]
         worker = run_in_background(case.pk)
+        jira = page.locator("#result-jira a")
+        follow_progress(page, lambda: page.locator("#case-state").inner_text() == "Completed" and jira.count())
         expect(page.locator("#case-state")).to_have_text("Completed", timeout=30_000)
         worker.join(timeout=30)
         expect(page.locator("#steps")).to_contain_text("Deactivate")
         expect(page.locator("#steps tr[data-status=failed]")).to_have_count(0)
-        jira = page.locator("#result-jira a")
         expect(jira).to_have_text(re.compile(r"^SEC-\d+$"), timeout=30_000)
         assert page.evaluate("window.notReloaded") is True, "the page reloaded"
         expect(page.get_by_role("button", name="Reject…")).to_be_hidden()

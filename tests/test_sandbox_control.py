@@ -1,5 +1,6 @@
 """The control API, seeding and the demo company, and the spec checker the other tests rely on."""
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -10,6 +11,7 @@ import requests
 from sandbox.control import SandboxControlError
 from sandbox.state import OKTA_RATE_LIMIT_DEFAULTS
 from tests.openapi_specs import validate_jira, validate_okta
+from tests.processes import wait_for
 
 
 def okta_search(sandbox, search):
@@ -117,6 +119,19 @@ class TestControlState:
         assert [g["name"] for g in state["groups"]] == ["Everyone", "Finance - NetSuite Users"]
         assert state["sessions_revoked"] is False and state["oauth_tokens_revoked"] is False
 
+    def test_it_adds_several_groups_in_one_call(self, sandbox):
+        made = sandbox.add_okta_groups([{"name": "VPN Users"}, {"name": "AD: Sales", "type": "APP_GROUP"}])
+        assert [(g["profile"]["name"], g["type"]) for g in made] == [
+            ("VPN Users", "OKTA_GROUP"),
+            ("AD: Sales", "APP_GROUP"),
+        ]
+        listed = {g["id"]: g["profile"]["name"] for g in sandbox.okta_groups()}
+        assert {listed[g["id"]] for g in made} == {"VPN Users", "AD: Sales"}
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.add_okta_groups([{"name": "Fine"}, {"name": "Odd", "colour": "blue"}])
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.call("POST", "workday/terminations", json=[{"employee_id": "E1"}])
+
     def test_it_refuses_a_duplicate_login(self, sandbox):
         sandbox.add_okta_user("1", "Ada", "Lovelace", login="ada@acme.example")
         with pytest.raises(SandboxControlError, match="400"):
@@ -145,10 +160,19 @@ class TestRequestLog:
         assert sandbox.requests() == []
 
     def test_it_counts_the_requests_in_flight_as_each_arrives(self, sandbox):
-        sandbox.fault("jira", "latency", seconds=0.3, count=3)
+        issue = f"{sandbox.jira_url}/rest/api/3/issue/SEC-1"
+        sandbox.fault("jira", "timeout", seconds=30)  # holds each request until the fault is cleared
+
+        def held(_):
+            with contextlib.suppress(requests.ConnectionError):  # dropped when the fault goes
+                requests.get(issue, timeout=10)
+
         with ThreadPoolExecutor(max_workers=3) as pool:
-            list(pool.map(lambda _: requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10), range(3)))
-        requests.get(f"{sandbox.jira_url}/rest/api/3/issue/SEC-1", timeout=10)
+            for n in range(3):
+                pool.submit(held, n)
+            wait_for(lambda: sandbox.faults()[0]["hits"] == 3, 10, "three requests held", every=0.01)
+            sandbox.clear_faults()
+        requests.get(issue, timeout=10)
         assert sorted(r["in_flight"] for r in sandbox.requests("jira")) == [1, 1, 2, 3]
 
     def test_a_reset_switches_faults_off_and_can_empty_the_log_in_the_same_call(self, sandbox):

@@ -5,6 +5,7 @@ test module importing another cannot slip in unnoticed.
 """
 
 import ast
+from functools import cache
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -12,8 +13,9 @@ TESTS = Path(__file__).resolve().parent
 CHECKS = {"pytest.raises", "pytest.fail", "pytest.warns", "expect"}
 
 
-def modules() -> dict[Path, ast.Module]:
-    return {path: ast.parse(path.read_text(), str(path)) for path in sorted(TESTS.glob("*.py"))}
+@cache
+def modules(directory: Path = TESTS) -> dict[Path, ast.Module]:
+    return {path: ast.parse(path.read_text(), str(path)) for path in sorted(directory.glob("*.py"))}
 
 
 def checks_directly(function: ast.FunctionDef) -> bool:
@@ -36,18 +38,18 @@ def called_names(function: ast.FunctionDef) -> set[str]:
     return names
 
 
-def unchecked_tests() -> list[str]:
-    trees = modules()
-    helpers: dict[str, list[ast.FunctionDef]] = {}
+def unchecked_tests(directory: Path = TESTS) -> list[str]:
+    trees = modules(directory)
+    calls: dict[str, set[str]] = {}  # helper -> what it calls (over every helper of that name)
+    checking = set()
     for tree in trees.values():
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("test_"):
-                helpers.setdefault(node.name, []).append(node)
+                calls.setdefault(node.name, set()).update(called_names(node))
+                if checks_directly(node):
+                    checking.add(node.name)
     # A helper checks if it asserts, or calls a helper that does.
-    checking = {name for name, defs in helpers.items() if any(checks_directly(d) for d in defs)}
-    while grown := {
-        name for name, defs in helpers.items() if name not in checking and any(called_names(d) & checking for d in defs)
-    }:
+    while grown := {name for name, called in calls.items() if name not in checking and called & checking}:
         checking |= grown
     found = []
     for path, tree in trees.items():
@@ -75,11 +77,10 @@ def test_test_modules_import_no_other_test_module():
     assert imports == []
 
 
-def test_the_checks_see_a_test_that_checks_nothing(tmp_path, monkeypatch):
+def test_the_checks_see_a_test_that_checks_nothing(tmp_path):
     (tmp_path / "test_example.py").write_text(
         "def helper():\n    assert 1\n\n"
         "def test_checks():\n    helper()\n\n"
         "def test_only_runs():\n    print('no check')\n"
     )
-    monkeypatch.setitem(globals(), "TESTS", tmp_path)
-    assert unchecked_tests() == ["test_example.py:7 test_only_runs"]
+    assert unchecked_tests(tmp_path) == ["test_example.py:7 test_only_runs"]
