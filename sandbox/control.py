@@ -128,6 +128,10 @@ class Sandbox:
     def terminations(self) -> list[dict]:
         return self.call("GET", "workday/terminations")
 
+    def notifications_sent(self) -> list[dict]:
+        """Workday's notifications that have been answered, with the status each got."""
+        return self.call("GET", "workday/notifications")
+
     def workers(self) -> list[dict]:
         return self.call("GET", "workday/workers")
 

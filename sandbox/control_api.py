@@ -27,6 +27,7 @@ routes = Map(
         Rule("/_sandbox/workday/terminations/<employee_id>/rescind", methods=["POST"], endpoint="rescind_termination"),
         Rule("/_sandbox/workday/workers", methods=["GET"], endpoint="list_workers"),
         Rule("/_sandbox/workday/notify/<employee_id>", methods=["POST"], endpoint="notify"),
+        Rule("/_sandbox/workday/notifications", methods=["GET"], endpoint="list_notifications"),
         Rule("/_sandbox/okta/groups", methods=["GET"], endpoint="list_groups"),
         Rule("/_sandbox/okta/groups", methods=["POST"], endpoint="add_group"),
         Rule("/_sandbox/okta/groups/<group_id>/users/<user_id>", methods=["PUT"], endpoint="add_membership"),
@@ -115,6 +116,11 @@ def _notify(state, body, request, employee_id):
         raise OptionError("no push_url configured (a reset option)")
     workday.notify(state, employee_id, body.get("event", "termination.effective"))
     return {"sent": employee_id}
+
+
+def _list_notifications(state, body, request):
+    with state.lock:
+        return list(state.notifications_sent)
 
 
 def _list_workers(state, body, request):

@@ -217,6 +217,8 @@ class SandboxState:
             # Corrections HR makes after the report has been read once (employee id -> columns).
             self.scheduled_corrections: dict[str, dict[str, str]] = {}
             self.jira_issues: list[JiraIssue] = []
+            # Workday's outbound notifications once answered: employee id, event and the HTTP status (0: no answer).
+            self.notifications_sent: list[dict] = []
             self.access_tokens: dict[str, dict] = {}
             self.used_assertion_ids: set[str] = set()
             self.faults: list = []

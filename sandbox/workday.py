@@ -185,8 +185,14 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
 def notify(state: SandboxState, employee_id: str, event: str) -> None:
     """Send the outbound notification, when one is configured, without holding up the caller."""
     url, secret = state.options.push_url, state.options.push_secret
+
+    def send_and_note() -> None:
+        status = send_notification(url, secret, employee_id, event)
+        with state.lock:
+            state.notifications_sent.append({"employee_id": employee_id, "event": event, "status": status})
+
     if url:
-        threading.Thread(target=send_notification, args=(url, secret, employee_id, event), daemon=True).start()
+        threading.Thread(target=send_and_note, daemon=True).start()
 
 
 def send_notification(url: str, secret: str, employee_id: str, event: str) -> int:

@@ -168,5 +168,7 @@ class TestSandboxSendsNotifications:
     def test_a_termination_entered_in_workday_arrives_by_itself(self, sandbox, live_server, settings, leaver):
         settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
         leaver("E100")
-        wait_for(Case.objects.exists, 30, "the notification to open a case", every=0.02)
+        # Until the product has answered it: the request's sync goes on after the case is opened.
+        wait_for(sandbox.notifications_sent, 30, "the product to answer the notification", every=0.02)
+        assert [n["status"] for n in sandbox.notifications_sent()] == [200]
         assert Case.objects.get().termination.employee_id == "E100"
