@@ -69,7 +69,13 @@ class ProtectedAccountAdmin(AdminsMayEdit):
 @admin.register(SafetySettings, site=site)
 class SafetySettingsAdmin(AdminsMayEdit):
     list_display = ["__str__", "breaker_count", "breaker_share", "breaker_tripped_at", "effective_mode"]
-    readonly_fields = ["breaker_tripped_at", "breaker_reason", "active_population", "active_population_counted_at"]
+    readonly_fields = [
+        "breaker_tripped_at",
+        "breaker_reason",
+        "breaker_reset_at",
+        "active_population",
+        "active_population_counted_at",
+    ]
 
     def has_add_permission(self, request):
         return False

@@ -309,5 +309,6 @@ def reset_breaker(user) -> None:
     before = {"tripped_at": safety.breaker_tripped_at, "reason": safety.breaker_reason}
     safety.breaker_tripped_at = None
     safety.breaker_reason = ""
+    safety.breaker_reset_at = timezone.now()
     safety.save()
     AuditEvent.record("safety.breaker_reset", actor=user, obj=safety, before=before, after={"tripped_at": None})

@@ -86,7 +86,7 @@ class SafetyForm(forms.ModelForm):
         model = SafetySettings
         fields = ["breaker_count", "breaker_share"]
         labels = {
-            "breaker_count": "Trip above this many new terminations in one sync",
+            "breaker_count": "Trip above this many new terminations within the window",
             "breaker_share": "…or above this share of active Okta users (0.02 = 2%)",
         }
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -232,13 +233,21 @@ class SafetySettings(models.Model):
         END_OF_LAST_DAY_OF_WORK = "end_of_last_day_of_work", "End of the last day of work"
 
     breaker_count = models.PositiveIntegerField(
-        default=25, help_text="Trip when one sync brings more new terminations than this."
+        default=25, help_text="Trip when more new terminations than this arrive within the window."
     )
     breaker_share = models.FloatField(
         default=0.05, help_text="…or more than this share of the active Okta population (0.05 = 5%)."
     )
+    # A sliding window, not one sync: thirty pushes a minute apart are the same burst as one report of thirty.
+    breaker_window_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="New terminations are counted over this many minutes, across polls and pushes alike.",
+    )
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_reason = models.CharField(max_length=300, blank=True)
+    # What arrived before a reset an admin has seen: the window counts from the reset.
+    breaker_reset_at = models.DateTimeField(null=True, blank=True)
     effective_mode = models.CharField(
         max_length=40, choices=EffectiveMode.choices, default=EffectiveMode.END_OF_TERMINATION_DATE
     )

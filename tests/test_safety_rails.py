@@ -1,10 +1,15 @@
 """Safety rails: the mass-termination breaker, protected accounts, and who may decide."""
 
+from datetime import timedelta
+
 import pytest
+from django.test import Client
+from django.utils import timezone
 
 from offboarding import decisions
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.sync import SyncResult, sync_workday
+from tests.test_push import SECRET, URL, event, signed
 
 
 def sync() -> SyncResult:
@@ -56,6 +61,70 @@ class TestMassTerminationBreaker:
     def test_an_ordinary_sync_does_not_trip_it(self, leaver):
         leaver()
         assert not sync().breaker_tripped
+
+
+@pytest.fixture
+def push(org, settings):
+    """Workday's signed notification of one worker's termination, through the push endpoint."""
+    settings.WORKDAY_PUSH_SECRET = SECRET
+    client = Client()
+
+    def send(employee_id: str) -> None:
+        body = event(employee_id)
+        response = client.post(URL, data=body, content_type="application/json", **signed(body))
+        assert response.status_code == 200, response.content
+
+    return send
+
+
+def opened_minutes_ago(minutes: int, *employee_ids: str) -> None:
+    Case.objects.filter(termination__employee_id__in=employee_ids).update(
+        created_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+class TestBreakerWindow:
+    def test_thirty_pushes_trip_it_and_the_later_cases_wait_for_humans(self, leaver, push):
+        # The count threshold (25 by default) alone: the sandbox's small org would trip the share first.
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_share": 1.0})
+        AutoApproveRule.objects.create(name="Everyone")
+        people = [f"E{n:03}" for n in range(30)]
+        for n, employee_id in enumerate(people):
+            leaver(employee_id, f"Person{n}", "Leaver")
+        for employee_id in people:
+            push(employee_id)
+        safety = SafetySettings.load()
+        assert safety.breaker_tripped
+        assert "26 new terminations within 60 minutes, across syncs and pushes (threshold 25)" in safety.breaker_reason
+        cases = {c.termination.employee_id: c for c in Case.objects.select_related("termination")}
+        assert all(cases[e].decided_by_rule is not None for e in people[:25])
+        waiting = [cases[e] for e in people[25:]]
+        assert all(c.decided_by_rule is None and c.state == Case.State.PENDING_REVIEW for c in waiting)
+        assert AuditEvent.objects.filter(action="safety.breaker_tripped").count() == 1
+
+    def test_cases_older_than_the_window_do_not_count(self, leaver, push):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": 2, "breaker_window_minutes": 10})
+        for n in range(5):
+            leaver(f"E10{n}", f"Person{n}", "Leaver")
+        push("E100")
+        push("E101")
+        opened_minutes_ago(11, "E100", "E101")
+        push("E102")
+        push("E103")
+        assert not SafetySettings.load().breaker_tripped  # two in the window; the two before it are out
+        push("E104")
+        safety = SafetySettings.load()
+        assert safety.breaker_tripped
+        assert "3 new terminations within 10 minutes" in safety.breaker_reason
+
+    def test_polls_and_pushes_count_together(self, leaver, push):
+        SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": 2})
+        leaver("E100", "Ann", "One")
+        leaver("E101", "Ben", "Two")
+        sync()
+        leaver("E102", "Cat", "Three")
+        push("E102")
+        assert SafetySettings.load().breaker_tripped
 
 
 class TestProtectedAccounts:
