@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.roles import APPROVERS, has_role
 from offboarding import restore, revocation
 from offboarding.clients.okta import OktaClient
-from offboarding.identity import build_plan
+from offboarding.identity import Holdings, build_plan, read_holdings
 from offboarding.models import (
     Actor,
     Approval,
@@ -59,13 +59,18 @@ def _enqueue_if_due(case: Case) -> None:
 
 
 def rules_may_decide(case: Case, safety: SafetySettings) -> bool:
-    """Whether any rule may approve this case at all; when not, a human decides."""
+    """Whether any rule may approve this case at all; when not, a human decides.
+
+    Protection is judged by the current protected list, not only the one of when the case opened
+    (the groups are the ones read at review; the revocation reads them live again before any change).
+    """
     return (
         case.kind == Case.Kind.WORKDAY
         and case.state == Case.State.PENDING_REVIEW
         and case.identity == Case.Identity.EXACT
         and not case.protected_reason
         and not safety.breaker_tripped
+        and not Holdings.stored(case).protection()
     )
 
 
@@ -109,9 +114,56 @@ def fire_rules(case_id: int) -> Case:
 # --- A person's decisions -----------------------------------------------------------------
 
 
-def approve(case_id: int, user, reason: str = "") -> Case:
-    """A person's approval; a protected or emergency case needs two distinct approvers."""
+def _case_as_it_is(case_id: int) -> Case:
+    """The case as it is now, unlocked (for what is read from Okta before its decision locks it)."""
+    case = Case.objects.filter(pk=case_id).first()
+    if case is None:
+        raise DecisionError("There is no such case.")
+    return case
+
+
+def _holdings_now(case: Case, okta: OktaClient | None) -> Holdings:
+    """What the person holds in Okta now, for a case a person may still decide (else nothing is read)."""
+    if not (case.is_decidable and case.okta_user_id):
+        return Holdings.stored(case)
+    return read_holdings(case, okta or OktaClient.from_settings())
+
+
+def reassess_protection(case: Case, holdings: Holdings, actor: Actor | Any) -> None:
+    """Record protection found now (the case is locked): a case that became protected needs two approvers.
+
+    A decidable case that became protected goes to needs_attention, saying why, as one protected
+    when it opened does. Protection is only ever added: a case once protected stays so, so neither an
+    entry removed nor Okta not answering lets one person's word through.
+    """
+    protected = holdings.protection()
+    if not protected or case.protected_reason:
+        return
+    before = case.protected_reason
+    case.protected_reason = protected
+    state = case.state
+    if case.state in Case.DECIDABLE_STATES:
+        state = Case.State.NEEDS_ATTENTION
+        why = f"This is a {protected}: two distinct approvers are needed."
+        case.attention_reason = " ".join(filter(None, [case.attention_reason, why]))
+    case.move_to(
+        state,
+        actor,
+        "case.protection_changed",
+        before={"protected": before},
+        after={"protected": protected, "judged_from": holdings.source},
+    )
+
+
+def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None) -> Case:
+    """A person's approval; a protected or emergency case needs two distinct approvers.
+
+    Whether the person is protected is judged again at every approval, from the current protected
+    list and their Okta groups read live (before the transaction, so no lock waits on Okta; the
+    groups stored at review when Okta does not answer, the revocation reading them live again).
+    """
     _require_approver(user, "approve")
+    holdings = _holdings_now(_case_as_it_is(case_id), okta)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         if not case.is_decidable:
@@ -122,6 +174,9 @@ def approve(case_id: int, user, reason: str = "") -> Case:
             raise DecisionError("You requested this offboard; a different approver must approve it.")
         if case.approvals.filter(user=user).exists():
             raise DecisionError("You have already approved this case; a second, different approver is needed.")
+        if holdings.user_id != case.okta_user_id:
+            raise DecisionError("The case's Okta user changed while it was being checked; look at it again.")
+        reassess_protection(case, holdings, user)
         Approval.objects.create(case=case, user=user, reason=reason)
         if case.needs_two_approvers and case.approvals.count() < 2:
             AuditEvent.record(

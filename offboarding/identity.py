@@ -88,6 +88,48 @@ def build_plan(user: OktaUser, groups: list[OktaGroup]) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Holdings:
+    """What protection is judged from: the person's Okta id, login and groups, live or as stored at review.
+
+    Okta has no admin-role API in the product's clients (nor the sandbox), so an admin role counts only
+    through a protected group, user or login.
+    """
+
+    user_id: str
+    login: str
+    groups: list[dict]
+    live: bool
+    note: str = ""
+
+    @classmethod
+    def stored(cls, case: Case, note: str = "") -> Holdings:
+        return cls(case.okta_user_id, case.okta_login, case.plan.get("groups", []), live=False, note=note)
+
+    def protection(self, entries: list[ProtectedAccount] | None = None) -> str:
+        """Why the person is protected by the current protected list, or ""."""
+        return ProtectedAccount.reason_for(self.user_id, self.login, self.groups, entries) if self.user_id else ""
+
+    @property
+    def source(self) -> str:
+        return "live Okta groups" if self.live else f"groups stored at review ({self.note or 'Okta not read'})"
+
+
+def read_holdings(case: Case, okta: OktaClient) -> Holdings:
+    """The case's Okta user and groups as Okta says now; the stored ones when Okta does not answer.
+
+    No database writes and no locks: read it before the transaction that decides.
+    """
+    if not case.okta_user_id:
+        return Holdings.stored(case, "no Okta user resolved")
+    try:
+        user = okta.get_user(case.okta_user_id)
+        groups = [g.as_dict() for g in okta.list_user_groups(user.id)]
+    except VendorError as e:
+        return Holdings.stored(case, f"Okta did not answer: {e.summary}")
+    return Holdings(user.id, user.login, groups, live=True)
+
+
 def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
     """Okta's side of one leaver with their groups, or the error that stopped the lookup.
 

@@ -210,10 +210,15 @@ class ProtectedAccount(models.Model):
         return f"{self.get_kind_display()}: {self.value}"
 
     @classmethod
-    def reason_for(cls, user_id: str, login: str, groups: list[dict]) -> str:
-        """Why this Okta user is protected, or "" when they are not."""
+    def reason_for(
+        cls, user_id: str, login: str, groups: list[dict], entries: list[ProtectedAccount] | None = None
+    ) -> str:
+        """Why this Okta user is protected, or "" when they are not.
+
+        `entries` is the protected list when the caller has read it already (a page of many cases).
+        """
         group_keys = {g["id"] for g in groups} | {g["name"].casefold() for g in groups}
-        for entry in cls.objects.all():
+        for entry in cls.objects.all() if entries is None else entries:
             value = entry.value.casefold()
             if (
                 (entry.kind == cls.Kind.USER_ID and entry.value == user_id)

@@ -26,6 +26,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
+from offboarding.identity import Holdings
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.templatetags.audit_format import duration
 
@@ -67,6 +68,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = forms.QueueFilterForm(request.GET or None, departments=departments())
     cases = filtered_cases(form.cleaned_data if form.is_valid() else {})
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Protection by today's list (one read of it for the page), not only the one of when each case opened.
+    protected = list(ProtectedAccount.objects.all())
+    for row in page:
+        row.protected_now = row.protected_reason or Holdings.stored(row).protection(protected)
     # Only the queue's states are shown: counted from the state index, not over every case ever.
     open_cases = Case.objects.filter(state__in=QUEUE_ORDER)
     counts = dict(open_cases.values_list("state").annotate(n=Count("id")).order_by())
@@ -131,9 +136,11 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         pk=case_id,
     )
     approvals = list(case.approvals.select_related("user").order_by("at"))
+    live = live_okta(case)
     context = {
         "case": case,
-        "live": live_okta(case),
+        "live": live,
+        "protected_now": protection_now(case, live),
         "steps": case.steps.all(),
         "events": case.events.all(),
         "approvals": approvals,
@@ -160,6 +167,15 @@ def live_okta(case: Case) -> dict:
         "user": user,
         "groups": [{**g.as_dict(), "new": bool(planned) and g.id not in planned} for g in groups],
     }
+
+
+def protection_now(case: Case, live: dict) -> str:
+    """Why the person is protected by today's list and the groups Okta shows now (or stored at review)."""
+    if case.protected_reason:
+        return case.protected_reason
+    if user := live.get("user"):
+        return Holdings(user.id, user.login, live["groups"], live=True).protection()
+    return Holdings.stored(case).protection()
 
 
 @never_cache
@@ -229,7 +245,7 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
 @require_POST
 def case_approve(request: HttpRequest, case_id: int) -> HttpResponse:
     def perform(pk: int, reason: str) -> None:
-        case = decisions.approve(pk, request.user, reason)
+        case = decisions.approve(pk, request.user, reason, okta=okta_for_pages())
         if case.is_decidable:
             messages.info(request, "Your approval is recorded; a second, different approver must approve too.")
 
