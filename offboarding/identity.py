@@ -155,8 +155,11 @@ def assess_case(
     if lookup is None:
         lookup = look_up(case.termination, okta or OktaClient.from_settings())
     if isinstance(lookup, VendorError):
+        note = f"The Okta lookup failed ({lookup.summary}); it is tried again at the next sync."
         with transaction.atomic():
+            Case.objects.filter(pk=case_id, identity=Case.Identity.UNRESOLVED).update(identity_note=note)
             AuditEvent.record("okta.lookup_failed", actor=actor, case=case, after={"error": str(lookup)})
+        case.refresh_from_db()
         return case
     user = lookup.user
     plan = build_plan(user, lookup.groups) if user else {}
