@@ -144,6 +144,42 @@ def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
         return e
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """An Okta user who may be the leaver, as the person choosing sees them: read live, with their groups."""
+
+    user: OktaUser
+    found_by: str
+    groups: list[OktaGroup]
+
+    @property
+    def group_dicts(self) -> list[dict]:
+        return [g.as_dict() for g in self.groups]
+
+    def protection(self) -> str:
+        """Why this user is protected by the current protected list, or ""."""
+        return ProtectedAccount.reason_for(self.user.id, self.user.login, self.group_dicts)
+
+    def as_dict(self) -> dict:
+        return {**self.user.as_dict(), "found_by": self.found_by, "groups": [g.name for g in self.groups]}
+
+
+def find_candidates(termination: Termination, okta: OktaClient) -> list[Candidate]:
+    """Everyone in Okta who may be this leaver, each once: by employee number, by work email as login,
+    and people of the same name (a mistyped employee number), with their groups; raises VendorError.
+    """
+    found: dict[str, tuple[OktaUser, str]] = {}
+    for user in okta.find_users_by_employee_number(termination.employee_id):
+        found.setdefault(user.id, (user, "employee number"))
+    if termination.email and (user := okta.find_user_by_login(termination.email)):
+        found.setdefault(user.id, (user, "work email"))
+    surname = termination.last_name or (termination.name.split() or [""])[-1]
+    for user in okta.search_users(surname) if surname else []:
+        if names_agree(termination, user):
+            found.setdefault(user.id, (user, "same name"))
+    return [Candidate(user, found_by, okta.list_user_groups(user.id)) for user, found_by in found.values()]
+
+
 def assess_case(
     case_id: int, *, okta: OktaClient | None = None, actor: Actor = SYNC, lookup: Lookup | VendorError | None = None
 ) -> Case:
@@ -175,6 +211,7 @@ def assess_case(
             protected,
         )
         case.okta_user_id, case.okta_login = (user.id, user.login) if user else ("", "")
+        case.identity_proposal = {}  # a choice proposed before this lookup answered is moot
         doubts = [lookup.note] if lookup.identity != Case.Identity.EXACT else []
         if protected:
             doubts.append(f"This is a {protected}: two distinct approvers are needed.")

@@ -319,6 +319,8 @@ class Case(models.Model):
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"
+        # Not "completed": that means access revoked and verified (the ticket, the SLA, the history say so).
+        NO_ACCOUNT = "no_account", "Closed: no Okta account"
 
     class Kind(models.TextChoices):
         WORKDAY = "workday", "Workday termination"
@@ -353,6 +355,9 @@ class Case(models.Model):
     identity_note = models.TextField(blank=True)
     protected_reason = models.CharField(max_length=300, blank=True)
     plan = models.JSONField(default=dict, blank=True)
+    # A person's choice of the Okta user (or of "no Okta account") that waits for a second approver because a
+    # protected person is involved: {"outcome", "okta_user_id", "login", "reason", "by", "by_id", "at", "protected"}.
+    identity_proposal = models.JSONField(default=dict, blank=True)
 
     effective_at = models.DateTimeField(null=True, blank=True, db_index=True)
     immediate = models.BooleanField(default=False)

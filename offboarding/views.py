@@ -26,7 +26,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
-from offboarding.identity import Holdings
+from offboarding.identity import Holdings, find_candidates
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.templatetags.audit_format import duration
 
@@ -219,6 +219,7 @@ ACTION_LABELS = {
     "retry": "Retry",
     "restore": "Request a restore",
     "approve_restore": "Approve the restore",
+    "no_account": "Close as no Okta account",
 }
 
 
@@ -233,11 +234,11 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
             {"case": case, "action": action, "label": ACTION_LABELS[action], "reason": reason},
         )
     try:
-        perform(case.pk, reason)
+        said = perform(case.pk, reason)  # a decision that did less than `success` says what it did
     except decisions.DecisionError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, success)
+        messages.success(request, said or success)
     return redirect(case)
 
 
@@ -294,6 +295,57 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
         lambda pk, _: decisions.approve_restore(pk, request.user),
         "Restore approved; access is being given back.",
     )
+
+
+# --- Identity: choose the Okta user, or record that there is none --------------------------
+
+
+@role_required(APPROVERS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def case_identity(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The Okta users who may be the leaver, read live, to choose one (POST) or to say there is none."""
+    case = get_object_or_404(Case.objects.select_related("termination"), pk=case_id)
+    if request.method == "POST":
+        return choose_identity(request, case)
+    refusal, candidates, error = decisions.identity_refusal(case), [], ""
+    if not refusal:
+        try:
+            candidates = [(c, c.protection()) for c in find_candidates(case.termination, okta_for_pages())]
+        except VendorError as e:
+            error = f"Okta could not be reached ({e.summary}); the candidates cannot be shown. Try again in a moment."
+    context = {"case": case, "refusal": refusal, "candidates": candidates, "error": error}
+    return render(request, "offboarding/identity.html", context)
+
+
+def choose_identity(request: HttpRequest, case: Case) -> HttpResponse:
+    okta_user_id, reason = request.POST.get("okta_user_id", ""), request.POST.get("reason", "").strip()
+    try:
+        case = decisions.choose_identity(case.pk, request.user, okta_user_id, reason, okta=okta_for_pages())
+    except decisions.DecisionError as e:
+        messages.error(request, str(e))
+        return redirect("case_identity", case.pk)
+    if case.identity_proposal:
+        messages.info(
+            request,
+            "Your choice is recorded; as this is a protected account, a second, different approver must make it too.",
+        )
+    else:
+        messages.success(
+            request, f"{case.okta_login} is now this case’s Okta user; the plan is computed from their groups."
+        )
+    return redirect(case)
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_no_account(request: HttpRequest, case_id: int) -> HttpResponse:
+    def perform(pk: int, reason: str) -> str:
+        case = decisions.close_no_account(pk, request.user, reason, okta=okta_for_pages())
+        if case.identity_proposal:
+            return "Recorded; as a protected account is among the candidates, a second, different approver must agree."
+        return ""
+
+    return decide(request, case_id, "no_account", perform, "Closed: no Okta account, nothing to revoke.")
 
 
 # --- Emergency offboard -----------------------------------------------------------------
