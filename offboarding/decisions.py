@@ -256,6 +256,12 @@ def _require_identity_open(case: Case) -> None:
         raise DecisionError(refusal)
 
 
+def _require_storable(text: str) -> None:
+    # PostgreSQL stores no NUL character in text or JSON: refuse it here rather than fail on the write.
+    if "\x00" in text:
+        raise DecisionError("The reason holds a NUL character, which cannot be stored; remove it.")
+
+
 def _candidates_now(case: Case, okta: OktaClient | None) -> list[Candidate]:
     try:
         return find_candidates(case.termination, okta or OktaClient.from_settings())
@@ -309,6 +315,7 @@ def choose_identity(case_id: int, user, okta_user_id: str, reason: str, okta: Ok
     if not okta_user_id:
         raise DecisionError("Choose one of the Okta users listed.")
     _require_reason(reason, "to choose the Okta user")
+    _require_storable(reason)
     case = _case_as_it_is(case_id)
     _require_identity_open(case)
     candidates = _candidates_now(case, okta)
@@ -362,6 +369,7 @@ def close_no_account(case_id: int, user, reason: str, okta: OktaClient | None = 
     """
     _require_approver(user, "record that there is no Okta account")
     _require_reason(reason, "to record that there is no Okta account")
+    _require_storable(reason)
     case = _case_as_it_is(case_id)
     _require_identity_open(case)
     candidates = _candidates_now(case, okta)

@@ -242,6 +242,17 @@ class TestRefusals:
         body = identity_page(client, case)
         assert "alice already approved revoking zack@acme.example" in body
 
+    def test_a_reason_that_cannot_be_stored_is_refused_not_a_500(self, client, approver, two_users):
+        case = two_users["case"]
+        client.force_login(approver)
+        response = choose(client, case, two_users["first"]["id"], reason="it is her\x00")
+        assert "cannot be stored" in response.content.decode()
+        response = client.post(
+            reverse("case_no_account", args=[case.pk]), {"reason": "none\x00", "confirmed": "yes"}, follow=True
+        )
+        assert response.status_code == 200 and "cannot be stored" in response.content.decode()
+        assert nothing_changed(case)
+
     def test_when_okta_does_not_answer_it_says_so_and_changes_nothing(self, client, org, approver, two_users):
         case = two_users["case"]
         client.force_login(approver)
