@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from offboarding import decisions, reconcile, sync, tickets
+from offboarding import decisions, reconcile, sla, sync, tickets
 from offboarding.models import AuditEvent, Case, ProtectedAccount
 from tests.page_helpers import make_case
 
@@ -154,6 +154,16 @@ class TestNoOktaAccount:
             "Contractor who never had an account"
         )
 
+    def test_auditors_find_it_as_closed_not_as_a_revocation(self, client, approver, auditor, nobody):
+        client.force_login(approver)
+        close_as_no_account(client, nobody)
+        client.force_login(auditor)
+        found = client.get(reverse("history"), {"state": Case.State.NO_ACCOUNT}).content.decode()
+        assert "Zoë Müller" in found
+        assert "Zoë Müller" not in client.get(reverse("history"), {"state": Case.State.COMPLETED}).content.decode()
+        evidence = client.get(reverse("evidence", args=[nobody.pk])).content.decode()
+        assert "Closed: no Okta account" in evidence
+
     def test_a_protected_candidate_takes_two_approvers(self, client, org, approver, second_approver, two_users):
         ProtectedAccount.objects.create(kind="group", value="VPN Users E100")
         case = two_users["case"]
@@ -174,6 +184,8 @@ class TestNoOktaAccount:
         Case.objects.filter(pk=case.pk).update(effective_at=timezone.now() - timedelta(days=1))  # past due
         client.force_login(approver)
         close_as_no_account(client, case)
+        yesterday = timezone.localdate() - timedelta(days=1)
+        assert sla.report(yesterday, yesterday, 4)["overdue_count"] == 0  # nothing was to be revoked, so none late
         assert reconcile.reconcile().checked == 1
         assert reconcile.reconcile().findings == []
         assert Case.objects.get().state == Case.State.NO_ACCOUNT
