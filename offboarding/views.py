@@ -71,7 +71,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     # Protection by today's list (one read of it for the page), not only the one of when each case opened.
     protected = list(ProtectedAccount.objects.all())
     for row in page:
-        row.protected_now = row.protected_reason or Holdings.stored(row).protection(protected)
+        still_open = row.state in Case.OPEN_STATES
+        row.protected_now = row.protected_reason or (still_open and Holdings.stored(row).protection(protected))
     # Only the queue's states are shown: counted from the state index, not over every case ever.
     open_cases = Case.objects.filter(state__in=QUEUE_ORDER)
     counts = dict(open_cases.values_list("state").annotate(n=Count("id")).order_by())
@@ -170,8 +171,11 @@ def live_okta(case: Case) -> dict:
 
 
 def protection_now(case: Case, live: dict) -> str:
-    """Why the person is protected by today's list and the groups Okta shows now (or stored at review)."""
-    if case.protected_reason:
+    """Why the person is protected by today's list and the groups Okta shows now (or stored at review).
+
+    Only while the case is open: once it ran or closed, what protection it needed is the stored one.
+    """
+    if case.protected_reason or case.state not in Case.OPEN_STATES:
         return case.protected_reason
     if user := live.get("user"):
         return Holdings(user.id, user.login, live["groups"], live=True).protection()
