@@ -1,5 +1,9 @@
 """Safety rails: the mass-termination breaker, protected accounts, and who may decide."""
 
+import hashlib
+import hmac
+import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,7 +13,6 @@ from django.utils import timezone
 from offboarding import decisions, revocation
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.sync import SyncResult, sync_workday
-from tests.test_push import SECRET, URL, event, signed
 
 
 def sync() -> SyncResult:
@@ -63,15 +66,22 @@ class TestMassTerminationBreaker:
         assert not sync().breaker_tripped
 
 
+PUSH_SECRET = "test-push-secret"
+
+
 @pytest.fixture
 def push(org, settings):
-    """Workday's signed notification of one worker's termination, through the push endpoint."""
-    settings.WORKDAY_PUSH_SECRET = SECRET
+    """Workday's signed notification of one worker's termination, through the push endpoint
+    (signed as tests/test_push.py describes)."""
+    settings.WORKDAY_PUSH_SECRET = PUSH_SECRET
     client = Client()
 
     def send(employee_id: str) -> None:
-        body = event(employee_id)
-        response = client.post(URL, data=body, content_type="application/json", **signed(body))
+        body = json.dumps({"employee_id": employee_id, "event": "termination.entered"}).encode()
+        timestamp = int(time.time())
+        signature = hmac.new(PUSH_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+        headers = {"HTTP_X_WORKDAY_SIGNATURE": f"t={timestamp},v1={signature}"}
+        response = client.post("/api/workday/events", data=body, content_type="application/json", **headers)
         assert response.status_code == 200, response.content
 
     return send
@@ -237,6 +247,20 @@ class TestProtectionCheckedBeforeRevocation:
         groups = {g["name"] for g in org.okta_user(person["user_id"])["groups"]}
         assert SUPER_ADMINS not in groups
         assert AuditEvent.verify_chain()[0]
+
+    def test_an_approval_okta_could_not_check_is_caught_before_any_change(self, org, leaver, approver):
+        ProtectedAccount.objects.create(kind="group", value=SUPER_ADMINS)
+        person = leaver(days_ahead=-1)
+        sync()
+        add_to_super_admins(org, person["user_id"])  # after the case opened
+        org.fault("okta", "outage", "GET /api/v1/users/*")
+        case = decisions.approve(Case.objects.get().pk, approver)  # judged from the groups stored at review
+        assert case.state == Case.State.APPROVED
+        org.clear_faults()
+        org.clear_requests()
+        assert revocation.run_case(case.pk) == Case.State.NEEDS_ATTENTION
+        assert okta_changes(org) == []
+        assert SUPER_ADMINS in Case.objects.get().attention_reason
 
     def test_a_case_a_rule_approved_is_held_for_two_people(self, org, leaver, make_user):
         AutoApproveRule.objects.create(name="Now", timing=AutoApproveRule.Timing.IMMEDIATELY)
