@@ -238,11 +238,12 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
             {"case": case, "action": action, "label": ACTION_LABELS[action], "reason": reason},
         )
     try:
-        said = perform(case.pk, reason)  # a decision that did less than `success` says what it did
+        said = perform(case.pk, reason)
     except decisions.DecisionError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, said or success)
+        # A decision that did less than `success` (waits for a second person) returns what it did, in words.
+        messages.success(request, said if isinstance(said, str) and said else success)
     return redirect(case)
 
 
