@@ -102,6 +102,7 @@ class SafetySettingsAdmin(AdminsMayEdit):
     readonly_fields = [
         "breaker_tripped_at",
         "breaker_reason",
+        "breaker_reset_at",
         "active_population",
         "active_population_counted_at",
         "last_report_rows",

@@ -1,4 +1,7 @@
-"""The mass-termination breaker: when too many people leave at once, auto-approval pauses and humans decide."""
+"""The mass-termination breaker: when too many people leave at once, auto-approval pauses and humans decide.
+
+It counts over a sliding window, across polls and pushes alike, and stays tripped until an admin resets it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from django.utils import timezone
 from offboarding.alerts import send_alert
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient
-from offboarding.models import Actor, AuditEvent, SafetySettings
+from offboarding.models import Actor, AuditEvent, Case, SafetySettings
 
 log = logging.getLogger(__name__)
 
@@ -21,25 +24,44 @@ POPULATION_RECOUNT = timedelta(hours=24)
 SHARE_APPLIES_FROM = 5
 
 
-def check_breaker(new_terminations: int) -> bool:
-    """Trip the breaker when one sync brings too many new terminations; True while it is tripped."""
+def check_breaker(new_in_this_sync: int) -> bool:
+    """Trip the breaker when too many new terminations arrive within the window; True while it is tripped.
+
+    The count is of the cases Workday opened over the last `breaker_window_minutes`, this sync's
+    included, whether they came in one report or one push each: thirty pushes are the same burst
+    as a report of thirty.
+    """
     safety = SafetySettings.load()
     if safety.breaker_tripped:
         return True
+    count = new_terminations_in_window(safety)
+    where = (
+        "in one sync"
+        if count <= new_in_this_sync
+        else f"within {safety.breaker_window_minutes} minutes, across syncs and pushes"
+    )
     reason = ""
-    if new_terminations > safety.breaker_count:
-        reason = f"{new_terminations} new terminations in one sync (threshold {safety.breaker_count})"
-    elif new_terminations >= SHARE_APPLIES_FROM:
+    if count > safety.breaker_count:
+        reason = f"{count} new terminations {where} (threshold {safety.breaker_count})"
+    elif count >= SHARE_APPLIES_FROM:
         population = active_population(safety)
-        if population and new_terminations / population > safety.breaker_share:
+        if population and count / population > safety.breaker_share:
             reason = (
-                f"{new_terminations} new terminations are {new_terminations / population:.1%} of "
+                f"{count} new terminations {where} are {count / population:.1%} of "
                 f"{population} active Okta users (threshold {safety.breaker_share:.1%})"
             )
     if reason:
         trip_breaker(reason)
         return True
     return False
+
+
+def new_terminations_in_window(safety: SafetySettings) -> int:
+    """Cases opened from Workday within the window; none from before the last reset (an admin has seen those)."""
+    since = timezone.now() - timedelta(minutes=safety.breaker_window_minutes)
+    if safety.breaker_reset_at and safety.breaker_reset_at > since:
+        since = safety.breaker_reset_at
+    return Case.objects.filter(kind=Case.Kind.WORKDAY, created_at__gte=since).count()
 
 
 def active_population(safety: SafetySettings) -> int:

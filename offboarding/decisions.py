@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import APPROVERS, has_role
-from offboarding import restore, retries, revocation
+from offboarding import restore, retries, revocation, tickets
 from offboarding.alerts import send_alert
+from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient
-from offboarding.identity import build_plan
+from offboarding.identity import Candidate, Holdings, build_plan, find_candidates, read_holdings
 from offboarding.models import (
     Actor,
     Approval,
@@ -66,13 +67,18 @@ def _enqueue_if_due(case: Case) -> None:
 
 
 def rules_may_decide(case: Case, safety: SafetySettings) -> bool:
-    """Whether any rule may approve this case at all; when not, a human decides."""
+    """Whether any rule may approve this case at all; when not, a human decides.
+
+    Protection is judged by the current protected list, not only the one of when the case opened
+    (the groups are the ones read at review; the revocation reads them live again before any change).
+    """
     return (
         case.kind == Case.Kind.WORKDAY
         and case.state == Case.State.PENDING_REVIEW
         and case.identity == Case.Identity.EXACT
         and not case.protected_reason
         and not safety.breaker_tripped
+        and not Holdings.stored(case).protection()
     )
 
 
@@ -166,9 +172,56 @@ def fire_rules_for_open_cases(rules: list[AutoApproveRule] | None = None) -> lis
 # --- A person's decisions -----------------------------------------------------------------
 
 
-def approve(case_id: int, user, reason: str = "") -> Case:
-    """A person's approval; a protected or emergency case needs two distinct approvers."""
+def _case_as_it_is(case_id: int) -> Case:
+    """The case as it is now, unlocked (for what is read from Okta before its decision locks it)."""
+    case = Case.objects.filter(pk=case_id).first()
+    if case is None:
+        raise DecisionError("There is no such case.")
+    return case
+
+
+def _holdings_now(case: Case, okta: OktaClient | None) -> Holdings:
+    """What the person holds in Okta now, for a case a person may still decide (else nothing is read)."""
+    if not (case.is_decidable and case.okta_user_id):
+        return Holdings.stored(case)
+    return read_holdings(case, okta or OktaClient.from_settings())
+
+
+def reassess_protection(case: Case, holdings: Holdings, actor: Actor | Any) -> None:
+    """Record protection found now (the case is locked): a case that became protected needs two approvers.
+
+    A decidable case that became protected goes to needs_attention, saying why, as one protected
+    when it opened does. Protection is only ever added: a case once protected stays so, so neither an
+    entry removed nor Okta not answering lets one person's word through.
+    """
+    protected = holdings.protection()
+    if not protected or case.protected_reason:
+        return
+    before = case.protected_reason
+    case.protected_reason = protected
+    state = case.state
+    if case.state in Case.DECIDABLE_STATES:
+        state = Case.State.NEEDS_ATTENTION
+        why = f"This is a {protected}: two distinct approvers are needed."
+        case.attention_reason = " ".join(filter(None, [case.attention_reason, why]))
+    case.move_to(
+        state,
+        actor,
+        "case.protection_changed",
+        before={"protected": before},
+        after={"protected": protected, "judged_from": holdings.source},
+    )
+
+
+def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None) -> Case:
+    """A person's approval; a protected or emergency case needs two distinct approvers.
+
+    Whether the person is protected is judged again at every approval, from the current protected
+    list and their Okta groups read live (before the transaction, so no lock waits on Okta; the
+    groups stored at review when Okta does not answer, the revocation reading them live again).
+    """
     _require_approver(user, "approve")
+    holdings = _holdings_now(_case_as_it_is(case_id), okta)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         if not case.is_decidable:
@@ -179,6 +232,9 @@ def approve(case_id: int, user, reason: str = "") -> Case:
             raise DecisionError("You requested this offboard; a different approver must approve it.")
         if case.approvals.filter(user=user).exists():
             raise DecisionError("You have already approved this case; a second, different approver is needed.")
+        if holdings.user_id != case.okta_user_id:
+            raise DecisionError("The case's Okta user changed while it was being checked; look at it again.")
+        reassess_protection(case, holdings, user)
         Approval.objects.create(case=case, user=user, reason=reason)
         if case.needs_two_approvers and case.approvals.count() < 2:
             AuditEvent.record(
@@ -252,6 +308,180 @@ def retry_due_cases(now: datetime | None = None) -> list[int]:
             continue
         retried.append(case_id)
     return retried
+
+
+# --- Identity: which Okta user the leaver is, or none ----------------------------------------
+
+
+def identity_refusal(case: Case) -> str:
+    """Why the case's Okta user can no longer be chosen (nor "no Okta account" recorded), or ""."""
+    if case.kind != Case.Kind.WORKDAY:
+        return "An emergency offboard names its Okta user when it starts; there is nothing to choose."
+    if not case.is_decidable:
+        return f"This case is {case.get_state_display().lower()}; its Okta user can no longer be changed."
+    if case.identity == Case.Identity.EXACT:
+        return "The Okta user matches exactly (employee number and name); there is nothing to choose."
+    if approvers := list(case.approvals.values_list("user__username", flat=True)):
+        return (
+            f"{', '.join(approvers)} already approved revoking {case.okta_login}; "
+            "reject the case if that is the wrong person."
+        )
+    return ""
+
+
+def _require_identity_open(case: Case) -> None:
+    if refusal := identity_refusal(case):
+        raise DecisionError(refusal)
+
+
+def _require_storable(text: str) -> None:
+    # PostgreSQL stores no NUL character in text or JSON: refuse it here rather than fail on the write.
+    if "\x00" in text:
+        raise DecisionError("The reason holds a NUL character, which cannot be stored; remove it.")
+
+
+def _candidates_now(case: Case, okta: OktaClient | None) -> list[Candidate]:
+    try:
+        return find_candidates(case.termination, okta or OktaClient.from_settings())
+    except VendorError as e:
+        raise DecisionError(f"Okta could not be reached ({e.summary}); nothing was changed. Try again.") from e
+
+
+def _second_person_agrees(case: Case, proposal: dict, user, reason: str, protected: str) -> dict | None:
+    """A choice involving a protected person takes two approvers: the first one's waits as a proposal.
+
+    Returns the proposal a second, different approver has just agreed to; else records this one and
+    returns None. A different choice replaces the proposal (it then waits for someone else).
+    """
+    pending = case.identity_proposal
+    same = bool(pending) and all(pending.get(k) == proposal.get(k) for k in ("outcome", "okta_user_id"))
+    if same and pending["by_id"] == user.pk:
+        raise DecisionError("You have already proposed this; a second, different approver must confirm it.")
+    if same:
+        return pending
+    case.identity_proposal = {
+        **proposal,
+        "reason": reason,
+        "by": user.get_username(),
+        "by_id": user.pk,
+        "at": timezone.now().isoformat(),
+        "protected": protected,
+    }
+    case.save(update_fields=["identity_proposal", "updated_at"])
+    AuditEvent.record(
+        "case.identity_proposed",
+        actor=user,
+        case=case,
+        after={**proposal, "reason": reason, "protected": protected, "waiting_for": "a second approver"},
+    )
+    return None
+
+
+def _who_decided(user, reason: str, agreed: dict | None) -> str:
+    by = f"{agreed['by']} (“{agreed['reason']}”) and {user.get_username()}" if agreed else user.get_username()
+    return f"{by}: “{reason}”"
+
+
+def choose_identity(case_id: int, user, okta_user_id: str, reason: str, okta: OktaClient | None = None) -> Case:
+    """An approver picks the leaver's Okta user among the candidates Okta shows now.
+
+    The plan is computed for that user and protection judged again; the case then waits for its
+    approval as any other. A protected user takes two distinct approvers to choose: the first's
+    choice waits for a second's.
+    """
+    _require_approver(user, "choose the Okta user")
+    if not okta_user_id:
+        raise DecisionError("Choose one of the Okta users listed.")
+    _require_reason(reason, "to choose the Okta user")
+    _require_storable(reason)
+    case = _case_as_it_is(case_id)
+    _require_identity_open(case)
+    candidates = _candidates_now(case, okta)
+    chosen = next((c for c in candidates if c.user.id == okta_user_id), None)
+    if chosen is None:
+        raise DecisionError("That Okta user is not among the candidates looked up for this case; nothing was changed.")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        _require_identity_open(case)
+        other = Case.objects.filter(okta_user_id=chosen.user.id, state__in=(*Case.OPEN_STATES, Case.State.RUNNING))
+        if other := other.exclude(pk=case.pk).first():
+            raise DecisionError(f"{chosen.user.login} already has an open case (case {other.pk}).")
+        protected = chosen.protection()
+        proposal = {"outcome": "chosen", "okta_user_id": chosen.user.id, "login": chosen.user.login}
+        agreed = _second_person_agrees(case, proposal, user, reason, protected) if protected else None
+        if protected and agreed is None:
+            return case
+        before = {"identity": case.identity, "okta_user_id": case.okta_user_id, "protected": case.protected_reason}
+        case.identity = Case.Identity.CHOSEN
+        case.identity_note = (
+            f"{chosen.user.login} chosen among {len(candidates)} Okta user(s) by {_who_decided(user, reason, agreed)}"
+        )
+        case.okta_user_id, case.okta_login = chosen.user.id, chosen.user.login
+        case.plan = build_plan(chosen.user, chosen.groups)
+        case.protected_reason, case.identity_proposal = protected, {}
+        case.attention_reason = f"This is a {protected}: two distinct approvers are needed." if protected else ""
+        case.move_to(
+            Case.State.NEEDS_ATTENTION if protected else Case.State.PENDING_REVIEW,
+            user,
+            "case.identity_chosen",
+            before=before,
+            after={
+                "identity": case.identity,
+                "okta_user_id": chosen.user.id,
+                "login": chosen.user.login,
+                "reason": reason,
+                "proposed_by": agreed["by"] if agreed else None,
+                "protected": protected,
+                "candidates": [c.as_dict() for c in candidates],
+                "remove": len(case.plan["remove"]),
+            },
+        )
+    return case
+
+
+def close_no_account(case_id: int, user, reason: str, okta: OktaClient | None = None) -> Case:
+    """Record that the leaver has no Okta account: nothing to revoke; the case closes, its ticket saying so.
+
+    The Okta users looked up are kept on the case as ruled out. When one of them is protected, it takes
+    two distinct approvers: the first's word waits for a second's.
+    """
+    _require_approver(user, "record that there is no Okta account")
+    _require_reason(reason, "to record that there is no Okta account")
+    _require_storable(reason)
+    case = _case_as_it_is(case_id)
+    _require_identity_open(case)
+    candidates = _candidates_now(case, okta)
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        _require_identity_open(case)
+        protected = "; ".join(f"{c.user.login} is a {why}" for c in candidates if (why := c.protection()))
+        proposal = {"outcome": "no_account", "okta_user_id": ""}
+        agreed = _second_person_agrees(case, proposal, user, reason, protected) if protected else None
+        if protected and agreed is None:
+            return case
+        now = timezone.now()
+        before = {"identity": case.identity, "okta_user_id": case.okta_user_id}
+        ruled_out = [c.as_dict() for c in candidates]
+        case.identity_note = f"Closed as no Okta account by {_who_decided(user, reason, agreed)}."
+        case.plan = {"computed_at": now.isoformat(), "nothing_to_revoke": True, "ruled_out": ruled_out}
+        case.okta_user_id, case.okta_login, case.protected_reason = "", "", ""
+        case.attention_reason, case.identity_proposal = "", {}
+        case.decided_by, case.decided_at, case.decision_reason, case.finished_at = user, now, reason, now
+        case.move_to(
+            Case.State.NO_ACCOUNT,
+            user,
+            "case.closed_no_account",
+            before=before,
+            after={
+                "reason": reason,
+                "proposed_by": agreed["by"] if agreed else None,
+                "ruled_out": ruled_out,
+                "protected": protected,
+            },
+        )
+        closed_in = current_request_id()
+        transaction.on_commit(lambda: tickets.enqueue_ticket(case.pk, closed_in))
+    return case
 
 
 def start_emergency(okta_user_id: str, user, reason: str) -> Case:
@@ -470,5 +700,6 @@ def reset_breaker(user) -> None:
     before = {"tripped_at": safety.breaker_tripped_at, "reason": safety.breaker_reason}
     safety.breaker_tripped_at = None
     safety.breaker_reason = ""
+    safety.breaker_reset_at = timezone.now()
     safety.save()
     AuditEvent.record("safety.breaker_reset", actor=user, obj=safety, before=before, after={"tripped_at": None})

@@ -126,7 +126,7 @@ class SafetyForm(forms.ModelForm):
         model = SafetySettings
         fields = list(SafetySettings.SETTINGS)
         labels = {
-            "breaker_count": "Trip above this many new terminations in one sync",
+            "breaker_count": "Trip above this many new terminations within the window",
             "breaker_share": "…or above this share of active Okta users (0.02 = 2%)",
             "effective_mode": "Access goes at",
             "involuntary_immediately": "Involuntary terminations take effect as soon as they are seen",

@@ -88,6 +88,48 @@ def build_plan(user: OktaUser, groups: list[OktaGroup]) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Holdings:
+    """What protection is judged from: the person's Okta id, login and groups, live or as stored at review.
+
+    Okta has no admin-role API in the product's clients (nor the sandbox), so an admin role counts only
+    through a protected group, user or login.
+    """
+
+    user_id: str
+    login: str
+    groups: list[dict]
+    live: bool
+    note: str = ""
+
+    @classmethod
+    def stored(cls, case: Case, note: str = "") -> Holdings:
+        return cls(case.okta_user_id, case.okta_login, case.plan.get("groups", []), live=False, note=note)
+
+    def protection(self, entries: list[ProtectedAccount] | None = None) -> str:
+        """Why the person is protected by the current protected list, or ""."""
+        return ProtectedAccount.reason_for(self.user_id, self.login, self.groups, entries) if self.user_id else ""
+
+    @property
+    def source(self) -> str:
+        return "live Okta groups" if self.live else f"groups stored at review ({self.note or 'Okta not read'})"
+
+
+def read_holdings(case: Case, okta: OktaClient) -> Holdings:
+    """The case's Okta user and groups as Okta says now; the stored ones when Okta does not answer.
+
+    No database writes and no locks: read it before the transaction that decides.
+    """
+    if not case.okta_user_id:
+        return Holdings.stored(case, "no Okta user resolved")
+    try:
+        user = okta.get_user(case.okta_user_id)
+        groups = [g.as_dict() for g in okta.list_user_groups(user.id)]
+    except VendorError as e:
+        return Holdings.stored(case, f"Okta did not answer: {e.summary}")
+    return Holdings(user.id, user.login, groups, live=True)
+
+
 def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
     """Okta's side of one leaver with their groups, or the error that stopped the lookup.
 
@@ -102,6 +144,42 @@ def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
         return e
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """An Okta user who may be the leaver, as the person choosing sees them: read live, with their groups."""
+
+    user: OktaUser
+    found_by: str
+    groups: list[OktaGroup]
+
+    @property
+    def group_dicts(self) -> list[dict]:
+        return [g.as_dict() for g in self.groups]
+
+    def protection(self) -> str:
+        """Why this user is protected by the current protected list, or ""."""
+        return ProtectedAccount.reason_for(self.user.id, self.user.login, self.group_dicts)
+
+    def as_dict(self) -> dict:
+        return {**self.user.as_dict(), "found_by": self.found_by, "groups": [g.name for g in self.groups]}
+
+
+def find_candidates(termination: Termination, okta: OktaClient) -> list[Candidate]:
+    """Everyone in Okta who may be this leaver, each once: by employee number, by work email as login,
+    and people of the same name (a mistyped employee number), with their groups; raises VendorError.
+    """
+    found: dict[str, tuple[OktaUser, str]] = {}
+    for user in okta.find_users_by_employee_number(termination.employee_id):
+        found.setdefault(user.id, (user, "employee number"))
+    if termination.email and (user := okta.find_user_by_login(termination.email)):
+        found.setdefault(user.id, (user, "work email"))
+    surname = termination.last_name or (termination.name.split() or [""])[-1]
+    for user in okta.search_users(surname) if surname else []:
+        if names_agree(termination, user):
+            found.setdefault(user.id, (user, "same name"))
+    return [Candidate(user, found_by, okta.list_user_groups(user.id)) for user, found_by in found.values()]
+
+
 def assess_case(
     case_id: int, *, okta: OktaClient | None = None, actor: Actor = SYNC, lookup: Lookup | VendorError | None = None
 ) -> Case:
@@ -113,8 +191,11 @@ def assess_case(
     if lookup is None:
         lookup = look_up(case.termination, okta or OktaClient.from_settings())
     if isinstance(lookup, VendorError):
+        note = f"The Okta lookup failed ({lookup.summary}); it is tried again at the next sync."
         with transaction.atomic():
+            Case.objects.filter(pk=case_id, identity=Case.Identity.UNRESOLVED).update(identity_note=note)
             AuditEvent.record("okta.lookup_failed", actor=actor, case=case, after={"error": str(lookup)})
+        case.refresh_from_db()
         return case
     user = lookup.user
     plan = build_plan(user, lookup.groups) if user else {}
@@ -130,6 +211,7 @@ def assess_case(
             protected,
         )
         case.okta_user_id, case.okta_login = (user.id, user.login) if user else ("", "")
+        case.identity_proposal = {}  # a choice proposed before this lookup answered is moot
         doubts = [lookup.note] if lookup.identity != Case.Identity.EXACT else []
         if protected:
             doubts.append(f"This is a {protected}: two distinct approvers are needed.")

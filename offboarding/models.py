@@ -251,10 +251,15 @@ class ProtectedAccount(models.Model):
         return f"{self.get_kind_display()}: {self.value}"
 
     @classmethod
-    def reason_for(cls, user_id: str, login: str, groups: list[dict]) -> str:
-        """Why this Okta user is protected, or "" when they are not."""
+    def reason_for(
+        cls, user_id: str, login: str, groups: list[dict], entries: list[ProtectedAccount] | None = None
+    ) -> str:
+        """Why this Okta user is protected, or "" when they are not.
+
+        `entries` is the protected list when the caller has read it already (a page of many cases).
+        """
         group_keys = {g["id"] for g in groups} | {g["name"].casefold() for g in groups}
-        for entry in cls.objects.all():
+        for entry in cls.objects.all() if entries is None else entries:
             value = entry.value.casefold()
             if (
                 (entry.kind == cls.Kind.USER_ID and entry.value == user_id)
@@ -314,15 +319,23 @@ class SafetySettings(models.Model):
     breaker_count = models.PositiveIntegerField(
         default=25,
         validators=count_validators(),
-        help_text="Trip when one sync brings more new terminations than this.",
+        help_text="Trip when more new terminations than this arrive within the window.",
     )
     breaker_share = models.FloatField(
         default=0.05,
         validators=[validate_share],
         help_text="…or more than this share of the active Okta population (0.05 = 5%).",
     )
+    # A sliding window, not one sync: thirty pushes a minute apart are the same burst as one report of thirty.
+    breaker_window_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="New terminations are counted over this many minutes, across polls and pushes alike.",
+    )
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_reason = models.CharField(max_length=300, blank=True)
+    # What arrived before a reset an admin has seen: the window counts from the reset.
+    breaker_reset_at = models.DateTimeField(null=True, blank=True)
     effective_mode = models.CharField(
         max_length=40, choices=EffectiveMode.choices, default=EffectiveMode.END_OF_TERMINATION_DATE
     )
@@ -392,6 +405,8 @@ class Case(models.Model):
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"
+        # Not "completed": that means access revoked and verified (the ticket, the SLA, the history say so).
+        NO_ACCOUNT = "no_account", "Closed: no Okta account"
 
     class Kind(models.TextChoices):
         WORKDAY = "workday", "Workday termination"
@@ -426,6 +441,9 @@ class Case(models.Model):
     identity_note = models.TextField(blank=True)
     protected_reason = models.CharField(max_length=300, blank=True)
     plan = models.JSONField(default=dict, blank=True)
+    # A person's choice of the Okta user (or of "no Okta account") that waits for a second approver because a
+    # protected person is involved: {"outcome", "okta_user_id", "login", "reason", "by", "by_id", "at", "protected"}.
+    identity_proposal = models.JSONField(default=dict, blank=True)
 
     effective_at = models.DateTimeField(null=True, blank=True, db_index=True)
     immediate = models.BooleanField(default=False)

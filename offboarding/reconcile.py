@@ -41,7 +41,9 @@ def reconcile() -> ReconciliationRun:
         except VendorError as e:
             run.errors.append({"case": case.pk, "error": str(e)})
             continue
-        for user in (u for u in users if u.status in CAN_SIGN_IN):
+        # Closed as "no Okta account": the users people looked at then and ruled out are not this person.
+        ruled_out = {u["id"] for u in case.plan.get("ruled_out", [])} if case.state == Case.State.NO_ACCOUNT else set()
+        for user in (u for u in users if u.status in CAN_SIGN_IN and u.id not in ruled_out):
             run.findings.append(
                 {
                     "case": case.pk,

@@ -3,7 +3,8 @@
 Read it top to bottom. A django-q2 task (or `manage.py run_due`) calls
 `run_case`, which claims the case with a conditional update and a lease, then:
 
-  1. reads the Okta user and all of their groups live (resolve, snapshot);
+  1. reads the Okta user and all of their groups live (resolve, snapshot), and stops there, changing
+     nothing, when the person is protected now and the case lacks two distinct approvals;
   2. removes every OKTA_GROUP membership (BUILT_IN and APP_GROUP are noted, not touched);
   3. clears sessions and revokes OAuth tokens;
   4. deactivates the user (lifecycle, never delete);
@@ -34,6 +35,7 @@ from offboarding import retries
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import DEPROVISIONED, OktaClient
+from offboarding.identity import Holdings
 from offboarding.models import AuditEvent, Case, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
@@ -51,6 +53,10 @@ from offboarding.steps import (
 from offboarding.tickets import comment_on_ticket, file_ticket
 
 log = logging.getLogger(__name__)
+
+
+class HeldProtected(Exception):
+    """The person is protected now and the case lacks two distinct approvals: stopped before any change."""
 
 
 # --- Scheduling and claiming ------------------------------------------------------
@@ -106,6 +112,8 @@ def run_case(case_id: int, request_id: str = "", okta: OktaClient | None = None,
         except LeaseLost:
             log.warning("Case %s was taken over by another worker", case_id)
             return "lease lost"
+        except HeldProtected:
+            return Case.State.NEEDS_ATTENTION
         if case.ticket == Case.Ticket.FILED:
             said = case.attention_reason if case.state == Case.State.NEEDS_ATTENTION else case.failure_summary
             comment_on_ticket(case, f"Re-run {case.get_state_display().lower()}. {said}".strip(), jira)
@@ -133,6 +141,10 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
         return {"groups": groups, "added_since_review": added}
 
     groups = perform(case, owner, Step.Kind.SNAPSHOT, snapshot, target=user_id)
+
+    # Protection is judged again from what was just read and the current protected list: someone made
+    # protected since the approval is not revoked on fewer than two people's word. Nothing is changed yet.
+    hold_if_protected(case, owner, resolved, groups)
 
     # 2. Remove every OKTA_GROUP membership, several at once; Okta refuses the others, so they are
     #    noted instead. Without a group list nothing can be removed, but deactivation still must not wait.
@@ -170,6 +182,59 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     # 5. Nothing is reported done that was not read back.
     perform(case, owner, Step.Kind.VERIFY, lambda: verify(okta, user_id), target=user_id)
+
+
+def hold_if_protected(case: Case, owner: str, resolved: Step, groups: Step) -> None:
+    """Stop before any change when the person is protected now and the case lacks two distinct approvals.
+
+    The case goes back to needs_attention, decidable again (its decision is cleared, a person's approval
+    stays as the first of two), and its reads are made again when it runs; on call are told.
+    """
+    if resolved.status == Step.Status.DONE and groups.status == Step.Status.DONE:
+        user = resolved.detail["user"]
+        holdings = Holdings(user["id"], user["login"], groups.detail["groups"], live=True)
+    else:  # Okta did not answer the reads: judge from what was stored at review
+        holdings = Holdings.stored(case, "Okta did not answer the reads before revocation")
+    protected = case.protected_reason or holdings.protection()  # once protected, always (decisions.py)
+    approvers = list(case.approvals.order_by("at").values_list("user__username", flat=True))
+    if not protected or len(approvers) >= 2:
+        if protected != case.protected_reason:  # for the record: the evidence says what was judged
+            Case.objects.filter(pk=case.pk).update(protected_reason=protected)
+            AuditEvent.record(
+                "case.protection_changed",
+                actor=ACTOR,
+                case=case,
+                before={"protected": case.protected_reason},
+                after={"protected": protected, "judged_from": holdings.source},
+            )
+            case.protected_reason = protected
+        return
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        if locked.state != Case.State.RUNNING or locked.lease_owner != owner:
+            raise LeaseLost(f"case {case.pk} is no longer ours")
+        case.refresh_from_db()
+        decided_by = case.decided_by.get_username() if case.decided_by else ""
+        before = {"protected": case.protected_reason, "decided_by": decided_by, "rule": case.rule_snapshot or None}
+        approved_by = ", ".join(approvers) or (f"rule “{case.rule_snapshot.get('name')}”" if case.rule_snapshot else "")
+        case.protected_reason = protected
+        case.attention_reason = (
+            f"Protected since it was approved: this is a {protected}, and only {approved_by or 'nobody'} approved it; "
+            "two distinct approvers are needed. Nothing was changed in Okta."
+        )
+        case.decided_by, case.decided_by_rule, case.rule_snapshot = None, None, {}
+        case.decided_at, case.decision_reason = None, ""
+        case.started_at, case.lease_owner, case.lease_until = None, "", None
+        case.steps.filter(kind__in=[Step.Kind.RESOLVE, Step.Kind.SNAPSHOT]).update(status=Step.Status.PENDING)
+        case.move_to(
+            Case.State.NEEDS_ATTENTION,
+            ACTOR,
+            "case.held_protected",
+            before=before,
+            after={"reason": case.attention_reason, "protected": protected, "approvers": approvers},
+        )
+    send_alert(f"Case {case.pk} held: {case.person_name} is protected", f"{case.attention_reason}\n\n{case.site_url}")
+    raise HeldProtected(case.attention_reason)
 
 
 def verify(okta: OktaClient, user_id: str) -> dict:

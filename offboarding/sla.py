@@ -19,8 +19,8 @@ from django.utils import timezone
 from offboarding.history import day_start
 from offboarding.models import Case, time_to_revoke
 
-# Cases a person decided not to offboard, or Workday called off, have no revocation to measure.
-NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED)
+# Cases a person decided not to offboard, Workday called off, or with no Okta account have no revocation to measure.
+NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED, Case.State.NO_ACCOUNT)
 LISTED = 50
 
 

@@ -2,7 +2,8 @@
 
 Running it twice in a row changes nothing and records nothing new. Each new case is looked up in
 Okta, assessed, and offered to the auto-approve rules as soon as its lookup is back; the breaker
-counts the new terminations first. Then every case still undecided is offered to the rules too.
+counts the new terminations first. A case whose lookup failed is looked up again at the next sync.
+Then every case still undecided is offered to the rules too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
+from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.workday import WorkdayClient
 from offboarding.decisions import fire_rules, fire_rules_for_open_cases, sound_rules
@@ -49,6 +51,7 @@ class SyncResult:
     cancelled: list[int] = field(default_factory=list)
     row_errors: int = 0
     breaker_tripped: bool = False
+    looked_up_again: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -88,9 +91,33 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
             for case_id, lookup in zip(result.created, lookups, strict=True):
                 assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
                 fire_rules(case_id, rules)
+    result.looked_up_again = _look_up_unresolved(employee_id, actor, skip=result.created)
     # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
     fire_rules_for_open_cases(rules)
     return result
+
+
+def _look_up_unresolved(employee_id: str | None, actor: Actor, skip: list[int]) -> list[int]:
+    """Look up again the cases whose Okta lookup failed before: a failed lookup is no answer, so they
+    must not stay "not looked up yet". Several at a time; while Okta fails every one, the rest wait."""
+    unresolved = Case.objects.filter(
+        kind=Case.Kind.WORKDAY, identity=Case.Identity.UNRESOLVED, state__in=Case.DECIDABLE_STATES
+    ).exclude(pk__in=skip)
+    if employee_id is not None:
+        unresolved = unresolved.filter(termination__employee_id=employee_id)
+    cases = list(unresolved.select_related("termination").order_by("pk"))
+    if not cases:
+        return []
+    okta, size, done = OktaClient.from_settings(), settings.REVOCATION_PARALLEL_CALLS, []
+    with ThreadPoolExecutor(max_workers=size) as pool:
+        for batch in (cases[i : i + size] for i in range(0, len(cases), size)):
+            lookups = list(pool.map(lambda case: look_up(case.termination, okta), batch))
+            for case, lookup in zip(batch, lookups, strict=True):
+                assess_case(case.pk, okta=okta, actor=actor, lookup=lookup)  # the rules are offered it after
+                done.append(case.pk)
+            if all(isinstance(lookup, VendorError) for lookup in lookups):
+                break
+    return done
 
 
 def _check_report_size(report, *, accept_empty: bool) -> None:

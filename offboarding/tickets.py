@@ -19,7 +19,9 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.jira import JiraClient
 from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, Step
-from offboarding.steps import ACTOR, perform
+from offboarding.request_id import current_request_id
+from offboarding.request_id import request_id as under_request_id
+from offboarding.steps import ACTOR, enqueue_case_job, perform
 
 
 def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
@@ -68,6 +70,20 @@ def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
         AuditEvent.record("jira.ticket_filed", actor=ACTOR, case=case, after={"key": case.jira_key})
 
 
+def enqueue_ticket(case_id: int, request_id: str = "") -> None:
+    """Hand the ticket of a case closed without a revocation (no Okta account) to a worker."""
+    enqueue_case_job("offboarding.tickets.file_ticket_of_case", "ticket", case_id, request_id)
+
+
+def file_ticket_of_case(case_id: int, request_id: str = "", jira: JiraClient | None = None) -> str:
+    """The django-q2 task of `enqueue_ticket`: file the case's ticket unless it is filed. Safe to deliver twice."""
+    with under_request_id(request_id or current_request_id() or None):
+        case = Case.objects.select_related("termination").get(pk=case_id)
+        if case.ticket != Case.Ticket.FILED:
+            file_ticket(case, jira)
+        return case.ticket
+
+
 def ticket_pending(case: Case) -> None:
     """Jira did not take the ticket this time; the revocation stands and a schedule retries."""
     Case.objects.filter(pk=case.pk).update(ticket=Case.Ticket.PENDING)
@@ -95,7 +111,7 @@ def retry_pending_tickets() -> list[int]:
     """
     filed = []
     finished = Q(
-        state__in=[Case.State.COMPLETED, Case.State.FAILED, Case.State.NEEDS_ATTENTION],
+        state__in=[Case.State.COMPLETED, Case.State.FAILED, Case.State.NEEDS_ATTENTION, Case.State.NO_ACCOUNT],
         finished_at__lt=timezone.now() - timedelta(minutes=1),
     )
     for case in Case.objects.filter(finished, ~Q(ticket=Case.Ticket.FILED)).select_related("termination"):
@@ -111,7 +127,10 @@ def revoked_in_full(case: Case) -> bool:
 
 
 def ticket_summary(case: Case) -> str:
-    outcome = "offboarded" if revoked_in_full(case) else "offboarding FAILED"
+    if case.state == Case.State.NO_ACCOUNT:
+        outcome = "closed: no Okta account, nothing to revoke"
+    else:
+        outcome = "offboarded" if revoked_in_full(case) else "offboarding FAILED"
     if case.state == Case.State.NEEDS_ATTENTION:
         outcome += ", needs attention"
     who = case.person_name + (f" ({case.termination.employee_id})" if case.termination else "")
@@ -119,7 +138,39 @@ def ticket_summary(case: Case) -> str:
     return " ".join(f"{who} {outcome}".split())[:250]
 
 
+def no_account_description(case: Case) -> dict:
+    """The ticket of a case closed as having no Okta account: who decided, why, and whom Okta had instead."""
+    t = case.termination
+    ruled_out = case.plan.get("ruled_out", [])
+    return adf.doc(
+        adf.heading("Result", 2),
+        adf.paragraph(adf.strong("CLOSED: no Okta account — nothing to revoke. Nothing was changed in Okta.")),
+        adf.heading("Who left", 3),
+        adf.bullet_list(
+            f"Name: {case.person_name}",
+            f"Workday Employee_ID: {t.employee_id}",
+            f"Work email: {t.email or '—'}",
+            f"Termination date: {t.termination_date}",
+        ),
+        adf.heading("Decision", 3),
+        adf.paragraph(f"{case.identity_note} Closed at {case.decided_at:%Y-%m-%d %H:%M:%S} UTC."),
+        adf.heading(f"Okta users looked up and ruled out ({len(ruled_out)})", 3),
+        adf.bullet_list(
+            *[
+                f"{u['login']} ({u['name']}, {u['status']}, employee number {u['employee_number'] or '—'})"
+                for u in ruled_out
+            ]
+        )
+        if ruled_out
+        else adf.paragraph("Okta had no user by this employee number, work email or name."),
+        adf.paragraph("Case: ", adf.link(case.site_url, case.site_url)),
+        adf.paragraph("The full evidence is attached as JSON."),
+    )
+
+
 def ticket_description(case: Case) -> dict:
+    if case.state == Case.State.NO_ACCOUNT:
+        return no_account_description(case)
     steps = list(case.steps.exclude(kind=Step.Kind.FILE_TICKET))
     removed = [s for s in steps if s.kind == Step.Kind.REMOVE_GROUP and s.status == Step.Status.DONE]
     kept = [s for s in steps if s.kind == Step.Kind.REMOVE_GROUP and s.status == Step.Status.SKIPPED]

@@ -27,6 +27,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
+from offboarding.identity import Holdings, find_candidates
 from offboarding.models import AlertDelivery, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from offboarding.templatetags.audit_format import duration
 
@@ -68,6 +69,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = forms.QueueFilterForm(request.GET or None, departments=departments())
     cases = filtered_cases(form.cleaned_data if form.is_valid() else {})
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Protection by today's list (one read of it for the page), not only the one of when each case opened.
+    protected = list(ProtectedAccount.objects.all())
+    for row in page:
+        still_open = row.state in Case.OPEN_STATES
+        row.protected_now = row.protected_reason or (still_open and Holdings.stored(row).protection(protected))
     # Only the queue's states are shown: counted from the state index, not over every case ever.
     open_cases = Case.objects.filter(state__in=QUEUE_ORDER)
     counts = dict(open_cases.values_list("state").annotate(n=Count("id")).order_by())
@@ -132,9 +138,11 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         pk=case_id,
     )
     approvals = list(case.approvals.select_related("user").order_by("at"))
+    live = live_okta(case)
     context = {
         "case": case,
-        "live": live_okta(case),
+        "live": live,
+        "protected_now": protection_now(case, live),
         "steps": case.steps.all(),
         "events": case.events.all(),
         "approvals": approvals,
@@ -161,6 +169,18 @@ def live_okta(case: Case) -> dict:
         "user": user,
         "groups": [{**g.as_dict(), "new": bool(planned) and g.id not in planned} for g in groups],
     }
+
+
+def protection_now(case: Case, live: dict) -> str:
+    """Why the person is protected by today's list and the groups Okta shows now (or stored at review).
+
+    Only while the case is open: once it ran or closed, what protection it needed is the stored one.
+    """
+    if case.protected_reason or case.state not in Case.OPEN_STATES:
+        return case.protected_reason
+    if user := live.get("user"):
+        return Holdings(user.id, user.login, live["groups"], live=True).protection()
+    return Holdings.stored(case).protection()
 
 
 @never_cache
@@ -204,6 +224,7 @@ ACTION_LABELS = {
     "retry": "Retry",
     "restore": "Request a restore",
     "approve_restore": "Approve the restore",
+    "no_account": "Close as no Okta account",
 }
 
 
@@ -218,11 +239,12 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
             {"case": case, "action": action, "label": ACTION_LABELS[action], "reason": reason},
         )
     try:
-        perform(case.pk, reason)
+        said = perform(case.pk, reason)
     except decisions.DecisionError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, success)
+        # A decision that did less than `success` (waits for a second person) returns what it did, in words.
+        messages.success(request, said if isinstance(said, str) and said else success)
     return redirect(case)
 
 
@@ -230,7 +252,7 @@ def decide(request: HttpRequest, case_id: int, action: str, perform, success: st
 @require_POST
 def case_approve(request: HttpRequest, case_id: int) -> HttpResponse:
     def perform(pk: int, reason: str) -> None:
-        case = decisions.approve(pk, request.user, reason)
+        case = decisions.approve(pk, request.user, reason, okta=okta_for_pages())
         if case.is_decidable:
             messages.info(request, "Your approval is recorded; a second, different approver must approve too.")
 
@@ -279,6 +301,57 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
         lambda pk, _: decisions.approve_restore(pk, request.user),
         "Restore approved; access is being given back.",
     )
+
+
+# --- Identity: choose the Okta user, or record that there is none --------------------------
+
+
+@role_required(APPROVERS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def case_identity(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The Okta users who may be the leaver, read live, to choose one (POST) or to say there is none."""
+    case = get_object_or_404(Case.objects.select_related("termination"), pk=case_id)
+    if request.method == "POST":
+        return choose_identity(request, case)
+    refusal, candidates, error = decisions.identity_refusal(case), [], ""
+    if not refusal:
+        try:
+            candidates = [(c, c.protection()) for c in find_candidates(case.termination, okta_for_pages())]
+        except VendorError as e:
+            error = f"Okta could not be reached ({e.summary}); the candidates cannot be shown. Try again in a moment."
+    context = {"case": case, "refusal": refusal, "candidates": candidates, "error": error}
+    return render(request, "offboarding/identity.html", context)
+
+
+def choose_identity(request: HttpRequest, case: Case) -> HttpResponse:
+    okta_user_id, reason = request.POST.get("okta_user_id", ""), request.POST.get("reason", "").strip()
+    try:
+        case = decisions.choose_identity(case.pk, request.user, okta_user_id, reason, okta=okta_for_pages())
+    except decisions.DecisionError as e:
+        messages.error(request, str(e))
+        return redirect("case_identity", case.pk)
+    if case.identity_proposal:
+        messages.info(
+            request,
+            "Your choice is recorded; as this is a protected account, a second, different approver must make it too.",
+        )
+    else:
+        messages.success(
+            request, f"{case.okta_login} is now this case’s Okta user; the plan is computed from their groups."
+        )
+    return redirect(case)
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_no_account(request: HttpRequest, case_id: int) -> HttpResponse:
+    def perform(pk: int, reason: str) -> str:
+        case = decisions.close_no_account(pk, request.user, reason, okta=okta_for_pages())
+        if case.identity_proposal:
+            return "Recorded; as a protected account is among the candidates, a second, different approver must agree."
+        return ""
+
+    return decide(request, case_id, "no_account", perform, "Closed: no Okta account, nothing to revoke.")
 
 
 # --- Emergency offboard -----------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from offboarding import revocation, sync
+from offboarding import revocation, sync, tickets
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -175,3 +175,62 @@ class TestAdminRules:
         page.get_by_role("button", name="Save").click()
         expect(page.locator(".messages")).to_contain_text("Rule “Voluntary engineers” saved.")
         assert AutoApproveRule.objects.get().departments_include == ["Engineering"]
+
+
+class TestIdentityInDoubt:
+    def test_choose_the_okta_user_among_the_candidates_then_approve(
+        self, browser_page, sign_in, screenshot, approver, org, leaver
+    ):
+        leaver()
+        org.add_okta_user("E100", "Zoë", "Müller", login="zoe.m2@acme.example", status="PROVISIONED")
+        sync.sync_workday()
+        case = Case.objects.get()
+        page = browser_page
+        sign_in(approver, case.get_absolute_url())
+        expect(page.locator(".warnings")).to_contain_text("Several Okta users with this employee number")
+        page.get_by_role("link", name="Choose the Okta user, or record that there is none").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Who is Zoë Müller in Okta?")
+        candidates = page.locator(".candidate")
+        expect(candidates).to_have_count(2)
+        first = candidates.filter(has_text="zoë.müller@acme.example")
+        for text in ["ACTIVE", "E100", "VPN Users E100", "GitHub Engineers E100", "employee number"]:
+            expect(first).to_contain_text(text)
+        expect(candidates.filter(has_text="zoe.m2@acme.example")).to_contain_text("PROVISIONED")
+        screenshot("identity-candidates")
+
+        page.get_by_label(re.compile("zoë.müller@acme.example")).check()
+        page.get_by_label("Why this one (required)").fill("Her manager confirmed the login")
+        page.get_by_role("button", name="Choose this Okta user").click()
+        expect(page.locator(".messages")).to_contain_text("zoë.müller@acme.example is now this case’s Okta user")
+        expect(page.locator(".warnings")).to_contain_text("Chosen by a person")
+        expect(page.locator("ol.plan")).to_contain_text("Remove 2 group memberships")
+        decide(page, "Approve…", "Yes, approve")
+        expect(page.locator("#case-state")).to_have_text("Scheduled")
+        assert Case.objects.get().okta_login == "zoë.müller@acme.example"
+
+    def test_record_that_there_is_no_okta_account_and_see_its_ticket(
+        self, browser_page, sign_in, screenshot, approver, org, leaver
+    ):
+        leaver(in_okta=False)
+        sync.sync_workday()
+        case = Case.objects.get()
+        page = browser_page
+        sign_in(approver, case.get_absolute_url())
+        expect(page.locator(".warnings")).to_contain_text("No Okta user has employee number E100")
+        page.get_by_role("link", name="Choose the Okta user, or record that there is none").click()
+        expect(page.locator("main")).to_contain_text("Okta has no user with employee number E100")
+        page.get_by_label("Why there is no Okta account (required)").fill("Contractor who never had an account")
+        page.get_by_role("button", name="No Okta account: nothing to revoke…").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Close as no Okta account: Zoë Müller?")
+        page.get_by_role("button", name="Yes, close it").click()
+        expect(page.locator(".messages")).to_contain_text("Closed: no Okta account, nothing to revoke.")
+        expect(page.locator("#case-state")).to_have_text("Closed: no Okta account")
+        expect(page.locator(".decision")).to_contain_text("Contractor who never had an account")
+        expect(page.get_by_role("button", name="Approve…")).to_be_hidden()
+
+        tickets.file_ticket_of_case(case.pk)  # the worker the decision handed the ticket to
+        page.reload()
+        expect(page.locator("#result-jira a")).to_have_text(re.compile(r"^SEC-\d+$"))
+        (issue,) = org.jira_issues()
+        assert "no Okta account" in issue["fields"]["summary"]
+        screenshot("no-okta-account")

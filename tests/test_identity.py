@@ -1,7 +1,7 @@
 """Identity: an Okta user is matched by employeeNumber; anything less than exact needs a human."""
 
 from offboarding import sync
-from offboarding.models import AutoApproveRule, Case
+from offboarding.models import AuditEvent, AutoApproveRule, Case
 
 
 def synced_case() -> Case:
@@ -61,3 +61,50 @@ class TestIdentity:
         case = synced_case()
         assert case.decided_by_rule is None
         assert case.state == Case.State.NEEDS_ATTENTION
+
+
+class TestLookedUpAgain:
+    def test_a_case_whose_lookup_failed_is_looked_up_at_the_next_sync(self, org, leaver):
+        leaver()
+        org.fault("okta", "outage")
+        case = synced_case()
+        assert case.identity == Case.Identity.UNRESOLVED
+        assert "tried again at the next sync" in case.identity_note
+        org.clear_faults()
+        result = sync.sync_workday()
+        assert result.looked_up_again == [case.pk]
+        case.refresh_from_db()
+        assert case.identity == Case.Identity.EXACT and case.okta_user_id
+        assert case.state == Case.State.PENDING_REVIEW
+        assert len(case.plan["remove"]) == 2
+
+    def test_a_rule_decides_it_once_it_is_looked_up(self, org, leaver):
+        AutoApproveRule.objects.create(name="Everyone")
+        leaver()
+        org.fault("okta", "outage")
+        assert synced_case().decided_by_rule is None
+        org.clear_faults()
+        sync.sync_workday()
+        assert Case.objects.get().decided_by_rule is not None
+
+    def test_while_okta_still_fails_it_stays_unresolved_and_the_rest_wait(self, org, leaver, settings):
+        settings.REVOCATION_PARALLEL_CALLS = 2
+        for n in range(5):
+            leaver(f"E10{n}", f"Person{n}", "Leaver")
+        org.fault("okta", "outage")
+        sync.sync_workday()
+        failed = AuditEvent.objects.filter(action="okta.lookup_failed").count()
+        assert failed == 5
+        sync.sync_workday()  # the first two fail again: the other three are not tried this time
+        assert AuditEvent.objects.filter(action="okta.lookup_failed").count() == failed + 2
+        assert not Case.objects.exclude(identity=Case.Identity.UNRESOLVED).exists()
+
+    def test_a_push_looks_up_again_only_its_own_worker(self, org, leaver):
+        leaver("E100")
+        leaver("E200", "Ada", "Lovelace")
+        org.fault("okta", "outage")
+        sync.sync_workday()
+        org.clear_faults()
+        result = sync.sync_workday(employee_id="E100")
+        assert [Case.objects.get(pk=pk).termination.employee_id for pk in result.looked_up_again] == ["E100"]
+        assert Case.objects.get(termination__employee_id="E200").identity == Case.Identity.UNRESOLVED

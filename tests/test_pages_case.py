@@ -162,6 +162,32 @@ class TestDecisions:
         assert "can no longer be approved" in response.content.decode()
 
 
+class TestProtectedSinceItOpened:
+    def test_the_page_says_so_before_anyone_approves_and_one_approval_waits_for_a_second(
+        self, client, approver, second_approver, synced_case
+    ):
+        case = synced_case()
+        ProtectedAccount.objects.create(kind="group", value="GitHub Engineers E100", note="admins of the code")
+        client.force_login(approver)
+        body = page(client, case)
+        assert "(protected since the case opened)" in body
+        assert "Two different approvers must approve it" in body
+        response = confirm(client, "case_approve", case)
+        assert "a second, different approver must approve too" in response.content.decode()
+        assert Case.objects.get(pk=case.pk).state == Case.State.NEEDS_ATTENTION
+        client.force_login(second_approver)
+        confirm(client, "case_approve", case)
+        assert Case.objects.get(pk=case.pk).state == Case.State.SCHEDULED
+
+    def test_a_group_joined_since_it_opened_is_read_live(self, client, org, approver, synced_case):
+        ProtectedAccount.objects.create(kind="group", value="Okta Super Admins")
+        case = synced_case()
+        admins = org.add_okta_group("Okta Super Admins")
+        org.add_okta_membership(admins["id"], case.okta_user_id)
+        client.force_login(approver)
+        assert "Okta Super Admins) (protected since the case opened)" in page(client, case)
+
+
 class TestRunningAndDone:
     def test_progress_is_served_as_json(self, client, approver, synced_case):
         case = synced_case(days_ahead=-1)

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from offboarding.models import Case, SafetySettings
+from offboarding.models import Case, ProtectedAccount, SafetySettings
 from tests.factories import make_case
 
 
@@ -43,6 +43,16 @@ class TestQueue:
         assert "America/New_York" in body
         assert "Exact (employeeNumber and name agree)" in body
         assert "<td>4</td>" in body
+
+    def test_a_case_protected_since_it_opened_says_it_takes_two_approvers(self, queue):
+        make_case("Ann Example", "E1", okta_user_id="00uE1")
+        make_case("Ben Example", "E2", okta_user_id="00uE2", protected_reason="protected account (Okta login: b)")
+        make_case("Cat Example", "E3", okta_user_id="00uE3")
+        ProtectedAccount.objects.create(kind="group", value="gE1-1")  # one of Ann's groups, by its id
+        body = queue()
+        assert body.count("protected: two approvers") == 2
+        row = body[body.index("Cat Example") :].split("</tr>")[0]
+        assert "protected" not in row
 
     def test_it_filters_by_state_department_category_and_dates(self, queue):
         make_case("Fin Person", "E1", department="Finance", category="Involuntary", days_ahead=3)

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import resolve, reverse
 
-from offboarding import decisions
+from offboarding import decisions, sync
 from offboarding.models import Approval, AuditEvent, AutoApproveRule, Case, ProtectedAccount, SafetySettings
 from tests.factories import make_case
 from tests.urlconf import PAGES, WHO, patterns, url_for
@@ -155,3 +155,20 @@ class TestFourEyesThroughThePages:
         case.refresh_from_db()
         assert case.state == Case.State.SCHEDULED
         assert AuditEvent.verify_chain()[0]
+
+    def test_the_same_approver_twice_neither_chooses_a_protected_user_nor_closes_the_case(
+        self, org, client, leaver, approver
+    ):
+        leaver()
+        org.add_okta_user("E100", "Zoë", "Müller", login="zoe.admin@acme.example")
+        ProtectedAccount.objects.create(kind="login", value="zoe.admin@acme.example")
+        sync.sync_workday()
+        case = Case.objects.get()
+        admin_id = org.okta_user("zoe.admin@acme.example")["user"]["id"]
+        client.force_login(approver)
+        for _ in range(2):
+            client.post(reverse("case_identity", args=[case.pk]), {"okta_user_id": admin_id, "reason": "it is her"})
+            post_decision(client, "case_no_account", case, reason="none of them")
+        case.refresh_from_db()
+        assert case.identity == Case.Identity.MULTIPLE and case.state == Case.State.NEEDS_ATTENTION
+        assert not AuditEvent.objects.filter(action__in=["case.identity_chosen", "case.closed_no_account"]).exists()
