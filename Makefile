@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The suite runs on every core (pytest-xdist); `make test PYTEST_ARGS="tests/test_sync.py -x"` runs a part.
+PYTEST_ARGS ?= --numprocesses=auto
+
 .PHONY: run test lint setup clean
 
 $(STAMP): requirements.txt requirements-dev.txt
