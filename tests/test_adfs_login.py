@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth.models import User
 
 from sandbox.adfs import AdfsSimulator
-from tests.processes import database_url
+from tests.processes import database_url, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "offboarding-web"
@@ -72,15 +72,16 @@ def app(adfs, django_db_setup, django_db_blocker, tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def answers() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"the app did not start:\n{log.read_text()}")
         try:
-            requests.get(f"{url}/healthz", timeout=2)
-            break
+            return requests.get(f"{url}/healthz", timeout=2) is not None
         except requests.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the app did not start:\n{log.read_text()}") from None
-            time.sleep(0.2)
+            return False
+
+    wait_for(answers, 60, "the app to start")
     yield url
     server.terminate()
     server.wait(timeout=10)

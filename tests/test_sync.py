@@ -1,7 +1,6 @@
 """Sync: the Workday report becomes Terminations and Cases, corrections and rescinds included."""
 
 import threading
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from django.utils import timezone
 from offboarding import decisions, revocation, sync
 from offboarding.clients.errors import VendorError
 from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Termination
+from tests.processes import wait_for
 
 
 def only_case() -> Case:
@@ -247,10 +247,7 @@ class TestConcurrentSyncs:
             SafetySettings.objects.select_for_update().get()
             for thread in threads:
                 thread.start()
-            deadline = time.monotonic() + 30
-            while connections_waiting_for_a_lock() < 2:
-                assert time.monotonic() < deadline, f"the syncs did not wait for the record lock: {failures}"
-                time.sleep(0.01)
+            wait_for(lambda: connections_waiting_for_a_lock() == 2, 30, "both syncs to wait for the record lock", 0.01)
         for thread in threads:
             thread.join(timeout=60)
         assert not failures
