@@ -156,6 +156,8 @@ try:
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".
     WORKDAY_COLUMNS = {
         "employee_id": "Employee_ID",
+        # A contingent worker's row has this id instead (it is their employeeNumber in Okta).
+        "contingent_worker_id": "Contingent_Worker_ID",
         "name": "Worker",
         "first_name": "First_Name",
         "last_name": "Last_Name",

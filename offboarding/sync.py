@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -149,21 +150,19 @@ def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
     now = timezone.now()
     seen = []
     for error in row_errors:
+        # ASCII JSON: a lone surrogate is written as its escape, so the fingerprint can always be computed.
         raw = json.dumps(error.raw, sort_keys=True, default=str)
-        fingerprint = hashlib.sha256(f"{error.reason}|{raw}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(f"{error.reason}|{raw}".encode("utf-8", "replace")).hexdigest()
         seen.append(fingerprint)
-        # Kept as received, but storable anywhere: a row that is not an object is wrapped, NULs replaced.
+        # Kept as received, but storable anywhere: a row that is not an object is wrapped, NULs and lone
+        # surrogates replaced.
         stored = _storable(error.raw if isinstance(error.raw, dict) else {"row": error.raw})
+        employee_id, reason = _storable(error.employee_id or "")[:64], _storable(error.reason)
         row, created = ReportRowError.objects.get_or_create(
-            fingerprint=fingerprint,
-            defaults={
-                "employee_id": _storable(error.employee_id or "")[:64],
-                "reason": _storable(error.reason),
-                "raw": stored,
-            },
+            fingerprint=fingerprint, defaults={"employee_id": employee_id, "reason": reason, "raw": stored}
         )
         if created:
-            AuditEvent.record("workday.row_error", actor=SYNC, obj=f"row {error.index}", after={"reason": error.reason})
+            AuditEvent.record("workday.row_error", actor=SYNC, obj=f"row {error.index}", after={"reason": reason})
         else:
             ReportRowError.objects.filter(pk=row.pk).update(last_seen=now, resolved_at=None)
     if whole_report:
@@ -171,10 +170,14 @@ def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
     return len(row_errors)
 
 
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _storable(value):
-    """A JSON value every database takes: PostgreSQL refuses NUL characters in text and jsonb."""
+    """A JSON value every database takes: PostgreSQL refuses NUL characters in text and jsonb, and no
+    database encodes a lone surrogate."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return SURROGATES.sub("\ufffd", value.replace("\x00", "\ufffd"))
     if isinstance(value, list):
         return [_storable(v) for v in value]
     if isinstance(value, dict):

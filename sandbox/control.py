@@ -111,9 +111,16 @@ class Sandbox:
         return self.call("GET", "okta/groups")
 
     # -- Workday ------------------------------------------------------------------------------
-    def add_termination(self, employee_id: str, **columns: Any) -> dict:
-        """A termination row; for a known worker the columns default from Workday, dates may be ISO."""
-        return self.call("POST", "workday/terminations", json={"employee_id": employee_id, **columns})
+    def add_termination(self, employee_id: str, contingent: bool = False, **columns: Any) -> dict:
+        """A termination row; for a known worker the columns default from Workday, dates may be ISO.
+
+        A list is a multi-instance field (a JSON array, as RaaS serves it); text goes as given, lone
+        surrogates and control characters included. `contingent`: a contingent worker's row, the id in
+        Contingent_Worker_ID instead of Employee_ID."""
+        body = {"employee_id": employee_id, **columns}
+        if contingent:
+            body["contingent"] = True
+        return self.call("POST", "workday/terminations", json=body)
 
     def correct_termination(self, employee_id: str, **columns: Any) -> dict:
         return self.call("PATCH", f"workday/terminations/{employee_id}", json=columns)

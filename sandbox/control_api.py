@@ -93,7 +93,8 @@ def _list_terminations(state, body, request):
 
 def _add_termination(state, body, request):
     employee_id = str(body.pop("employee_id"))
-    row = workday.add_termination(state, employee_id, body)
+    contingent = bool(body.pop("contingent", False))
+    row = workday.add_termination(state, employee_id, body, contingent=contingent)
     workday.notify(state, employee_id, "termination.entered")
     return row
 

@@ -31,6 +31,8 @@ TENANT_TIME_ZONE = ZoneInfo("America/Los_Angeles")
 
 COLUMNS = (
     "Employee_ID",
+    # A contingent worker's row has this instead of Employee_ID.
+    "Contingent_Worker_ID",
     "Worker",
     "First_Name",
     "Last_Name",
@@ -84,25 +86,38 @@ def termination_row(
     return {name: value for name, value in row.items() if value}
 
 
-def normalize_columns(columns: dict) -> dict[str, str]:
-    """Control-API input to Workday strings: plain ISO dates get the tenant offset, flags become '1'/'0'."""
+def normalize_columns(columns: dict) -> dict:
+    """Control-API input to Workday strings: plain ISO dates get the tenant offset, flags become '1'/'0'.
+
+    A list is a multi-instance field, served as the JSON array RaaS writes (each instance normalized); an
+    object is served as it is (a report whose field is not the plain value expected). Text is served as
+    given: control characters, and lone surrogates (which JSON carries as "\\ud800"), included.
+    """
     unknown = set(columns) - set(COLUMNS)
     if unknown:
         raise OptionError(f"unknown Workday columns {sorted(unknown)}; known: {list(COLUMNS)}")
-    normalized = {}
-    for name, value in columns.items():
-        if value is None or value == "":
-            normalized[name] = ""
-        elif name in DATE_COLUMNS and len(str(value)) == 10:
-            normalized[name] = workday_date(date.fromisoformat(str(value)))
-        elif name == "Is_Rescinded" and isinstance(value, bool):
-            normalized[name] = "1" if value else "0"
-        else:
-            normalized[name] = str(value)
-    return normalized
+    return {name: _normalized(name, value) for name, value in columns.items()}
 
 
-def add_termination(state: SandboxState, employee_id: str, columns: dict) -> dict[str, str]:
+def _normalized(name: str, value):
+    if isinstance(value, list):
+        return [_normalized(name, instance) for instance in value]
+    if isinstance(value, dict):
+        return value
+    if value is None or value == "":
+        return ""
+    if name in DATE_COLUMNS and len(str(value)) == 10:
+        try:
+            return workday_date(date.fromisoformat(str(value)))
+        except ValueError:
+            return str(value)
+    if name == "Is_Rescinded" and isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def add_termination(state: SandboxState, employee_id: str, columns: dict, contingent: bool = False) -> dict:
+    """`contingent`: the row is a contingent worker's, with their id as Contingent_Worker_ID, no Employee_ID."""
     with state.lock:
         worker = state.workers.get(employee_id)
         if worker is None:
@@ -112,6 +127,8 @@ def add_termination(state: SandboxState, employee_id: str, columns: dict) -> dic
             row = {"Employee_ID": employee_id, "Is_Rescinded": "0"}
         else:
             row = termination_row(worker, date.today())
+        if contingent:
+            row["Contingent_Worker_ID"] = row.pop("Employee_ID")
         row.update(normalize_columns(columns))
         row = {name: value for name, value in row.items() if value}
         state.terminations[employee_id] = row
@@ -165,14 +182,17 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
             content_type="text/html",
         )
     if EMPLOYEE_PROMPT in request.args:
-        rows = [row for row in rows if row.get("Employee_ID") == request.args[EMPLOYEE_PROMPT]]
+        worker = request.args[EMPLOYEE_PROMPT]
+        rows = [row for row in rows if worker in (row.get("Employee_ID"), row.get("Contingent_Worker_ID"))]
     format = request.args.get("format", "")
     if format == "json":
         return Response(json.dumps({"Report_Entry": rows}, indent=1), 200, content_type="application/json")
     if format and format != "simplexml":
         return Response(f"<html><body>Unsupported format {escape(format)}</body></html>", 400, content_type="text/html")
     entries = "".join(
-        "<wd:Report_Entry>" + "".join(f"<wd:{k}>{escape(v)}</wd:{k}>" for k, v in row.items()) + "</wd:Report_Entry>"
+        "<wd:Report_Entry>"
+        + "".join(f"<wd:{k}>{escape(str(v))}</wd:{k}>" for k, vs in row.items() for v in _instances(vs))
+        + "</wd:Report_Entry>"
         for row in rows
     )
     body = (
@@ -180,6 +200,11 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
         f'<wd:Report_Data xmlns:wd="urn:com.workday.report/{REPORT_NAME}">{entries}</wd:Report_Data>'
     )
     return Response(body, 200, content_type="text/xml; charset=utf-8")
+
+
+def _instances(value) -> list:
+    """A multi-instance field is one element per instance in XML."""
+    return value if isinstance(value, list) else [value]
 
 
 def notify(state: SandboxState, employee_id: str, event: str) -> None:

@@ -89,7 +89,7 @@ class TestBadRows:
         assert "W9010" in by_id(report.terminations)
         assert not {"W9011", "W9012", "W9013", "W9014"} & set(by_id(report.terminations))
         reasons = {e.employee_id: e.reason for e in report.row_errors}
-        assert reasons[""] == "missing Employee_ID"
+        assert reasons[""] == "missing Employee_ID or Contingent_Worker_ID"
         assert reasons["W9012"] == "unparseable Termination_Date: '30 Nov 2026'"
         assert reasons["W9013"] == "unknown time zone 'Mars/Olympus_Mons'"
         assert reasons["W9014"] == "unparseable Last_Day_of_Work: 'yesterday'"

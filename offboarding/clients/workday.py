@@ -8,6 +8,7 @@ raises, because "no terminations" must never be a guess.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +41,15 @@ FIELDS = (
     "worker_type",
     "rescinded",
 )
+# Optional columns: a contingent worker's row carries its own id instead of Employee_ID.
+OPTIONAL_FIELDS = ("contingent_worker_id",)
+# The worker's id: never read from a multi-instance value (which instance would be the person?).
+ID_FIELDS = ("employee_id", "contingent_worker_id")
+# Control characters no name, date or id holds (tab, line feed and carriage return are only whitespace).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+SURROGATES = re.compile("[\ud800-\udfff]")
+# Python refuses to read integers longer than this (int_max_str_digits); one in a row must not sink the report.
+LONGEST_INTEGER = 4300
 # "2026-11-30", or with the tenant's UTC offset as Workday writes it: "2026-11-30-08:00", "...Z".
 WORKDAY_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 # The longest value each field may hold (the Termination model's columns); a longer one is a bad row.
@@ -177,8 +187,7 @@ class WorkdayClient:
             try:
                 report.terminations.append(self._termination(row))
             except BadRow as e:
-                employee_id = str(row.get(self.columns["employee_id"], "")) if isinstance(row, dict) else ""
-                report.row_errors.append(RowError(index, employee_id.strip(), str(e), row))
+                report.row_errors.append(RowError(index, self.worker_id_of(row), str(e), row))
         return report
 
     def _termination(self, row: Any) -> Termination:
@@ -188,16 +197,26 @@ class WorkdayClient:
         if _has_nul(row):
             # No database stores it in text, and no real report holds one.
             raise BadRow("contains a NUL character")
+        if _has_surrogate(row):
+            # JSON allows "\\ud800", but it is no text: no database, email or ticket takes it.
+            raise BadRow("contains a lone surrogate (text that is not valid Unicode)")
 
         def text(name: str) -> str:
-            value = row.get(self.columns[name], "")
+            column = self.columns.get(name)
+            if column is None:
+                return ""
+            value = row.get(column, "")
+            if isinstance(value, list):
+                value = self._primary_instance(name, value)
             if value is None:
                 value = ""
             if not isinstance(value, str | int | float):
-                raise BadRow(f"{self.columns[name]} is not a plain value")
+                raise BadRow(f"{column} is not a plain value")
             value = str(value).strip()
+            if CONTROL_CHARACTERS.search(value):
+                raise BadRow(f"{column} contains a control character: {value[:100]!r}")
             if len(value) > MAX_LENGTHS.get(name, len(value)):
-                raise BadRow(f"{self.columns[name]} is longer than {MAX_LENGTHS[name]} characters")
+                raise BadRow(f"{column} is longer than {MAX_LENGTHS[name]} characters")
             return value
 
         def day(name: str, required: bool) -> date | None:
@@ -214,9 +233,10 @@ class WorkdayClient:
                 raise BadRow(f"{self.columns[name]} out of range: {value!r}")
             return parsed
 
-        employee_id = text("employee_id")
+        employee_id = text("employee_id") or text("contingent_worker_id")
         if not employee_id:
-            raise BadRow(f"missing {self.columns['employee_id']}")
+            ids = " or ".join(self.columns[f] for f in ID_FIELDS if f in self.columns)
+            raise BadRow(f"missing {ids}")
         termination_date = day("termination_date", required=True)
         assert termination_date is not None
         time_zone = text("time_zone")
@@ -249,6 +269,44 @@ class WorkdayClient:
             raw=row,
         )
 
+    def _primary_instance(self, name: str, values: list) -> Any:
+        """A multi-instance field, as RaaS writes it in JSON: an array. Its primary instance is the first, as
+        Workday documents; an id or a date that has several different values cannot be read that way."""
+        column = self.columns[name]
+        if name in ID_FIELDS:
+            raise BadRow(f"{column} has several instances (an array): which one is the worker cannot be told")
+        if name in ("termination_date", "last_day_of_work"):
+            different = {json.dumps(v, sort_keys=True) for v in values if v not in (None, "")}
+            if len(different) > 1:
+                raise BadRow(f"{column} has {len(different)} different values: {str(values)[:100]}")
+            return next((v for v in values if v not in (None, "")), "")
+        return values[0] if values else ""
+
+    def worker_id_of(self, row: Any) -> str:
+        """The id a row names, as far as it can be read, for the row error it becomes."""
+        if not isinstance(row, dict):
+            return ""
+        for name in ID_FIELDS:
+            value = row.get(self.columns.get(name, ""), "")
+            if value not in (None, "", []):
+                return str(value).strip()
+        return ""
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return SURROGATES.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def _integer(digits: str) -> int | str:
+    """A JSON integer; one too long for Python to read is kept as its digits (then refused by its field)."""
+    return int(digits) if len(digits.lstrip("-")) < LONGEST_INTEGER else digits
+
 
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
@@ -262,8 +320,8 @@ def _has_nul(value: Any) -> bool:
 
 def _report_entries(response: requests.Response) -> list[Any]:
     try:
-        body = response.json()
-    except ValueError as e:
+        body = json.loads(response.content, parse_int=_integer)
+    except (ValueError, RecursionError) as e:
         raise MalformedResponse(
             "workday", "report is not JSON (cut short, or not a RaaS JSON report)", status=response.status_code
         ) from e
