@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
 
 from offboarding.alerts import send_alert
@@ -145,7 +146,8 @@ def _check_report_size(report, *, accept_empty: bool) -> None:
 def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
     """Keep each bad row until it goes away; a row already known is only touched, not recorded again.
 
-    Only the whole report can say that a bad row has gone away.
+    A new one is alerted, once (the same row again at the next poll is no news). Only the whole report can
+    say that a bad row has gone away.
     """
     now = timezone.now()
     seen = []
@@ -163,11 +165,22 @@ def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
         )
         if created:
             AuditEvent.record("workday.row_error", actor=SYNC, obj=f"row {error.index}", after={"reason": reason})
+            _alert_row_error(row, raw)
         else:
             ReportRowError.objects.filter(pk=row.pk).update(last_seen=now, resolved_at=None)
     if whole_report:
         ReportRowError.objects.filter(resolved_at=None).exclude(fingerprint__in=seen).update(resolved_at=now)
     return len(row_errors)
+
+
+def _alert_row_error(row: ReportRowError, raw: str) -> None:
+    who = row.employee_id or "a row without an id"
+    send_alert(
+        f"Workday row could not be read ({who}): {row.reason[:80]}",
+        f"A row of the Workday terminations report could not be read, so no case was opened for it.\n"
+        f"Reason: {row.reason}\nRow: {raw[:2000]}\n"
+        f"Fix it in Workday; the next sync then reads it.\n{settings.SITE_URL}{reverse('row_errors')}",
+    )
 
 
 SURROGATES = re.compile("[\ud800-\udfff]")

@@ -19,6 +19,7 @@ urlpatterns = [
     path("cases/<int:case_id>/identity", views.case_identity, name="case_identity"),
     path("cases/<int:case_id>/no-account", views.case_no_account, name="case_no_account"),
     path("emergency/", views.emergency, name="emergency"),
+    path("workday/row-errors", views.row_errors, name="row_errors"),
     path("rules/", views.rules, name="rules"),
     path("rules/new", views.rule_edit, name="rule_create"),
     path("rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -28,7 +29,14 @@ from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
 from offboarding.identity import Holdings, find_candidates
-from offboarding.models import AlertDelivery, AutoApproveRule, Case, ProtectedAccount, SafetySettings
+from offboarding.models import (
+    AlertDelivery,
+    AutoApproveRule,
+    Case,
+    ProtectedAccount,
+    ReportRowError,
+    SafetySettings,
+)
 from offboarding.templatetags.audit_format import duration
 
 PAGE_SIZE = 25
@@ -88,6 +96,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "state_counts": [(state, Case.State(state).label, counts.get(state, 0)) for state in QUEUE_ORDER],
             "safety": SafetySettings.load(),
+            "row_errors": ReportRowError.objects.filter(resolved_at=None).count(),
         },
     )
 
@@ -413,6 +422,25 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
         return render(request, "offboarding/emergency_confirm.html", context)
     messages.success(request, "Emergency offboard requested. A second, different approver must approve it.")
     return redirect(case)
+
+
+# --- Workday rows that could not be read ----------------------------------------------
+
+# A raw row is shown up to this many characters (a row may hold a huge value; the database keeps it whole).
+RAW_ROW_SHOWN = 3000
+
+
+@role_required(APPROVERS)
+@require_safe
+def row_errors(request: HttpRequest) -> HttpResponse:
+    """The report's rows no case could be opened from: why, what they held, since when; unresolved first."""
+    rows = ReportRowError.objects.order_by(models.F("resolved_at").desc(nulls_first=True), "-last_seen", "pk")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in page:
+        raw = json.dumps(row.raw, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+        row.raw_shown = raw if len(raw) <= RAW_ROW_SHOWN else raw[:RAW_ROW_SHOWN] + "…"
+    unresolved = ReportRowError.objects.filter(resolved_at=None).count()
+    return render(request, "offboarding/row_errors.html", {"page": page, "unresolved": unresolved})
 
 
 # --- Rules, protected accounts and safety settings (admins) --------------------------------

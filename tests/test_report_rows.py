@@ -1,10 +1,11 @@
 """Each Workday row on its own: any row becomes a termination or a recorded row error, never a failed sync;
-multi-instance fields and contingent workers read as Workday serves them."""
+multi-instance fields and contingent workers read as Workday serves them; row errors seen and alerted once."""
 
 import itertools
 import json
 from datetime import date, timedelta
 
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +157,60 @@ class TestContingentWorkers:
         leaver("C-9003", "Kai", "Contractor", contingent=True)
         result = sync.sync_workday(employee_id="C-9003")
         assert len(result.created) == 1
+
+
+class TestRowErrorsAreSeen:
+    def test_a_poison_row_an_array_and_an_empty_id_are_recorded_alerted_once_listed_and_resolved_when_fixed(
+        self, org, leaver, approver, mailoutbox, settings
+    ):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        leaver("E100")
+        leaver("E200", "Ada", "Lovelace", Worker="Ada \ud800")
+        leaver("E300", "Alan", "Turing", Termination_Date=[week_ahead(), date.today().isoformat()])
+        leaver("E400", "Grace", "Hopper", Employee_ID="")
+        result = sync.sync_workday()
+        assert [c.termination.employee_id for c in Case.objects.select_related("termination")] == ["E100"]
+        assert result.row_errors == 3 and ReportRowError.objects.count() == 3
+        alerts = [m for m in mailoutbox if "Workday row could not be read" in m.subject]
+        assert len(alerts) == 3
+        assert any("surrogate" in m.subject for m in alerts)
+        assert any("Termination_Date" in m.subject for m in alerts)
+        assert any("missing Employee_ID" in m.subject for m in alerts)
+        assert all("/workday/row-errors" in m.body for m in alerts)
+
+        sync.sync_workday()  # the next poll: nothing new to tell
+        assert len([m for m in mailoutbox if "Workday row could not be read" in m.subject]) == 3
+
+        client = Client()
+        client.force_login(approver)
+        queue = client.get("/").content.decode()
+        assert "3 Workday rows could not be read" in queue and "/workday/row-errors" in queue
+        page = client.get("/workday/row-errors").content.decode()
+        assert page.count("<strong>unresolved</strong>") == 3
+        assert "surrogate" in page and "Termination_Date has 2 different values" in page
+        assert "missing Employee_ID" in page and "Ada \ufffd" in page
+
+        org.correct_termination("E300", Termination_Date=week_ahead())
+        sync.sync_workday()
+        assert Case.objects.count() == 2
+        assert ReportRowError.objects.filter(resolved_at=None).count() == 2
+        page = client.get("/workday/row-errors").content.decode()
+        assert page.count("<strong>unresolved</strong>") == 2
+        assert "2 Workday rows could not be read" in client.get("/").content.decode()
+
+    def test_the_page_is_for_approvers_and_a_bad_page_number_is_no_error(self, auditor, approver, leaver):
+        leaver("E200", "Ada", "Lovelace", Termination_Date="the 5th of never")
+        sync.sync_workday()
+        client = Client()
+        client.force_login(auditor)
+        assert client.get("/workday/row-errors").status_code == 403
+        client.force_login(approver)
+        response = client.get("/workday/row-errors?page=%ED%A0%80x")
+        assert response.status_code == 200 and "Termination_Date" in response.content.decode()
+
+    def test_with_no_row_errors_the_queue_says_none(self, approver, leaver):
+        leaver("E100")
+        sync.sync_workday()
+        client = Client()
+        client.force_login(approver)
+        assert "none unresolved" in client.get("/").content.decode()
