@@ -78,6 +78,10 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
         elif change == "cancelled":
             result.cancelled.append(case_id)
 
+    if employee_id is None:  # only the whole report can say a row has gone; a push is one worker's rows
+        present = {r.employee_id for r in report.terminations} | {e.employee_id for e in report.row_errors}
+        _check_vanished(present, actor)
+
     # Read once a sync: a rule that cannot be evaluated is reported once, not once per case.
     rules = sound_rules()
     if result.created:
@@ -139,6 +143,65 @@ def _check_report_size(report, *, accept_empty: bool) -> None:
         send_alert("Workday report empty: refused as suspect", message)
         raise SuspectReport(message)
     SafetySettings.objects.filter(pk=safety.pk).update(last_report_rows=rows, last_report_at=timezone.now())
+
+
+VANISHED = "No longer in Workday's report: rescinded or deleted? Approve it again or reject it."
+BACK_IN_REPORT = "Back in Workday's report after it had vanished from it; the decision is still a person's."
+
+
+def _check_vanished(present: set[str], actor: Actor) -> None:
+    """An open case not yet started whose row the whole report should hold (its termination date inside
+    the report's window, `WORKDAY_REPORT_WINDOW_DAYS`) and does not: Workday deleted or rescinded it
+    without saying so, or lost it. It goes to a person, once (audited, alerted), its decision withdrawn so
+    nothing revokes it on schedule; a row that comes back is said so on the case, the decision left to them.
+    """
+    since = timezone.now().date() - timedelta(days=settings.WORKDAY_REPORT_WINDOW_DAYS)
+    open_cases = Case.objects.filter(
+        kind=Case.Kind.WORKDAY,
+        state__in=Case.OPEN_STATES,
+        started_at=None,
+        termination__rescinded=False,
+        termination__termination_date__gte=since,
+    )
+    # Filtered here, not in SQL: a layoff's report holds more ids than a query may carry.
+    vanished = [pk for pk, eid in open_cases.values_list("pk", "termination__employee_id") if eid not in present]
+    flagged_now = []
+    for case_id in vanished:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case_id)
+            if case.state not in Case.OPEN_STATES or case.started_at or VANISHED in case.attention_reason.splitlines():
+                continue
+            withdrawn = {}
+            if case.state in Case.RUNNABLE_STATES:
+                withdrawn = {
+                    "decision_withdrawn": case.decided_by.get_username() if case.decided_by else "",
+                    "rule": case.decided_by_rule.name if case.decided_by_rule else "",
+                    "approvers": list(case.approvals.values_list("user__username", flat=True)),
+                }
+                case.approvals.all().delete()
+                case.decided_by = case.decided_by_rule = case.decided_at = None
+                case.decision_reason = ""
+            if case.state != Case.State.NEEDS_ATTENTION:
+                case.attention_reason = ""
+            case.attention_reason = _without_lines(case.attention_reason, {BACK_IN_REPORT})
+            case.attention_reason = _with_line(case.attention_reason, VANISHED)
+            case.move_to(
+                Case.State.NEEDS_ATTENTION, actor, "case.vanished_from_report", after={"reason": VANISHED, **withdrawn}
+            )
+        flagged_now.append(case)
+    if flagged_now:  # one alert a sync, however many went: a report that lost a layoff is one event
+        people = "\n".join(f"- {c.person_name}, case {c.pk} ({c.site_url})" for c in flagged_now)
+        count = "1 case needs" if len(flagged_now) == 1 else f"{len(flagged_now)} cases need"
+        send_alert(f"{count} attention: no longer in Workday's report", f"{VANISHED}\n{people}")
+    flagged = Case.objects.filter(state=Case.State.NEEDS_ATTENTION, attention_reason__contains=VANISHED)
+    for case_id in [pk for pk, eid in flagged.values_list("pk", "termination__employee_id") if eid in present]:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case_id)
+            if VANISHED not in case.attention_reason.splitlines():
+                continue
+            case.attention_reason = _with_line(_without_lines(case.attention_reason, {VANISHED}), BACK_IN_REPORT)
+            case.save(update_fields=["attention_reason", "updated_at"])
+            AuditEvent.record("case.back_in_report", actor=actor, case=case, after={"reason": BACK_IN_REPORT})
 
 
 def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:
