@@ -173,6 +173,8 @@ try:
         "time_zone": "Time_Zone",
         "worker_type": "Worker_Type",
         "rescinded": "Is_Rescinded",
+        "hire_date": "Hire_Date",
+        "worker_status": "Worker_Status",
     } | env.dict("WORKDAY_COLUMNS", {})
 except EnvError as e:
     raise ImproperlyConfigured(str(e)) from e

@@ -39,7 +39,11 @@ FIELDS = (
     "time_zone",
     "worker_type",
     "rescinded",
+    "hire_date",
+    "worker_status",
 )
+# Columns a report may lack (a tenant's report without them reads them as empty): a rehire's hire date and status.
+OPTIONAL_COLUMNS = {"hire_date": "Hire_Date", "worker_status": "Worker_Status"}
 # "2026-11-30", or with the tenant's UTC offset as Workday writes it: "2026-11-30-08:00", "...Z".
 WORKDAY_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 # The longest value each field may hold (the Termination model's columns); a longer one is a bad row.
@@ -56,6 +60,7 @@ MAX_LENGTHS = {
     "location": 300,
     "time_zone": 64,
     "worker_type": 64,
+    "worker_status": 64,
 }
 # Dates outside these years are typing errors, and near date.max the effective moment cannot be computed.
 YEARS = range(1900, 3000)
@@ -81,6 +86,8 @@ class Termination:
     worker_type: str
     rescinded: bool
     raw: dict[str, Any] = field(repr=False)
+    hire_date: date | None = None  # the latest hire: after the termination date, a rehire
+    worker_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,10 +129,10 @@ class WorkdayClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        missing = [f for f in FIELDS if f not in columns]
+        missing = [f for f in FIELDS if f not in columns and f not in OPTIONAL_COLUMNS]
         if missing:
             raise ValueError(f"WORKDAY_COLUMNS lacks {', '.join(missing)}")
-        self.columns = dict(columns)
+        self.columns = {**OPTIONAL_COLUMNS, **columns}
         self.employee_prompt = employee_prompt
         parts = urlsplit(report_url)
         self.report_path = parts.path
@@ -247,6 +254,8 @@ class WorkdayClient:
             worker_type=text("worker_type"),
             rescinded=rescinded in TRUE_VALUES,
             raw=row,
+            hire_date=day("hire_date", required=False),
+            worker_status=text("worker_status"),
         )
 
 
