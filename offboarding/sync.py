@@ -78,10 +78,6 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
         elif change == "cancelled":
             result.cancelled.append(case_id)
 
-    if employee_id is None:  # only the whole report can say a row has gone; a push is one worker's rows
-        present = {r.employee_id for r in report.terminations} | {e.employee_id for e in report.row_errors}
-        _check_vanished(present, actor)
-
     # Read once a sync: a rule that cannot be evaluated is reported once, not once per case.
     rules = sound_rules()
     if result.created:
@@ -97,6 +93,10 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
                 _check_conversion(case_id, lookup, actor)
                 fire_rules(case_id, rules)
     result.looked_up_again = _look_up_unresolved(employee_id, actor, skip=result.created)
+    if employee_id is None:  # only the whole report can say a row has gone; a push is one worker's rows
+        # After the lookups: looking a case up again judges its doubts afresh, which would drop this one.
+        present = {r.employee_id for r in report.terminations} | {e.employee_id for e in report.row_errors}
+        _check_vanished(present, actor)
     # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
     fire_rules_for_open_cases(rules)
     return result

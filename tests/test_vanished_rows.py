@@ -70,6 +70,23 @@ class TestVanishedRows:
         assert sync.VANISHED not in case.attention_reason
         assert AuditEvent.objects.filter(case=case, action="case.back_in_report").count() == 1
 
+    def test_a_case_whose_okta_lookup_failed_stays_flagged_once_across_syncs(self, org, leaver, mailoutbox, settings):
+        settings.ALERT_EMAILS = ["security@example.com"]
+        leaver("E100", days_ahead=3)
+        leaver("E200", first="Ada", last="Byron", days_ahead=3)
+        org.fault("okta", "outage")
+        sync.sync_workday()
+        org.clear_faults()
+        org.drop_row("E100")
+
+        sync.sync_workday()
+        sync.sync_workday()
+        case = the_case()
+        assert case.state == Case.State.NEEDS_ATTENTION
+        assert sync.VANISHED in case.attention_reason
+        assert AuditEvent.objects.filter(case=case, action="case.vanished_from_report").count() == 1
+        assert len([m for m in mailoutbox if "Workday's report" in m.subject]) == 1
+
     def test_a_push_of_another_worker_does_not_count_as_the_whole_report(self, org, leaver):
         leaver("E100", days_ahead=3)
         leaver("E200", first="Ada", last="Byron", days_ahead=3)
