@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from offboarding import decisions, sync
-from offboarding.models import AuditEvent, Case
+from offboarding.models import AuditEvent, Case, SafetySettings
 from sandbox.control import SandboxControlError
 
 
@@ -106,9 +106,19 @@ class TestVanishedRows:
         assert sync.VANISHED not in the_case().attention_reason
 
     def test_the_empty_report_guard_comes_first(self, org, leaver):
+        SafetySettings.objects.filter(pk=SafetySettings.load().pk).update(empty_report_suspect_from=1)
         leaver("E100", days_ahead=3)
         sync.sync_workday()
-        org.drop_row("E100")  # one row is under the suspect threshold: the report is taken as it is
+        org.drop_row("E100")
+
+        with pytest.raises(sync.SuspectReport):
+            sync.sync_workday()
+        assert the_case().state == Case.State.PENDING_REVIEW
+
+    def test_a_lone_row_under_the_guards_threshold_that_vanishes_is_flagged(self, org, leaver):
+        leaver("E100", days_ahead=3)
+        sync.sync_workday()
+        org.drop_row("E100")
 
         sync.sync_workday()
         assert the_case().state == Case.State.NEEDS_ATTENTION
