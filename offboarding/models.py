@@ -91,6 +91,9 @@ class Termination(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     worker_type = models.CharField(max_length=64, blank=True)
     rescinded = models.BooleanField(default=False)
+    # A rehire, as the report says it: the latest hire date (after the termination date) or an Active status.
+    hire_date = models.DateField(null=True, blank=True)
+    worker_status = models.CharField(max_length=64, blank=True)
     raw = models.JSONField(default=dict)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
@@ -123,6 +126,14 @@ class Termination(models.Model):
 
     def tracked_values(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.TRACKED_FIELDS}
+
+    @property
+    def rehired(self) -> bool:
+        """Hired again under the same employee id: a hire date after the termination, or Active again once
+        the termination date has passed (before it, an Active worker is only someone still working)."""
+        if self.hire_date and self.hire_date > self.termination_date:
+            return True
+        return self.worker_status.strip().lower() == "active" and self.termination_date < timezone.now().date()
 
     def effective_moment(self, mode: str) -> datetime:
         """When access should go, per the configured mode, in UTC.

@@ -31,6 +31,10 @@ def reconcile() -> ReconciliationRun:
     )
     for case in past_due.select_related("termination").iterator():
         run.checked += 1
+        if case.termination and case.termination.rehired:
+            # The same employee id hired again: an active Okta user is the new job's, not a leak.
+            note_rehire(case)
+            continue
         try:
             if case.okta_user_id:
                 users = [okta.get_user(case.okta_user_id)]
@@ -70,6 +74,31 @@ def reconcile() -> ReconciliationRun:
         people = "\n".join(f"- {f['name']} ({f['login']}, {f['status']}), case {f['case']}" for f in run.findings)
         send_alert(f"Reconciliation: {len(run.findings)} people can still sign in", people)
     return run
+
+
+REHIRED = "Rehired in Workday under the same employee id: reconciliation no longer reports this person."
+
+
+def note_rehire(case: Case) -> None:
+    """Say once, audited, that reconciliation stops reporting a rehired person; a case it had sent to
+    needs attention for that alone, whose revocation was verified, goes back to completed."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("termination").get(pk=case.pk)
+        if AuditEvent.objects.filter(case=case, action="reconcile.rehire_noted").exists():
+            return
+        termination = case.termination
+        after = {
+            "reason": REHIRED,
+            "hire_date": termination.hire_date.isoformat() if termination.hire_date else None,
+            "worker_status": termination.worker_status,
+        }
+        reasons = case.attention_reason.splitlines()
+        only_ours = reasons and all(line.startswith("Reconciliation:") for line in reasons)
+        if case.state == Case.State.NEEDS_ATTENTION and only_ours and case.revoked_at and not case.failure_summary:
+            case.attention_reason = ""
+            case.move_to(Case.State.COMPLETED, ACTOR, "reconcile.rehire_noted", after=after)
+        else:
+            AuditEvent.record("reconcile.rehire_noted", actor=ACTOR, case=case, after=after)
 
 
 def flag_for_attention(case: Case, reason: str) -> None:

@@ -145,6 +145,9 @@ try:
     OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=lambda n: n >= 1)
     # The report's prompt that narrows it to one worker, for Workday's push notifications.
     WORKDAY_EMPLOYEE_PROMPT = env.str("WORKDAY_EMPLOYEE_PROMPT", "Employee_ID")
+    # The whole report holds every termination dated within this many days before today, and every later
+    # one (the sandbox's holds them all): an open case dated inside it whose row is missing has vanished.
+    WORKDAY_REPORT_WINDOW_DAYS = env.int("WORKDAY_REPORT_WINDOW_DAYS", 30, validate=lambda n: 0 <= n <= 3650)
     WORKDAY_PUSH_TOLERANCE_SECONDS = env.int("WORKDAY_PUSH_TOLERANCE_SECONDS", 300, validate=lambda n: n > 0)
     # Refused pushes: one audit event per address and reason per interval; past this many, 429 until it ends.
     WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS = env.int(
@@ -172,6 +175,8 @@ try:
         "time_zone": "Time_Zone",
         "worker_type": "Worker_Type",
         "rescinded": "Is_Rescinded",
+        "hire_date": "Hire_Date",
+        "worker_status": "Worker_Status",
     } | env.dict("WORKDAY_COLUMNS", {})
 except EnvError as e:
     raise ImproperlyConfigured(str(e)) from e

@@ -92,8 +92,13 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
             lookups = pool.map(lambda case_id: look_up(opened[case_id].termination, okta), result.created)
             for case_id, lookup in zip(result.created, lookups, strict=True):
                 assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
+                _check_conversion(case_id, lookup, actor)
                 fire_rules(case_id, rules)
     result.looked_up_again = _look_up_unresolved(employee_id, actor, skip=result.created)
+    if employee_id is None:  # only the whole report can say a row has gone; a push is one worker's rows
+        # After the lookups: looking a case up again judges its doubts afresh, which would drop this one.
+        present = {r.employee_id for r in report.terminations} | {e.employee_id for e in report.row_errors}
+        _check_vanished(present, actor)
     # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
     fire_rules_for_open_cases(rules)
     return result
@@ -116,10 +121,80 @@ def _look_up_unresolved(employee_id: str | None, actor: Actor, skip: list[int]) 
             lookups = list(pool.map(lambda case: look_up(case.termination, okta), batch))
             for case, lookup in zip(batch, lookups, strict=True):
                 assess_case(case.pk, okta=okta, actor=actor, lookup=lookup)  # the rules are offered it after
+                _check_conversion(case.pk, lookup, actor)
                 done.append(case.pk)
             if all(isinstance(lookup, VendorError) for lookup in lookups):
                 break
     return done
+
+
+def conversion_reason(login: str, employee_ids: list[str]) -> str:
+    ids = " and ".join(sorted(employee_ids))
+    return (
+        f"Conversion? The Okta user {login} is one person under two Workday ids ({ids}): a contractor converted "
+        "to an employee, or the other way round. A person decides which job ends, and whether this account goes."
+    )
+
+
+def _check_conversion(case_id: int, lookup, actor: Actor) -> None:
+    """Two Workday ids for one Okta user go to a person, never to the rules: the Okta user's employee number
+    is another id than the termination's (found by email or login), or another case under another id is
+    already about the same Okta user (that one, if not started, goes to a person too)."""
+    if isinstance(lookup, VendorError) or lookup.user is None:
+        return
+    case = Case.objects.select_related("termination").get(pk=case_id)
+    employee_id = case.termination.employee_id
+    ids = {employee_id}
+    if lookup.user.employee_number and lookup.user.employee_number != employee_id:
+        ids.add(lookup.user.employee_number)
+    others = list(
+        Case.objects.filter(okta_user_id=lookup.user.id)
+        .exclude(pk=case_id)
+        .exclude(termination=None)
+        .exclude(termination__employee_id=employee_id)
+        .select_related("termination")
+    )
+    ids.update(other.termination.employee_id for other in others)
+    if len(ids) < 2:
+        return
+    reason = conversion_reason(lookup.user.login, list(ids))
+    for subject in [case, *others]:
+        _to_a_person(subject.pk, actor, reason, "case.conversion_suspected")
+
+
+def _to_a_person(
+    case_id: int,
+    actor: Actor,
+    reason: str,
+    action: str,
+    *,
+    alert: bool = True,
+    drop: frozenset[str] | set[str] = frozenset(),
+) -> Case | None:
+    """An open case not yet started to needs attention with `reason` (once; the lines in `drop` taken out),
+    its decision and approvals withdrawn so nothing revokes it on schedule; alerted unless the caller does.
+    The case, or None when it was not moved."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.state not in Case.OPEN_STATES or case.started_at or reason in case.attention_reason.splitlines():
+            return None
+        withdrawn = {}
+        if case.state in Case.RUNNABLE_STATES:
+            withdrawn = {
+                "decision_withdrawn": case.decided_by.get_username() if case.decided_by else "",
+                "rule": case.decided_by_rule.name if case.decided_by_rule else "",
+                "approvers": list(case.approvals.values_list("user__username", flat=True)),
+            }
+            case.approvals.all().delete()
+            case.decided_by = case.decided_by_rule = case.decided_at = None
+            case.decision_reason = ""
+        if case.state != Case.State.NEEDS_ATTENTION:
+            case.attention_reason = ""
+        case.attention_reason = _with_line(_without_lines(case.attention_reason, drop), reason)
+        case.move_to(Case.State.NEEDS_ATTENTION, actor, action, after={"reason": reason, **withdrawn})
+    if alert:
+        send_alert(f"Case {case.pk} needs attention", f"{case.person_name}: {case.attention_reason}\n{case.site_url}")
+    return case
 
 
 def _check_report_size(report, *, accept_empty: bool) -> None:
@@ -141,6 +216,46 @@ def _check_report_size(report, *, accept_empty: bool) -> None:
         send_alert("Workday report empty: refused as suspect", message)
         raise SuspectReport(message)
     SafetySettings.objects.filter(pk=safety.pk).update(last_report_rows=rows, last_report_at=timezone.now())
+
+
+VANISHED = "No longer in Workday's report: rescinded or deleted? Approve it again or reject it."
+BACK_IN_REPORT = "Back in Workday's report after it had vanished from it; the decision is still a person's."
+
+
+def _check_vanished(present: set[str], actor: Actor) -> None:
+    """An open case not yet started whose row the whole report should hold (its termination date inside
+    the report's window, `WORKDAY_REPORT_WINDOW_DAYS`) and does not: Workday deleted or rescinded it
+    without saying so, or lost it. It goes to a person, once (audited, alerted), its decision withdrawn so
+    nothing revokes it on schedule; a row that comes back is said so on the case, the decision left to them.
+    """
+    since = timezone.now().date() - timedelta(days=settings.WORKDAY_REPORT_WINDOW_DAYS)
+    open_cases = Case.objects.filter(
+        kind=Case.Kind.WORKDAY,
+        state__in=Case.OPEN_STATES,
+        started_at=None,
+        termination__rescinded=False,
+        termination__termination_date__gte=since,
+    )
+    # Filtered here, not in SQL: a layoff's report holds more ids than a query may carry.
+    vanished = [pk for pk, eid in open_cases.values_list("pk", "termination__employee_id") if eid not in present]
+    flagged_now = []
+    for case_id in vanished:
+        case = _to_a_person(case_id, actor, VANISHED, "case.vanished_from_report", alert=False, drop={BACK_IN_REPORT})
+        if case is not None:
+            flagged_now.append(case)
+    if flagged_now:  # one alert a sync, however many went: a report that lost a layoff is one event
+        people = "\n".join(f"- {c.person_name}, case {c.pk} ({c.site_url})" for c in flagged_now)
+        count = "1 case needs" if len(flagged_now) == 1 else f"{len(flagged_now)} cases need"
+        send_alert(f"{count} attention: no longer in Workday's report", f"{VANISHED}\n{people}")
+    flagged = Case.objects.filter(state=Case.State.NEEDS_ATTENTION, attention_reason__contains=VANISHED)
+    for case_id in [pk for pk, eid in flagged.values_list("pk", "termination__employee_id") if eid in present]:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case_id)
+            if VANISHED not in case.attention_reason.splitlines():
+                continue
+            case.attention_reason = _with_line(_without_lines(case.attention_reason, {VANISHED}), BACK_IN_REPORT)
+            case.save(update_fields=["attention_reason", "updated_at"])
+            AuditEvent.record("case.back_in_report", actor=actor, case=case, after={"reason": BACK_IN_REPORT})
 
 
 def _keep_row_errors(row_errors: list, whole_report: bool = True) -> int:

@@ -128,6 +128,10 @@ class Sandbox:
     def rescind_termination(self, employee_id: str) -> dict:
         return self.call("POST", f"workday/terminations/{employee_id}/rescind", json={})
 
+    def drop_row(self, employee_id: str, dropped: bool = True) -> dict:
+        """Leave the worker's termination row out of the report (`dropped=False` puts it back)."""
+        return self.call("POST", f"workday/terminations/{employee_id}/drop", json={"dropped": dropped})
+
     def notify(self, employee_id: str, event: str = "termination.effective") -> dict:
         """Have Workday send its signed notification for this worker (needs the push_url reset option)."""
         return self.call("POST", f"workday/notify/{employee_id}", json={"event": event})

@@ -25,6 +25,7 @@ routes = Map(
         Rule("/_sandbox/workday/terminations", methods=["POST"], endpoint="add_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>", methods=["PATCH"], endpoint="correct_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>/rescind", methods=["POST"], endpoint="rescind_termination"),
+        Rule("/_sandbox/workday/terminations/<employee_id>/drop", methods=["POST"], endpoint="drop_row"),
         Rule("/_sandbox/workday/workers", methods=["GET"], endpoint="list_workers"),
         Rule("/_sandbox/workday/notify/<employee_id>", methods=["POST"], endpoint="notify"),
         Rule("/_sandbox/workday/notifications", methods=["GET"], endpoint="list_notifications"),
@@ -109,6 +110,15 @@ def _rescind_termination(state, body, request, employee_id):
     row = workday.rescind_termination(state, employee_id)
     workday.notify(state, employee_id, "termination.rescinded")
     return row
+
+
+def _drop_row(state, body, request, employee_id):
+    """{"dropped": true} leaves the row out of the report (no notification: nothing changed in Workday's
+    eyes); {"dropped": false} puts it back."""
+    dropped = body.get("dropped", True)
+    if not isinstance(dropped, bool):
+        raise OptionError("dropped must be true or false")
+    return workday.drop_row(state, employee_id, dropped)
 
 
 def _notify(state, body, request, employee_id):

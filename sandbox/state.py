@@ -216,6 +216,8 @@ class SandboxState:
             self.terminations: dict[str, dict[str, str]] = {}
             # Corrections HR makes after the report has been read once (employee id -> columns).
             self.scheduled_corrections: dict[str, dict[str, str]] = {}
+            # Rows the report leaves out while they stay in Workday (a row "vanished": deleted, or lost).
+            self.dropped_rows: set[str] = set()
             self.jira_issues: list[JiraIssue] = []
             # Workday's outbound notifications once answered: employee id, event and the HTTP status (0: no answer).
             self.notifications_sent: list[dict] = []

@@ -47,8 +47,11 @@ COLUMNS = (
     "Location",
     "Time_Zone",
     "Worker_Type",
+    # A rehire: the worker's latest hire date (after the termination) and their status, Active again.
+    "Hire_Date",
+    "Worker_Status",
 )
-DATE_COLUMNS = ("Termination_Date", "Last_Day_of_Work")
+DATE_COLUMNS = ("Termination_Date", "Last_Day_of_Work", "Hire_Date")
 
 
 def workday_date(day: date) -> str:
@@ -149,6 +152,15 @@ def rescind_termination(state: SandboxState, employee_id: str) -> dict[str, str]
     return correct_termination(state, employee_id, {"Is_Rescinded": "1"})
 
 
+def drop_row(state: SandboxState, employee_id: str, dropped: bool = True) -> dict:
+    """Leave this worker's row out of the report (or put it back): it stays in Workday, unseen."""
+    with state.lock:
+        if employee_id not in state.terminations:
+            raise KeyError(employee_id)
+        (state.dropped_rows.add if dropped else state.dropped_rows.discard)(employee_id)
+        return {"employee_id": employee_id, "dropped": dropped}
+
+
 def handle(state: SandboxState, request: Request, path: str) -> Response:
     parts = path.strip("/").split("/")
     if len(parts) != 6 or parts[:3] != ["ccx", "service", "customreport2"] or request.method != "GET":
@@ -170,7 +182,7 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
             content_type="text/xml",
         )
     with state.lock:
-        rows = [dict(row) for row in state.terminations.values()]
+        rows = [dict(row) for eid, row in state.terminations.items() if eid not in state.dropped_rows]
         for employee_id, columns in state.scheduled_corrections.items():
             state.terminations[employee_id].update(columns)
         state.scheduled_corrections.clear()

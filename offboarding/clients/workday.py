@@ -40,9 +40,9 @@ FIELDS = (
     "time_zone",
     "worker_type",
     "rescinded",
+    "hire_date",
+    "worker_status",
 )
-# Optional columns: a contingent worker's row carries its own id instead of Employee_ID.
-OPTIONAL_FIELDS = ("contingent_worker_id",)
 # The worker's id: never read from a multi-instance value (which instance would be the person?).
 ID_FIELDS = ("employee_id", "contingent_worker_id")
 # Control characters no name, date or id holds (tab, line feed and carriage return are only whitespace).
@@ -50,6 +50,8 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 SURROGATES = re.compile("[\ud800-\udfff]")
 # Python refuses to read integers longer than this (int_max_str_digits); one in a row must not sink the report.
 LONGEST_INTEGER = 4300
+# Columns a report may lack (a tenant's report without them reads them as empty): a rehire's hire date and status.
+OPTIONAL_COLUMNS = {"hire_date": "Hire_Date", "worker_status": "Worker_Status"}
 # "2026-11-30", or with the tenant's UTC offset as Workday writes it: "2026-11-30-08:00", "...Z".
 WORKDAY_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 # The longest value each field may hold (the Termination model's columns); a longer one is a bad row.
@@ -66,6 +68,7 @@ MAX_LENGTHS = {
     "location": 300,
     "time_zone": 64,
     "worker_type": 64,
+    "worker_status": 64,
 }
 # Dates outside these years are typing errors, and near date.max the effective moment cannot be computed.
 YEARS = range(1900, 3000)
@@ -91,6 +94,8 @@ class Termination:
     worker_type: str
     rescinded: bool
     raw: dict[str, Any] = field(repr=False)
+    hire_date: date | None = None  # the latest hire: after the termination date, a rehire
+    worker_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,10 +137,10 @@ class WorkdayClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        missing = [f for f in FIELDS if f not in columns]
+        missing = [f for f in FIELDS if f not in columns and f not in OPTIONAL_COLUMNS]
         if missing:
             raise ValueError(f"WORKDAY_COLUMNS lacks {', '.join(missing)}")
-        self.columns = dict(columns)
+        self.columns = {**OPTIONAL_COLUMNS, **columns}
         self.employee_prompt = employee_prompt
         parts = urlsplit(report_url)
         self.report_path = parts.path
@@ -267,6 +272,8 @@ class WorkdayClient:
             worker_type=text("worker_type"),
             rescinded=rescinded in TRUE_VALUES,
             raw=row,
+            hire_date=day("hire_date", required=False),
+            worker_status=text("worker_status"),
         )
 
     def _primary_instance(self, name: str, values: list) -> Any:
