@@ -139,6 +139,9 @@ except EnvError as e:
 try:
     CLIENT_CONNECT_TIMEOUT = env.float("CLIENT_CONNECT_TIMEOUT", 5.0)  # seconds, every call
     CLIENT_READ_TIMEOUT = env.float("CLIENT_READ_TIMEOUT", 30.0)
+    # The Workday report can be large and slow to build: its read has timeouts of its own, longer than the rest.
+    WORKDAY_CONNECT_TIMEOUT = env.float("WORKDAY_CONNECT_TIMEOUT", 10.0, validate=Range(min=0, min_inclusive=False))
+    WORKDAY_READ_TIMEOUT = env.float("WORKDAY_READ_TIMEOUT", 300.0, validate=Range(min=0, min_inclusive=False))
     CLIENT_MAX_ATTEMPTS = env.int("CLIENT_MAX_ATTEMPTS", 4)  # tries per call for timeouts, 5xx, 429
     CLIENT_BACKOFF_INITIAL = env.float("CLIENT_BACKOFF_INITIAL", 0.5)  # exponential backoff + jitter
     CLIENT_BACKOFF_MAX = env.float("CLIENT_BACKOFF_MAX", 10.0)

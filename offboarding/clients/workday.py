@@ -8,6 +8,8 @@ raises, because "no terminations" must never be a guess.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -108,6 +110,15 @@ def parse_workday_date(value: str) -> date:
     return date.fromisoformat(match.group(1))
 
 
+def workday_policy() -> RetryPolicy:
+    """Every vendor's retry policy, with Workday's own (longer) timeouts: a large report takes a while."""
+    return dataclasses.replace(
+        RetryPolicy.from_settings(),
+        connect_timeout=settings.WORKDAY_CONNECT_TIMEOUT,
+        read_timeout=settings.WORKDAY_READ_TIMEOUT,
+    )
+
+
 class WorkdayClient:
     def __init__(
         self,
@@ -158,7 +169,7 @@ class WorkdayClient:
             Secret(settings.WORKDAY_PASSWORD),
             settings.WORKDAY_COLUMNS,
             employee_prompt=settings.WORKDAY_EMPLOYEE_PROMPT,
-            policy=policy or RetryPolicy.from_settings(),
+            policy=policy or workday_policy(),
             session=session,
             clock=clock,
             sleep=sleep,
@@ -170,6 +181,8 @@ class WorkdayClient:
     def fetch_terminations(self, employee_id: str | None = None) -> Report:
         """The whole report, or one worker's rows through the report's employee prompt."""
         params = self.params if employee_id is None else {**self.params, self.employee_prompt: employee_id}
+        # The body is read once, inside the transport (a cut-short body is retried like any transient failure),
+        # and parsed from its bytes: never also held as decoded text.
         response = self.transport.request("GET", self.transport.base_url, params=params)
         entries = _report_entries(response)
         report = Report(terminations=[], row_errors=[])
@@ -262,7 +275,7 @@ def _has_nul(value: Any) -> bool:
 
 def _report_entries(response: requests.Response) -> list[Any]:
     try:
-        body = response.json()
+        body = json.loads(response.content)
     except ValueError as e:
         raise MalformedResponse(
             "workday", "report is not JSON (cut short, or not a RaaS JSON report)", status=response.status_code

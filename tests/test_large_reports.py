@@ -1,0 +1,26 @@
+"""Large reports: the Workday read has timeouts of its own, longer than every other vendor call's."""
+
+import pytest
+
+from offboarding import sync
+from offboarding.clients.errors import TransientError
+from offboarding.models import Termination
+
+
+class TestWorkdayTimeouts:
+    def test_a_report_slower_than_the_generic_read_timeout_is_still_read(self, org, leaver, settings):
+        settings.CLIENT_READ_TIMEOUT = 0.2
+        settings.WORKDAY_READ_TIMEOUT = 5.0
+        leaver("E100")
+        org.fault("workday", "latency", seconds=0.5)
+        sync.sync_workday()
+        assert Termination.objects.get().employee_id == "E100"
+
+    def test_a_report_slower_than_workdays_own_read_timeout_fails(self, org, leaver, settings):
+        settings.CLIENT_READ_TIMEOUT = 5.0
+        settings.WORKDAY_READ_TIMEOUT = 0.2
+        leaver("E100")
+        org.fault("workday", "latency", seconds=0.5)
+        with pytest.raises(TransientError, match="read timeout"):
+            sync.sync_workday()
+        assert not Termination.objects.exists()
