@@ -118,6 +118,10 @@ class Sandbox:
     def correct_termination(self, employee_id: str, **columns: Any) -> dict:
         return self.call("PATCH", f"workday/terminations/{employee_id}", json=columns)
 
+    def generate_terminations(self, count: int) -> dict:
+        """Add `count` made-up terminations to the report at once (a large report)."""
+        return self.call("POST", "workday/generate", json={"count": count})
+
     def rescind_termination(self, employee_id: str) -> dict:
         return self.call("POST", f"workday/terminations/{employee_id}/rescind", json={})
 

@@ -26,6 +26,7 @@ routes = Map(
         Rule("/_sandbox/workday/terminations/<employee_id>", methods=["PATCH"], endpoint="correct_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>/rescind", methods=["POST"], endpoint="rescind_termination"),
         Rule("/_sandbox/workday/workers", methods=["GET"], endpoint="list_workers"),
+        Rule("/_sandbox/workday/generate", methods=["POST"], endpoint="generate_terminations"),
         Rule("/_sandbox/workday/notify/<employee_id>", methods=["POST"], endpoint="notify"),
         Rule("/_sandbox/workday/notifications", methods=["GET"], endpoint="list_notifications"),
         Rule("/_sandbox/okta/groups", methods=["GET"], endpoint="list_groups"),
@@ -96,6 +97,14 @@ def _add_termination(state, body, request):
     row = workday.add_termination(state, employee_id, body)
     workday.notify(state, employee_id, "termination.entered")
     return row
+
+
+def _generate_terminations(state, body, request):
+    """`count` made-up terminations added to the report at once (no notifications): a large report."""
+    count = body.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= 1_000_000:
+        raise OptionError("count is a number of rows, 1 to 1,000,000")
+    return {"added": workday.generate_terminations(state, count), "rows": len(state.terminations)}
 
 
 def _correct_termination(state, body, request, employee_id):

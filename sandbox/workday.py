@@ -118,6 +118,32 @@ def add_termination(state: SandboxState, employee_id: str, columns: dict) -> dic
         return dict(row)
 
 
+def generate_terminations(state: SandboxState, count: int) -> int:
+    """`count` made-up terminations (employee ids G0000001…, today's date), as a large report would hold."""
+    today = workday_date(date.today())
+    with state.lock:
+        start = len(state.terminations)
+        for n in range(start, start + count):
+            employee_id = f"G{n:07d}"
+            state.terminations[employee_id] = {
+                "Employee_ID": employee_id,
+                "Worker": f"Generated Worker {n}",
+                "First_Name": "Generated",
+                "Last_Name": f"Worker {n}",
+                "Email_Work": f"generated.{n}@acme.example",
+                "Termination_Date": today,
+                "Termination_Category": "Voluntary",
+                "Termination_Reason": "Resignation > Personal Reasons",
+                "Is_Rescinded": "0",
+                "Manager": "Generated Manager",
+                "Supervisory_Organization": "Generated",
+                "Location": "San Francisco",
+                "Time_Zone": "America/Los_Angeles",
+                "Worker_Type": "Employee",
+            }
+    return count
+
+
 def correct_termination(state: SandboxState, employee_id: str, columns: dict) -> dict[str, str]:
     with state.lock:
         row = state.terminations.get(employee_id)

@@ -24,3 +24,12 @@ class TestWorkdayTimeouts:
         with pytest.raises(TransientError, match="read timeout"):
             sync.sync_workday()
         assert not Termination.objects.exists()
+
+
+class TestGeneratedReports:
+    def test_the_sandbox_serves_as_many_made_up_rows_as_asked(self, sandbox):
+        already = len(sandbox.terminations())
+        assert sandbox.generate_terminations(250) == {"added": 250, "rows": already + 250}
+        report = sync.WorkdayClient.from_settings().fetch_terminations()
+        generated = [t for t in report.terminations if t.employee_id.startswith("G")]
+        assert len(generated) == 250 and report.row_errors == []
