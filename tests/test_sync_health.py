@@ -2,10 +2,13 @@
 fails /healthz and shows a banner to approvers and admins, until the next good answer clears it."""
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from offboarding import health, sync
 from offboarding.clients.errors import AuthenticationFailed, VendorError
@@ -97,6 +100,13 @@ class TestSyncOutage:
         health.sync_succeeded(now=good + timedelta(minutes=31))
         assert health.sync_outage(now=good + timedelta(minutes=32)) is None
         assert subjects(mailoutbox)[1:] == ["[Offboarding] Workday sync works again"]
+
+    def test_a_sync_that_stopped_running_is_alerted_by_the_minute_job(self, on_call, db, mailoutbox):
+        health.sync_succeeded(now=timezone.now() - timedelta(minutes=20))  # then the poller died
+        assert healthz()[0] == 503  # seen without any sync running
+        call_command("run_due", stdout=StringIO())
+        call_command("run_due", stdout=StringIO())
+        assert subjects(mailoutbox) == ["[Offboarding] Workday sync failing"]
 
 
 class TestRejectedCredentials:
