@@ -194,7 +194,11 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
         rows = [row for row in rows if row.get("Employee_ID") == request.args[EMPLOYEE_PROMPT]]
     format = request.args.get("format", "")
     if format == "json":
-        return Response(json.dumps({"Report_Entry": rows}, indent=1), 200, content_type="application/json")
+        body = json.dumps({"Report_Entry": rows}, indent=1).encode()
+        size, pause = state.report_chunk_bytes, state.report_chunk_seconds
+        if size:
+            return Response(_slowly(state, body, size, pause), 200, content_type="application/json")
+        return Response(body, 200, content_type="application/json")
     if format and format != "simplexml":
         return Response(f"<html><body>Unsupported format {escape(format)}</body></html>", 400, content_type="text/html")
     entries = "".join(
@@ -206,6 +210,14 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
         f'<wd:Report_Data xmlns:wd="urn:com.workday.report/{REPORT_NAME}">{entries}</wd:Report_Data>'
     )
     return Response(body, 200, content_type="text/xml; charset=utf-8")
+
+
+def _slowly(state: SandboxState, body: bytes, size: int, pause: float):
+    """The body `size` bytes at a time, `pause` seconds apart: a slow report (chunked, no Content-Length)."""
+    for start in range(0, len(body), size):
+        if start:
+            state.shutting_down.wait(pause)
+        yield body[start : start + size]
 
 
 def notify(state: SandboxState, employee_id: str, event: str) -> None:

@@ -33,3 +33,10 @@ class TestGeneratedReports:
         report = sync.WorkdayClient.from_settings().fetch_terminations()
         generated = [t for t in report.terminations if t.employee_id.startswith("G")]
         assert len(generated) == 250 and report.row_errors == []
+
+    def test_a_slow_body_longer_than_the_generic_read_timeout_is_read_whole(self, org, settings):
+        settings.CLIENT_READ_TIMEOUT = 0.3
+        settings.WORKDAY_READ_TIMEOUT = 5.0
+        org.generate_terminations(20, chunk_bytes=2048, chunk_seconds=0.1)  # about 1 s in all, 0.1 s per chunk
+        report = sync.WorkdayClient.from_settings().fetch_terminations()
+        assert len([t for t in report.terminations if t.employee_id.startswith("G")]) == 20
