@@ -7,7 +7,12 @@ class OffboardingConfig(AppConfig):
     verbose_name = "Offboarding"
 
     def ready(self):
-        from offboarding import checks  # noqa: F401 - registers the deploy checks
+        from offboarding import (
+            checks,  # noqa: F401 - registers the deploy checks
+            health,
+        )
+
+        health.listen()  # every vendor's 401 is alerted at once, and cleared when it answers again
 
         post_migrate.connect(ensure_schedules, sender=self)
 

@@ -962,6 +962,24 @@ class AlertDelivery(models.Model):
         return cls.objects.filter(pk=1, failed_at__isnull=False).first()
 
 
+class VendorHealth(models.Model):
+    """How a vendor is answering us, one row per vendor, shared by every process (the poller, the scheduled
+    sync, pushes, workers): the Workday sync's last good read and its run of failures, and whether the
+    vendor rejects our credentials. Each outage is alerted once (`alerted_at`) and cleared by the next answer."""
+
+    vendor = models.CharField(max_length=20, unique=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_failure = models.CharField(max_length=500, blank=True)
+    outage_alerted_at = models.DateTimeField(null=True, blank=True)
+    credentials_rejected_at = models.DateTimeField(null=True, blank=True)
+    credentials_failure = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.vendor} health"
+
+
 class AuditCheck(models.Model):
     """One verification of the whole audit chain: when, by whom, and what it found.
 

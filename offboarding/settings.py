@@ -105,6 +105,10 @@ try:
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
     LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
     SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=lambda n: n >= 1)
+    # The Workday sync is in an outage (alerted once, /healthz 503, a banner) after this many failed syncs in a
+    # row, or when no sync has succeeded for this many minutes.
+    SYNC_ALERT_AFTER_FAILURES = env.int("SYNC_ALERT_AFTER_FAILURES", 3, validate=Range(min=1))
+    SYNC_ALERT_AFTER_MINUTES = env.int("SYNC_ALERT_AFTER_MINUTES", 15, validate=Range(min=1))
     # A poller process (`manage.py sync_workday --poll`, the Procfile's `poller`) reads the report at that
     # interval exactly; django-q2's scheduler wakes only every 30 s, so it fires a 1-minute job every 60-90 s.
     WORKDAY_POLLER = env.bool("WORKDAY_POLLER", True)
@@ -135,6 +139,9 @@ except EnvError as e:
 try:
     CLIENT_CONNECT_TIMEOUT = env.float("CLIENT_CONNECT_TIMEOUT", 5.0)  # seconds, every call
     CLIENT_READ_TIMEOUT = env.float("CLIENT_READ_TIMEOUT", 30.0)
+    # The Workday report can be large and slow to build: its read has timeouts of its own, longer than the rest.
+    WORKDAY_CONNECT_TIMEOUT = env.float("WORKDAY_CONNECT_TIMEOUT", 10.0, validate=Range(min=0, min_inclusive=False))
+    WORKDAY_READ_TIMEOUT = env.float("WORKDAY_READ_TIMEOUT", 300.0, validate=Range(min=0, min_inclusive=False))
     CLIENT_MAX_ATTEMPTS = env.int("CLIENT_MAX_ATTEMPTS", 4)  # tries per call for timeouts, 5xx, 429
     CLIENT_BACKOFF_INITIAL = env.float("CLIENT_BACKOFF_INITIAL", 0.5)  # exponential backoff + jitter
     CLIENT_BACKOFF_MAX = env.float("CLIENT_BACKOFF_MAX", 10.0)

@@ -22,6 +22,7 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 
+from offboarding import health
 from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
 from offboarding.clients.errors import VendorError
@@ -66,9 +67,14 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
     Running it twice in a row changes nothing and records nothing new. An empty whole report right
     after one with many rows raises SuspectReport (audited, alerted) unless `accept_empty`.
     """
-    report = WorkdayClient.from_settings().fetch_terminations(employee_id)
-    if employee_id is None:
-        _check_report_size(report, accept_empty=accept_empty)
+    try:
+        report = WorkdayClient.from_settings().fetch_terminations(employee_id)
+        if employee_id is None:
+            _check_report_size(report, accept_empty=accept_empty)
+    except (VendorError, SuspectReport) as e:
+        health.sync_failed(e)
+        raise
+    health.sync_succeeded()
     records = [r for r in report.terminations if employee_id is None or r.employee_id == employee_id]
     result = SyncResult(row_errors=_keep_row_errors(report.row_errors, whole_report=employee_id is None))
     for record in records:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_q.brokers import get_broker
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
-from offboarding import decisions, forms
+from offboarding import decisions, forms, health
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
@@ -604,4 +604,15 @@ def healthz(request):
     checks = {"database": _database_answers(), "broker": _broker_answers(), "alerts": _alerts_delivered()}
     failing = [name for name, ok in checks.items() if not ok]
     body = {"status": "ok" if not failing else "failing", "failing": failing}
+    problems = _vendor_problems()
+    if problems:
+        failing.append("vendors")
+        body.update(status="failing", problems=problems)
     return JsonResponse(body, status=503 if failing else 200)
+
+
+def _vendor_problems() -> list[str]:
+    try:
+        return health.problems()
+    except Exception:
+        return []  # the database check says what is wrong

@@ -125,6 +125,12 @@ class Sandbox:
     def correct_termination(self, employee_id: str, **columns: Any) -> dict:
         return self.call("PATCH", f"workday/terminations/{employee_id}", json=columns)
 
+    def generate_terminations(self, count: int, chunk_bytes: int = 0, chunk_seconds: float = 0.0) -> dict:
+        """Add `count` made-up terminations to the report at once (a large report); with `chunk_bytes`, the
+        report is sent that many bytes at a time, `chunk_seconds` apart, until the next reset (a slow body)."""
+        body = {"count": count, "chunk_bytes": chunk_bytes, "chunk_seconds": chunk_seconds}
+        return self.call("POST", "workday/generate", json=body)
+
     def rescind_termination(self, employee_id: str) -> dict:
         return self.call("POST", f"workday/terminations/{employee_id}/rescind", json={})
 

@@ -27,6 +27,7 @@ routes = Map(
         Rule("/_sandbox/workday/terminations/<employee_id>/rescind", methods=["POST"], endpoint="rescind_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>/drop", methods=["POST"], endpoint="drop_row"),
         Rule("/_sandbox/workday/workers", methods=["GET"], endpoint="list_workers"),
+        Rule("/_sandbox/workday/generate", methods=["POST"], endpoint="generate_terminations"),
         Rule("/_sandbox/workday/notify/<employee_id>", methods=["POST"], endpoint="notify"),
         Rule("/_sandbox/workday/notifications", methods=["GET"], endpoint="list_notifications"),
         Rule("/_sandbox/okta/groups", methods=["GET"], endpoint="list_groups"),
@@ -98,6 +99,21 @@ def _add_termination(state, body, request):
     row = workday.add_termination(state, employee_id, body, contingent=contingent)
     workday.notify(state, employee_id, "termination.entered")
     return row
+
+
+def _generate_terminations(state, body, request):
+    """`count` made-up terminations added to the report at once (no notifications): a large report."""
+    count = body.get("count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1_000_000:
+        raise OptionError("count is a number of rows, 0 to 1,000,000")
+    chunk_bytes, chunk_seconds = body.get("chunk_bytes", 0), body.get("chunk_seconds", 0.0)
+    if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, int) or chunk_bytes < 0:
+        raise OptionError("chunk_bytes is 0 (the body at once) or the bytes of each chunk of a slow body")
+    if isinstance(chunk_seconds, bool) or not isinstance(chunk_seconds, int | float) or not 0 <= chunk_seconds <= 60:
+        raise OptionError("chunk_seconds is the pause between a slow body's chunks, 0 to 60 s")
+    # `chunk_bytes` (with `chunk_seconds`): until the next reset the JSON report is sent slowly, in chunks.
+    state.report_chunk_bytes, state.report_chunk_seconds = chunk_bytes, float(chunk_seconds)
+    return {"added": workday.generate_terminations(state, count) if count else 0, "rows": len(state.terminations)}
 
 
 def _correct_termination(state, body, request, employee_id):

@@ -227,6 +227,8 @@ class SandboxState:
             self.rate_windows: dict[str, tuple[float, int]] = {}
             # Seconds the sandbox's clock is ahead of the real one (POST /_sandbox/clock moves it).
             self.clock_offset = 0.0
+            # A slow report body: the JSON report sent in chunks of this many bytes, this many seconds apart.
+            self.report_chunk_bytes, self.report_chunk_seconds = 0, 0.0
             self.release_held_requests()
             self.populate(self, options)
 

@@ -138,6 +138,32 @@ def add_termination(state: SandboxState, employee_id: str, columns: dict, contin
         return dict(row)
 
 
+def generate_terminations(state: SandboxState, count: int) -> int:
+    """`count` made-up terminations (employee ids G0000001…, today's date), as a large report would hold."""
+    today = workday_date(date.today())
+    with state.lock:
+        start = len(state.terminations)
+        for n in range(start, start + count):
+            employee_id = f"G{n:07d}"
+            state.terminations[employee_id] = {
+                "Employee_ID": employee_id,
+                "Worker": f"Generated Worker {n}",
+                "First_Name": "Generated",
+                "Last_Name": f"Worker {n}",
+                "Email_Work": f"generated.{n}@acme.example",
+                "Termination_Date": today,
+                "Termination_Category": "Voluntary",
+                "Termination_Reason": "Resignation > Personal Reasons",
+                "Is_Rescinded": "0",
+                "Manager": "Generated Manager",
+                "Supervisory_Organization": "Generated",
+                "Location": "San Francisco",
+                "Time_Zone": "America/Los_Angeles",
+                "Worker_Type": "Employee",
+            }
+    return count
+
+
 def correct_termination(state: SandboxState, employee_id: str, columns: dict) -> dict[str, str]:
     with state.lock:
         row = state.terminations.get(employee_id)
@@ -198,7 +224,11 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
         rows = [row for row in rows if worker in (row.get("Employee_ID"), row.get("Contingent_Worker_ID"))]
     format = request.args.get("format", "")
     if format == "json":
-        return Response(json.dumps({"Report_Entry": rows}, indent=1), 200, content_type="application/json")
+        body = json.dumps({"Report_Entry": rows}, indent=1).encode()
+        size, pause = state.report_chunk_bytes, state.report_chunk_seconds
+        if size:
+            return Response(_slowly(state, body, size, pause), 200, content_type="application/json")
+        return Response(body, 200, content_type="application/json")
     if format and format != "simplexml":
         return Response(f"<html><body>Unsupported format {escape(format)}</body></html>", 400, content_type="text/html")
     entries = "".join(
@@ -217,6 +247,14 @@ def handle(state: SandboxState, request: Request, path: str) -> Response:
 def _instances(value) -> list:
     """A multi-instance field is one element per instance in XML."""
     return value if isinstance(value, list) else [value]
+
+
+def _slowly(state: SandboxState, body: bytes, size: int, pause: float):
+    """The body `size` bytes at a time, `pause` seconds apart: a slow report (chunked, no Content-Length)."""
+    for start in range(0, len(body), size):
+        if start:
+            state.shutting_down.wait(pause)
+        yield body[start : start + size]
 
 
 def notify(state: SandboxState, employee_id: str, event: str) -> None:

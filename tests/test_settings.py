@@ -19,6 +19,10 @@ class TestBadSettings:
             ("AUTH_MODE", "kerberos"),
             ("SECURE_HSTS_SECONDS", "-x"),
             ("WORKDAY_POLLER", "sometimes"),
+            ("SYNC_ALERT_AFTER_FAILURES", "0"),
+            ("SYNC_ALERT_AFTER_MINUTES", "0"),
+            ("WORKDAY_READ_TIMEOUT", "0"),
+            ("WORKDAY_CONNECT_TIMEOUT", "-1"),
         ],
     )
     def test_it_names_the_malformed_variable(self, name, value):

@@ -213,6 +213,21 @@ def environment_session(base_url: str) -> requests.Session:
     return session
 
 
+# Told of every answer a vendor gives a call (after retries): `listener(service, status)`, with the final
+# HTTP status (401: our credentials were rejected). Registered by the domain (offboarding/health.py), so the
+# clients stay free of the database; a listener that fails is logged and never fails the call.
+AnswerListener = Callable[[str, int], None]
+answer_listeners: list[AnswerListener] = []
+
+
+def _tell_listeners(service: str, status: int) -> None:
+    for listener in answer_listeners:
+        try:
+            listener(service, status)
+        except Exception:
+            logging.getLogger(__name__).exception("A listener failed on %s's answer %s", service, status)
+
+
 class Transport:
     """A session bound to one vendor's base URL, with its error format and rate-limit header.
 
@@ -273,6 +288,18 @@ class Transport:
         if method in ("POST", "PUT") and not any(k in kwargs for k in ("json", "data", "files")):
             # Okta answers 411 to a body-less POST without it.
             headers["Content-Length"] = "0"
+        try:
+            response = self._send(method, url, headers, idempotent, kwargs)
+        except VendorError as e:
+            if e.status:
+                _tell_listeners(self.service, e.status)
+            raise
+        _tell_listeners(self.service, response.status_code)
+        return response
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], idempotent: bool, kwargs: dict[str, Any]
+    ) -> requests.Response:
         try:
             return self._retrying(idempotent)(self._send_once, method, url, headers, kwargs)
         except AuthenticationFailed:

@@ -8,6 +8,7 @@ raises, because "no terminations" must never be a guess.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -123,6 +124,15 @@ def parse_workday_date(value: str) -> date:
     return date.fromisoformat(match.group(1))
 
 
+def workday_policy() -> RetryPolicy:
+    """Every vendor's retry policy, with Workday's own (longer) timeouts: a large report takes a while."""
+    return dataclasses.replace(
+        RetryPolicy.from_settings(),
+        connect_timeout=settings.WORKDAY_CONNECT_TIMEOUT,
+        read_timeout=settings.WORKDAY_READ_TIMEOUT,
+    )
+
+
 class WorkdayClient:
     def __init__(
         self,
@@ -173,7 +183,7 @@ class WorkdayClient:
             Secret(settings.WORKDAY_PASSWORD),
             settings.WORKDAY_COLUMNS,
             employee_prompt=settings.WORKDAY_EMPLOYEE_PROMPT,
-            policy=policy or RetryPolicy.from_settings(),
+            policy=policy or workday_policy(),
             session=session,
             clock=clock,
             sleep=sleep,
@@ -185,6 +195,8 @@ class WorkdayClient:
     def fetch_terminations(self, employee_id: str | None = None) -> Report:
         """The whole report, or one worker's rows through the report's employee prompt."""
         params = self.params if employee_id is None else {**self.params, self.employee_prompt: employee_id}
+        # The body is read once, inside the transport (a cut-short body is retried like any transient failure),
+        # and parsed from its bytes: never also held as decoded text.
         response = self.transport.request("GET", self.transport.base_url, params=params)
         entries = _report_entries(response)
         report = Report(terminations=[], row_errors=[])

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from offboarding import decisions, revocation
+from offboarding import decisions, health, revocation
 from offboarding.models import Case
 from offboarding.request_id import request_id
 
@@ -15,6 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--enqueue", action="store_true", help="hand the cases to the django-q2 cluster instead")
 
     def handle(self, *args, enqueue=False, **options):
+        # A poller that stopped records no failure: the minute's job sees the sync go quiet (alerted once).
+        health.check_sync()
         with request_id():
             retried = decisions.retry_due_cases()  # each is handed to the cluster as its retry commits
         for case_id in retried:
