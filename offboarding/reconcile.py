@@ -83,7 +83,7 @@ def note_rehire(case: Case) -> None:
     """Say once, audited, that reconciliation stops reporting a rehired person; a case it had sent to
     needs attention for that alone, whose revocation was verified, goes back to completed."""
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("termination").get(pk=case.pk)
+        case = Case.objects.select_for_update(of=("self",)).select_related("termination").get(pk=case.pk)
         if AuditEvent.objects.filter(case=case, action="reconcile.rehire_noted").exists():
             return
         termination = case.termination
