@@ -170,9 +170,12 @@ def credentials_rejected(service: str, now: datetime | None = None) -> None:
 
 def credentials_accepted(service: str) -> None:
     name = VENDORS[service]
-    if VendorHealth.objects.filter(vendor=service, credentials_rejected_at__isnull=False).update(
-        credentials_rejected_at=None, credentials_failure=""
-    ):
+    rejected = VendorHealth.objects.filter(vendor=service, credentials_rejected_at__isnull=False)
+    # Read before writing: most answers find nothing to clear, and a write from a call made in a worker
+    # thread (a sync's lookups) would wait, on SQLite, for the caller's own open transaction to end.
+    if not rejected.exists():
+        return
+    if rejected.update(credentials_rejected_at=None, credentials_failure=""):
         with transaction.atomic():
             AuditEvent.record("vendor.credentials_accepted", actor=HEALTH, obj=name)
         send_alert(f"{name} credentials accepted again", f"{name} answered a call with our credentials again.")
