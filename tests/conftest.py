@@ -2,6 +2,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from offboarding import decisions, sync
+from offboarding.models import Case
 from tests import factories
 
 # The sandbox (simulated Workday, Okta and Jira over real HTTP) and its fixtures, the clients pointed at
@@ -99,5 +101,18 @@ def leaver(org):
         }
         org.add_termination(employee_id, **row)
         return {"employee_id": employee_id, "user": user, "user_id": user["id"] if user else None, "groups": group_ids}
+
+    return make
+
+
+@pytest.fixture
+def approved_case(leaver, approver):
+    """A leaver past their effective moment, synced and approved: due now."""
+
+    def make(**kwargs) -> Case:
+        person = leaver(days_ahead=-1, **kwargs)
+        sync.sync_workday()
+        case = Case.objects.get(termination__employee_id=person["employee_id"])
+        return decisions.approve(case.pk, approver, "HR confirmed")
 
     return make

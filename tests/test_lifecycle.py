@@ -13,19 +13,6 @@ from offboarding.models import AuditEvent, Case, Step, Termination
 from tests.wrapped_clients import Wrapped, after, before
 
 
-@pytest.fixture
-def due_case(leaver, approver):
-    """A leaver past their effective moment, synced and approved: due now."""
-
-    def make(**kwargs) -> Case:
-        person = leaver(days_ahead=-1, **kwargs)
-        sync.sync_workday()
-        case = Case.objects.get(termination__employee_id=person["employee_id"])
-        return decisions.approve(case.pk, approver, "HR confirmed")
-
-    return make
-
-
 def only_case() -> Case:
     return Case.objects.get()
 
@@ -47,10 +34,10 @@ MID_RUN = {
 class TestRescindDuringTheRevocation:
     @pytest.mark.parametrize("moment", list(MID_RUN))
     def test_the_lockout_finishes_is_verified_and_ticketed_then_a_restore_is_offered(
-        self, org, due_case, approver, client, mailoutbox, settings, moment
+        self, org, approved_case, approver, client, mailoutbox, settings, moment
     ):
         settings.ALERT_EMAILS = ["security@example.com"]
-        case = due_case()
+        case = approved_case()
 
         def rescind_in_workday():
             org.rescind_termination("E100")
@@ -79,9 +66,9 @@ class TestRescindDuringTheRevocation:
         assert reverse("case_restore", args=[case.pk]) in body
 
     def test_a_rescind_while_a_failed_case_waits_for_its_retry_is_kept_until_the_retry_finishes_the_lockout(
-        self, org, due_case, approver
+        self, org, approved_case, approver
     ):
-        case = due_case()
+        case = approved_case()
         org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
         assert revocation.run_case(case.pk) == Case.State.FAILED
         org.clear_faults()
@@ -98,10 +85,10 @@ class TestRescindDuringTheRevocation:
         assert "Rescinded in Workday during the revocation" in str(issue["comments"])
 
     def test_a_rescind_of_a_failed_case_is_shown_and_alerted_and_waits_for_the_retry(
-        self, org, due_case, approver, client, mailoutbox, settings
+        self, org, approved_case, approver, client, mailoutbox, settings
     ):
         settings.ALERT_EMAILS = ["security@example.com"]
-        case = due_case()
+        case = approved_case()
         org.fault("okta", "error", "POST /api/v1/users/*/lifecycle/deactivate", status=503)
         revocation.run_case(case.pk)
         org.rescind_termination("E100")
@@ -112,8 +99,8 @@ class TestRescindDuringTheRevocation:
         body = case_page(client, approver, case)
         assert "Changed in Workday during the revocation" in body and "Rescinded in Workday" in body
 
-    def test_the_restore_it_offers_is_the_two_approver_restore(self, org, due_case, make_user):
-        case = due_case()
+    def test_the_restore_it_offers_is_the_two_approver_restore(self, org, approved_case, make_user):
+        case = approved_case()
 
         def rescind_in_workday():
             org.rescind_termination("E100")
@@ -139,10 +126,10 @@ def revoked_on(case: Case) -> date:
 
 class TestDateCorrectedAfterRevocation:
     def test_a_later_date_is_flagged_on_the_same_case_not_opened_as_a_second(
-        self, org, due_case, approver, client, mailoutbox, settings
+        self, org, approved_case, approver, client, mailoutbox, settings
     ):
         settings.ALERT_EMAILS = ["security@example.com"]
-        case = due_case()
+        case = approved_case()
         assert revocation.run_case(case.pk) == Case.State.COMPLETED
         corrected = date.today() + timedelta(days=6)
         org.correct_termination("E100", Termination_Date=corrected.isoformat(), Last_Day_of_Work=corrected.isoformat())
@@ -162,8 +149,8 @@ class TestDateCorrectedAfterRevocation:
         assert f"revoked {days} days before the corrected date" in body
         assert reverse("case_restore", args=[case.pk]) in body
 
-    def test_a_date_corrected_during_the_revocation_is_flagged_once_the_lockout_is_done(self, org, due_case):
-        case = due_case()
+    def test_a_date_corrected_during_the_revocation_is_flagged_once_the_lockout_is_done(self, org, approved_case):
+        case = approved_case()
         corrected = date.today() + timedelta(days=10)
 
         def correct_in_workday():
@@ -180,8 +167,8 @@ class TestDateCorrectedAfterRevocation:
         assert AuditEvent.objects.filter(case=case, action="case.corrected_during_revocation").count() == 1
         assert "before the corrected date" in str(org.jira_issues()[0]["fields"]["description"])
 
-    def test_an_earlier_date_after_the_revocation_needs_nothing(self, org, due_case):
-        case = due_case()
+    def test_an_earlier_date_after_the_revocation_needs_nothing(self, org, approved_case):
+        case = approved_case()
         revocation.run_case(case.pk)
         org.correct_termination("E100", Termination_Date=(date.today() - timedelta(days=3)).isoformat())
         sync.sync_workday()
@@ -202,8 +189,8 @@ class TestDateCorrectedAfterRevocation:
         assert AuditEvent.objects.filter(case=case, action="case.rescheduled").count() == 1
         assert revocation.run_case(case.pk) == Case.State.COMPLETED
 
-    def test_a_worker_who_leaves_again_long_after_is_a_new_case(self, org, due_case):
-        case = due_case()
+    def test_a_worker_who_leaves_again_long_after_is_a_new_case(self, org, approved_case):
+        case = approved_case()
         revocation.run_case(case.pk)
         # The report stopped showing the old termination; months later the worker leaves again.
         Termination.objects.update(last_seen=timezone.now() - timedelta(days=90))
@@ -244,8 +231,10 @@ class TestRescindReversed:
         assert revocation.run_case(new.pk) == Case.State.COMPLETED
         assert org.okta_user(new.okta_user_id)["status"] == "DEPROVISIONED"
 
-    def test_a_revocation_awaiting_a_restore_stands_and_is_no_longer_offered_for_one(self, org, due_case, make_user):
-        case = due_case()
+    def test_a_revocation_awaiting_a_restore_stands_and_is_no_longer_offered_for_one(
+        self, org, approved_case, make_user
+    ):
+        case = approved_case()
         revocation.run_case(case.pk)
         org.rescind_termination("E100")
         sync.sync_workday()
@@ -263,8 +252,8 @@ class TestRescindReversed:
             decisions.approve_restore(case.pk, make_user("ben", "approvers"))
         assert org.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
 
-    def test_a_restored_case_is_followed_by_a_new_decision(self, org, due_case, make_user):
-        case = due_case()
+    def test_a_restored_case_is_followed_by_a_new_decision(self, org, approved_case, make_user):
+        case = approved_case()
         revocation.run_case(case.pk)
         org.rescind_termination("E100")
         sync.sync_workday()

@@ -17,19 +17,6 @@ from offboarding.models import AuditEvent, Case, ReconciliationRun, Step
 from tests.wrapped_clients import Crash, Wrapped, before, die_after, die_before
 
 
-@pytest.fixture
-def approved_case(leaver, approver):
-    """A leaver past their effective moment, synced and approved: due now."""
-
-    def make(**kwargs) -> Case:
-        person = leaver(days_ahead=-1, **kwargs)
-        sync.sync_workday()
-        case = Case.objects.get(termination__employee_id=person["employee_id"])
-        return decisions.approve(case.pk, approver, "HR confirmed")
-
-    return make
-
-
 def okta_calls(sandbox) -> Counter:
     return Counter(f"{r['method']} {r['path']}" for r in sandbox.requests("okta"))
 
