@@ -69,6 +69,8 @@ class SandboxApp:
                 "path": path,
                 "query": request.query_string.decode("latin-1"),
                 "status": status,  # 0: the connection was dropped without an answer
+                # The Authorization scheme (SSWS, Bearer, DPoP, Basic), never the credential.
+                "auth": request.headers.get("Authorization", "").partition(" ")[0],
                 "time": datetime.fromtimestamp(self.state.now(), UTC).isoformat(timespec="milliseconds"),
                 "duration": round(time.monotonic() - started, 4),
                 # How many requests to this service were being answered as this one arrived, itself included.

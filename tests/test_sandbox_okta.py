@@ -77,7 +77,10 @@ class TestApiTokenAuthentication:
         assert response.headers["X-Okta-Request-Id"]
 
 
+@pytest.mark.sandbox(okta_require_dpop=False)
 class TestOAuthServiceApp:
+    """A service app that does not require DPoP: Bearer tokens (the DPoP checks: test_sandbox_okta_dpop.py)."""
+
     def test_it_issues_a_bearer_token_for_a_signed_client_assertion(self, sandbox):
         response = request_token(sandbox, scope="okta.users.read")
         assert response.status_code == 200, response.text
