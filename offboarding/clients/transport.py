@@ -213,17 +213,18 @@ def environment_session(base_url: str) -> requests.Session:
     return session
 
 
-# Told of every answer a vendor gives a call (after retries): `listener(service, status)`, with the final
-# HTTP status (401: our credentials were rejected). Registered by the domain (offboarding/health.py), so the
-# clients stay free of the database; a listener that fails is logged and never fails the call.
-AnswerListener = Callable[[str, int], None]
+# Told of every answer a vendor gives a call (after retries): `listener(service, status, error)`, with the
+# final HTTP status and the error it was turned into, if any (a 401, or an AuthenticationFailed: our
+# credentials were rejected). Registered by the domain (offboarding/health.py), so the clients stay free of
+# the database; a listener that fails is logged and never fails the call.
+AnswerListener = Callable[[str, int, "VendorError | None"], None]
 answer_listeners: list[AnswerListener] = []
 
 
-def _tell_listeners(service: str, status: int) -> None:
+def _tell_listeners(service: str, status: int, error: VendorError | None = None) -> None:
     for listener in answer_listeners:
         try:
-            listener(service, status)
+            listener(service, status, error)
         except Exception:
             logging.getLogger(__name__).exception("A listener failed on %s's answer %s", service, status)
 
@@ -249,8 +250,10 @@ class Transport:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        tell_listeners: bool = True,
     ) -> None:
         self.service = service
+        self.tell_listeners = tell_listeners
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.policy = policy
@@ -294,14 +297,12 @@ class Transport:
         try:
             response = self._send(method, url, headers, idempotent, {**kwargs, "read": read})
         except VendorError as e:
-            if e.status:
-                _tell_listeners(self.service, e.status)
+            if e.status and self.tell_listeners:
+                _tell_listeners(self.service, e.status, e)
             raise
-        if read is None:
-            _tell_listeners(self.service, response.status_code)
-            return response
-        status, result = response
-        _tell_listeners(self.service, status)
+        status, result = (response.status_code, response) if read is None else response
+        if self.tell_listeners:
+            _tell_listeners(self.service, status)
         return result
 
     def _send(
