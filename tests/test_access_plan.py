@@ -4,9 +4,12 @@ admin roles, group ownerships and rule-managed memberships; what Okta will not u
 
 import pytest
 import requests
+from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from offboarding import decisions, identity, revocation, sync
 from offboarding.clients.okta import OktaClient
+from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, Step
 from tests.openapi_specs import check_okta
 
@@ -220,3 +223,74 @@ class TestTheSandboxAnswersAsOktaDocuments:
         body = {"sub_id": {"format": "opaque", "id": reach["user_id"]}}
         assert self.call(org, "POST", "/oauth2/v1/global-token-revocation", json=body).status_code == 204
         assert org.okta_user(reach["user_id"])["universal_logouts"] == 1
+
+
+class TestItIsShown:
+    def test_the_case_page_lists_apps_provider_roles_ownerships_and_rule_groups(self, reach, client, approver):
+        reach["org"].add_okta_role(reach["user_id"], "SUPER_ADMIN")
+        case = synced_case("E200")
+        client.force_login(approver)
+        page = client.get(reverse("case", args=[case.pk])).content.decode()
+        assert "Figma" in page and "directly" in page
+        assert "via group GitHub Engineers E200" in page
+        assert "Okta deprovisions the account" in page
+        assert "Sign-in blocked only — account stays" in page
+        assert "Inactive app: the assignment is left as it is" in page
+        assert "Super Administrator" in page
+        assert "Design reviewers E200" in page
+        assert "Engineering (rule) E200 (rule “Engineers by department”)" in page
+        assert "Okta (Okta masters this user)" in page
+        assert "What Okta will not undo (3)" in page
+
+    def test_a_plan_stored_before_the_access_keys_still_shows(self, reach, client, approver):
+        case = synced_case("E200")
+        for key in ("apps", "provider", "admin_roles", "owned_groups", "rule_groups"):
+            case.plan.pop(key)
+        Case.objects.filter(pk=case.pk).update(plan=case.plan)
+        client.force_login(approver)
+        response = client.get(reverse("case", args=[case.pk]))
+        assert response.status_code == 200 and "No app assignments." in response.content.decode()
+
+    def test_the_dry_run_takes_a_case_id_and_prints_all_of_it(self, reach, capsys):
+        case = synced_case("E200")
+        capsys.readouterr()
+        reach["org"].clear_requests()
+        call_command("offboard", "--case", str(case.pk), "--dry-run")
+        out = capsys.readouterr().out
+        assert f"Case {case.pk}: Zoë Müller" in out
+        assert "Would remove 3 group memberships:" in out  # VPN, GitHub, and the rule-managed group
+        assert "Figma" in out and "directly: sign-in blocked only — account stays" in out
+        assert "Slack" in out and "via group GitHub Engineers E200: Okta deprovisions the account" in out
+        assert "Old Wiki" in out and "inactive app: the assignment is left" in out
+        assert "Credentials provider: OKTA (OKTA)" in out
+        assert "Owns groups: Design reviewers E200" in out
+        assert "Rule-managed groups: Engineering (rule) E200 (rule Engineers by department)" in out
+        assert "Follow-ups Okta will not do (3):" in out
+        assert {r["method"] for r in reach["org"].requests("okta")} == {"GET"}  # it changes nothing
+
+    def test_the_dry_run_by_employee_id_prints_it_too(self, reach, capsys):
+        synced_case("E200")
+        capsys.readouterr()
+        call_command("offboard", "E200", "--dry-run")
+        assert "Follow-ups Okta will not do (3):" in capsys.readouterr().out
+
+    def test_the_dry_run_names_the_token_owner(self, reach, capsys):
+        reach["org"].set_token_owner(reach["user_id"])
+        case = synced_case("E200")
+        capsys.readouterr()
+        call_command("offboard", "--case", str(case.pk), "--dry-run")
+        assert "NEVER OFFBOARDED BY THE PRODUCT" in capsys.readouterr().out
+
+    def test_the_dry_run_wants_one_of_employee_or_case(self, db):
+        with pytest.raises(CommandError, match="one of them"):
+            call_command("offboard", "--dry-run")
+
+    def test_the_evidence_includes_it(self, reach, client, auditor):
+        case = synced_case("E200")
+        record = evidence_of(case)
+        assert {a["label"] for a in record["access"]["apps"]} == {"Figma", "Slack", "Old Wiki"}
+        assert record["access"]["owned_groups"] == [{"id": reach["owned"], "name": "Design reviewers E200"}]
+        assert [item["kind"] for item in record["not_undone_by_okta"]] == ["app", "app", "group_owner"]
+        client.force_login(auditor)
+        page = client.get(reverse("evidence", args=[case.pk])).content.decode()
+        assert "Sign-in blocked only — account stays" in page and "What Okta will not undo (3)" in page
