@@ -294,3 +294,28 @@ class TestItIsShown:
         client.force_login(auditor)
         page = client.get(reverse("evidence", args=[case.pk])).content.decode()
         assert "Sign-in blocked only — account stays" in page and "What Okta will not undo (3)" in page
+
+
+@pytest.mark.sandbox(demo=True, workers=30)
+class TestTheDemoHasEachKindOfAccess:
+    def plan_of(self, login):
+        okta = OktaClient.from_settings()
+        user = okta.find_user_by_login(login)
+        groups = okta.list_user_groups(user.id)
+        return identity.build_plan(user, groups, identity.read_access(okta, user, groups))
+
+    def test_an_engineer_with_every_kind_of_app_an_ownership_and_a_rule_group(self, sandbox):
+        plan = self.plan_of("tomas.novak@acme.example")
+        apps = {a["label"]: a for a in plan["apps"]}
+        assert apps["Zoom"]["universal_logout"] and apps["Zoom"]["via"] == "direct"
+        assert apps["Legacy Wiki"]["status"] == "INACTIVE"
+        assert apps["GitHub Enterprise"]["via"] == "eng-github-admins"
+        assert plan["owned_groups"] == [{"id": plan["owned_groups"][0]["id"], "name": "eng-github-admins"}]
+        assert [g["group_name"] for g in plan["rule_groups"]] == ["Engineering"]
+
+    def test_a_directory_mastered_seller_and_the_protected_admins(self, sandbox):
+        victor = self.plan_of("victor.hale@acme.example")
+        assert victor["provider"] == {"type": "ACTIVE_DIRECTORY", "name": "acme.local"}
+        assert {a["label"]: a["deprovisions_on_deactivate"] for a in victor["apps"]}["Salesforce"] is True
+        assert self.plan_of("morgan.blake@acme.example")["admin_roles"][0]["type"] == "SUPER_ADMIN"
+        assert OktaClient.from_settings().token_owner().login == "okta-automation@acme.example"
