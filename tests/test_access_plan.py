@@ -319,3 +319,16 @@ class TestTheDemoHasEachKindOfAccess:
         assert {a["label"]: a["deprovisions_on_deactivate"] for a in victor["apps"]}["Salesforce"] is True
         assert self.plan_of("morgan.blake@acme.example")["admin_roles"][0]["type"] == "SUPER_ADMIN"
         assert OktaClient.from_settings().token_owner().login == "okta-automation@acme.example"
+
+
+class TestACredentialWithoutTheNewScopes:
+    def test_the_case_needs_a_person_instead_of_failing_the_lookup(self, org, leaver, settings):
+        from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+
+        settings.OKTA_CLIENT_ID, settings.OKTA_PRIVATE_KEY = SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+        settings.OKTA_SCOPES = ["okta.users.manage", "okta.groups.manage"]  # the scopes before apps and roles
+        leaver(employee_id="E210", days_ahead=-1)
+        case = synced_case("E210")
+        assert case.identity == Case.Identity.EXACT and case.state == Case.State.NEEDS_ATTENTION
+        assert "Okta refused to show this person's apps" in case.attention_reason
+        assert case.plan["apps"] == [] and "okta.apps.read" in case.plan["access_note"]
