@@ -28,6 +28,11 @@ class Lookup:
     user: OktaUser | None
     note: str = ""
     groups: list[OktaGroup] = field(default_factory=list)
+    access: Access | None = None
+    # Why the access beyond groups could not be read (Okta refused it: a scope not granted), "" when it was.
+    access_note: str = ""
+    # The user behind the product's own Okta credentials (`/api/v1/users/me`), "" when there is none to read.
+    token_owner_id: str = ""
 
 
 def _normalised(name: str) -> str:
@@ -71,9 +76,156 @@ def resolve_identity(termination: Termination, okta: OktaClient) -> Lookup:
     return Lookup(Case.Identity.NONE, None, f"No Okta user has employee number {employee_id}.")
 
 
-def build_plan(user: OktaUser, groups: list[OktaGroup]) -> dict:
-    """Exactly what revocation would do right now."""
+@dataclass(frozen=True)
+class Access:
+    """Everything else the leaver can reach through Okta, as the plan keeps it (plain dicts).
+
+    apps: [{"id", "label", "name", "status", "via": "direct" or the group's name, "group_id": id or "",
+            "deprovisions_on_deactivate": bool, "universal_logout": bool}]
+    provider: {"type": "OKTA" | "ACTIVE_DIRECTORY" | "LDAP" | "FEDERATION" | "SOCIAL" | "IMPORT", "name": str}
+    admin_roles: [{"id", "type", "label"}]
+    owned_groups: [{"id", "name"}]
+    rule_groups: [{"group_id", "group_name", "rule_id", "rule_name"}]
+    """
+
+    apps: list[dict] = field(default_factory=list)
+    provider: dict = field(default_factory=lambda: {"type": "OKTA", "name": "OKTA"})
+    admin_roles: list[dict] = field(default_factory=list)
+    owned_groups: list[dict] = field(default_factory=list)
+    rule_groups: list[dict] = field(default_factory=list)
+
+    def as_plan(self) -> dict:
+        return {
+            "apps": list(self.apps),
+            "provider": dict(self.provider),
+            "admin_roles": list(self.admin_roles),
+            "owned_groups": list(self.owned_groups),
+            "rule_groups": list(self.rule_groups),
+        }
+
+
+# A user mastered by Okta itself; any other provider type is a directory or an identity provider elsewhere.
+OKTA_MASTERED = {"OKTA"}
+DIRECTORY_NAMES = {"ACTIVE_DIRECTORY": "Active Directory", "LDAP": "LDAP directory"}
+
+
+def plan_access(plan: dict) -> dict:
+    """The access keys of a plan, with defaults for plans stored before they existed."""
     return {
+        "apps": plan.get("apps") or [],
+        "provider": plan.get("provider") or {"type": "OKTA", "name": "OKTA"},
+        "admin_roles": plan.get("admin_roles") or [],
+        "owned_groups": plan.get("owned_groups") or [],
+        "rule_groups": plan.get("rule_groups") or [],
+    }
+
+
+def follow_ups(plan: dict) -> list[dict]:
+    """What Okta will not undo, as work a human must do: one item per app whose account Okta keeps,
+    per source directory of a directory-mastered user, per group ownership.
+
+    Each: {"kind": "app" | "directory" | "group_owner" | "rule_group", "target_id", "target_name", "what"}.
+    A rule-managed membership is not one here (revocation and restore handle the rule's exclusion); restore
+    names one as a "rule_group" item (`rule_group_follow_up`) when Okta will not clear the exclusion.
+    Pure: reads the plan only (old plans without the keys give no follow-ups).
+    """
+    access = plan_access(plan)
+    items: list[dict] = []
+    for app in access["apps"]:
+        name = app.get("label") or app.get("name") or app.get("id", "")
+        if app.get("status", "ACTIVE") != "ACTIVE":
+            what = (
+                f"{name} is inactive in Okta, so Okta leaves this assignment in place: remove the assignment "
+                f"and deactivate the account in {name}"
+            )
+        elif app.get("deprovisions_on_deactivate"):
+            continue
+        elif app.get("universal_logout"):
+            what = f"Deactivate the account in {name} (Okta ends its sessions by Universal Logout)"
+        else:
+            what = f"Deactivate the account in {name} and end the app's sessions"
+        items.append({"kind": "app", "target_id": app.get("id", ""), "target_name": name, "what": what})
+    provider = access["provider"]
+    if provider.get("type", "OKTA") not in OKTA_MASTERED:
+        kind = provider.get("type", "")
+        name = provider.get("name") or DIRECTORY_NAMES.get(kind, kind)
+        items.append(
+            {
+                "kind": "directory",
+                "target_id": kind,
+                "target_name": name,
+                "what": (
+                    f"Disable the account in {name} ({kind}): Okta's deactivation leaves it enabled, "
+                    "and the next import or sign-in can reactivate the Okta user"
+                ),
+            }
+        )
+    for group in access["owned_groups"]:
+        items.append(
+            {
+                "kind": "group_owner",
+                "target_id": group.get("id", ""),
+                "target_name": group.get("name", ""),
+                "what": f"Hand the ownership of the Okta group {group.get('name', '')} to someone who stays",
+            }
+        )
+    return items
+
+
+def rule_group_follow_up(rule: dict) -> dict:
+    """The follow-up for a rule-managed membership restore could not bring back."""
+    return {
+        "kind": "rule_group",
+        "target_id": rule.get("group_id", ""),
+        "target_name": rule.get("group_name", ""),
+        "what": (
+            f"Take the person off the exclusions of the group rule {rule.get('rule_name', '')} so it adds them "
+            f"to {rule.get('group_name', '')} again"
+        ),
+    }
+
+
+def read_access(okta: OktaClient, user: OktaUser, groups: list[OktaGroup]) -> Access:
+    """Everything else the user can reach through Okta, read live; raises VendorError."""
+    return Access(
+        apps=okta.list_user_apps(user.id, groups),
+        provider={"type": user.provider_type, "name": user.provider_name},
+        admin_roles=okta.list_user_roles(user.id),
+        owned_groups=okta.owned_groups(user.id),
+        rule_groups=okta.rule_groups(user.id, groups),
+    )
+
+
+def admin_role_reason(admin_roles: list[dict]) -> str:
+    """Why holding admin roles protects the person, or "" for someone who holds none."""
+    if not admin_roles:
+        return ""
+    labels = ", ".join(sorted({r.get("label") or r.get("type", "") for r in admin_roles}))
+    return f"Okta administrator ({labels})"
+
+
+def protection_reason(
+    user_id: str, login: str, groups: list[dict], admin_roles: list[dict], entries: list | None = None
+) -> str:
+    """Why this person is protected: a protected list entry, or Okta admin roles; "" when neither."""
+    return ProtectedAccount.reason_for(user_id, login, groups, entries) or admin_role_reason(admin_roles)
+
+
+def token_owner_reason(user_id: str, token_owner_id: str) -> str:
+    """Why the product must never offboard this user: the product's own Okta credentials are theirs."""
+    if user_id and token_owner_id and user_id == token_owner_id:
+        return (
+            "This Okta user owns the API token the product signs in with (/api/v1/users/me): offboarding them "
+            "would make every later Okta call fail. The product never revokes them; do it by hand after moving "
+            "the product to another credential."
+        )
+    return ""
+
+
+def build_plan(user: OktaUser, groups: list[OktaGroup], access: Access | None = None) -> dict:
+    """Exactly what revocation would do right now, and everything else the person can reach."""
+    return {
+        **(access or Access()).as_plan(),
         "computed_at": timezone.now().isoformat(),
         "user": user.as_dict(),
         "groups": [g.as_dict() for g in groups],
@@ -92,8 +244,8 @@ def build_plan(user: OktaUser, groups: list[OktaGroup]) -> dict:
 class Holdings:
     """What protection is judged from: the person's Okta id, login and groups, live or as stored at review.
 
-    Okta has no admin-role API in the product's clients (nor the sandbox), so an admin role counts only
-    through a protected group, user or login.
+    Okta admin roles (`/api/v1/users/{id}/roles`) protect the person by themselves: an admin needs two
+    approvers and no rule approves them, whether or not anyone listed them as protected.
     """
 
     user_id: str
@@ -101,14 +253,25 @@ class Holdings:
     groups: list[dict]
     live: bool
     note: str = ""
+    admin_roles: list[dict] = field(default_factory=list)
 
     @classmethod
     def stored(cls, case: Case, note: str = "") -> Holdings:
-        return cls(case.okta_user_id, case.okta_login, case.plan.get("groups", []), live=False, note=note)
+        plan = case.plan or {}
+        return cls(
+            case.okta_user_id,
+            case.okta_login,
+            plan.get("groups", []),
+            live=False,
+            note=note,
+            admin_roles=plan_access(plan)["admin_roles"],
+        )
 
     def protection(self, entries: list[ProtectedAccount] | None = None) -> str:
-        """Why the person is protected by the current protected list, or ""."""
-        return ProtectedAccount.reason_for(self.user_id, self.login, self.groups, entries) if self.user_id else ""
+        """Why the person is protected by the current protected list or their admin roles, or ""."""
+        if not self.user_id:
+            return ""
+        return protection_reason(self.user_id, self.login, self.groups, self.admin_roles, entries)
 
     @property
     def source(self) -> str:
@@ -125,9 +288,10 @@ def read_holdings(case: Case, okta: OktaClient) -> Holdings:
     try:
         user = okta.get_user(case.okta_user_id)
         groups = [g.as_dict() for g in okta.list_user_groups(user.id)]
+        roles = okta.list_user_roles(user.id)
     except VendorError as e:
         return Holdings.stored(case, f"Okta did not answer: {e.summary}")
-    return Holdings(user.id, user.login, groups, live=True)
+    return Holdings(user.id, user.login, groups, live=True, admin_roles=roles)
 
 
 def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
@@ -139,7 +303,20 @@ def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
         found = resolve_identity(termination, okta)
         if found.user is None:
             return found
-        return Lookup(found.identity, found.user, found.note, okta.list_user_groups(found.user.id))
+        groups = okta.list_user_groups(found.user.id)
+        access, access_note = None, ""
+        try:
+            access = read_access(okta, found.user, groups)
+        except VendorError as e:
+            if e.status != 403:
+                raise
+            # A credential without the apps/roles permissions: a person must look, rather than no case at all.
+            access_note = (
+                f"Okta refused to show this person's apps, admin roles or group ownerships ({e.summary}): "
+                "the plan lists groups only. Grant the product okta.apps.read and okta.roles.read."
+            )
+        owner = okta.token_owner()
+        return Lookup(found.identity, found.user, found.note, groups, access, access_note, owner.id if owner else "")
     except VendorError as e:
         return e
 
@@ -198,8 +375,11 @@ def assess_case(
         case.refresh_from_db()
         return case
     user = lookup.user
-    plan = build_plan(user, lookup.groups) if user else {}
-    protected = ProtectedAccount.reason_for(user.id, user.login, plan["groups"]) if user else ""
+    plan = build_plan(user, lookup.groups, lookup.access) if user else {}
+    if user and lookup.access_note:
+        plan["access_note"] = lookup.access_note
+    protected = protection_reason(user.id, user.login, plan["groups"], plan["admin_roles"]) if user else ""
+    own_credentials = token_owner_reason(user.id, lookup.token_owner_id) if user else ""
 
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
@@ -213,6 +393,10 @@ def assess_case(
         case.okta_user_id, case.okta_login = (user.id, user.login) if user else ("", "")
         case.identity_proposal = {}  # a choice proposed before this lookup answered is moot
         doubts = [lookup.note] if lookup.identity != Case.Identity.EXACT else []
+        if own_credentials:
+            doubts.append(own_credentials)
+        if lookup.access_note:
+            doubts.append(lookup.access_note)
         if protected:
             doubts.append(f"This is a {protected}: two distinct approvers are needed.")
         state = case.state
@@ -230,6 +414,9 @@ def assess_case(
                 "login": case.okta_login,
                 "note": lookup.note,
                 "protected": protected,
+                "token_owner": bool(own_credentials),
+                "apps": len(plan.get("apps", [])),
+                "admin_roles": [r.get("type") for r in plan.get("admin_roles", [])],
                 "remove": len(plan.get("remove", [])),
                 "keep": len(plan.get("keep", [])),
             },

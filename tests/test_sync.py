@@ -119,12 +119,12 @@ class TestLayoff:
     def test_the_first_cases_are_decided_while_the_last_rows_are_still_being_stored(self, org, leaver):
         SafetySettings.objects.filter(pk=1).update(breaker_count=100, breaker_share=1.0)
         AutoApproveRule.objects.create(name="Everyone")
-        for n in range(30):
-            leaver(employee_id=f"E{n}", first=f"Person{n}", groups=("VPN",))
+        for n in range(80):
+            leaver(employee_id=f"E{n}", first=f"Person{n}", groups=("VPN",), app_groups=())
         result = sync.sync_workday()
-        assert len(result.created) == 30 and not result.breaker_tripped
+        assert len(result.created) == 80 and not result.breaker_tripped
         decided = Case.objects.exclude(decided_at=None).values_list("decided_at", flat=True)
-        assert len(decided) == 30
+        assert len(decided) == 80
         # A layoff's revocations start with its first cases, not after its last row is stored.
         assert min(decided) < max(Case.objects.values_list("created_at", flat=True))
 
