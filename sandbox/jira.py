@@ -90,10 +90,10 @@ def too_long(limit: int) -> str:
 
 
 def text_length(value: object) -> int:
-    """A text's length as Jira counts it against its limit: a string's characters, an ADF document's JSON."""
-    if isinstance(value, str):
-        return len(value)
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    """A text's length as Jira counts it against its limit, in UTF-16 code units as Java counts a string:
+    a string's, or an ADF document's JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def adf_to_text(document: object) -> str:
