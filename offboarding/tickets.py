@@ -221,16 +221,28 @@ def ticket_description(case: Case) -> dict:
     return within_limit(lambda limit: ticket_document(case, steps, limit))
 
 
+def steps_in_table(steps: list[Step], limit: int | None) -> tuple[list[Step], str]:
+    """The steps the table shows, in their order, and what it leaves out. Cut short, it keeps every step that
+    is not a group removal (the few that say whether the person is locked out), then the failed removals,
+    then the first others; the groups have their own list below it."""
+    if limit is None or len(steps) <= limit:
+        return steps, ""
+    priority = sorted(
+        range(len(steps)),
+        key=lambda i: (steps[i].kind == Step.Kind.REMOVE_GROUP, steps[i].status != Step.Status.FAILED),
+    )
+    essential = sum(1 for s in steps if s.kind != Step.Kind.REMOVE_GROUP)
+    chosen = set(priority[: max(limit, essential)])
+    shown = [s for i, s in enumerate(steps) if i in chosen]
+    return shown, f"and {len(steps) - len(shown):,} more steps — full list in the attached evidence"
+
+
 def ticket_document(case: Case, steps: list[Step], limit: int | None) -> dict:
     removed = [s for s in steps if s.kind == Step.Kind.REMOVE_GROUP and s.status == Step.Status.DONE]
     kept = [s for s in steps if s.kind == Step.Kind.REMOVE_GROUP and s.status == Step.Status.SKIPPED]
     follow_up = [s for s in kept if s.detail.get("manual_follow_up")]
     verify_step = next((s for s in steps if s.kind == Step.Kind.VERIFY), None)
-    in_table = steps
-    if limit is not None and len(steps) > limit:
-        # Cut short, the table keeps the failed steps first (otherwise in their order): they matter most.
-        in_table = sorted(steps, key=lambda s: s.status != Step.Status.FAILED)
-    shown_steps, more_steps = listed(in_table, limit, " steps")
+    shown_steps, more_steps = steps_in_table(steps, limit)
     t = case.termination
     decision = (
         f"rule “{case.rule_snapshot.get('name')}” (rule:{case.decided_by_rule_id})"

@@ -10,7 +10,11 @@ from jira import JIRA, JIRAError
 
 
 def adf(text):
-    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
 
 
 @pytest.fixture
@@ -119,7 +123,5 @@ class TestRestV3:
         with pytest.raises(JIRAError) as error:
             v3.create_issue(project="SEC", summary="Ada", issuetype="Task")
         assert "Security Team is required." in error.value.text
-        issue = v3.create_issue(
-            project="SEC", summary="Ada", issuetype="Task", customfield_10010={"value": "Security"}
-        )
+        issue = v3.create_issue(project="SEC", summary="Ada", issuetype="Task", customfield_10010={"value": "Security"})
         assert v3.issue(issue.key).raw["fields"]["customfield_10010"] == {"value": "Security"}
