@@ -23,6 +23,10 @@ class TestBadSettings:
             ("SYNC_ALERT_AFTER_MINUTES", "0"),
             ("WORKDAY_READ_TIMEOUT", "0"),
             ("WORKDAY_CONNECT_TIMEOUT", "-1"),
+            ("JIRA_EXTRA_FIELDS", "{customfield_10010: Security}"),
+            ("JIRA_EXTRA_FIELDS", '[{"customfield_10010": "x"}]'),
+            ("JIRA_EXTRA_FIELDS", '{"summary": "not ours"}'),
+            ("OFFBOARDING_INSTALL_ID", "Prod Site"),
         ],
     )
     def test_it_names_the_malformed_variable(self, name, value):
@@ -30,12 +34,24 @@ class TestBadSettings:
         assert result.returncode != 0
         assert name in result.stderr
 
-    @pytest.mark.parametrize("missing", ["SECRET_KEY", "OKTA_API_TOKEN", "JIRA_API_TOKEN", "ADFS_CLIENT_ID"])
+    @pytest.mark.parametrize(
+        "missing", ["SECRET_KEY", "OKTA_API_TOKEN", "JIRA_API_TOKEN", "ADFS_CLIENT_ID", "OFFBOARDING_INSTALL_ID"]
+    )
     def test_it_names_a_missing_required_variable(self, missing):
         env = {k: v for k, v in PRODUCTION.items() if k != missing}
         result = manage("check", **env)
         assert result.returncode != 0
         assert missing in result.stderr
+
+    def test_it_reads_jira_extra_fields_and_the_install_id(self):
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.JIRA_EXTRA_FIELDS, settings.OFFBOARDING_INSTALL_ID)",
+            **{**PRODUCTION, "JIRA_EXTRA_FIELDS": '{"customfield_10010": {"value": "Security"}}'},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "{'customfield_10010': {'value': 'Security'}} prod"
 
     def test_it_refuses_local_login_without_debug(self):
         result = manage("check", **{**PRODUCTION, "AUTH_MODE": "local"})
