@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from offboarding.alerts import send_alert
 from offboarding.clients import adf
 from offboarding.clients.errors import VendorError
 from offboarding.clients.jira import JiraClient
@@ -45,7 +46,7 @@ def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
 
     issue = perform(case, None, Step.Kind.FILE_TICKET, find_or_create, target="issue", target_name="Jira ticket")
     if issue.status != Step.Status.DONE:
-        return ticket_pending(case)
+        return ticket_pending(case, issue)
     evidence = json.dumps(evidence_of(case), cls=DjangoJSONEncoder, indent=2).encode()
     filename = f"offboarding-case-{case.pk}-evidence.json"
     tried_before = Step.objects.filter(case=case, kind=Step.Kind.FILE_TICKET, target="evidence", attempts__gt=0)
@@ -63,7 +64,7 @@ def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
 
     attached = perform(case, None, Step.Kind.FILE_TICKET, attach, target="evidence", target_name="Evidence attachment")
     if attached.status != Step.Status.DONE:
-        return ticket_pending(case)
+        return ticket_pending(case, attached)
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(ticket=Case.Ticket.FILED)
         case.ticket = Case.Ticket.FILED
@@ -94,10 +95,30 @@ def file_ticket_of_case(case_id: int, request_id: str = "", jira: JiraClient | N
         return case.ticket
 
 
-def ticket_pending(case: Case) -> None:
-    """Jira did not take the ticket this time; the revocation stands and a schedule retries."""
+def ticket_pending(case: Case, step: Step) -> None:
+    """Jira did not take the ticket this time; the revocation stands and a schedule retries.
+
+    A refusal of the request itself (400: a field the project requires, a project or issue type that is
+    gone) would be met at every retry: the people on call are told, once a case and once an hour for the same
+    refusal.
+    """
     Case.objects.filter(pk=case.pk).update(ticket=Case.Ticket.PENDING)
     case.ticket = Case.Ticket.PENDING
+    if step.http_status != 400 or case.events.filter(action="jira.ticket_refused").exists():
+        return  # a passing outage, a rejected credential (alerted by offboarding.health), or told already
+    error = step.detail.get("error", "")
+    refused = AuditEvent.objects.filter(action="jira.ticket_refused", after__error=error)
+    # One alert for a refusal every ticket meets (a new required field): not one per case.
+    told = refused.filter(at__gte=timezone.now() - timedelta(hours=1)).exists()
+    AuditEvent.record("jira.ticket_refused", actor=ACTOR, case=case, after={"step": step.target, "error": error})
+    if told:
+        return
+    send_alert(
+        f"Jira refused the ticket of case {case.pk} ({case.person_name})",
+        f"Jira answered: {error}\n\nThe revocation stands; the ticket is tried again every 5 minutes and will be "
+        "refused until Jira's project or the product's settings change: `manage.py check_vendors` names what "
+        f"is missing.\n\n{case.site_url}",
+    )
 
 
 def comment_on_ticket(case: Case, text: str, jira: JiraClient | None = None) -> None:

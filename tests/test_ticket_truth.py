@@ -4,8 +4,10 @@ requires, and found again only by this installation, against the sandbox's Jira 
 import base64
 import json
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from offboarding import revocation, tickets
 from offboarding.clients import adf
@@ -103,6 +105,27 @@ class TestRequiredFields:
         assert org.jira_issues() == []
         step = Step.objects.get(kind=Step.Kind.FILE_TICKET, target="issue")
         assert "Security Team is required." in step.detail["error"]
+
+    def test_a_refused_ticket_is_alerted_once_and_retried(self, org, approved_case, settings, mailoutbox):
+        self.require_team(org)
+        settings.ALERT_EMAILS = ["oncall@acme.example"]
+        case = approved_case()
+        revocation.run_case(case.pk)
+        Case.objects.filter(pk=case.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+        assert tickets.retry_pending_tickets() == []
+        (alert,) = [m for m in mailoutbox if "Jira refused the ticket" in m.subject]
+        assert "Security Team is required." in alert.body and "check_vendors" in alert.body
+        assert AuditEvent.objects.filter(action="jira.ticket_refused").count() == 1
+        settings.JIRA_EXTRA_FIELDS = {"customfield_10010": {"value": "Security"}}
+        assert tickets.retry_pending_tickets() == [case.pk]
+
+    def test_the_same_refusal_of_many_tickets_is_one_alert(self, org, approved_case, settings, mailoutbox):
+        self.require_team(org)
+        settings.ALERT_EMAILS = ["oncall@acme.example"]
+        for employee_id, first in (("E100", "Ada"), ("E200", "Alan")):
+            revocation.run_case(approved_case(employee_id=employee_id, first=first).pk)
+        assert len([m for m in mailoutbox if "Jira refused the ticket" in m.subject]) == 1
+        assert AuditEvent.objects.filter(action="jira.ticket_refused").count() == 2
 
     def test_jira_extra_fields_fill_what_the_project_requires(self, org, approved_case, settings):
         self.require_team(org)
