@@ -193,6 +193,7 @@ class TestDeployCheck:
             ("JIRA_API_TOKEN", sandbox.JIRA_API_TOKEN, "offboarding.E003"),
             ("WORKDAY_PUSH_SECRET", sandbox.PUSH_SECRET, "offboarding.E003"),
             ("SANDBOX_ENABLED", "true", "offboarding.E004"),
+            ("OFFBOARDING_INSTALL_ID", "dev", "offboarding.E005"),
         ],
     )
     def test_it_fails_on_the_sandbox_its_credentials_or_plain_http(self, name, value, says):
