@@ -7,6 +7,7 @@ and `retry_pending_tickets` (a schedule) files it later.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -190,17 +191,24 @@ def bullets(items: list[str], limit: int | None, empty: str = "None.") -> list[d
     return [adf.bullet_list(*shown, *([more] if more else []))]
 
 
-def within_limit(build) -> dict:
+def within_limit(case: Case, build: Callable[[int | None], dict]) -> dict:
     """The fullest description `build(limit)` makes that Jira takes; the evidence attached holds the rest."""
     for limit in LIST_LIMITS:
         document = build(limit)
         if adf.fits(document):
             return document
-    return document  # every list cut to nothing: only the fixed parts are left
+    # Even its fixed parts are too long (a text from a vendor or Workday of thousands of characters).
+    return adf.doc(
+        adf.paragraph(adf.strong(ticket_summary(case))),
+        adf.paragraph(
+            "Too long for a Jira description: everything is in the attached evidence and on ",
+            adf.link(case.site_url, case.site_url),
+        ),
+    )
 
 
 def no_account_description(case: Case) -> dict:
-    return within_limit(lambda limit: no_account_document(case, limit))
+    return within_limit(case, lambda limit: no_account_document(case, limit))
 
 
 def no_account_document(case: Case, limit: int | None) -> dict:
@@ -239,7 +247,7 @@ def ticket_description(case: Case) -> dict:
     if case.state == Case.State.NO_ACCOUNT:
         return no_account_description(case)
     steps = list(case.steps.exclude(kind=Step.Kind.FILE_TICKET))
-    return within_limit(lambda limit: ticket_document(case, steps, limit))
+    return within_limit(case, lambda limit: ticket_document(case, steps, limit))
 
 
 def steps_in_table(steps: list[Step], limit: int | None) -> tuple[list[Step], str]:

@@ -76,6 +76,15 @@ class TestWithinJirasLimit:
         (issue,) = org.jira_issues()
         assert MORE not in json.dumps(issue["fields"]["description"], ensure_ascii=False)
 
+    def test_a_fixed_part_too_long_for_jira_still_gives_a_description_jira_takes(self, org, approved_case):
+        case = approved_case()
+        revocation.run_case(case.pk)
+        # A vendor's answer of 40,000 characters recorded on a step the table always shows.
+        Step.objects.filter(kind=Step.Kind.DEACTIVATE).update(status=Step.Status.FAILED, detail={"error": "x" * 40_000})
+        description = tickets.ticket_description(Case.objects.get())
+        assert adf.fits(description)
+        assert "Too long for a Jira description" in json.dumps(description)
+
     def test_a_comment_over_the_limit_is_cut_to_it_and_audited_whole(self, org, approved_case):
         case = approved_case()
         revocation.run_case(case.pk)
