@@ -184,6 +184,28 @@ class Sandbox:
     def jira_issues(self) -> list[dict]:
         return self.call("GET", "jira/issues")
 
+    def jira_add_field(
+        self,
+        field_id: str,
+        name: str,
+        type: str = "string",
+        allowed_values: list[str] | None = None,
+        required_for: dict[str, list[str]] | None = None,
+    ) -> dict:
+        """Put a custom field on the project's create screens, required for these issue types of these projects
+        (e.g. {"SEC": ["Task"]}); `type` "option" (a select list of `allowed_values`) or "string"."""
+        body = {"id": field_id, "name": name, "type": type, "required_for": required_for or {}}
+        if allowed_values is not None:
+            body["allowed_values"] = allowed_values
+        return self.call("POST", "jira/fields", json=body)
+
+    def jira_fields(self) -> list[dict]:
+        return self.call("GET", "jira/fields")
+
+    def jira_remove_issue_type(self, name: str) -> dict:
+        """Take an issue type (e.g. "Sub-task") out of the project."""
+        return self.call("DELETE", f"jira/issuetypes/{name}")
+
     def requests(self, service: str | None = None) -> list[dict]:
         return self.call("GET", "requests", params={"service": service} if service else None)
 

@@ -332,6 +332,10 @@ class SandboxState:
             # Rows the report leaves out while they stay in Workday (a row "vanished": deleted, or lost).
             self.dropped_rows: set[str] = set()
             self.jira_issues: list[JiraIssue] = []
+            # Custom fields of the Jira project (id -> the control API's description, with where each is required)
+            # and the issue types taken out of it: what create metadata shows and a create is checked against.
+            self.jira_custom_fields: dict[str, dict] = {}
+            self.jira_removed_issue_types: set[str] = set()
             # Workday's outbound notifications once answered: employee id, event and the HTTP status (0: no answer).
             self.notifications_sent: list[dict] = []
             self.apps: dict[str, OktaApp] = {}
