@@ -166,7 +166,7 @@ class HistoryFilter(forms.Form):
     category = forms.ChoiceField(required=False, choices=ANY + Termination.Category.choices)
     decision = forms.ChoiceField(
         required=False,
-        label="Approved by",
+        label="Decided by",
         choices=[("", "Anyone"), ("human", "A person"), ("rule", "An auto-approve rule")],
     )
     approver = forms.CharField(required=False, max_length=150, help_text="User name of an approver")

@@ -1,8 +1,10 @@
-// The case page while a revocation runs: poll the case's steps and redraw them, without a reload.
-// Vendor text is set with textContent only, never as HTML.
+// The case page while a revocation can change: poll the case's steps and redraw the state, the steps and the
+// timeline without a reload; once the run is over, reload once so every block (the Okta user read back, the
+// failure banner, the decision) tells the same story. Vendor text is set with textContent only, never as HTML.
 (function () {
   "use strict";
   var INTERVAL_MS = 1500;
+  var TICKET_POLLS = 5; // the ticket is filed just after the last Okta step: wait for it a little
 
   function cell(row, text) {
     var td = document.createElement("td");
@@ -21,10 +23,17 @@
       var status = cell(row, "");
       var badge = document.createElement("span");
       badge.className = "status status-" + step.status;
-      badge.textContent = step.status;
+      badge.textContent = step.status_display;
       status.appendChild(badge);
       cell(row, String(step.attempts));
-      cell(row, step.vendor);
+      var answer = cell(row, step.vendor);
+      (step.failures || []).forEach(function (failure, i, all) {
+        if (step.status === "failed" && i === all.length - 1) return;
+        var earlier = document.createElement("div");
+        earlier.className = "hint";
+        earlier.textContent = "Earlier failure: " + failure.error;
+        answer.appendChild(earlier);
+      });
       rows.appendChild(row);
     });
     if (!steps.length) {
@@ -35,32 +44,44 @@
     tbody.replaceChildren(rows);
   }
 
-  function drawResult(data) {
+  function drawTimeline(events) {
+    var list = document.getElementById("timeline");
+    if (!list) return;
+    var items = document.createDocumentFragment();
+    events.forEach(function (event) {
+      var item = document.createElement("li");
+      var time = document.createElement("time");
+      time.dateTime = event.at;
+      time.textContent = event.when;
+      var code = document.createElement("code");
+      code.textContent = event.action;
+      item.append(time, " ", code, " by " + event.actor + (event.reason ? ": “" + event.reason + "”" : ""));
+      items.appendChild(item);
+    });
+    list.replaceChildren(items);
+  }
+
+  function drawState(data) {
     var state = document.getElementById("case-state");
-    state.textContent = data.state_display;
-    state.className = "state state-" + data.state;
+    var badge = document.createElement("span");
+    badge.className = "state state-" + data.state;
+    var icon = document.createElement("span");
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = data.state_icon;
+    badge.append(icon, " " + data.state_display);
+    state.replaceChildren(badge);
     if (data.state !== "approved" && data.state !== "scheduled") {
       document.querySelectorAll("[data-until-started]").forEach(function (element) {
         element.hidden = true;
       });
     }
-    if (data.live) return;
-    document.getElementById("result-state").textContent = data.state_display;
-    document.getElementById("result-time").textContent = data.time_to_revoke || "—";
-    var jira = document.getElementById("result-jira");
-    if (data.jira_url) {
-      var link = document.createElement("a");
-      link.href = data.jira_url;
-      link.textContent = data.jira_key;
-      jira.replaceChildren(link);
-    }
-    document.getElementById("result").hidden = false;
   }
 
   function start(section) {
     var url = section.dataset.progressUrl;
     var tbody = document.getElementById("steps");
     var status = document.getElementById("progress-status");
+    var waitedForTicket = 0;
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
@@ -69,14 +90,18 @@
         })
         .then(function (data) {
           drawSteps(tbody, data.steps);
-          drawResult(data);
+          drawState(data);
+          drawTimeline(data.events);
           if (data.live) {
             window.setTimeout(poll, INTERVAL_MS);
+            return;
+          }
+          status.textContent = "Finished: " + data.state_display + ".";
+          if (data.jira_key === "" && data.steps.length && waitedForTicket < TICKET_POLLS) {
+            waitedForTicket += 1;
+            window.setTimeout(poll, INTERVAL_MS);
           } else {
-            status.textContent = "Finished: " + data.state_display + ".";
-            if (data.jira_key === "" && data.state === "completed") {
-              window.setTimeout(poll, INTERVAL_MS); // the ticket is filed just after the last Okta step
-            }
+            window.location.reload();
           }
         })
         .catch(function () {
