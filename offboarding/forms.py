@@ -86,6 +86,13 @@ class QueueFilterForm(forms.Form):
         self.fields["state"].choices = [(self.QUEUE, "Open and needing action"), *Case.State.choices]
         self.fields["department"].choices = [("", "Any"), *((d, d) for d in departments)]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        since, until = data.get("effective_from"), data.get("effective_to")
+        if since and until and since > until:
+            self.add_error("effective_to", "“Effective to” is before “Effective from”.")
+        return data
+
 
 class RuleForm(forms.ModelForm):
     categories = ListField(required=False, help_text="e.g. Voluntary; empty for any")
