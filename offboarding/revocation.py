@@ -284,7 +284,8 @@ def still_in_place(steps: list[Step]) -> str:
     def done(kind: str) -> bool:
         return any(s.status == Step.Status.DONE for s in by_kind.get(kind, []))
 
-    remain = sum(1 for s in by_kind.get(Step.Kind.REMOVE_GROUP, []) if s.status in (Step.Status.FAILED, Step.Status.PENDING))
+    removals = by_kind.get(Step.Kind.REMOVE_GROUP, [])
+    remain = sum(1 for s in removals if s.status in (Step.Status.FAILED, Step.Status.PENDING))
     parts = ["The Okta user is deactivated" if done(Step.Kind.DEACTIVATE) else "The Okta user is NOT deactivated"]
     if not done(Step.Kind.SNAPSHOT):
         parts.append("their groups could not be read, so none was removed")

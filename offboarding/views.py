@@ -41,7 +41,7 @@ from offboarding.models import (
     SafetySettings,
     Step,
 )
-from offboarding.templatetags.audit_format import STATE_ICONS, duration, moment_exact
+from offboarding.templatetags.audit_format import duration, moment_exact
 
 PAGE_SIZE = 25
 # The queue, in the order the security team works it.
@@ -205,7 +205,8 @@ def steps_can_change(case: Case) -> bool:
     """Whether a step of the case may change while the page is open (only then does it update live)."""
     if case.state in (Case.State.APPROVED, Case.State.RUNNING):
         return True
-    return case.state == Case.State.SCHEDULED and bool(case.effective_at) and case.effective_at <= timezone.now() + ABOUT_TO_RUN
+    soon = timezone.now() + ABOUT_TO_RUN
+    return case.state == Case.State.SCHEDULED and case.effective_at is not None and case.effective_at <= soon
 
 
 def warnings(case: Case, protected_now: str) -> list[str]:
@@ -294,7 +295,6 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
         {
             "state": case.state,
             "state_display": case.get_state_display(),
-            "state_icon": STATE_ICONS.get(case.state, ""),
             "live": steps_can_change(case),
             "steps": steps,
             "events": events,

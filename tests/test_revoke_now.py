@@ -61,9 +61,7 @@ class TestRevokeNow:
         assert case.effective_at <= timezone.now()
         assert Case.objects.due().filter(pk=case.pk).exists()
 
-    def test_a_protected_person_needs_a_second_different_approver(
-        self, client, approver, second_approver, synced_case
-    ):
+    def test_a_protected_person_needs_a_second_different_approver(self, client, approver, second_approver, synced_case):
         ProtectedAccount.objects.create(kind="group", value="GitHub Engineers E100", note="admins of the code")
         case = synced_case(days_ahead=7)
         client.force_login(approver)
@@ -113,9 +111,7 @@ class TestRevokeNow:
 
 
 class TestNoOktaUser:
-    def test_a_case_without_an_okta_user_offers_the_identity_chooser_not_approve(
-        self, client, approver, synced_case
-    ):
+    def test_a_case_without_an_okta_user_offers_the_identity_chooser_not_approve(self, client, approver, synced_case):
         case = synced_case(in_okta=False)
         assert not case.okta_user_id
         client.force_login(approver)
@@ -135,7 +131,9 @@ class TestEmergencyForSomeoneWithAnOpenCase:
         assert case.okta_login in body and "Zoë Müller" in body
         assert "Yes, offboard" not in body
         # Confirming anyway opens no second case and shows the same way out.
-        again = client.post(reverse("emergency"), {"okta_user_id": case.okta_user_id, "reason": "Fired", "confirmed": "yes"})
+        again = client.post(
+            reverse("emergency"), {"okta_user_id": case.okta_user_id, "reason": "Fired", "confirmed": "yes"}
+        )
         assert "Yes, offboard" not in again.content.decode()
         assert Case.objects.count() == 1
 

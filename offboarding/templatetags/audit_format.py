@@ -14,20 +14,6 @@ from offboarding.models import Case, Step
 
 register = template.Library()
 
-# Each state's mark beside its label, so a state never reads by its colour alone.
-STATE_ICONS = {
-    "pending_review": "?",
-    "needs_attention": "!",
-    "approved": "✓",
-    "scheduled": "⏲",
-    "running": "↻",
-    "completed": "✔",
-    "failed": "✖",
-    "rejected": "⊘",
-    "cancelled": "–",
-    "no_account": "∅",
-}
-
 
 def _zone(name: str):
     try:
@@ -51,7 +37,7 @@ def written(value: datetime | str | None, zone: str = "", seconds: bool = False)
 
 @register.filter
 def moment(value: datetime | str | None, zone: str = "") -> str:
-    """`{{ case.effective_at|moment }}` in the site's zone; `{{ case.effective_at|moment:t.time_zone }}` in the worker's."""
+    """`{{ case.effective_at|moment }}` in the site's zone; `{{ …|moment:t.time_zone }}` in the worker's."""
     return written(value, zone)
 
 
@@ -63,15 +49,9 @@ def moment_exact(value: datetime | str | None) -> str:
 
 @register.filter
 def state_badge(case_or_state) -> str:
-    """A case's state as a badge: its own colour, mark and words."""
+    """A case's state as a badge: its own colour and words, and its own mark before them (static/css/site.css)."""
     state = getattr(case_or_state, "state", case_or_state)
-    label = LABELS["state"].get(state, state)
-    return format_html(
-        '<span class="state state-{}"><span aria-hidden="true">{}</span> {}</span>',
-        state,
-        STATE_ICONS.get(state, "•"),
-        label,
-    )
+    return format_html('<span class="state state-{}">{}</span>', state, LABELS["state"].get(state, state))
 
 
 # The stored values pages print, by the name a template asks for them by.
@@ -85,7 +65,7 @@ LABELS = {
 
 @register.filter
 def label(value: str, of: str) -> str:
-    """A stored value's label, e.g. `{{ finding.case_state|label:"state" }}` is "Pending review" (the value if unknown)."""
+    """A stored value's label: `{{ finding.case_state|label:"state" }}` is "Pending review" (the value if unknown)."""
     return LABELS.get(of, {}).get(value, value)
 
 

@@ -1,10 +1,10 @@
-// The case page while a revocation can change: poll the case's steps and redraw the state, the steps and the
-// timeline without a reload; once the run is over, reload once so every block (the Okta user read back, the
-// failure banner, the decision) tells the same story. Vendor text is set with textContent only, never as HTML.
+// The case page while a step of its revocation can change: poll the case's progress and redraw its state, steps,
+// result and timeline without a reload. Once the run is over, the page's other blocks (the Okta user read back,
+// the failure banner, the decision, the restore) are redrawn from the page as the server now renders it, so every
+// block tells the same story. Vendor text from the poll is set with textContent only, never as HTML.
 (function () {
   "use strict";
   var INTERVAL_MS = 1500;
-  var TICKET_POLLS = 5; // the ticket is filed just after the last Okta step: wait for it a little
 
   function cell(row, text) {
     var td = document.createElement("td");
@@ -28,7 +28,7 @@
       cell(row, String(step.attempts));
       var answer = cell(row, step.vendor);
       (step.failures || []).forEach(function (failure, i, all) {
-        if (step.status === "failed" && i === all.length - 1) return;
+        if (step.status === "failed" && i === all.length - 1) return; // that one is the answer above
         var earlier = document.createElement("div");
         earlier.className = "hint";
         earlier.textContent = "Earlier failure: " + failure.error;
@@ -46,7 +46,6 @@
 
   function drawTimeline(events) {
     var list = document.getElementById("timeline");
-    if (!list) return;
     var items = document.createDocumentFragment();
     events.forEach(function (event) {
       var item = document.createElement("li");
@@ -61,27 +60,50 @@
     list.replaceChildren(items);
   }
 
-  function drawState(data) {
+  function drawResult(data) {
     var state = document.getElementById("case-state");
-    var badge = document.createElement("span");
-    badge.className = "state state-" + data.state;
-    var icon = document.createElement("span");
-    icon.setAttribute("aria-hidden", "true");
-    icon.textContent = data.state_icon;
-    badge.append(icon, " " + data.state_display);
-    state.replaceChildren(badge);
+    state.textContent = data.state_display;
+    state.className = "state state-" + data.state;
     if (data.state !== "approved" && data.state !== "scheduled") {
       document.querySelectorAll("[data-until-started]").forEach(function (element) {
         element.hidden = true;
       });
     }
+    var result = document.getElementById("result");
+    if (data.live || !result) return;
+    document.getElementById("result-state").textContent = data.state_display;
+    document.getElementById("result-time").textContent = data.time_to_revoke || "—";
+    var jira = document.getElementById("result-jira");
+    if (data.jira_url) {
+      var link = document.createElement("a");
+      link.href = data.jira_url;
+      link.textContent = data.jira_key;
+      jira.replaceChildren(link);
+    }
+    result.hidden = false;
+  }
+
+  // The blocks outside the steps, as the server renders the page now (its own escaped HTML).
+  function redrawBlocks() {
+    return fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-block]").forEach(function (block) {
+          var now = fresh.querySelector('[data-block="' + block.dataset.block + '"]');
+          if (now) block.replaceWith(document.importNode(now, true));
+        });
+      });
   }
 
   function start(section) {
     var url = section.dataset.progressUrl;
     var tbody = document.getElementById("steps");
     var status = document.getElementById("progress-status");
-    var waitedForTicket = 0;
+    var redrawn = false;
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
@@ -90,18 +112,21 @@
         })
         .then(function (data) {
           drawSteps(tbody, data.steps);
-          drawState(data);
+          drawResult(data);
           drawTimeline(data.events);
           if (data.live) {
             window.setTimeout(poll, INTERVAL_MS);
             return;
           }
           status.textContent = "Finished: " + data.state_display + ".";
-          if (data.jira_key === "" && data.steps.length && waitedForTicket < TICKET_POLLS) {
-            waitedForTicket += 1;
-            window.setTimeout(poll, INTERVAL_MS);
-          } else {
-            window.location.reload();
+          if (!redrawn) {
+            redrawn = true;
+            redrawBlocks().catch(function () {
+              status.textContent = "Finished: " + data.state_display + ". Reload the page to see every detail.";
+            });
+          }
+          if (data.jira_key === "" && data.state === "completed") {
+            window.setTimeout(poll, INTERVAL_MS); // the ticket is filed just after the last Okta step
           }
         })
         .catch(function () {
