@@ -55,7 +55,6 @@ QUEUE_ORDER = [
 ]
 # A page waits on Okta for a few seconds at most, once: a slow Okta must not make a slow page.
 PAGE_OKTA_TIMEOUT = 5.0
-LIVE_STATES = (Case.State.APPROVED, Case.State.SCHEDULED, Case.State.RUNNING)
 
 
 def okta_for_pages() -> OktaClient:
@@ -172,6 +171,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
     live = {} if read_back else live_okta(case)
     protected_now = protection_now(case, live)
     approved_by_me = any(a.user_id == request.user.pk for a in approvals)
+    live = steps_can_change(case)
     context = {
         "case": case,
         "live": live,
@@ -182,8 +182,9 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "events": case.events.all(),
         "approvals": approvals,
         "approved_by_me": approved_by_me,
-        "is_live": steps_can_change(case),
-        "show_result": bool(case.started_at or case.finished_at or case.jira_key) or case.state in LIVE_STATES,
+        "is_live": live,
+        # Nothing to say before the revocation can start: undecided, or scheduled for later.
+        "show_result": live or bool(case.started_at or case.finished_at or case.jira_key),
         "still_in_place": revocation.still_in_place(steps) if case.state == Case.State.FAILED else "",
         "can_revoke_now": (
             case.state in Case.OPEN_STATES
