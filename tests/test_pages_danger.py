@@ -122,7 +122,7 @@ class TestAFailedCase:
     def test_the_banner_wraps_rather_than_widening_the_page(self):
         css = SITE_CSS.read_text()
         assert re.search(r"\.failure \{[^}]*white-space: pre-wrap;[^}]*overflow-wrap: anywhere", css)
-        assert re.search(r"main \{[^}]*overflow-wrap: anywhere", css)
+        assert re.search(r"main \{[^}]*overflow-wrap: break-word", css)
 
     def test_the_sentence_counts_what_a_run_left(self, failed_case):
         assert revocation.still_in_place(list(failed_case.steps.all())) == (
