@@ -95,7 +95,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     danger = {
         "failed": counts.get(Case.State.FAILED, 0),
         "needs_attention": counts.get(Case.State.NEEDS_ATTENTION, 0),
-        "overdue": Case.objects.overdue().count(),
+        # Overdue besides those already counted as needing attention: each case once in the banner.
+        "overdue": Case.objects.overdue().exclude(state=Case.State.NEEDS_ATTENTION).count(),
     }
     return render(
         request,

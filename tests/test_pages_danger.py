@@ -53,6 +53,11 @@ class TestTheQueuePutsTheDangerFirst:
         assert text.startswith("3 cases need you first")
         assert "1 failed" in text and "0 need attention" in text and "2 overdue" in text
 
+    def test_a_late_case_needing_attention_is_counted_once(self, queue):
+        overdue_case("Late And Doubtful", "E2", state="needs_attention")
+        body = queue().content.decode()
+        assert "1 case needs you first" in body and "0 overdue" in body
+
     def test_no_banner_when_nothing_is_in_danger(self, queue):
         make_case("Next Week", "E1", days_ahead=7)
         assert 'id="danger-banner"' not in queue().content.decode()
