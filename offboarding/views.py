@@ -172,7 +172,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
     live = {} if read_back else live_okta(case)
     protected_now = protection_now(case, live)
     approved_by_me = any(a.user_id == request.user.pk for a in approvals)
-    live = steps_can_change(case)
+    can_change = steps_can_change(case)
     context = {
         "case": case,
         "live": live,
@@ -183,9 +183,9 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "events": case.events.all(),
         "approvals": approvals,
         "approved_by_me": approved_by_me,
-        "is_live": live,
+        "is_live": can_change,
         # Nothing to say before the revocation can start: undecided, or scheduled for later.
-        "show_result": live or bool(case.started_at or case.finished_at or case.jira_key),
+        "show_result": can_change or bool(case.started_at or case.finished_at or case.jira_key),
         "still_in_place": revocation.still_in_place(steps) if case.state == Case.State.FAILED else "",
         "can_revoke_now": (
             case.state in Case.OPEN_STATES
