@@ -181,6 +181,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "warnings": warnings(case, protected_now),
         "steps": steps,
         "events": case.events.all(),
+        "brought_forward": case.events.filter(action="case.revoke_now").order_by("seq").last(),
         "approvals": approvals,
         "approved_by_me": approved_by_me,
         "is_live": can_change,

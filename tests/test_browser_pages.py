@@ -183,3 +183,32 @@ class TestFocusRing:
         assert style[0] == "solid" and float(style[1].removesuffix("px")) >= 2, style
         rgb = tuple(int(n) for n in re.findall(r"\d+", style[2])[:3])
         assert contrast(rgb, (255, 255, 255)) >= 3, style
+
+
+class TestNoPageIsWiderThanAPhone:
+    def test_the_pages_an_analyst_reads_fit_390_px(self, browser_page, sign_in, approver, auditor, org, approved_case):
+        case = approved_case()
+        org.fault("okta", "error", endpoint="POST /api/v1/users/*/lifecycle/deactivate", status=500, rate=1)
+        revocation.run_case(case.pk)
+        org.clear_faults()
+        page = browser_page
+        page.set_viewport_size(PHONE)
+        sign_in(approver)
+        wide = {}
+        for url in ["/", case.get_absolute_url(), "/emergency/?q=zo", "/workday/row-errors"]:
+            page.goto(url)
+            if page_width(page) > PHONE["width"]:
+                wide[url] = page_width(page)
+        page.get_by_role("button", name="Sign out").click()
+        sign_in(auditor)
+        for url in [
+            "/audit/",
+            f"/audit/cases/{case.pk}/",
+            "/audit/sla/",
+            "/audit/reconciliation/",
+            "/audit/integrity/",
+        ]:
+            page.goto(url)
+            if page_width(page) > PHONE["width"]:
+                wide[url] = page_width(page)
+        assert not wide, wide

@@ -45,6 +45,7 @@ class TestRevokeNow:
         assert case.state == Case.State.APPROVED and case.immediate
         assert before <= case.effective_at <= timezone.now()
         assert "Revoking now" in body
+        assert 'id="brought-forward"' in body and "“Misconduct: fired today”" in body
         event = AuditEvent.objects.get(case=case, action="case.revoke_now")
         assert event.actor_name == "alice" and event.after["reason"] == "Misconduct: fired today"
         assert event.before["effective_at"] > event.after["effective_at"]
