@@ -398,11 +398,14 @@ def jira_browse_url(key: str) -> str:
 OVERDUE_AFTER = timedelta(minutes=15)
 
 
+def overdue(now: datetime | None = None) -> models.Q:
+    """Still to be revoked (undecided, approved or running) and the effective moment past by `OVERDUE_AFTER`."""
+    return models.Q(state__in=Case.UNREVOKED_STATES, effective_at__lt=(now or timezone.now()) - OVERDUE_AFTER)
+
+
 class CaseQuerySet(models.QuerySet):
     def overdue(self, now: datetime | None = None) -> CaseQuerySet:
-        """Cases still to be revoked (undecided, approved or running) whose effective moment is past `OVERDUE_AFTER`."""
-        now = now or timezone.now()
-        return self.filter(state__in=Case.UNREVOKED_STATES, effective_at__lt=now - OVERDUE_AFTER)
+        return self.filter(overdue(now))
 
     def due(self, now: datetime | None = None) -> CaseQuerySet:
         """Approved cases whose moment has come, and running ones whose worker stopped renewing its lease."""
@@ -579,6 +582,11 @@ class Case(models.Model):
             and self.effective_at is not None
             and self.effective_at < timezone.now() - OVERDUE_AFTER
         )
+
+    @property
+    def can_revoke_now(self) -> bool:
+        """Whether its effective moment may still be brought forward to now (see `decisions.revoke_now`)."""
+        return self.state in self.OPEN_STATES and self.started_at is None and bool(self.okta_user_id)
 
     @property
     def is_decidable(self) -> bool:

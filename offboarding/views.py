@@ -32,7 +32,6 @@ from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
 from offboarding.identity import Holdings, find_candidates
 from offboarding.models import (
-    OVERDUE_AFTER,
     AlertDelivery,
     AutoApproveRule,
     Case,
@@ -40,6 +39,7 @@ from offboarding.models import (
     ReportRowError,
     SafetySettings,
     Step,
+    overdue,
 )
 from offboarding.templatetags.audit_format import duration, moment_exact
 
@@ -118,12 +118,11 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def filtered_cases(filters: dict):
     """The queue's cases, danger first: failed, needing attention, overdue; then in the order the team works."""
-    overdue = Q(state__in=Case.UNREVOKED_STATES, effective_at__lt=timezone.now() - OVERDUE_AFTER)
     cases = Case.objects.select_related("termination").annotate(
         queue_rank=models.Case(
             models.When(state=Case.State.FAILED, then=models.Value(0)),
             models.When(state=Case.State.NEEDS_ATTENTION, then=models.Value(1)),
-            models.When(overdue, then=models.Value(2)),
+            models.When(overdue(), then=models.Value(2)),
             *(models.When(state=state, then=models.Value(3 + rank)) for rank, state in enumerate(QUEUE_ORDER)),
             default=models.Value(3 + len(QUEUE_ORDER)),
             output_field=models.IntegerField(),
@@ -188,12 +187,8 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         # Nothing to say before the revocation can start: undecided, or scheduled for later.
         "show_result": can_change or bool(case.started_at or case.finished_at or case.jira_key),
         "still_in_place": revocation.still_in_place(steps) if case.state == Case.State.FAILED else "",
-        "can_revoke_now": (
-            case.state in Case.OPEN_STATES
-            and case.started_at is None
-            and bool(case.okta_user_id)
-            and not (case.is_decidable and approved_by_me)
-        ),
+        # Not for whoever already approved an undecided case: their "now" would be a second approval of their own.
+        "can_revoke_now": case.can_revoke_now and not (case.is_decidable and approved_by_me),
         "time_to_revoke": duration(case.time_to_revoke),
         "safety": SafetySettings.load(),
     }
