@@ -147,7 +147,7 @@ def attempt(step: Step, action: Action) -> None:
             step.detail = {"error": str(e), "transient": is_transient(e)}
         except StepFailed as e:
             step.status, step.detail = Step.Status.FAILED, {"error": str(e), **e.detail}
-    step.attempts += max(len(tries), 1)
+    step.attempts += len(tries)  # a step that needed no call (already deactivated) made no try
     step.vendor_request_id = step.vendor_request_id or next((t.request_id for t in reversed(tries) if t.request_id), "")
     step.finished_at = timezone.now()
     if step.status == Step.Status.FAILED:
