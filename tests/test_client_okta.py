@@ -63,6 +63,11 @@ class TestFindingUsers:
         assert user is not None and user.id == person["id"]
         assert okta.find_user_by_login("nobody@example.com") is None
 
+    def test_it_finds_users_by_the_start_of_their_login_in_any_case(self, okta: OktaClient, sandbox: Any) -> None:
+        found = sandbox.add_okta_user("E9003", "Break-Glass", "Admin", login="BreakGlass-Admin@acme.example")
+        assert [u.id for u in okta.find_users_by_login_prefix("breakglass")] == [found["id"]]
+        assert okta.find_users_by_login_prefix("glass") == []
+
     def test_it_searches_users_by_name(self, okta: OktaClient, person: dict) -> None:
         assert person["id"] in [u.id for u in okta.search_users("Lovelace")]
 

@@ -532,6 +532,12 @@ class OktaClient:
         users = [OktaUser.from_api(u) for u in self._all_pages("/api/v1/users", {"search": query})]
         return users[0] if users else None
 
+    def find_users_by_login_prefix(self, text: str, limit: int = 20) -> list[OktaUser]:
+        """Users whose login starts with `text`; Okta's search compares strings without regard to case."""
+        query = f"profile.login sw {_quote(text)}"
+        response = self.transport.request("GET", "/api/v1/users", params={"search": query, "limit": limit})
+        return [OktaUser.from_api(u) for u in _json_list(response)]
+
     def count_active_users(self) -> int:
         """How many users are ACTIVE (every page), for the mass-termination breaker's share threshold."""
         return len(self._all_pages("/api/v1/users", {"search": 'status eq "ACTIVE"', "limit": "200"}))

@@ -12,10 +12,12 @@ built from the method, the path and the vendor's error body only.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -229,6 +231,34 @@ def _tell_listeners(service: str, status: int, error: VendorError | None = None)
             logging.getLogger(__name__).exception("A listener failed on %s's answer %s", service, status)
 
 
+@dataclass(frozen=True)
+class Try:
+    """One HTTP request sent (a retry is another): its answer's status (None: no answer) and the vendor's request id."""
+
+    service: str
+    status: int | None
+    request_id: str = ""
+
+
+_tries: contextvars.ContextVar[list[Try] | None] = contextvars.ContextVar("http_tries", default=None)
+
+
+@contextlib.contextmanager
+def tries_counted() -> Iterator[list[Try]]:
+    """Collect every HTTP try the calls made inside the block send, retries included (in this thread)."""
+    tries: list[Try] = []
+    token = _tries.set(tries)
+    try:
+        yield tries
+    finally:
+        _tries.reset(token)
+
+
+def _count_try(service: str, status: int | None, request_id: str = "") -> None:
+    if (tries := _tries.get()) is not None:
+        tries.append(Try(service, status, request_id))
+
+
 class Transport:
     """A session bound to one vendor's base URL, with its error format and rate-limit header.
 
@@ -378,12 +408,14 @@ class Transport:
                 self.pacer.observe(method, path, response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
             summary = _describe_failure(e)
+            _count_try(self.service, None)
             self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, self._ms(started))
             raise TransientError(self.service, summary, ambiguous=not _never_sent(e), method=method, path=path) from e
         finally:
             if self.pacer:
                 self.pacer.release(method, path)
         request_id = response.headers.get(self.request_id_header, "") if self.request_id_header else ""
+        _count_try(self.service, response.status_code, request_id)
         self.log.debug(
             "%s %s %s -> %s in %.1f ms%s",
             self.service,
