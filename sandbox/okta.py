@@ -176,6 +176,7 @@ class OktaService(Service):
                 )
                 for action in LIFECYCLE_ACTIONS
             ),
+            Rule("/api/v1/groups", methods=["GET"], endpoint="list_groups"),
             Rule("/api/v1/groups/<group_id>", methods=["GET"], endpoint="get_group"),
             Rule("/api/v1/groups/<group_id>/users/<user_id>", methods=["PUT", "DELETE"], endpoint="membership"),
             Rule("/oauth2/v1/token", methods=["POST"], endpoint="token"),
@@ -189,6 +190,7 @@ class OktaService(Service):
         "list_user_groups": "okta.users.read",
         "clear_sessions": "okta.users.manage",
         "lifecycle": "okta.users.manage",
+        "list_groups": "okta.groups.read",
         "get_group": "okta.groups.read",
         "membership": "okta.groups.manage",
     }
@@ -482,6 +484,17 @@ class OktaService(Service):
         return json_response({"activationToken": token, "activationUrl": f"{self.base_url(request)}/welcome/{token}"})
 
     # -- groups -----------------------------------------------------------------------------
+    def list_groups(self, request: Request) -> Response:
+        """Every group, or those a `search` expression matches (on id and profile attributes, as for users)."""
+        groups = sorted(self.state.groups.values(), key=lambda g: g.id)
+        if search := request.args.get("search"):
+            matches = parse_expression(search, is_filter=False)
+            groups = [g for g in groups if matches(g.searchable)]
+        base = self.base_url(request)
+        return self.paged(
+            request, "/api/v1/groups", groups, self.page_size(request, MAX_PAGE), lambda g: g.as_okta_json(base)
+        )
+
     def get_group(self, request: Request, group_id: str) -> Response:
         group = self.state.groups.get(group_id)
         if group is None:
