@@ -7,30 +7,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('offboarding', '0014_health_vendor'),
+        ("offboarding", "0014_health_vendor"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='protectedaccount',
-            name='okta_id',
+            model_name="protectedaccount",
+            name="okta_id",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
         migrations.AddField(
-            model_name='protectedaccount',
-            name='okta_name',
+            model_name="protectedaccount",
+            name="okta_name",
             field=models.CharField(blank=True, editable=False, max_length=300),
         ),
         migrations.AlterField(
-            model_name='protectedaccount',
-            name='kind',
-            field=models.CharField(choices=[('user_id', 'Okta user id'), ('login', 'Okta login'), ('group', 'Okta group (id or exact name)')], max_length=20),
+            model_name="protectedaccount",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("user_id", "Okta user id"),
+                    ("login", "Okta login"),
+                    ("group", "Okta group (id or exact name)"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='safetysettings',
-            name='breaker_window_minutes',
-            field=models.PositiveIntegerField(default=60, help_text='New terminations are counted over this many minutes, across polls and pushes alike.', validators=[django.core.validators.MinValueValidator(1, 'Give a whole number from 1 to 10,080.'), django.core.validators.MaxValueValidator(10080, 'Give a whole number from 1 to 10,080.')]),
+            model_name="safetysettings",
+            name="breaker_window_minutes",
+            field=models.PositiveIntegerField(
+                default=60,
+                help_text="New terminations are counted over this many minutes, across polls and pushes alike.",
+                validators=[
+                    django.core.validators.MinValueValidator(1, "Give a whole number from 1 to 10,080."),
+                    django.core.validators.MaxValueValidator(10080, "Give a whole number from 1 to 10,080."),
+                ],
+            ),
         ),
     ]
