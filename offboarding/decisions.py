@@ -574,7 +574,12 @@ def save_audited(form: forms.ModelForm, actor, noun: str, also: tuple[str, ...] 
     before_also = {} if creating else dict(type(form.instance).objects.filter(pk=form.instance.pk).values(*also).get())
     with transaction.atomic():
         obj = form.save()
-        changed = form.changed_data if not creating else list(form.fields)
+        # What the form changed once cleaned: a login typed in capitals that Okta has in lower case changed nothing.
+        changed = (
+            list(form.fields)
+            if creating
+            else [name for name in form.changed_data if form.cleaned_data.get(name) != form.initial.get(name)]
+        )
         after_also = {name: getattr(obj, name) for name in also}
         moved = [name for name in also if creating or before_also[name] != after_also[name]]
         AuditEvent.record(
@@ -595,10 +600,10 @@ def save_rule(form: forms.ModelForm, actor) -> tuple[AutoApproveRule, list[Case]
     A new rule is saved disabled, whatever the form says: it is enabled (`set_rule_enabled`) once its preview
     has been seen. Returns the rule and the cases approved by it (or by another rule) now.
     """
-    if form.instance.pk is None:
+    creating = form.instance.pk is None
+    if creating:
         form.instance.enabled = False
-        form.cleaned_data["enabled"] = False
-    rule = save_audited(form, actor, "rule")
+    rule = save_audited(form, actor, "rule", also=("enabled",) if creating else ())
     return rule, fire_rules_for_open_cases() if rule.enabled else []
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from offboarding.alerts import send_alert
-from offboarding.clients.errors import VendorError
+from offboarding.clients.errors import NotFound, VendorError
 from offboarding.clients.okta import DEPROVISIONED, OKTA_ID, OktaClient, OktaGroup, OktaUser
 from offboarding.models import Actor, AuditEvent, Case, ProtectedAccount, Termination
 
@@ -266,9 +266,8 @@ def find_protectable(kind: str, value: str, okta: OktaClient) -> Protectable:
         if not groups and OKTA_ID.fullmatch(value):
             try:
                 groups = [okta.get_group(value)]
-            except VendorError as e:
-                if e.status != 404:
-                    raise
+            except NotFound:
+                pass
         if not groups:
             raise NotInOkta(f"Okta has no group named “{value}” (nor with that id): check its exact name in Okta.")
         if len(groups) > 1:
@@ -281,9 +280,7 @@ def find_protectable(kind: str, value: str, okta: OktaClient) -> Protectable:
         return Protectable(user.login, user.id, f"{user.name} <{user.login}>")
     try:
         user = okta.get_user(value) if OKTA_ID.fullmatch(value) else None
-    except VendorError as e:
-        if e.status != 404:
-            raise
+    except NotFound:
         user = None
     if user is None:
         raise NotInOkta(f"Okta has no user with the id “{value}”.")
