@@ -6,6 +6,7 @@ that disagrees, stops auto-approval. The plan is exactly what revocation would d
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -264,10 +265,8 @@ def find_protectable(kind: str, value: str, okta: OktaClient) -> Protectable:
     if kind == ProtectedAccount.Kind.GROUP:
         groups = okta.find_groups_by_name(value)
         if not groups and OKTA_ID.fullmatch(value):
-            try:
+            with contextlib.suppress(NotFound):
                 groups = [okta.get_group(value)]
-            except NotFound:
-                pass
         if not groups:
             raise NotInOkta(f"Okta has no group named “{value}” (nor with that id): check its exact name in Okta.")
         if len(groups) > 1:
