@@ -24,6 +24,8 @@ from offboarding.clients.workday import FIELDS as REPORT_FIELDS
 from offboarding.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
+# One line per audit event, once it is committed: what the product did, for the console of `make run` and the logs.
+events_log = logging.getLogger("offboarding.events")
 
 
 @dataclass(frozen=True)
@@ -895,7 +897,14 @@ class AuditEvent(models.Model):
                 head.last_seq, head.last_hash = event.seq, event.hash
             cls.objects.bulk_create(events)
             head.save(update_fields=["last_seq", "last_hash"])
+            if events_log.isEnabledFor(logging.INFO):
+                transaction.on_commit(lambda: [events_log.info("%s", event.log_line) for event in events])
         return events
+
+    @property
+    def log_line(self) -> str:
+        about = f" · {self.object_repr}" if self.object_repr else ""
+        return f"{self.action} by {self.actor_name}{about}"
 
     @classmethod
     def verify_chain(cls, queryset: models.QuerySet | None = None) -> tuple[bool, str]:
