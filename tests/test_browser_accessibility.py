@@ -19,6 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AXE = Axe()
 FAILING = {"serious", "critical"}
 WIDTHS = (1400, 390)
+# Two animation frames: what the page does when its window is resized (static/js/scroll-regions.js) is done.
+SETTLED = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 @pytest.fixture
@@ -96,15 +98,21 @@ def check(page, role: str, pages: dict[str, str]) -> list[str]:
     for name, url in pages.items():
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
         response = page.goto(url)
-        assert response.status == (403 if name in ("forbidden", "no-role") else 200), f"{role} {name} {url}: {response.status}"
-        for violation in AXE.run(page).response["violations"]:
-            if violation["impact"] in FAILING:
-                where = "; ".join(
-                    f"{' '.join(map(str, n['target']))}: {n.get('failureSummary', '')}" for n in violation["nodes"][:4]
-                )
-                problems.append(f"{role} {name} ({url}): {violation['id']} [{violation['impact']}] {where}")
+        assert response.status == (403 if name in ("forbidden", "no-role") else 200), (
+            f"{role} {name} {url}: {response.status}"
+        )
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            page.evaluate(SETTLED)
+            for violation in AXE.run(page).response["violations"]:
+                if violation["impact"] in FAILING:
+                    where = "; ".join(
+                        f"{' '.join(map(str, n['target']))}: {n.get('failureSummary', '')}"
+                        for n in violation["nodes"][:4]
+                    )
+                    problems.append(
+                        f"{role} {name} at {width} px ({url}): {violation['id']} [{violation['impact']}] {where}"
+                    )
             page.screenshot(path=str(ARTIFACTS / f"page-{role}-{name}-{width}.png"), full_page=True)
     return problems
 
