@@ -24,7 +24,7 @@ from offboarding.clients.workday import FIELDS as REPORT_FIELDS
 from offboarding.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
-# One line per audit event, once it is committed: what the product did, for the console of `make run` and the logs.
+# One line per audit event: what the product did, for the console of `make run` and the logs.
 events_log = logging.getLogger("offboarding.events")
 
 
@@ -897,8 +897,10 @@ class AuditEvent(models.Model):
                 head.last_seq, head.last_hash = event.seq, event.hash
             cls.objects.bulk_create(events)
             head.save(update_fields=["last_seq", "last_hash"])
-            if events_log.isEnabledFor(logging.INFO):
-                transaction.on_commit(lambda: [events_log.info("%s", event.log_line) for event in events])
+        # Logged as written, not on commit: the log is an account for the console; the audit trail is the record.
+        if events_log.isEnabledFor(logging.INFO):
+            for event in events:
+                events_log.info("%s", event.log_line)
         return events
 
     @property
