@@ -61,7 +61,7 @@ def audit_pages(site) -> dict[str, str]:
     }
 
 
-def pages_of(role: str, site) -> dict[str, str]:
+def pages_of(role: str, site) -> dict[str, str | tuple[str, str]]:
     if role == "approver":
         return {
             "queue": reverse("home"),
@@ -69,6 +69,8 @@ def pages_of(role: str, site) -> dict[str, str]:
             "case-pending": reverse("case", args=[site["pending"].pk]),
             "case-doubt": reverse("case", args=[site["doubt"].pk]),
             "case-failed": reverse("case", args=[site["failed"].pk]),
+            "confirm-approve": (reverse("case", args=[site["pending"].pk]), "Approve…"),
+            "confirm-retry": (reverse("case", args=[site["failed"].pk]), "Retry…"),
             "identity": reverse("case_identity", args=[site["doubt"].pk]),
             "emergency": reverse("emergency"),
             "emergency-search": reverse("emergency") + "?q=Zo",
@@ -91,13 +93,19 @@ def pages_of(role: str, site) -> dict[str, str]:
     }
 
 
-def check(page, role: str, pages: dict[str, str]) -> list[str]:
+def check(page, role: str, pages: dict[str, str | tuple[str, str]]) -> list[str]:
     """axe's serious and critical violations on each page, one line each; the screenshots on the way."""
     ARTIFACTS.mkdir(exist_ok=True)
     problems = []
-    for name, url in pages.items():
+    for name, where in pages.items():
+        # A page behind a button (a confirmation) is the page, then the button pressed.
+        url, button = (where, None) if isinstance(where, str) else where
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
         response = page.goto(url)
+        if button:
+            with page.expect_navigation() as navigation:
+                page.get_by_role("button", name=button).first.click()
+            response = navigation.value
         assert response.status == (403 if name in ("forbidden", "no-role") else 200), (
             f"{role} {name} {url}: {response.status}"
         )
