@@ -7,7 +7,6 @@ refused decision's `DecisionError` is shown to the user as it is worded.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 
 from django.contrib import messages
@@ -25,10 +24,10 @@ from django_q.brokers import get_broker
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
 from offboarding import decisions, forms, health
 from offboarding.clients.errors import VendorError
-from offboarding.clients.okta import OktaClient, OktaUser
-from offboarding.clients.transport import RetryPolicy
+from offboarding.clients.okta import OktaUser
 from offboarding.history import departments
 from offboarding.identity import Holdings, find_candidates
+from offboarding.live_reads import case_in_okta, okta_for_pages
 from offboarding.models import (
     AlertDelivery,
     AutoApproveRule,
@@ -49,17 +48,7 @@ QUEUE_ORDER = [
     Case.State.FAILED,
     Case.State.NEEDS_ATTENTION,
 ]
-# A page waits on Okta for a few seconds at most, once: a slow Okta must not make a slow page.
-PAGE_OKTA_TIMEOUT = 5.0
 LIVE_STATES = (Case.State.APPROVED, Case.State.SCHEDULED, Case.State.RUNNING)
-
-
-def okta_for_pages() -> OktaClient:
-    policy = RetryPolicy.from_settings()
-    policy = dataclasses.replace(
-        policy, max_attempts=1, read_timeout=min(policy.read_timeout, PAGE_OKTA_TIMEOUT), max_rate_limit_wait=0
-    )
-    return OktaClient.from_settings(policy=policy)
 
 
 # --- The queue (approvers' home) -------------------------------------------------
@@ -147,7 +136,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         pk=case_id,
     )
     approvals = list(case.approvals.select_related("user").order_by("at"))
-    live = live_okta(case)
+    live = case_in_okta(case, request.user)
     context = {
         "case": case,
         "live": live,
@@ -161,23 +150,6 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "safety": SafetySettings.load(),
     }
     return render(request, "offboarding/case.html", context)
-
-
-def live_okta(case: Case) -> dict:
-    """The Okta user and every group as Okta says now; on failure, why, so the page shows the stored plan."""
-    if not case.okta_user_id:
-        return {}
-    okta = okta_for_pages()
-    try:
-        user = okta.get_user(case.okta_user_id)
-        groups = okta.list_user_groups(user.id)
-    except VendorError as e:
-        return {"error": f"Okta could not be reached ({e.summary}). Showing the plan stored at review."}
-    planned = {g["id"] for g in case.plan.get("groups", [])}
-    return {
-        "user": user,
-        "groups": [{**g.as_dict(), "new": bool(planned) and g.id not in planned} for g in groups],
-    }
 
 
 def protection_now(case: Case, live: dict) -> str:
