@@ -142,6 +142,11 @@ class RateLimitPacer:
             self._calls_in_flight = max(0, self._calls_in_flight - 1)
         self._in_flight.release()
 
+    def forget(self) -> None:
+        """Drop every window seen (the next call learns them again), as after a change of Okta's limits."""
+        with self._lock:
+            self._windows.clear()
+
     def snapshot(self) -> BudgetSnapshot:
         """This process's view: the windows its own calls were told of, and its own calls in flight."""
         with self._lock:
@@ -299,6 +304,11 @@ class SharedRateBudget:
         if self._try(method, path, token, max(reserved, 1e-9)) == "refused":
             raise _reserved(method, path)
         self._tokens.current = token
+
+    def forget(self) -> None:
+        """Drop every window seen, for every worker (the next call learns them again)."""
+        families = [f.decode() if isinstance(f, bytes) else f for f in self.redis.smembers(f"{self.prefix}:families")]
+        self.redis.delete(*(f"{self.prefix}:{f}" for f in families), f"{self.prefix}:families")
 
     def snapshot(self) -> BudgetSnapshot:
         """Every worker's budget: each family's window as last reported, and the calls in flight everywhere."""
