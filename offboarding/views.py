@@ -9,20 +9,22 @@ from __future__ import annotations
 import copy
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import connection, models
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_q.brokers import get_broker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
-from offboarding import decisions, forms, health
+from offboarding import decisions, forms, health, metrics
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaUser
 from offboarding.history import departments
@@ -581,6 +583,22 @@ def healthz(request):
         failing.append("vendors")
         body.update(status="failing", problems=problems)
     return JsonResponse(body, status=503 if failing else 200)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    """The product's state for Prometheus (offboarding/metrics.py), for METRICS_TOKEN or METRICS_ALLOWED_NETWORKS."""
+    if not settings.METRICS_ENABLED:
+        raise Http404("Metrics are not enabled (METRICS_ENABLED).")
+    if refused := metrics.refusal(request):
+        status, text = refused
+        response = HttpResponse(text, status=status, content_type="text/plain")
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def _vendor_problems() -> list[str]:
