@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.conditions import MachineLoad  # noqa: E402
 from benchmarks.stack import Stack, percentile  # noqa: E402
 
 DEPARTMENTS = ["Engineering", "Sales", "Finance", "People", "Support", "Marketing", "Legal", "Operations"]
@@ -140,6 +141,7 @@ def measure(client, url: str, runs: int) -> dict:
 
 
 def run(case_count: int, event_count: int, runs: int) -> dict:
+    load = MachineLoad()
     with Stack("postgres", workers=1) as stack:
         from django.contrib.auth.models import User
         from django.db import connection
@@ -175,6 +177,8 @@ def run(case_count: int, event_count: int, runs: int) -> dict:
             "seed_s": round(seeded, 1),
             "pages": results,
             "csv_export_bytes": export_rows,
+            "dates": "the cases left from 2024-01-01 on, every 6 hours: fixed dates, the same at any hour",
+            "machine": load.report(),
         }
 
 
