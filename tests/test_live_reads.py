@@ -52,13 +52,13 @@ def remaining(pacer, family: str) -> int:
     return next(f.remaining for f in pacer.snapshot().families if f.family == family)
 
 
-def redis_budget(sandbox) -> SharedRateBudget:
+def redis_budget(sandbox, **options) -> SharedRateBudget:
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         client.ping()
     except redis.ConnectionError:
         pytest.fail(f"Redis is needed for the shared budget and does not answer at {settings.REDIS_URL}")
-    return SharedRateBudget(client, f"{sandbox.okta_url}#{uuid.uuid4().hex}")
+    return SharedRateBudget(client, f"{sandbox.okta_url}#{uuid.uuid4().hex}", **options)
 
 
 class TestBudgetReservedForRevocations:
@@ -105,8 +105,9 @@ class TestBudgetReservedForRevocations:
             worker.get_user(user_id)  # the reserved half is the revocations'
         assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10
 
-    def test_reads_take_only_the_unreserved_share_of_the_calls_in_flight(self):
-        pacer = RateLimitPacer(max_concurrency=4)
+    @pytest.mark.parametrize("kind", ["per process", "shared through Redis"])
+    def test_reads_take_only_the_unreserved_share_of_the_calls_in_flight(self, sandbox, kind):
+        pacer = RateLimitPacer(max_concurrency=4) if kind == "per process" else redis_budget(sandbox, max_concurrency=4)
         pacer.before_request("DELETE", "/api/v1/groups/g1/users/u1")
         pacer.before_request("DELETE", "/api/v1/groups/g2/users/u1")
         with pytest.raises(BudgetReserved):

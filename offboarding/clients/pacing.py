@@ -183,7 +183,8 @@ class RateLimitPacer:
 
 
 # Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A page's read
-# (`reserve` > 0, the share kept for revocations) may use only the rest, and is "refused" instead of waiting.
+# (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may use only
+# the rest of the window, and is "refused" instead of waiting.
 _TAKE = """
 local budget, calls = KEYS[1], KEYS[2]
 local now, margin, max_calls = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -265,16 +266,16 @@ class SharedRateBudget:
     def _keys(self, method: str, path: str) -> list[str]:
         return [f"{self.prefix}:{self.family(method, path)}", f"{self.prefix}:in-flight"]
 
-    def _try(self, method: str, path: str, token: str, reserved: float) -> str:
+    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int) -> str:
         now = self.clock() + self.clock_offset
         keys = self._keys(method, path)
-        answer = self._take(keys, [now, self.margin, self.max_concurrency, token, self.stale_after, reserved])
+        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved])
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     def before_request(self, method: str, path: str) -> None:
         token = uuid.uuid4().hex
         while True:
-            wait = float(self._try(method, path, token, 0))
+            wait = float(self._try(method, path, token, 0, self.max_concurrency))
             if wait < 0:
                 self._tokens.current = token
                 return
@@ -301,7 +302,8 @@ class SharedRateBudget:
         flight) and of the calls in flight everywhere; BudgetReserved, at once, if not."""
         token = uuid.uuid4().hex
         # A share of 0 would be a revocation's call, which waits instead: the smallest share still refuses.
-        if self._try(method, path, token, max(reserved, 1e-9)) == "refused":
+        slots = unreserved_slots(self.max_concurrency, reserved)
+        if self._try(method, path, token, max(reserved, 1e-9), slots) == "refused":
             raise _reserved(method, path)
         self._tokens.current = token
 
