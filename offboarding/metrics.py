@@ -189,10 +189,7 @@ def open_followups() -> int:
         model = apps.get_model("offboarding", "FollowUp")
     except LookupError:
         return 0
-    fields = {field.name for field in model._meta.get_fields()}
-    if "closed_at" in fields:
-        return model.objects.filter(closed_at__isnull=True).count()
-    return model.objects.count()
+    return model.objects.filter(status="open").count()  # FollowUp.Status.OPEN (status is indexed)
 
 
 registry = CollectorRegistry(auto_describe=False)
