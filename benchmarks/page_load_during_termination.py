@@ -4,7 +4,8 @@ Runs the mass termination of `benchmarks/mass_termination.py` twice, each on a f
 up: alone, and with N simulated approvers (default 20) each reloading a random case page every R seconds
 while it runs. A case page reads Okta only within the part of the shared budget not reserved for revocations
 (OKTA_BUDGET_RESERVED_FOR_REVOCATION), keeps a read per case for OKTA_LIVE_READ_CACHE_SECONDS and limits
-each user, so the termination should be as efficient with them as without (target: within 5 %). Prints JSON:
+each user, so the termination should be as efficient with them as without (target: within 5 %). Both runs
+begin at a clock minute, so Okta's fixed windows fall alike in each. Prints JSON:
 both runs' figures, the page loads (count, statuses, p50/p95 ms, how many showed Okta live and how many the
 stored state, and why) and the ratio of the two efficiencies.
 
