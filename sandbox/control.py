@@ -46,7 +46,8 @@ class Sandbox:
     def reset(self, clear_requests: bool = False, **options: Any) -> dict:
         """Rebuild the world, with every fault switched off. Options: seed, workers, groups_per_person,
         pending_terminations, demo, okta_page_size, rate_limits ({family: limit}), rate_limit_window (s),
-        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret. Unset ones
+        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret, jira_subtasks
+        (False: the Jira project has no sub-task type). Unset ones
         take this handle's defaults. `clear_requests` also empties the request log, in the same call."""
         merged = {**self.reset_defaults, **options}
         if clear_requests:
@@ -155,6 +156,10 @@ class Sandbox:
     # -- Jira, the request log, faults ----------------------------------------------------------
     def jira_issues(self) -> list[dict]:
         return self.call("GET", "jira/issues")
+
+    def set_jira_status(self, key: str, status: str) -> dict:
+        """Move an issue along Jira's workflow as a person would: "To Do", "In Progress", "Done", "Won't Do"."""
+        return self.call("POST", f"jira/issues/{key}/status", json={"status": status})
 
     def requests(self, service: str | None = None) -> list[dict]:
         return self.call("GET", "requests", params={"service": service} if service else None)

@@ -11,7 +11,7 @@ from werkzeug import Request, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from sandbox import workday
+from sandbox import jira, workday
 from sandbox.faults import Fault
 from sandbox.service import json_response
 from sandbox.state import OptionError, Options, SandboxState
@@ -37,6 +37,7 @@ routes = Map(
         Rule("/_sandbox/okta/users", methods=["POST"], endpoint="add_user"),
         Rule("/_sandbox/okta/users/<user_id>", methods=["GET"], endpoint="user_state"),
         Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
+        Rule("/_sandbox/jira/issues/<key>/status", methods=["POST"], endpoint="jira_set_status"),
         Rule("/_sandbox/requests", methods=["GET"], endpoint="list_requests"),
         Rule("/_sandbox/requests", methods=["DELETE"], endpoint="clear_requests"),
         Rule("/_sandbox/faults", methods=["GET"], endpoint="list_faults"),
@@ -234,6 +235,18 @@ def _jira_issues(state, body, request):
         }
         for issue in state.jira_issues
     ]
+
+
+def _jira_set_status(state, body, request, key):
+    """Someone moves an issue along its workflow in Jira: {"status": "Done"} (or "To Do", "In Progress", "Won't Do")."""
+    status = body.get("status")
+    if status not in jira.STATUSES:
+        raise OptionError(f"status is one of {sorted(jira.STATUSES)}")
+    issue = next((i for i in state.jira_issues if key in (i.key, i.id)), None)
+    if issue is None:
+        raise KeyError(key)
+    issue.fields["status"] = status
+    return {"key": issue.key, "status": status}
 
 
 def _list_requests(state, body, request):

@@ -20,9 +20,35 @@ from sandbox.state import JiraIssue
 EMAIL = credentials.JIRA_EMAIL
 API_TOKEN = credentials.JIRA_API_TOKEN
 ACCOUNT_ID = "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11"
+HIERARCHY_REFUSED = "Given parent work item does not belong to appropriate hierarchy."
 PROJECT = {"id": "10000", "key": "SEC", "name": "Security Operations"}
-ISSUE_TYPES = {"10001": "Task", "10002": "Bug", "10003": "Story"}
-SETTABLE_FIELDS = {"project", "issuetype", "summary", "description", "labels", "priority", "duedate"}
+ISSUE_TYPES = {"10001": "Task", "10002": "Bug", "10003": "Story", "10004": "Sub-task"}
+# A sub-task type lives only under a parent; a project may lack one (the reset option `jira_subtasks`).
+SUBTASK_TYPES = {"Sub-task"}
+SETTABLE_FIELDS = {
+    "project",
+    "issuetype",
+    "summary",
+    "description",
+    "labels",
+    "priority",
+    "duedate",
+    "parent",
+    "assignee",
+}
+# The workflow every issue follows: status name -> (id, status category key, category name).
+STATUSES = {
+    "To Do": ("10000", "new", "To Do"),
+    "In Progress": ("3", "indeterminate", "In Progress"),
+    "Done": ("10001", "done", "Done"),
+    "Won't Do": ("10002", "done", "Done"),
+}
+# The people of the site an issue can be assigned to (accountId -> display name), the product's own first.
+ACCOUNTS = {
+    "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11": "Offboarding Automation",
+    "5b10ac8d82e05b22cc7d4ef5": "Grace Hopper (Salesforce owner)",
+    "5b10a2844c20165700ede21g": "Linus Torvalds (directory team)",
+}
 ADF_NOT_A_DOCUMENT = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 MAX_SEARCH_RESULTS = 100
 
@@ -187,11 +213,19 @@ class JiraService(Service):
         issue_type = fields.get("issuetype")
         type_name = None
         if isinstance(issue_type, dict):
-            type_name = ISSUE_TYPES.get(issue_type.get("id")) or next(
-                (name for name in ISSUE_TYPES.values() if name == issue_type.get("name")), None
+            type_name = self.project_types().get(issue_type.get("id")) or next(
+                (name for name in self.project_types().values() if name == issue_type.get("name")), None
             )
         if type_name is None:
             errors["issuetype"] = "Specify a valid issue type"
+        parent = self.parent_of(fields, type_name, errors)
+        assignee = fields.get("assignee")
+        if assignee is not None and (
+            not isinstance(assignee, dict) or not isinstance(assignee.get("accountId"), str | None)
+        ):
+            errors["assignee"] = "data was not an object"
+        elif assignee and assignee.get("accountId") is not None and assignee["accountId"] not in ACCOUNTS:
+            errors["assignee"] = f"User '{assignee['accountId']}' does not exist."
         summary = fields.get("summary")
         if not isinstance(summary, str) or not summary.strip():
             errors["summary"] = "You must specify a summary of the issue."
@@ -224,12 +258,43 @@ class JiraService(Service):
                     "description": description,
                     "labels": list(labels),
                     "issuetype": type_name,
+                    "parent": parent.key if parent else None,
+                    "assignee": (assignee or {}).get("accountId"),
+                    "status": "To Do",
                 },
                 created=self.state.now(),
             )
             self.state.jira_issues.append(issue)
         base = self.base_url(request)
         return json_response({"id": issue.id, "key": issue.key, "self": f"{base}/rest/api/3/issue/{issue.id}"}, 201)
+
+    def project_types(self) -> dict[str, str]:
+        """The project's issue types (id -> name): without sub-tasks when the site is so configured."""
+        if self.state.options.jira_subtasks:
+            return ISSUE_TYPES
+        return {i: name for i, name in ISSUE_TYPES.items() if name not in SUBTASK_TYPES}
+
+    def parent_of(self, fields: dict, type_name: str | None, errors: dict) -> JiraIssue | None:
+        """The parent a sub-task names, as Jira checks it: required for a sub-task, an object with an id or
+        a key, an existing issue of the project, not a sub-task itself; refused on a standard issue."""
+        parent = fields.get("parent")
+        if type_name in SUBTASK_TYPES and parent is None:
+            errors["issuetype"] = "Issue type is a sub-task but parent issue key or id not specified."
+            return None
+        if parent is None:
+            return None
+        if not isinstance(parent, dict):
+            errors["parent"] = "data was not an object"
+            return None
+        wanted = parent.get("key") or parent.get("id")
+        with self.state.lock:
+            found = next((i for i in self.state.jira_issues if wanted in (i.key, i.id)), None) if wanted else None
+        if found is None:
+            errors["parent"] = "Could not find issue by id or key."
+        elif type_name not in SUBTASK_TYPES or found.fields["issuetype"] in SUBTASK_TYPES:
+            # A standard issue sits under an epic only, and a sub-task never under another sub-task.
+            errors["parent"] = HIERARCHY_REFUSED
+        return found
 
     def issue_or_404(self, key: str) -> JiraIssue:
         with self.state.lock:
@@ -238,20 +303,52 @@ class JiraService(Service):
             raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
         return issue
 
+    def issue_type_json(self, request: Request, name: str) -> dict:
+        base = self.base_url(request)
+        type_id = next(i for i, each in ISSUE_TYPES.items() if each == name)
+        return {
+            "id": type_id,
+            "name": name,
+            "subtask": name in SUBTASK_TYPES,
+            "self": f"{base}/rest/api/3/issuetype/{type_id}",
+        }
+
+    def status_json(self, request: Request, name: str) -> dict:
+        status_id, category, category_name = STATUSES[name]
+        return {
+            "self": f"{self.base_url(request)}/rest/api/3/status/{status_id}",
+            "id": status_id,
+            "name": name,
+            "statusCategory": {"key": category, "name": category_name},
+        }
+
+    def issue_link_json(self, request: Request, issue: JiraIssue) -> dict:
+        """An issue as a parent's `subtasks` or a sub-task's `parent` shows it: key, summary, status, type."""
+        return {
+            "id": issue.id,
+            "key": issue.key,
+            "self": f"{self.base_url(request)}/rest/api/3/issue/{issue.id}",
+            "fields": {
+                "summary": issue.fields["summary"],
+                "status": self.status_json(request, issue.fields["status"]),
+                "issuetype": self.issue_type_json(request, issue.fields["issuetype"]),
+            },
+        }
+
     def issue_json(self, request: Request, issue: JiraIssue, fields: set[str] | None = None) -> dict:
         base = self.base_url(request)
-        type_id = next(i for i, name in ISSUE_TYPES.items() if name == issue.fields["issuetype"])
+        parent = next((i for i in self.state.jira_issues if i.key == issue.fields.get("parent")), None)
+        assignee = issue.fields.get("assignee")
+        status = issue.fields["status"]
         every_field = {
             "summary": issue.fields["summary"],
             "description": issue.fields["description"],
             "labels": issue.fields["labels"],
             "project": {**PROJECT, "self": f"{base}/rest/api/3/project/{PROJECT['id']}"},
-            "issuetype": {
-                "id": type_id,
-                "name": issue.fields["issuetype"],
-                "self": f"{base}/rest/api/3/issuetype/{type_id}",
-            },
-            "status": {"name": "To Do", "id": "10000", "statusCategory": {"key": "new", "name": "To Do"}},
+            "issuetype": self.issue_type_json(request, issue.fields["issuetype"]),
+            "status": self.status_json(request, status),
+            "resolution": {"name": status} if STATUSES[status][1] == "done" else None,
+            "assignee": self.account_json(request, assignee) if assignee else None,
             "created": jira_timestamp(issue.created),
             "updated": jira_timestamp(max([issue.created] + [c["at"] for c in issue.comments])),
             "comment": {
@@ -262,6 +359,12 @@ class JiraService(Service):
             },
             "attachment": [self.attachment_json(request, a) for a in issue.attachments],
         }
+        if parent is not None:
+            every_field["parent"] = self.issue_link_json(request, parent)
+        if fields is None or {"subtasks", "*all", "*navigable"} & fields:  # a walk over every issue: only if asked
+            every_field["subtasks"] = [
+                self.issue_link_json(request, i) for i in self.state.jira_issues if i.fields.get("parent") == issue.key
+            ]
         if fields is not None and "*all" not in fields and "*navigable" not in fields:
             every_field = {name: value for name, value in every_field.items() if name in fields}
         return {
@@ -280,11 +383,14 @@ class JiraService(Service):
 
     # -- comments and attachments --------------------------------------------------------------
     def author(self, request: Request) -> dict:
+        return self.account_json(request, ACCOUNT_ID)
+
+    def account_json(self, request: Request, account_id: str) -> dict:
         return {
-            "accountId": ACCOUNT_ID,
-            "displayName": "Offboarding Automation",
+            "accountId": account_id,
+            "displayName": ACCOUNTS[account_id],
             "active": True,
-            "self": f"{self.base_url(request)}/rest/api/3/user?accountId={ACCOUNT_ID}",
+            "self": f"{self.base_url(request)}/rest/api/3/user?accountId={account_id}",
         }
 
     def comment_json(self, request: Request, issue: JiraIssue, comment: dict) -> dict:
@@ -395,7 +501,7 @@ class JiraService(Service):
                 return False
             if field == "issuetype" and issue.fields["issuetype"] not in values:
                 return False
-            if field == "status" and "To Do" not in values:
+            if field == "status" and issue.fields["status"] not in values:
                 return False
         return True
 

@@ -50,6 +50,8 @@ class Options:
     # Where Workday sends its signed notification of a termination (empty: it sends none).
     push_url: str = ""
     push_secret: str = ""
+    # Whether the Jira project has a sub-task issue type (a project without one refuses every sub-task).
+    jira_subtasks: bool = True
 
     @classmethod
     def from_dict(cls, data: dict) -> Options:
