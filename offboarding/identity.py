@@ -71,9 +71,119 @@ def resolve_identity(termination: Termination, okta: OktaClient) -> Lookup:
     return Lookup(Case.Identity.NONE, None, f"No Okta user has employee number {employee_id}.")
 
 
-def build_plan(user: OktaUser, groups: list[OktaGroup]) -> dict:
-    """Exactly what revocation would do right now."""
+@dataclass(frozen=True)
+class Access:
+    """Everything else the leaver can reach through Okta, as the plan keeps it (plain dicts).
+
+    apps: [{"id", "label", "name", "status", "via": "direct" or the group's name, "group_id": id or "",
+            "deprovisions_on_deactivate": bool, "universal_logout": bool}]
+    provider: {"type": "OKTA" | "ACTIVE_DIRECTORY" | "LDAP" | "FEDERATION" | "SOCIAL" | "IMPORT", "name": str}
+    admin_roles: [{"id", "type", "label"}]
+    owned_groups: [{"id", "name"}]
+    rule_groups: [{"group_id", "group_name", "rule_id", "rule_name"}]
+    """
+
+    apps: list[dict] = field(default_factory=list)
+    provider: dict = field(default_factory=lambda: {"type": "OKTA", "name": "OKTA"})
+    admin_roles: list[dict] = field(default_factory=list)
+    owned_groups: list[dict] = field(default_factory=list)
+    rule_groups: list[dict] = field(default_factory=list)
+
+    def as_plan(self) -> dict:
+        return {
+            "apps": list(self.apps),
+            "provider": dict(self.provider),
+            "admin_roles": list(self.admin_roles),
+            "owned_groups": list(self.owned_groups),
+            "rule_groups": list(self.rule_groups),
+        }
+
+
+# A user mastered by Okta itself; any other provider type is a directory or an identity provider elsewhere.
+OKTA_MASTERED = {"OKTA"}
+DIRECTORY_NAMES = {"ACTIVE_DIRECTORY": "Active Directory", "LDAP": "LDAP directory"}
+
+
+def plan_access(plan: dict) -> dict:
+    """The access keys of a plan, with defaults for plans stored before they existed."""
     return {
+        "apps": plan.get("apps") or [],
+        "provider": plan.get("provider") or {"type": "OKTA", "name": "OKTA"},
+        "admin_roles": plan.get("admin_roles") or [],
+        "owned_groups": plan.get("owned_groups") or [],
+        "rule_groups": plan.get("rule_groups") or [],
+    }
+
+
+def follow_ups(plan: dict) -> list[dict]:
+    """What Okta will not undo, as work a human must do: one item per app whose account Okta keeps,
+    per source directory of a directory-mastered user, per group ownership.
+
+    Each: {"kind": "app" | "directory" | "group_owner" | "rule_group", "target_id", "target_name", "what"}.
+    A rule-managed membership is not one here (revocation and restore handle the rule's exclusion); restore
+    names one as a "rule_group" item (`rule_group_follow_up`) when Okta will not clear the exclusion.
+    Pure: reads the plan only (old plans without the keys give no follow-ups).
+    """
+    access = plan_access(plan)
+    items: list[dict] = []
+    for app in access["apps"]:
+        name = app.get("label") or app.get("name") or app.get("id", "")
+        if app.get("status", "ACTIVE") != "ACTIVE":
+            what = (
+                f"{name} is inactive in Okta, so Okta leaves this assignment in place: remove the assignment "
+                f"and deactivate the account in {name}"
+            )
+        elif app.get("deprovisions_on_deactivate"):
+            continue
+        elif app.get("universal_logout"):
+            what = f"Deactivate the account in {name} (Okta ends its sessions by Universal Logout)"
+        else:
+            what = f"Deactivate the account in {name} and end the app's sessions"
+        items.append({"kind": "app", "target_id": app.get("id", ""), "target_name": name, "what": what})
+    provider = access["provider"]
+    if provider.get("type", "OKTA") not in OKTA_MASTERED:
+        kind = provider.get("type", "")
+        name = provider.get("name") or DIRECTORY_NAMES.get(kind, kind)
+        items.append(
+            {
+                "kind": "directory",
+                "target_id": kind,
+                "target_name": name,
+                "what": (
+                    f"Disable the account in {name} ({kind}): Okta's deactivation leaves it enabled, "
+                    "and the next import or sign-in can reactivate the Okta user"
+                ),
+            }
+        )
+    for group in access["owned_groups"]:
+        items.append(
+            {
+                "kind": "group_owner",
+                "target_id": group.get("id", ""),
+                "target_name": group.get("name", ""),
+                "what": f"Hand the ownership of the Okta group {group.get('name', '')} to someone who stays",
+            }
+        )
+    return items
+
+
+def rule_group_follow_up(rule: dict) -> dict:
+    """The follow-up for a rule-managed membership restore could not bring back."""
+    return {
+        "kind": "rule_group",
+        "target_id": rule.get("group_id", ""),
+        "target_name": rule.get("group_name", ""),
+        "what": (
+            f"Take the person off the exclusions of the group rule {rule.get('rule_name', '')} so it adds them "
+            f"to {rule.get('group_name', '')} again"
+        ),
+    }
+
+
+def build_plan(user: OktaUser, groups: list[OktaGroup], access: Access | None = None) -> dict:
+    """Exactly what revocation would do right now, and everything else the person can reach."""
+    return {
+        **(access or Access()).as_plan(),
         "computed_at": timezone.now().isoformat(),
         "user": user.as_dict(),
         "groups": [g.as_dict() for g in groups],
