@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from offboarding import follow_ups
 from offboarding.clients import adf
 from offboarding.clients.errors import VendorError
 from offboarding.clients.jira import JiraClient
@@ -111,13 +112,20 @@ def retry_pending_tickets() -> list[int]:
     """
     filed = []
     finished = Q(
-        state__in=[Case.State.COMPLETED, Case.State.FAILED, Case.State.NEEDS_ATTENTION, Case.State.NO_ACCOUNT],
+        state__in=[
+            Case.State.COMPLETED,
+            Case.State.REVOKED_IN_OKTA,
+            Case.State.FAILED,
+            Case.State.NEEDS_ATTENTION,
+            Case.State.NO_ACCOUNT,
+        ],
         finished_at__lt=timezone.now() - timedelta(minutes=1),
     )
     for case in Case.objects.filter(finished, ~Q(ticket=Case.Ticket.FILED)).select_related("termination"):
         file_ticket(case)
         if case.ticket == Case.Ticket.FILED:
             filed.append(case.pk)
+            follow_ups.file_sub_tasks(case)  # its follow-ups waited for their parent
     return filed
 
 

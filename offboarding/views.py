@@ -153,6 +153,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "live": live,
         "protected_now": protection_now(case, live),
         "steps": case.steps.all(),
+        "follow_ups": case.follow_ups.all(),
         "events": case.events.all(),
         "approvals": approvals,
         "approved_by_me": any(a.user_id == request.user.pk for a in approvals),
@@ -214,7 +215,7 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
     return JsonResponse(
         {
             "state": case.state,
-            "state_display": case.get_state_display(),
+            "state_display": case.status_line,
             "live": case.state in LIVE_STATES,
             "steps": steps,
             "jira_key": case.jira_key,
@@ -310,6 +311,20 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
         lambda pk, _: decisions.approve_restore(pk, request.user),
         "Restore approved; access is being given back.",
     )
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_close_follow_up(request: HttpRequest, case_id: int, follow_up_id: int) -> HttpResponse:
+    """An approver closes one of the case's follow-ups, saying what was done."""
+    case = get_object_or_404(Case, pk=case_id)
+    try:
+        follow_up = decisions.close_follow_up(case.pk, follow_up_id, request.user, request.POST.get("note", ""))
+    except decisions.DecisionError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Follow-up closed: {follow_up.what}")
+    return redirect(case)
 
 
 # --- Identity: choose the Okta user, or record that there is none --------------------------

@@ -22,6 +22,10 @@ class JiraIssue:
     fields: dict[str, Any]
 
 
+# Issues whose status one search reads (Jira's JQL takes far longer lists; a page holds at most 100).
+STATUS_BATCH = 50
+
+
 def _describe_jira_error(response: requests.Response) -> ErrorBody:
     """Jira's error collection: {"errorMessages": [...], "errors": {field: message}}."""
     try:
@@ -49,6 +53,7 @@ class JiraClient:
         api_token: Secret,
         project_key: str,
         issue_type: str = "Task",
+        subtask_type: str = "Sub-task",
         *,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
@@ -58,6 +63,7 @@ class JiraClient:
         self.base_url = base_url.rstrip("/")
         self.project_key = project_key
         self.issue_type = issue_type
+        self.subtask_type = subtask_type
         self.transport = Transport(
             "jira",
             self.base_url,
@@ -86,6 +92,7 @@ class JiraClient:
             Secret(settings.JIRA_API_TOKEN),
             settings.JIRA_PROJECT_KEY,
             settings.JIRA_ISSUE_TYPE,
+            settings.JIRA_SUBTASK_TYPE,
             policy=policy or RetryPolicy.from_settings(),
             session=session,
             clock=clock,
@@ -110,6 +117,43 @@ class JiraClient:
         }
         body = _json(self.transport.request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False))
         return self._issue({**body, "fields": fields})
+
+    def create_sub_task(
+        self, parent_key: str, summary: str, description_adf: dict[str, Any], labels: list[str], assignee: str = ""
+    ) -> JiraIssue:
+        """File a sub-task of `parent_key`, assigned to the Jira accountId `assignee` (nobody when empty). Like
+        create_issue, never retried after an ambiguous failure: the caller looks for its label first."""
+        fields: dict[str, Any] = {
+            "project": {"key": self.project_key},
+            "parent": {"key": parent_key},
+            "issuetype": {"name": self.subtask_type},
+            "summary": summary,
+            "description": description_adf,
+            "labels": labels,
+        }
+        if assignee:
+            fields["assignee"] = {"accountId": assignee}
+        body = _json(self.transport.request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False))
+        return self._issue({**body, "fields": fields})
+
+    def statuses(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The status (name, statusCategory) of each issue named, by key; an issue Jira no longer has is absent."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), STATUS_BATCH):
+            batch = keys[start : start + STATUS_BATCH]
+            jql = f"key in ({', '.join(_quote(key) for key in batch)}) ORDER BY key ASC"
+            params: dict[str, str] = {"jql": jql, "fields": "status", "maxResults": str(STATUS_BATCH)}
+            while True:
+                body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
+                for issue in (self._issue(i) for i in body.get("issues") or []):
+                    status = issue.fields.get("status")
+                    if not isinstance(status, dict):
+                        raise MalformedResponse("jira", f"expected a status object on {issue.key}")
+                    found[issue.key] = status
+                if body.get("isLast", True) or not body.get("nextPageToken"):
+                    break
+                params["nextPageToken"] = body["nextPageToken"]
+        return found
 
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> str:
         """Add a comment; returns its id. Like create, not retried after an ambiguous failure."""
