@@ -105,6 +105,33 @@ class Sandbox:
         "oauth_tokens_revoked"}; user_id may also be a login."""
         return self.call("GET", f"okta/users/{user_id}")
 
+    def add_okta_app(self, label: str, **attributes: Any) -> dict:
+        """An app: status (ACTIVE|INACTIVE), sign_on_mode (SAML_2_0, OPENID_CONNECT, AUTO_LOGIN, ...),
+        provisioning, deactivate_users (provisioning's "Deactivate Users"), universal_logout,
+        users (ids assigned directly), groups (ids assigned). Answers its state, accounts included."""
+        return self.call("POST", "okta/apps", json={"label": label, **attributes})
+
+    def okta_apps(self) -> list[dict]:
+        """Each app's state: assignments, each assigned user's app account (ACTIVE/DEPROVISIONED), sessions_ended."""
+        return self.call("GET", "okta/apps")
+
+    def add_okta_role(self, user_id: str, type: str = "SUPER_ADMIN") -> dict:
+        return self.call("POST", f"okta/users/{user_id}/roles", json={"type": type})
+
+    def set_token_owner(self, user_id: str | None) -> dict:
+        """Make the sandbox's API token belong to this user (GET /api/v1/users/me answers them)."""
+        return self.call("POST", "okta/token_owner", json={"user_id": user_id})
+
+    def add_okta_group_owner(self, group_id: str, user_id: str) -> dict:
+        return self.call("POST", f"okta/groups/{group_id}/owners", json={"user_id": user_id})
+
+    def add_okta_rule(self, name: str, groups: list[str], matches: list[str], **attributes: Any) -> dict:
+        """A group rule adding `matches` (the users its expression matches) to `groups`; exclude, status."""
+        return self.call("POST", "okta/rules", json={"name": name, "groups": groups, "matches": matches, **attributes})
+
+    def okta_rules(self) -> list[dict]:
+        return self.call("GET", "okta/rules")
+
     def okta_users(self) -> list[dict]:
         return self.call("GET", "okta/users")
 

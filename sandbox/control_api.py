@@ -36,6 +36,13 @@ routes = Map(
         Rule("/_sandbox/okta/users", methods=["GET"], endpoint="list_users"),
         Rule("/_sandbox/okta/users", methods=["POST"], endpoint="add_user"),
         Rule("/_sandbox/okta/users/<user_id>", methods=["GET"], endpoint="user_state"),
+        Rule("/_sandbox/okta/users/<user_id>/roles", methods=["POST"], endpoint="add_role"),
+        Rule("/_sandbox/okta/token_owner", methods=["POST"], endpoint="set_token_owner"),
+        Rule("/_sandbox/okta/apps", methods=["GET"], endpoint="list_apps"),
+        Rule("/_sandbox/okta/apps", methods=["POST"], endpoint="add_app"),
+        Rule("/_sandbox/okta/groups/<group_id>/owners", methods=["POST"], endpoint="add_group_owner"),
+        Rule("/_sandbox/okta/rules", methods=["GET"], endpoint="list_rules"),
+        Rule("/_sandbox/okta/rules", methods=["POST"], endpoint="add_rule"),
         Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
         Rule("/_sandbox/jira/issues/<key>/status", methods=["POST"], endpoint="jira_set_status"),
         Rule("/_sandbox/requests", methods=["GET"], endpoint="list_requests"),
@@ -188,6 +195,9 @@ def _list_users(state, body, request):
 
 def _add_user(state, body, request):
     employee_number = body.pop("employee_number")
+    provider = body.pop("provider", None) or {"type": "OKTA", "name": "OKTA"}
+    if provider.get("type") not in ("OKTA", "ACTIVE_DIRECTORY", "LDAP", "FEDERATION", "SOCIAL", "IMPORT"):
+        raise OptionError(f"unknown credentials provider type {provider.get('type')!r}")
     first_name, last_name = body.pop("first_name"), body.pop("last_name")
     default_login = f"{first_name}.{last_name}@acme.example".lower().replace(" ", "")
     login = body.pop("login", None) or default_login
@@ -207,7 +217,134 @@ def _add_user(state, body, request):
     profile.update(body)  # any other keyword is a profile attribute
     profile = {name: value for name, value in profile.items() if value is not None}
     user = state.add_user(profile, status, groups)
+    user.provider = {"type": provider["type"], "name": provider.get("name") or provider["type"]}
     return user.as_okta_json(_okta_base(request))
+
+
+def _add_role(state, body, request, user_id):
+    """An admin role assigned to the user (directly): {"type": "SUPER_ADMIN"}."""
+    from sandbox.state import ROLE_LABELS
+
+    user = state.users[user_id]
+    kind = body.pop("type")
+    if kind not in ROLE_LABELS:
+        raise OptionError(f"unknown role type {kind!r}; known: {sorted(ROLE_LABELS)}")
+    role = {
+        "id": state.okta_id("ra1"),
+        "type": kind,
+        "label": body.pop("label", ROLE_LABELS[kind]),
+        "status": "ACTIVE",
+        "assignmentType": "USER",
+        "created": "2024-01-01T00:00:00.000Z",
+        "lastUpdated": "2024-01-01T00:00:00.000Z",
+    }
+    user.roles.append(role)
+    return role
+
+
+def _set_token_owner(state, body, request):
+    """Whose API token the sandbox's SSWS token is (GET /api/v1/users/me); null for nobody."""
+    user_id = body.get("user_id")
+    if user_id is not None and user_id not in state.users:
+        raise KeyError(user_id)
+    state.token_owner_id = user_id
+    return {"token_owner_id": user_id}
+
+
+def _app_state(state, app):
+    assigned = [u for u in state.users.values() if state.app_assignment(app, u)]
+    return {
+        "id": app.id,
+        "label": app.label,
+        "name": app.name,
+        "status": app.status,
+        "provisioning": app.provisioning,
+        "deactivate_users": app.deactivate_users,
+        "universal_logout": app.universal_logout,
+        "users": list(app.user_ids),
+        "groups": list(app.group_ids),
+        "accounts": {**{u.id: "ACTIVE" for u in assigned}, **app.accounts},
+        "sessions_ended": list(app.sessions_ended),
+    }
+
+
+def _list_apps(state, body, request):
+    return [_app_state(state, app) for app in state.apps.values()]
+
+
+def _add_app(state, body, request):
+    """An app: {"label", "name", "status" (ACTIVE), "sign_on_mode" (SAML_2_0), "provisioning", "deactivate_users",
+    "universal_logout", "users": [user ids assigned directly], "groups": [group ids assigned]}."""
+    label = body.pop("label")
+    attributes = {
+        "name": body.pop("name", None),
+        "status": body.pop("status", "ACTIVE"),
+        "sign_on_mode": body.pop("sign_on_mode", "SAML_2_0"),
+        "provisioning": bool(body.pop("provisioning", False)),
+        "deactivate_users": bool(body.pop("deactivate_users", False)),
+        "universal_logout": bool(body.pop("universal_logout", False)),
+        "user_ids": list(body.pop("users", [])),
+        "group_ids": list(body.pop("groups", [])),
+    }
+    if body:
+        raise OptionError(f"unknown app attributes {sorted(body)}")
+    app = state.add_app(label, **attributes)
+    return _app_state(state, app)
+
+
+def _add_group_owner(state, body, request, group_id):
+    state.groups[group_id]
+    user_id = body["user_id"]
+    state.users[user_id]
+    owners = state.group_owners.setdefault(group_id, [])
+    if user_id not in owners:
+        owners.append(user_id)
+    return {"group_id": group_id, "owners": list(owners)}
+
+
+def _rule_state(rule):
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "status": rule.status,
+        "groups": list(rule.group_ids),
+        "matches": list(rule.matches),
+        "exclude": list(rule.exclude),
+    }
+
+
+def _list_rules(state, body, request):
+    return [_rule_state(rule) for rule in state.group_rules.values()]
+
+
+def _add_rule(state, body, request):
+    """A group rule: {"name", "groups": [target group ids], "matches": [user ids its expression matches],
+    "exclude": [user ids], "status": ACTIVE | INACTIVE | INVALID}; an active one adds its matches at once."""
+    from sandbox.state import GroupRule
+
+    groups, matches = list(body.pop("groups")), list(body.pop("matches", []))
+    for gid in groups:
+        if state.groups[gid].type != "OKTA_GROUP":
+            raise OptionError("a group rule assigns users to OKTA_GROUP groups only")
+    for uid in matches + list(body.get("exclude", [])):
+        state.users[uid]
+    status = body.pop("status", "ACTIVE")
+    if status not in ("ACTIVE", "INACTIVE", "INVALID"):
+        raise OptionError(f"unknown rule status {status!r}")
+    rule = GroupRule(
+        state.okta_id("0pr"),
+        body.pop("name"),
+        groups,
+        matches=matches,
+        exclude=list(body.pop("exclude", [])),
+        status=status,
+        created=state.past_moment(),
+    )
+    if body:
+        raise OptionError(f"unknown rule attributes {sorted(body)}")
+    state.group_rules[rule.id] = rule
+    state.apply_rule(rule)
+    return _rule_state(rule)
 
 
 def _user_state(state, body, request, user_id):
@@ -221,6 +358,10 @@ def _user_state(state, body, request, user_id):
         "groups": [state.groups[gid].summary() for gid in user.group_ids],
         "sessions_revoked": user.sessions_revoked,
         "oauth_tokens_revoked": user.oauth_tokens_revoked,
+        "provider": dict(user.provider),
+        "roles": [dict(role) for role in user.roles],
+        "universal_logouts": user.universal_logouts,
+        "apps": [app.id for app in state.apps_of(user)],
     }
 
 

@@ -24,10 +24,19 @@ from werkzeug.routing import Map, Rule
 from sandbox import credentials
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PUBLIC_KEY_PEM
 from sandbox.service import Service, json_response
-from sandbox.state import OktaUser
+from sandbox.state import OktaUser, okta_timestamp
 
 API_TOKEN = credentials.OKTA_API_TOKEN
-SERVICE_APP_SCOPES = {"okta.users.read", "okta.users.manage", "okta.groups.read", "okta.groups.manage"}
+SERVICE_APP_SCOPES = {
+    "okta.users.read",
+    "okta.users.manage",
+    "okta.groups.read",
+    "okta.groups.manage",
+    "okta.apps.read",
+    "okta.apps.manage",
+    "okta.roles.read",
+    "okta.universalLogout.manage",
+}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_PAGE = 200
 # Which properties `filter` may name (the Users API documents this short list); `search` takes any.
@@ -37,6 +46,7 @@ LIFECYCLE_ACTIONS = ("activate", "deactivate", "reactivate", "suspend", "unsuspe
 
 ERRORS = {
     "E0000001": (400, "Api validation failed: {0}"),
+    "E0000003": (400, "The request body was not well-formed."),
     "E0000006": (403, "You do not have permission to perform the requested action"),
     "E0000007": (404, "Not found: Resource not found: {0}"),
     "E0000008": (404, "The requested path was not found"),
@@ -166,6 +176,25 @@ class OktaService(Service):
             Rule("/api/v1/users", methods=["GET"], endpoint="list_users"),
             Rule("/api/v1/users/<id>", methods=["GET"], endpoint="get_user"),
             Rule("/api/v1/users/<id>/groups", methods=["GET"], endpoint="list_user_groups"),
+            Rule("/api/v1/users/<id>/roles", methods=["GET"], endpoint="list_user_roles"),
+            Rule("/api/v1/apps", methods=["GET"], endpoint="list_apps"),
+            Rule("/api/v1/apps/<app_id>/groups", methods=["GET"], endpoint="list_app_groups"),
+            Rule("/api/v1/apps/<app_id>/features", methods=["GET"], endpoint="list_app_features"),
+            Rule("/api/v1/apps/<app_id>/users", methods=["POST"], endpoint="assign_app_user"),
+            Rule("/api/v1/groups", methods=["GET"], endpoint="list_groups"),
+            Rule("/api/v1/groups/rules", methods=["GET"], endpoint="list_group_rules"),
+            Rule("/api/v1/groups/rules/<rule_id>", methods=["GET"], endpoint="get_group_rule"),
+            Rule("/api/v1/groups/rules/<rule_id>", methods=["PUT"], endpoint="replace_group_rule"),
+            *(
+                Rule(
+                    f"/api/v1/groups/rules/<rule_id>/lifecycle/{action}",
+                    methods=["POST"],
+                    endpoint="rule_lifecycle",
+                    defaults={"action": action},
+                )
+                for action in ("activate", "deactivate")
+            ),
+            Rule("/api/v1/groups/<group_id>/owners", methods=["GET"], endpoint="list_group_owners"),
             Rule("/api/v1/users/<id>/sessions", methods=["DELETE"], endpoint="clear_sessions"),
             *(
                 Rule(
@@ -179,6 +208,7 @@ class OktaService(Service):
             Rule("/api/v1/groups/<group_id>", methods=["GET"], endpoint="get_group"),
             Rule("/api/v1/groups/<group_id>/users/<user_id>", methods=["PUT", "DELETE"], endpoint="membership"),
             Rule("/oauth2/v1/token", methods=["POST"], endpoint="token"),
+            Rule("/oauth2/v1/global-token-revocation", methods=["POST"], endpoint="global_token_revocation"),
         ],
         strict_slashes=False,
     )
@@ -187,6 +217,18 @@ class OktaService(Service):
         "list_users": "okta.users.read",
         "get_user": "okta.users.read",
         "list_user_groups": "okta.users.read",
+        "list_user_roles": "okta.roles.read",
+        "list_apps": "okta.apps.read",
+        "list_app_groups": "okta.apps.read",
+        "list_app_features": "okta.apps.read",
+        "assign_app_user": "okta.apps.manage",
+        "list_groups": "okta.groups.read",
+        "list_group_rules": "okta.groups.read",
+        "get_group_rule": "okta.groups.read",
+        "replace_group_rule": "okta.groups.manage",
+        "rule_lifecycle": "okta.groups.manage",
+        "list_group_owners": "okta.groups.read",
+        "global_token_revocation": "okta.universalLogout.manage",
         "clear_sessions": "okta.users.manage",
         "lifecycle": "okta.users.manage",
         "get_group": "okta.groups.read",
@@ -398,6 +440,12 @@ class OktaService(Service):
         )
 
     def get_user(self, request: Request, id: str) -> Response:
+        if id == "me":
+            # The user the API token belongs to; an OAuth service app's token has no user behind it.
+            scheme = request.headers.get("Authorization", "").partition(" ")[0]
+            if scheme != "SSWS" or self.state.token_owner_id is None:
+                raise OktaError("E0000007", "me (User)")
+            id = self.state.token_owner_id
         user = self.user_or_404(id, by_login=True)
         return json_response(user.as_okta_json(self.base_url(request)))
 
@@ -442,8 +490,10 @@ class OktaService(Service):
         if request.headers.get("Prefer") == "respond-async":
             user.transitioning_to = "DEPROVISIONED"
             user.settles_at = now + self.state.options.okta_async_delay
+            self.state.on_deactivated(user)
             return Response(status=202)
         user.move_to("DEPROVISIONED", now)
+        self.state.on_deactivated(user)
         return Response(status=200)  # the spec documents no body
 
     def suspend(self, request: Request, user: OktaUser, now: float) -> Response:
@@ -498,8 +548,247 @@ class OktaService(Service):
         if group.type == "APP_GROUP":
             # App imports own these memberships (e.g. Active Directory).
             raise OktaError("E0000006")
+        if request.method == "PUT" and user.status == "DEPROVISIONED":
+            # Okta answers a change to a deactivated user as if there were no such user.
+            raise OktaError("E0000007", f"{user.id} (User)")
         if request.method == "PUT" and group_id not in user.group_ids:
             user.group_ids.append(group_id)
         elif request.method == "DELETE" and group_id in user.group_ids:
             user.group_ids.remove(group_id)
+            # A rule-managed member removed by hand goes on the rule's exclusions, so the rule does not add
+            # them back (Okta's group.user_membership.rule.add_exclusion).
+            for rule in self.state.rules_targeting(group_id):
+                if rule.status == "ACTIVE" and user.id in rule.matches and user.id not in rule.exclude:
+                    rule.exclude.append(user.id)
+        return Response(status=204)
+
+    def list_groups(self, request: Request) -> Response:
+        groups = sorted(self.state.groups.values(), key=lambda g: g.id)
+        filter = request.args.get("filter")
+        if filter:
+            match = re.fullmatch(r'\s*type\s+eq\s+"(OKTA_GROUP|APP_GROUP|BUILT_IN)"\s*', filter)
+            if not match:
+                raise OktaError("E0000031", causes=[f"Filtering on {filter!r} is not supported"])
+            groups = [g for g in groups if g.type == match.group(1)]
+        if q := request.args.get("q"):
+            groups = [g for g in groups if g.name.lower().startswith(q.lower())]
+        base = self.base_url(request)
+        return self.paged(
+            request, "/api/v1/groups", groups, self.page_size(request, MAX_PAGE), lambda g: g.as_okta_json(base)
+        )
+
+    def group_or_404(self, group_id: str):
+        group = self.state.groups.get(group_id)
+        if group is None:
+            raise OktaError("E0000007", f"{group_id} (UserGroup)")
+        return group
+
+    def list_group_owners(self, request: Request, group_id: str) -> Response:
+        self.group_or_404(group_id)
+        owners = []
+        for uid in self.state.group_owners.get(group_id, []):
+            user = self.state.users.get(uid)
+            if user is not None:
+                owners.append(
+                    {
+                        "id": uid,
+                        "type": "USER",
+                        "displayName": user.profile.get("displayName") or user.profile.get("login", ""),
+                        "originType": "OKTA_DIRECTORY",
+                        "originId": None,
+                        "resolved": True,
+                        "lastUpdated": okta_timestamp(user.status_changed),
+                    }
+                )
+        return json_response(owners)
+
+    # -- group rules ------------------------------------------------------------------------
+    def rule_or_404(self, rule_id: str):
+        rule = self.state.group_rules.get(rule_id)
+        if rule is None:
+            raise OktaError("E0000007", f"{rule_id} (GroupRule)")
+        return rule
+
+    def list_group_rules(self, request: Request) -> Response:
+        rules = sorted(self.state.group_rules.values(), key=lambda r: r.id)
+        if search := request.args.get("search"):
+            rules = [r for r in rules if search.lower() in r.name.lower()]
+        return self.paged(
+            request, "/api/v1/groups/rules", rules, self.page_size(request, 50), lambda r: r.as_okta_json()
+        )
+
+    def get_group_rule(self, request: Request, rule_id: str) -> Response:
+        return json_response(self.rule_or_404(rule_id).as_okta_json())
+
+    def replace_group_rule(self, request: Request, rule_id: str) -> Response:
+        rule = self.rule_or_404(rule_id)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise OktaError("E0000003")
+        if rule.status == "ACTIVE":
+            # Okta updates only inactive rules: deactivate, replace, activate.
+            raise OktaError(
+                "E0000001", "status", causes=["status: You can only update rules whose status is INACTIVE."]
+            )
+        try:
+            name = body.get("name", rule.name)
+            group_ids = body["actions"]["assignUserToGroups"]["groupIds"]
+            exclude = body.get("conditions", {}).get("people", {}).get("users", {}).get("exclude", [])
+            expression = body.get("conditions", {}).get("expression", {}).get("value", rule.expression)
+        except (KeyError, TypeError, AttributeError):
+            raise OktaError(
+                "E0000001", "actions", causes=["actions: assignUserToGroups.groupIds is required"]
+            ) from None
+        if not isinstance(name, str) or not 1 <= len(name) <= 50:
+            raise OktaError("E0000001", "name", causes=["name: must be 1 to 50 characters"])
+        if sorted(group_ids) != sorted(rule.group_ids):
+            raise OktaError("E0000001", "actions", causes=["actions: The actions of a group rule cannot be changed."])
+        if not isinstance(exclude, list) or not all(isinstance(u, str) for u in exclude):
+            raise OktaError(
+                "E0000001", "conditions", causes=["conditions.people.users.exclude: must be a list of user ids"]
+            )
+        if len(exclude) > 100:
+            raise OktaError("E0000001", "conditions", causes=["conditions.people.users.exclude: at most 100 users"])
+        rule.name, rule.exclude, rule.expression = name, list(exclude), expression
+        return json_response(rule.as_okta_json())
+
+    def rule_lifecycle(self, request: Request, rule_id: str, action: str) -> Response:
+        rule = self.rule_or_404(rule_id)
+        if action == "activate":
+            if rule.status == "INVALID":
+                raise OktaError("E0000001", "status", causes=["status: An invalid rule cannot be activated."])
+            rule.status = "ACTIVE"
+            self.state.apply_rule(rule)
+        else:
+            rule.status = "INACTIVE"  # memberships the rule made stay
+        return Response(status=204)
+
+    # -- admin roles ------------------------------------------------------------------------
+    def list_user_roles(self, request: Request, id: str) -> Response:
+        user = self.user_or_404(id)
+        return json_response([dict(role) for role in user.roles])
+
+    # -- apps -------------------------------------------------------------------------------
+    def app_or_404(self, app_id: str):
+        app = self.state.apps.get(app_id)
+        if app is None:
+            raise OktaError("E0000007", f"{app_id} (AppInstance)")
+        return app
+
+    def app_user_json(self, request: Request, app, user) -> dict:
+        scope, group_id = self.state.app_assignment(app, user) or ("USER", "")
+        base = self.base_url(request)
+        links = {
+            "app": {"href": f"{base}/api/v1/apps/{app.id}"},
+            "user": {"href": f"{base}/api/v1/users/{user.id}"},
+        }
+        if group_id:
+            links["group"] = {"name": self.state.groups[group_id].name, "href": f"{base}/api/v1/groups/{group_id}"}
+        status = "PROVISIONED" if app.provisioning else "ACTIVE"
+        return {
+            "id": user.id,
+            "externalId": f"ext-{user.id}" if app.provisioning else None,
+            "scope": scope,
+            "status": status,
+            "syncState": "SYNCHRONIZED" if app.provisioning else "DISABLED",
+            "credentials": {"userName": user.profile.get("login", "")},
+            "profile": {},
+            "_links": links,
+        }
+
+    def list_apps(self, request: Request) -> Response:
+        apps = sorted(self.state.apps.values(), key=lambda a: a.id)
+        user = None
+        filter = request.args.get("filter")
+        if filter:
+            match = re.fullmatch(r'\s*(user\.id|group\.id|status|name)\s+eq\s+"([^"]*)"\s*', filter)
+            if not match:
+                raise OktaError("E0000031", causes=[f"Filtering on {filter!r} is not supported"])
+            attribute, value = match.groups()
+            if attribute == "user.id":
+                user = self.user_or_404(value)
+                apps = self.state.apps_of(user)
+            elif attribute == "group.id":
+                apps = [a for a in apps if value in a.group_ids]
+            else:
+                apps = [a for a in apps if getattr(a, attribute) == value]
+        expand = request.args.get("expand")
+        if expand and (user is None or expand != f"user/{user.id}"):
+            raise OktaError(
+                "E0000001", "expand", causes=['expand: user/{userId} needs the filter user.id eq "{userId}"']
+            )
+        base = self.base_url(request)
+
+        def render(app):
+            body = app.as_okta_json(base)
+            if expand:
+                body["_embedded"] = {"user": self.app_user_json(request, app, user)}
+            return body
+
+        return self.paged(request, "/api/v1/apps", apps, self.page_size(request, 20), render)
+
+    def list_app_groups(self, request: Request, app_id: str) -> Response:
+        app = self.app_or_404(app_id)
+        base = self.base_url(request)
+        assignments = [
+            {"id": gid, "priority": index, "profile": {}, "_links": {"group": {"href": f"{base}/api/v1/groups/{gid}"}}}
+            for index, gid in enumerate(app.group_ids)
+        ]
+        return json_response(assignments)
+
+    def list_app_features(self, request: Request, app_id: str) -> Response:
+        app = self.app_or_404(app_id)
+        if not app.provisioning:
+            raise OktaError("E0000001", "feature", causes=["Provisioning is not enabled for the app instance."])
+        enabled = "ENABLED" if app.deactivate_users else "DISABLED"
+        base = self.base_url(request)
+        return json_response(
+            [
+                {
+                    "name": "USER_PROVISIONING",
+                    "status": "ENABLED",
+                    "description": "User provisioning settings from Okta to a downstream app",
+                    "capabilities": {
+                        "create": {"lifecycleCreate": {"status": "ENABLED"}},
+                        "update": {
+                            "lifecycleDeactivate": {"status": enabled},
+                            "profile": {"status": "ENABLED"},
+                            "password": {"status": "DISABLED", "seed": "RANDOM", "change": "KEEP_EXISTING"},
+                        },
+                    },
+                    "_links": {"self": {"href": f"{base}/api/v1/apps/{app.id}/features/USER_PROVISIONING"}},
+                },
+                {"name": "INBOUND_PROVISIONING", "status": "DISABLED", "description": "In-bound provisioning settings"},
+            ]
+        )
+
+    def assign_app_user(self, request: Request, app_id: str) -> Response:
+        app = self.app_or_404(app_id)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise OktaError("E0000001", "id", causes=["id: The user id is required."])
+        user = self.user_or_404(body["id"])
+        if user.status == "DEPROVISIONED":
+            raise OktaError("E0000007", f"{user.id} (User)")
+        if body.get("scope", "USER") not in ("USER", "GROUP"):
+            raise OktaError("E0000001", "scope", causes=["scope: must be USER or GROUP"])
+        if user.id not in app.user_ids:
+            app.user_ids.append(user.id)
+        app.accounts[user.id] = "ACTIVE"
+        return json_response(self.app_user_json(request, app, user))
+
+    # -- Universal Logout -------------------------------------------------------------------
+    def global_token_revocation(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        sub_id = body.get("sub_id") if isinstance(body, dict) else None
+        if not isinstance(sub_id, dict) or sub_id.get("format") != "opaque" or not isinstance(sub_id.get("id"), str):
+            raise OAuthError(400, "invalid_request", 'sub_id must be {"format": "opaque", "id": <Okta user id>}.')
+        user = self.state.users.get(sub_id["id"])
+        if user is None:
+            raise OAuthError(404, "invalid_request", "The subject was not found.")
+        user.universal_logouts += 1
+        user.sessions_revoked = user.oauth_tokens_revoked = True
+        for app in self.state.apps.values():
+            if app.universal_logout and self.state.app_assignment(app, user) and user.id not in app.sessions_ended:
+                app.sessions_ended.append(user.id)
         return Response(status=204)

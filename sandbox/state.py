@@ -133,6 +133,12 @@ class OktaUser:
     sessions_revoked: bool = False
     oauth_tokens_revoked: bool = False
     last_login: float | None = None
+    # credentials.provider: OKTA, or the directory / IdP that masters the user (ACTIVE_DIRECTORY, LDAP, ...).
+    provider: dict = field(default_factory=lambda: {"type": "OKTA", "name": "OKTA"})
+    # Admin role assignments: {"id", "type", "label", "status", "assignmentType"}.
+    roles: list[dict] = field(default_factory=list)
+    # How many times a Universal Logout (global token revocation) was asked for this user.
+    universal_logouts: int = 0
 
     def settle(self, now: float) -> None:
         if self.transitioning_to and self.settles_at is not None and now >= self.settles_at:
@@ -157,13 +163,110 @@ class OktaUser:
             "profile": dict(self.profile),
             "credentials": {
                 "password": {},
-                "provider": {"type": "OKTA", "name": "OKTA"},
+                "provider": dict(self.provider),
             },
             "_links": {"self": {"href": f"{base_url}/api/v1/users/{self.id}"}},
         }
         if self.transitioning_to:
             user["transitioningToStatus"] = self.transitioning_to
         return user
+
+
+ROLE_LABELS = {
+    "SUPER_ADMIN": "Super Administrator",
+    "ORG_ADMIN": "Organizational Administrator",
+    "APP_ADMIN": "Application Administrator",
+    "USER_ADMIN": "Group Administrator",
+    "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
+    "HELP_DESK_ADMIN": "Help Desk Administrator",
+    "READ_ONLY_ADMIN": "Read-only Administrator",
+    "MOBILE_ADMIN": "Mobile Administrator",
+    "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
+    "REPORT_ADMIN": "Report Administrator",
+}
+SIGN_ON_MODES = ("SAML_2_0", "OPENID_CONNECT", "AUTO_LOGIN", "BROWSER_PLUGIN", "BOOKMARK", "WS_FEDERATION")
+
+
+@dataclass
+class OktaApp:
+    """An app instance: who is assigned (directly or through a group) and what deactivating a user does to it.
+
+    `deactivate_users` is the provisioning "Deactivate Users" setting (USER_PROVISIONING's
+    capabilities.update.lifecycleDeactivate): only then does Okta deactivate the app's own account.
+    `accounts` is the app's own account per user id: ACTIVE, or DEPROVISIONED once Okta deprovisioned it.
+    """
+
+    id: str
+    name: str
+    label: str
+    status: str = "ACTIVE"  # ACTIVE | INACTIVE
+    sign_on_mode: str = "SAML_2_0"
+    provisioning: bool = False
+    deactivate_users: bool = False
+    universal_logout: bool = False
+    user_ids: list[str] = field(default_factory=list)  # direct (USER scope) assignments
+    group_ids: list[str] = field(default_factory=list)  # group assignments
+    accounts: dict[str, str] = field(default_factory=dict)
+    sessions_ended: list[str] = field(default_factory=list)  # users signed out of it by Universal Logout
+    created: float = 0.0
+
+    def as_okta_json(self, base_url: str) -> dict:
+        stamp = okta_timestamp(self.created)
+        app = {
+            "id": self.id,
+            "name": self.name,
+            "label": self.label,
+            "status": self.status,
+            "created": stamp,
+            "lastUpdated": stamp,
+            "signOnMode": self.sign_on_mode,
+            "features": ["PUSH_NEW_USERS", "PUSH_USER_DEACTIVATION"] if self.provisioning else [],
+            "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}},
+            "universalLogout": {
+                "status": "ENABLED" if self.universal_logout else "UNSUPPORTED",
+                "supportType": "FULL" if self.universal_logout else None,
+                "identityStack": "NOT_SHARED",
+                "protocol": "GLOBAL_TOKEN_REVOCATION" if self.universal_logout else None,
+            },
+            "_links": {
+                "users": {"href": f"{base_url}/api/v1/apps/{self.id}/users"},
+                "groups": {"href": f"{base_url}/api/v1/apps/{self.id}/groups"},
+                "self": {"href": f"{base_url}/api/v1/apps/{self.id}"},
+            },
+        }
+        return app
+
+
+@dataclass
+class GroupRule:
+    """A group rule: adds the users its expression matches (`matches`, as the sandbox cannot evaluate Okta
+    Expression Language) to its groups, except `exclude`. Okta adds a rule-managed member who is removed
+    from the group by hand to `exclude`."""
+
+    id: str
+    name: str
+    group_ids: list[str]
+    matches: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    status: str = "ACTIVE"  # ACTIVE | INACTIVE | INVALID
+    expression: str = 'user.department=="Engineering"'
+    created: float = 0.0
+
+    def as_okta_json(self) -> dict:
+        stamp = okta_timestamp(self.created)
+        return {
+            "type": "group_rule",
+            "id": self.id,
+            "status": self.status,
+            "name": self.name,
+            "created": stamp,
+            "lastUpdated": stamp,
+            "conditions": {
+                "people": {"users": {"exclude": list(self.exclude)}, "groups": {"exclude": []}},
+                "expression": {"value": self.expression, "type": "urn:okta:expression:1.0"},
+            },
+            "actions": {"assignUserToGroups": {"groupIds": list(self.group_ids)}},
+        }
 
 
 @dataclass
@@ -223,6 +326,11 @@ class SandboxState:
             self.jira_issues: list[JiraIssue] = []
             # Workday's outbound notifications once answered: employee id, event and the HTTP status (0: no answer).
             self.notifications_sent: list[dict] = []
+            self.apps: dict[str, OktaApp] = {}
+            self.group_rules: dict[str, GroupRule] = {}
+            self.group_owners: dict[str, list[str]] = {}  # group id -> owner user ids
+            # The user the API token belongs to (GET /api/v1/users/me); None: not set by the seed or a test.
+            self.token_owner_id: str | None = None
             self.access_tokens: dict[str, dict] = {}
             self.used_assertion_ids: set[str] = set()
             self.faults: list = []
@@ -299,6 +407,66 @@ class SandboxState:
                 user.group_ids.append(gid)
         self.users[user.id] = user
         return user
+
+    def add_app(self, label: str, **attributes) -> OktaApp:
+        status = attributes.get("status", "ACTIVE")
+        if status not in ("ACTIVE", "INACTIVE"):
+            raise OptionError(f"unknown app status {status!r}")
+        if attributes.get("sign_on_mode", "SAML_2_0") not in SIGN_ON_MODES:
+            raise OptionError(f"unknown signOnMode {attributes['sign_on_mode']!r}; known: {list(SIGN_ON_MODES)}")
+        for uid in attributes.get("user_ids", []):
+            if uid not in self.users:
+                raise OptionError(f"no Okta user {uid}")
+        for gid in attributes.get("group_ids", []):
+            if gid not in self.groups:
+                raise OptionError(f"no Okta group {gid}")
+        name = attributes.pop("name", None) or label.lower().replace(" ", "_")
+        app = OktaApp(self.okta_id("0oa"), name, label, created=self.past_moment(), **attributes)
+        if app.deactivate_users and not app.provisioning:
+            raise OptionError("deactivate_users needs provisioning")
+        self.apps[app.id] = app
+        return app
+
+    def app_assignment(self, app: OktaApp, user: OktaUser) -> tuple[str, str] | None:
+        """How the user is assigned to the app: ("USER", "") or ("GROUP", group id), or None."""
+        if user.id in app.user_ids:
+            return "USER", ""
+        group = next((gid for gid in app.group_ids if gid in user.group_ids), None)
+        return ("GROUP", group) if group else None
+
+    def apps_of(self, user: OktaUser) -> list[OktaApp]:
+        """The apps the user is assigned to now. A deactivated user keeps only the assignments to
+        inactive apps: Okta unassigns active apps on deactivation and leaves inactive ones untouched."""
+        apps = [app for app in self.apps.values() if self.app_assignment(app, user)]
+        if user.status == "DEPROVISIONED":
+            apps = [app for app in apps if app.status != "ACTIVE"]
+        return sorted(apps, key=lambda a: a.id)
+
+    def on_deactivated(self, user: OktaUser) -> None:
+        """What Okta does to a user's apps when it deactivates them: direct assignments to active apps are
+        removed, and the app's own account is deactivated only where provisioning deactivates users."""
+        for app in self.apps.values():
+            if app.status != "ACTIVE" or not self.app_assignment(app, user):
+                continue
+            if app.deactivate_users:
+                app.accounts[user.id] = "DEPROVISIONED"
+            if user.id in app.user_ids:
+                app.user_ids.remove(user.id)
+
+    def rules_targeting(self, group_id: str) -> list[GroupRule]:
+        return [r for r in self.group_rules.values() if group_id in r.group_ids]
+
+    def apply_rule(self, rule: GroupRule) -> None:
+        """An active rule adds each user it matches (and does not exclude) to its groups."""
+        if rule.status != "ACTIVE":
+            return
+        for uid in rule.matches:
+            user = self.users.get(uid)
+            if user is None or uid in rule.exclude or user.status == "DEPROVISIONED":
+                continue
+            for gid in rule.group_ids:
+                if gid not in user.group_ids:
+                    user.group_ids.append(gid)
 
     def past_moment(self) -> float:
         """A creation time one to six years before today, from the seeded generator."""
