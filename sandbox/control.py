@@ -132,6 +132,17 @@ class Sandbox:
     def okta_rules(self) -> list[dict]:
         return self.call("GET", "okta/rules")
 
+    def directory_import(self, provider: str | None = None) -> list[str]:
+        """Run the directory's import (ACTIVE_DIRECTORY, LDAP, or every directory): each deactivated Okta user
+        it masters whose directory account is still enabled is reactivated. Returns their ids."""
+        return self.call("POST", "okta/directory_import", json={"provider": provider} if provider else {})[
+            "reactivated"
+        ]
+
+    def set_directory_account(self, user_id: str, enabled: bool) -> dict:
+        """Enable or disable a directory-sourced user's account in the directory itself."""
+        return self.call("POST", f"okta/users/{user_id}/directory_account", json={"enabled": enabled})
+
     def okta_users(self) -> list[dict]:
         return self.call("GET", "okta/users")
 

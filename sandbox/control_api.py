@@ -43,6 +43,8 @@ routes = Map(
         Rule("/_sandbox/okta/groups/<group_id>/owners", methods=["POST"], endpoint="add_group_owner"),
         Rule("/_sandbox/okta/rules", methods=["GET"], endpoint="list_rules"),
         Rule("/_sandbox/okta/rules", methods=["POST"], endpoint="add_rule"),
+        Rule("/_sandbox/okta/directory_import", methods=["POST"], endpoint="directory_import"),
+        Rule("/_sandbox/okta/users/<user_id>/directory_account", methods=["POST"], endpoint="directory_account"),
         Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
         Rule("/_sandbox/jira/issues/<key>/status", methods=["POST"], endpoint="jira_set_status"),
         Rule("/_sandbox/requests", methods=["GET"], endpoint="list_requests"),
@@ -363,6 +365,38 @@ def _user_state(state, body, request, user_id):
         "universal_logouts": user.universal_logouts,
         "apps": [app.id for app in state.apps_of(user)],
     }
+
+
+DIRECTORY_PROVIDERS = ("ACTIVE_DIRECTORY", "LDAP")
+
+
+def _directory_import(state, body, request):
+    """The directory agent's import runs (`{"provider": "ACTIVE_DIRECTORY"}`, or every directory): each
+    deactivated Okta user it masters whose directory account is still enabled is reactivated, as Okta's AD
+    and LDAP imports do. Answers the ids reactivated."""
+    provider = body.get("provider")
+    if provider is not None and provider not in DIRECTORY_PROVIDERS:
+        raise OptionError(f"provider is one of {list(DIRECTORY_PROVIDERS)} (or left out for every directory)")
+    reactivated = []
+    for user in state.all_users():
+        mastered = user.provider.get("type") in ((provider,) if provider else DIRECTORY_PROVIDERS)
+        if mastered and user.directory_account_enabled and user.status == "DEPROVISIONED":
+            user.move_to("ACTIVE", state.now())
+            user.sessions_revoked = user.oauth_tokens_revoked = False
+            reactivated.append(user.id)
+    return {"reactivated": reactivated}
+
+
+def _directory_account(state, body, request, user_id):
+    """The directory team enables or disables the person's directory account: {"enabled": false}."""
+    user = state.users[user_id]
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise OptionError("enabled must be true or false")
+    if user.provider.get("type") not in DIRECTORY_PROVIDERS:
+        raise OptionError(f"{user_id} is mastered by {user.provider.get('type')}, not by a directory")
+    user.directory_account_enabled = enabled
+    return {"user_id": user_id, "directory_account_enabled": enabled}
 
 
 def _jira_issues(state, body, request):

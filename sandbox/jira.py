@@ -278,6 +278,8 @@ class JiraService(Service):
         """The parent a sub-task names, as Jira checks it: required for a sub-task, an object with an id or
         a key, an existing issue of the project, not a sub-task itself; refused on a standard issue."""
         parent = fields.get("parent")
+        if type_name is None:
+            return None  # the issue type is refused already
         if type_name in SUBTASK_TYPES and parent is None:
             errors["issuetype"] = "Issue type is a sub-task but parent issue key or id not specified."
             return None

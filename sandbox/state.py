@@ -139,6 +139,9 @@ class OktaUser:
     roles: list[dict] = field(default_factory=list)
     # How many times a Universal Logout (global token revocation) was asked for this user.
     universal_logouts: int = 0
+    # A directory-sourced user's account in the directory itself: while it is enabled, the directory's next
+    # import reactivates the Okta user (as Okta's AD and LDAP agents do), whatever Okta was told.
+    directory_account_enabled: bool = True
 
     def settle(self, now: float) -> None:
         if self.transitioning_to and self.settles_at is not None and now >= self.settles_at:

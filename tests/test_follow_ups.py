@@ -1,0 +1,263 @@
+"""What Okta will not undo becomes follow-up work, tracked to the end: Jira sub-tasks of the case's ticket,
+read back by a schedule, closable by an approver with a note; the case is completed once all are closed."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils.html import escape
+
+from offboarding import revocation
+from offboarding.models import AuditEvent, Case, FollowUp
+from tests.factories import make_past_case
+
+SALESFORCE_OWNER = "5b10ac8d82e05b22cc7d4ef5"  # one of the sandbox Jira's people
+
+
+def everything_plan(case: Case) -> dict:
+    """The case's plan with an SSO-only app, a provisioned app Okta deprovisions, an inactive app, a group the
+    person owns and a rule-managed group: what Okta will not undo is the first, the third and the fourth."""
+    return {
+        **case.plan,
+        "apps": [
+            {"id": "0oa-salesforce", "label": "Salesforce", "name": "salesforce", "status": "ACTIVE", "via": "direct",
+             "group_id": "", "deprovisions_on_deactivate": False, "universal_logout": False},
+            {"id": "0oa-slack", "label": "Slack", "name": "slack", "status": "ACTIVE", "via": "VPN Users E100",
+             "group_id": "00g-vpn", "deprovisions_on_deactivate": True, "universal_logout": False},
+            {"id": "0oa-legacy", "label": "Legacy Wiki", "name": "legacywiki", "status": "INACTIVE", "via": "direct",
+             "group_id": "", "deprovisions_on_deactivate": False, "universal_logout": False},
+        ],
+        "provider": {"type": "OKTA", "name": "OKTA"},
+        "admin_roles": [],
+        "owned_groups": [{"id": "00g-finance", "name": "Finance Approvers"}],
+        "rule_groups": [
+            {"group_id": "00g-eng", "group_name": "Engineering All", "rule_id": "0pr-eng", "rule_name": "Engineers"}
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def revoked_case(approved_case):
+    """A case approved with everything in its plan, then revoked: its follow-ups open, as sub-tasks."""
+
+    def make(**kwargs) -> Case:
+        case = approved_case(**kwargs)
+        Case.objects.filter(pk=case.pk).update(plan=everything_plan(case))
+        revocation.run_case(case.pk)
+        return Case.objects.get(pk=case.pk)
+
+    return make
+
+
+def sub_tasks(sandbox) -> list[dict]:
+    return [i for i in sandbox.jira_issues() if i["fields"]["issuetype"] == "Sub-task"]
+
+
+def close_on_page(client, follow_up: FollowUp, note: str = "Account disabled in Salesforce by IT"):
+    url = reverse("case_close_follow_up", args=[follow_up.case_id, follow_up.pk])
+    return client.post(url, {"note": note}, follow=True)
+
+
+class TestOpening:
+    def test_a_revocation_opens_one_follow_up_per_thing_okta_will_not_undo(self, revoked_case):
+        case = revoked_case()
+        assert case.state == Case.State.REVOKED_IN_OKTA
+        assert case.status_line == "Access revoked in Okta; 3 follow-ups open"
+        opened = {(f.kind, f.target_name) for f in case.follow_ups.all()}
+        assert opened == {("app", "Salesforce"), ("app", "Legacy Wiki"), ("group_owner", "Finance Approvers")}
+        assert AuditEvent.objects.filter(case=case, action="follow_up.opened").count() == 3
+
+    def test_each_follow_up_is_a_sub_task_of_the_case_ticket(self, org, revoked_case):
+        case = revoked_case()
+        tasks = sub_tasks(org)
+        assert len(tasks) == 3
+        assert {t["fields"]["parent"] for t in tasks} == {case.jira_key}
+        follow_ups = {f.jira_key: f for f in case.follow_ups.all()}
+        assert set(follow_ups) == {t["key"] for t in tasks}
+        for task in tasks:
+            follow_up = follow_ups[task["key"]]
+            assert follow_up.label in task["fields"]["labels"]
+            assert follow_up.what in task["fields"]["summary"] or follow_up.target_name in task["fields"]["summary"]
+        assert AuditEvent.objects.filter(case=case, action="jira.file_ticket.done").count() == 2 + 3
+        assert AuditEvent.objects.filter(case=case, action="follow_up.filed").count() == 3
+
+    def test_the_app_owner_is_assigned_where_one_is_configured(self, org, revoked_case, settings):
+        settings.FOLLOW_UP_OWNERS = {"Salesforce": SALESFORCE_OWNER}
+        case = revoked_case()
+        salesforce = case.follow_ups.get(target_name="Salesforce")
+        assert salesforce.owner == SALESFORCE_OWNER
+        assignees = {t["key"]: t["fields"]["assignee"] for t in sub_tasks(org)}
+        assert assignees[salesforce.jira_key] == SALESFORCE_OWNER
+        assert [a for key, a in assignees.items() if key != salesforce.jira_key] == [None, None]
+
+    def test_a_case_okta_leaves_nothing_behind_for_is_completed_with_no_sub_task(self, org, approved_case):
+        case = approved_case()
+        assert revocation.run_case(case.pk) == Case.State.COMPLETED
+        assert not FollowUp.objects.exists()
+        assert sub_tasks(org) == []
+
+    def test_a_rerun_opens_and_files_nothing_twice(self, org, revoked_case):
+        case = revoked_case()
+        Case.objects.filter(pk=case.pk).update(state=Case.State.APPROVED)
+        revocation.run_case(case.pk)
+        assert case.follow_ups.count() == 3
+        assert len(sub_tasks(org)) == 3
+
+
+class TestFilingFailures:
+    def test_a_sub_task_jira_refuses_stays_unfiled_is_alerted_and_filed_by_the_schedule(
+        self, org, revoked_case, settings, mailoutbox
+    ):
+        settings.ALERT_EMAILS = ["security-oncall@acme.example"]
+        # The ticket and its attachment go through; every sub-task after them meets a Jira in trouble.
+        org.fault("jira", "error", "POST /rest/api/3/issue", status=503, after=1)
+        case = revoked_case()
+        assert case.state == Case.State.REVOKED_IN_OKTA and case.ticket == Case.Ticket.FILED
+        assert sub_tasks(org) == []
+        unfiled = list(case.follow_ups.all())
+        assert [f.jira_key for f in unfiled] == ["", "", ""]
+        assert all("503" in f.filing_error or "Service Unavailable" in f.filing_error for f in unfiled)
+        assert AuditEvent.objects.filter(case=case, action="jira.file_ticket.failed").count() == 3
+        assert len([m for m in mailoutbox if "could not be filed in Jira" in m.subject]) == 3
+
+        org.clear_faults()
+        call_command("sync_follow_ups")
+        assert len(sub_tasks(org)) == 3
+        assert all(f.jira_key and not f.filing_error for f in case.follow_ups.all())
+
+    @pytest.mark.sandbox(jira_subtasks=False)
+    def test_a_jira_project_without_a_sub_task_type_is_named_on_each_follow_up(self, org, revoked_case):
+        case = revoked_case()
+        assert case.ticket == Case.Ticket.FILED
+        errors = {f.filing_error for f in case.follow_ups.all()}
+        assert len(errors) == 1 and errors.pop().endswith("HTTP 400 issuetype: Specify a valid issue type")
+
+    def test_sub_tasks_wait_for_their_parent_ticket(self, org, revoked_case):
+        org.fault("jira", "outage")
+        case = revoked_case()
+        assert case.ticket == Case.Ticket.PENDING
+        assert {f.jira_key for f in case.follow_ups.all()} == {""}
+        org.clear_faults()
+        Case.objects.filter(pk=case.pk).update(finished_at=case.finished_at.replace(year=2020))
+        call_command("retry_tickets")
+        tasks = sub_tasks(org)
+        assert len(tasks) == 3
+        assert {t["fields"]["parent"] for t in tasks} == {Case.objects.get(pk=case.pk).jira_key}
+
+
+class TestReadBackFromJira:
+    def test_the_case_is_completed_once_jira_resolves_every_sub_task(self, org, revoked_case):
+        case = revoked_case()
+        first, second, third = case.follow_ups.all()
+        org.set_jira_status(first.jira_key, "Done")
+        org.set_jira_status(second.jira_key, "Won't Do")
+        org.set_jira_status(third.jira_key, "In Progress")
+        call_command("sync_follow_ups")
+        case.refresh_from_db()
+        assert case.state == Case.State.REVOKED_IN_OKTA
+        assert case.status_line == "Access revoked in Okta; 1 follow-up open"
+        closed = FollowUp.objects.get(pk=first.pk)
+        assert (closed.status, closed.closed_by_name, closed.close_note) == (
+            "closed",
+            "system:follow_ups",
+            "Resolved in Jira (Done).",
+        )
+
+        org.set_jira_status(third.jira_key, "Done")
+        call_command("sync_follow_ups")
+        case.refresh_from_db()
+        assert case.state == Case.State.COMPLETED
+        assert AuditEvent.objects.filter(case=case, action="follow_up.closed_in_jira").count() == 3
+        assert AuditEvent.objects.filter(case=case, action="case.follow_ups_closed").count() == 1
+
+    def test_when_jira_cannot_be_read_nothing_is_closed_and_the_failure_is_audited(self, org, revoked_case):
+        case = revoked_case()
+        for follow_up in case.follow_ups.all():
+            org.set_jira_status(follow_up.jira_key, "Done")
+        org.fault("jira", "outage")
+        call_command("sync_follow_ups")
+        assert FollowUp.objects.filter(status="open").count() == 3
+        assert AuditEvent.objects.filter(action="jira.follow_up_statuses_failed").exists()
+
+    def test_the_schedule_is_registered_at_migrate(self, db, settings):
+        from django_q.models import Schedule
+
+        from offboarding.apps import ensure_schedules
+
+        ensure_schedules()
+        schedule = Schedule.objects.get(name="sync_follow_ups")
+        assert schedule.args == "'sync_follow_ups'"
+        assert schedule.minutes == settings.FOLLOW_UP_SYNC_MINUTES == 15
+
+
+class TestClosingOnTheCasePage:
+    def test_an_approver_closes_one_with_a_note_and_the_sub_task_is_told(self, client, org, approver, revoked_case):
+        case = revoked_case()
+        follow_up = case.follow_ups.get(target_name="Salesforce")
+        client.force_login(approver)
+        response = close_on_page(client, follow_up)
+        assert "Follow-up closed" in response.content.decode()
+        follow_up.refresh_from_db()
+        assert (follow_up.status, follow_up.closed_by, follow_up.close_note) == (
+            "closed",
+            approver,
+            "Account disabled in Salesforce by IT",
+        )
+        event = AuditEvent.objects.get(case=case, action="follow_up.closed")
+        assert event.actor == approver and event.after["close_note"] == "Account disabled in Salesforce by IT"
+        (task,) = [i for i in org.jira_issues() if i["key"] == follow_up.jira_key]
+        assert "Account disabled in Salesforce by IT" in str(task["comments"])
+        assert Case.objects.get(pk=case.pk).status_line == "Access revoked in Okta; 2 follow-ups open"
+
+    def test_closing_the_last_one_completes_the_case(self, client, approver, revoked_case):
+        case = revoked_case()
+        client.force_login(approver)
+        for follow_up in case.follow_ups.all():
+            close_on_page(client, follow_up, "Done by hand")
+        assert Case.objects.get(pk=case.pk).state == Case.State.COMPLETED
+
+    def test_a_note_is_required(self, client, approver, revoked_case):
+        case = revoked_case()
+        follow_up = case.follow_ups.first()
+        client.force_login(approver)
+        response = close_on_page(client, follow_up, note="   ")
+        assert "A reason is required to close a follow-up" in response.content.decode()
+        assert FollowUp.objects.get(pk=follow_up.pk).is_open
+
+    def test_auditors_are_refused(self, client, auditor, revoked_case):
+        case = revoked_case()
+        follow_up = case.follow_ups.first()
+        client.force_login(auditor)
+        response = client.post(reverse("case_close_follow_up", args=[case.pk, follow_up.pk]), {"note": "x"})
+        assert response.status_code == 403
+        assert FollowUp.objects.get(pk=follow_up.pk).is_open
+        assert not AuditEvent.objects.filter(action="follow_up.closed").exists()
+
+    def test_it_only_allows_post(self, client, approver, revoked_case):
+        case = revoked_case()
+        client.force_login(approver)
+        response = client.get(reverse("case_close_follow_up", args=[case.pk, case.follow_ups.first().pk]))
+        assert response.status_code == 405
+
+    def test_a_follow_up_of_another_case_or_one_closed_already_is_refused(self, client, approver, revoked_case):
+        case = revoked_case()
+        other = make_past_case()
+        follow_up = case.follow_ups.first()
+        client.force_login(approver)
+        response = client.post(
+            reverse("case_close_follow_up", args=[other.pk, follow_up.pk]), {"note": "x"}, follow=True
+        )
+        assert "This case has no such follow-up" in response.content.decode()
+        assert FollowUp.objects.get(pk=follow_up.pk).is_open
+        close_on_page(client, follow_up)
+        again = close_on_page(client, follow_up, "twice")
+        assert "was closed already, by alice" in again.content.decode()
+        assert AuditEvent.objects.filter(action="follow_up.closed").count() == 1
+
+    def test_the_case_page_shows_the_follow_ups_with_their_sub_tasks(self, client, auditor, revoked_case):
+        case = revoked_case()
+        client.force_login(auditor)
+        body = client.get(case.get_absolute_url()).content.decode()
+        assert "Access revoked in Okta; 3 follow-ups open" in body
+        for follow_up in case.follow_ups.all():
+            assert escape(follow_up.what) in body and follow_up.jira_key in body
+        assert "Close this follow-up" not in body  # auditors read only
