@@ -11,9 +11,12 @@ reads each open one's status back and closes those Jira calls done; an approver 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Min
+from django.utils import timezone
 
 from offboarding import identity
 from offboarding.alerts import one_line, send_alert
@@ -193,6 +196,13 @@ def comment_on_sub_task(follow_up: FollowUp, text: str, jira: JiraClient | None 
         AuditEvent.record("jira.comment_failed", actor=ACTOR, case=follow_up.case, obj=follow_up, after=after)
 
 
-def open_counts() -> Q:
-    """The filter of an open follow-up, for counting them per case in one query."""
-    return Q(follow_ups__status=FollowUp.Status.OPEN)
+def open_per_case(case_ids: list[int]) -> dict[int, tuple[int, timedelta]]:
+    """For each of these cases with open follow-ups: how many, and the age of the oldest (one query)."""
+    rows = (
+        FollowUp.objects.filter(case__in=case_ids, status=FollowUp.Status.OPEN)
+        .values("case")
+        .annotate(n=Count("id"), oldest=Min("opened_at"))
+        .order_by()
+    )
+    now = timezone.now()
+    return {row["case"]: (row["n"], now - row["oldest"]) for row in rows}
