@@ -1,12 +1,19 @@
 """What Okta will not undo becomes follow-up work, tracked to the end: Jira sub-tasks of the case's ticket,
 read back by a schedule, closable by an approver with a note; the case is completed once all are closed."""
 
+import csv
+import io
+import json
+from datetime import date, timedelta
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from offboarding import revocation
+from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, FollowUp
 from tests.factories import make_past_case
 
@@ -261,3 +268,63 @@ class TestClosingOnTheCasePage:
         for follow_up in case.follow_ups.all():
             assert escape(follow_up.what) in body and follow_up.jira_key in body
         assert "Close this follow-up" not in body  # auditors read only
+
+
+def open_follow_up(case: Case, target: str, days_old: float, **fields) -> FollowUp:
+    return FollowUp.objects.create(
+        case=case,
+        kind=FollowUp.Kind.APP,
+        target_id=f"0oa-{target}",
+        target_name=target,
+        what=f"Deactivate the account in {target}",
+        jira_key=fields.pop("jira_key", f"SEC-{target}"),
+        opened_at=timezone.now() - timedelta(days=days_old),
+        **fields,
+    )
+
+
+@pytest.mark.django_db
+class TestWhereOpenFollowUpsShow:
+    @pytest.fixture
+    def cases(self):
+        """One case with two open follow-ups (the older three days old) and a closed one; one with none."""
+        case = make_past_case("E1", "Ann Follow", state=Case.State.REVOKED_IN_OKTA, left=date.today())
+        open_follow_up(case, "Salesforce", 3.2)
+        open_follow_up(case, "Zoom", 1)
+        open_follow_up(case, "Box", 9, status=FollowUp.Status.CLOSED, closed_at=timezone.now())
+        return case, make_past_case("E2", "Bea Done", left=date.today())
+
+    def test_the_sla_page_lists_every_open_follow_up_oldest_first_with_its_age(self, client, auditor, cases):
+        client.force_login(auditor)
+        body = client.get(reverse("sla")).content.decode()
+        assert '<dd id="follow-ups-open">2</dd>' in body
+        listed = body[body.index("Open follow-ups, oldest first") :]
+        assert listed.index("Salesforce") < listed.index("Zoom")
+        assert "3 d 4 h" in listed and "Box" not in listed
+
+    def test_the_history_shows_how_many_are_open_and_the_oldest_age(self, client, auditor, cases):
+        client.force_login(auditor)
+        body = client.get(reverse("history")).content.decode()
+        assert "Follow-ups open" in body
+        assert '<td class="follow-ups-open">2 (oldest 3 d 4 h)</td>' in body
+        assert '<td class="follow-ups-open">—</td>' in body
+
+    def test_the_export_has_them(self, client, auditor, cases):
+        case, done = cases
+        client.force_login(auditor)
+        response = client.get(reverse("history_export", args=["csv"]))
+        text = b"".join(response).decode().lstrip("\ufeff")
+        rows = {row["case_id"]: row for row in csv.DictReader(io.StringIO(text))}
+        oldest = case.follow_ups.get(target_name="Salesforce").opened_at
+        assert rows[str(case.pk)]["follow_ups_open"] == "2"
+        assert rows[str(case.pk)]["oldest_open_follow_up_at"] == oldest.isoformat()
+        assert (rows[str(done.pk)]["follow_ups_open"], rows[str(done.pk)]["oldest_open_follow_up_at"]) == ("0", "")
+        document = json.loads(b"".join(client.get(reverse("history_export", args=["json"]))))
+        exported = {c["case_id"]: c for c in document["cases"]}
+        assert exported[case.pk]["follow_ups_open"] == 2 and exported[done.pk]["follow_ups_open"] == 0
+
+    def test_the_evidence_has_each_follow_up_and_who_closed_it(self, cases):
+        case, _ = cases
+        listed = {f["target_name"]: f for f in evidence_of(case)["follow_ups"]}
+        assert set(listed) == {"Salesforce", "Zoom", "Box"}
+        assert listed["Box"]["status"] == "closed" and listed["Zoom"]["jira_key"] == "SEC-Zoom"
