@@ -21,7 +21,16 @@ from offboarding import follow_ups, restore, retries, revocation, tickets
 from offboarding.alerts import send_alert
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient
-from offboarding.identity import Candidate, Holdings, build_plan, find_candidates, read_holdings
+from offboarding.identity import (
+    Candidate,
+    Holdings,
+    build_plan,
+    find_candidates,
+    protection_reason,
+    read_access,
+    read_holdings,
+    token_owner_reason,
+)
 from offboarding.models import (
     Actor,
     Approval,
@@ -397,17 +406,24 @@ def choose_identity(case_id: int, user, okta_user_id: str, reason: str, okta: Ok
     _require_storable(reason)
     case = _case_as_it_is(case_id)
     _require_identity_open(case)
+    okta = okta or OktaClient.from_settings()
     candidates = _candidates_now(case, okta)
     chosen = next((c for c in candidates if c.user.id == okta_user_id), None)
     if chosen is None:
         raise DecisionError("That Okta user is not among the candidates looked up for this case; nothing was changed.")
+    try:
+        access = read_access(okta, chosen.user, chosen.groups)
+        token_owner = okta.token_owner()
+    except VendorError as e:
+        raise DecisionError(f"Okta could not be reached ({e.summary}); nothing was changed. Try again.") from e
+    own_credentials = token_owner_reason(chosen.user.id, token_owner.id if token_owner else "")
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         _require_identity_open(case)
         other = Case.objects.filter(okta_user_id=chosen.user.id, state__in=(*Case.OPEN_STATES, Case.State.RUNNING))
         if other := other.exclude(pk=case.pk).first():
             raise DecisionError(f"{chosen.user.login} already has an open case (case {other.pk}).")
-        protected = chosen.protection()
+        protected = protection_reason(chosen.user.id, chosen.user.login, chosen.group_dicts, access.admin_roles)
         proposal = {"outcome": "chosen", "okta_user_id": chosen.user.id, "login": chosen.user.login}
         agreed = _second_person_agrees(case, proposal, user, reason, protected) if protected else None
         if protected and agreed is None:
@@ -418,11 +434,14 @@ def choose_identity(case_id: int, user, okta_user_id: str, reason: str, okta: Ok
             f"{chosen.user.login} chosen among {len(candidates)} Okta user(s) by {_who_decided(user, reason, agreed)}"
         )
         case.okta_user_id, case.okta_login = chosen.user.id, chosen.user.login
-        case.plan = build_plan(chosen.user, chosen.groups)
+        case.plan = build_plan(chosen.user, chosen.groups, access)
         case.protected_reason, case.identity_proposal = protected, {}
-        case.attention_reason = f"This is a {protected}: two distinct approvers are needed." if protected else ""
+        doubts = [own_credentials] if own_credentials else []
+        if protected:
+            doubts.append(f"This is a {protected}: two distinct approvers are needed.")
+        case.attention_reason = " ".join(doubts)
         case.move_to(
-            Case.State.NEEDS_ATTENTION if protected else Case.State.PENDING_REVIEW,
+            Case.State.NEEDS_ATTENTION if doubts else Case.State.PENDING_REVIEW,
             user,
             "case.identity_chosen",
             before=before,
@@ -491,7 +510,11 @@ def start_emergency(okta_user_id: str, user, reason: str) -> Case:
     _require_reason(reason, "for an emergency offboard")
     okta = OktaClient.from_settings()
     okta_user = okta.get_user(okta_user_id)
-    plan = build_plan(okta_user, okta.list_user_groups(okta_user.id))
+    groups = okta.list_user_groups(okta_user.id)
+    plan = build_plan(okta_user, groups, read_access(okta, okta_user, groups))
+    token_owner = okta.token_owner()
+    if reason_not := token_owner_reason(okta_user.id, token_owner.id if token_owner else ""):
+        raise DecisionError(reason_not)
     with transaction.atomic():
         if Case.objects.filter(okta_user_id=okta_user.id, state__in=Case.OPEN_STATES + (Case.State.RUNNING,)).exists():
             raise DecisionError(f"{okta_user.login} already has an open case.")
@@ -503,7 +526,7 @@ def start_emergency(okta_user_id: str, user, reason: str) -> Case:
             okta_login=okta_user.login,
             identity=Case.Identity.CHOSEN,
             identity_note=f"Chosen by {user.get_username()} for an emergency offboard.",
-            protected_reason=ProtectedAccount.reason_for(okta_user.id, okta_user.login, plan["groups"]),
+            protected_reason=protection_reason(okta_user.id, okta_user.login, plan["groups"], plan["admin_roles"]),
             plan=plan,
             requested_by=user,
             request_reason=reason,

@@ -28,6 +28,9 @@ class Lookup:
     user: OktaUser | None
     note: str = ""
     groups: list[OktaGroup] = field(default_factory=list)
+    access: Access | None = None
+    # The user behind the product's own Okta credentials (`/api/v1/users/me`), "" when there is none to read.
+    token_owner_id: str = ""
 
 
 def _normalised(name: str) -> str:
@@ -180,6 +183,43 @@ def rule_group_follow_up(rule: dict) -> dict:
     }
 
 
+def read_access(okta: OktaClient, user: OktaUser, groups: list[OktaGroup]) -> Access:
+    """Everything else the user can reach through Okta, read live; raises VendorError."""
+    return Access(
+        apps=okta.list_user_apps(user.id, groups),
+        provider={"type": user.provider_type, "name": user.provider_name},
+        admin_roles=okta.list_user_roles(user.id),
+        owned_groups=okta.owned_groups(user.id),
+        rule_groups=okta.rule_groups(user.id, groups),
+    )
+
+
+def admin_role_reason(admin_roles: list[dict]) -> str:
+    """Why holding admin roles protects the person, or "" for someone who holds none."""
+    if not admin_roles:
+        return ""
+    labels = ", ".join(sorted({r.get("label") or r.get("type", "") for r in admin_roles}))
+    return f"Okta administrator ({labels})"
+
+
+def protection_reason(
+    user_id: str, login: str, groups: list[dict], admin_roles: list[dict], entries: list | None = None
+) -> str:
+    """Why this person is protected: a protected list entry, or Okta admin roles; "" when neither."""
+    return ProtectedAccount.reason_for(user_id, login, groups, entries) or admin_role_reason(admin_roles)
+
+
+def token_owner_reason(user_id: str, token_owner_id: str) -> str:
+    """Why the product must never offboard this user: the product's own Okta credentials are theirs."""
+    if user_id and token_owner_id and user_id == token_owner_id:
+        return (
+            "This Okta user owns the API token the product signs in with (/api/v1/users/me): offboarding them "
+            "would make every later Okta call fail. The product never revokes them; do it by hand after moving "
+            "the product to another credential."
+        )
+    return ""
+
+
 def build_plan(user: OktaUser, groups: list[OktaGroup], access: Access | None = None) -> dict:
     """Exactly what revocation would do right now, and everything else the person can reach."""
     return {
@@ -202,8 +242,8 @@ def build_plan(user: OktaUser, groups: list[OktaGroup], access: Access | None = 
 class Holdings:
     """What protection is judged from: the person's Okta id, login and groups, live or as stored at review.
 
-    Okta has no admin-role API in the product's clients (nor the sandbox), so an admin role counts only
-    through a protected group, user or login.
+    Okta admin roles (`/api/v1/users/{id}/roles`) protect the person by themselves: an admin needs two
+    approvers and no rule approves them, whether or not anyone listed them as protected.
     """
 
     user_id: str
@@ -211,14 +251,25 @@ class Holdings:
     groups: list[dict]
     live: bool
     note: str = ""
+    admin_roles: list[dict] = field(default_factory=list)
 
     @classmethod
     def stored(cls, case: Case, note: str = "") -> Holdings:
-        return cls(case.okta_user_id, case.okta_login, case.plan.get("groups", []), live=False, note=note)
+        plan = case.plan or {}
+        return cls(
+            case.okta_user_id,
+            case.okta_login,
+            plan.get("groups", []),
+            live=False,
+            note=note,
+            admin_roles=plan_access(plan)["admin_roles"],
+        )
 
     def protection(self, entries: list[ProtectedAccount] | None = None) -> str:
-        """Why the person is protected by the current protected list, or ""."""
-        return ProtectedAccount.reason_for(self.user_id, self.login, self.groups, entries) if self.user_id else ""
+        """Why the person is protected by the current protected list or their admin roles, or ""."""
+        if not self.user_id:
+            return ""
+        return protection_reason(self.user_id, self.login, self.groups, self.admin_roles, entries)
 
     @property
     def source(self) -> str:
@@ -235,9 +286,10 @@ def read_holdings(case: Case, okta: OktaClient) -> Holdings:
     try:
         user = okta.get_user(case.okta_user_id)
         groups = [g.as_dict() for g in okta.list_user_groups(user.id)]
+        roles = okta.list_user_roles(user.id)
     except VendorError as e:
         return Holdings.stored(case, f"Okta did not answer: {e.summary}")
-    return Holdings(user.id, user.login, groups, live=True)
+    return Holdings(user.id, user.login, groups, live=True, admin_roles=roles)
 
 
 def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
@@ -249,7 +301,10 @@ def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
         found = resolve_identity(termination, okta)
         if found.user is None:
             return found
-        return Lookup(found.identity, found.user, found.note, okta.list_user_groups(found.user.id))
+        groups = okta.list_user_groups(found.user.id)
+        access = read_access(okta, found.user, groups)
+        owner = okta.token_owner()
+        return Lookup(found.identity, found.user, found.note, groups, access, owner.id if owner else "")
     except VendorError as e:
         return e
 
@@ -308,8 +363,9 @@ def assess_case(
         case.refresh_from_db()
         return case
     user = lookup.user
-    plan = build_plan(user, lookup.groups) if user else {}
-    protected = ProtectedAccount.reason_for(user.id, user.login, plan["groups"]) if user else ""
+    plan = build_plan(user, lookup.groups, lookup.access) if user else {}
+    protected = protection_reason(user.id, user.login, plan["groups"], plan["admin_roles"]) if user else ""
+    own_credentials = token_owner_reason(user.id, lookup.token_owner_id) if user else ""
 
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
@@ -323,6 +379,8 @@ def assess_case(
         case.okta_user_id, case.okta_login = (user.id, user.login) if user else ("", "")
         case.identity_proposal = {}  # a choice proposed before this lookup answered is moot
         doubts = [lookup.note] if lookup.identity != Case.Identity.EXACT else []
+        if own_credentials:
+            doubts.append(own_credentials)
         if protected:
             doubts.append(f"This is a {protected}: two distinct approvers are needed.")
         state = case.state
@@ -340,6 +398,9 @@ def assess_case(
                 "login": case.okta_login,
                 "note": lookup.note,
                 "protected": protected,
+                "token_owner": bool(own_credentials),
+                "apps": len(plan.get("apps", [])),
+                "admin_roles": [r.get("type") for r in plan.get("admin_roles", [])],
                 "remove": len(plan.get("remove", [])),
                 "keep": len(plan.get("keep", [])),
             },

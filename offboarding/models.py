@@ -662,10 +662,13 @@ class Step(models.Model):
         SNAPSHOT = "snapshot"
         REMOVE_GROUP = "remove_group"
         CLEAR_SESSIONS = "clear_sessions"
+        UNIVERSAL_LOGOUT = "universal_logout"
         DEACTIVATE = "deactivate"
         VERIFY = "verify"
         FILE_TICKET = "file_ticket"
         RESTORE_GROUP = "restore_group"
+        RESTORE_APP = "restore_app"
+        RESTORE_RULE = "restore_rule"
         REACTIVATE = "reactivate"
 
     class Status(models.TextChoices):

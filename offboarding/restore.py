@@ -1,6 +1,10 @@
 """Restore: give back what a revocation took, once two people approved (a rescind, a mistake).
 
-Claimed like a revocation, with a lease, and resumable by the same step engine.
+Claimed like a revocation, with a lease, and resumable by the same step engine. The order is Okta's:
+reactivate first (Okta refuses group and app assignments to a deactivated user), then take the person
+off the exclusions of the group rules whose groups they were removed from (so the rule manages them
+again), re-add the groups, then re-assign the apps they had directly (group-assigned apps come back
+with the groups; inactive apps kept their assignments). What Okta refused is named in the result.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from django.utils import timezone
 
 from offboarding.alerts import send_alert
 from offboarding.clients.okta import OktaClient
+from offboarding.identity import plan_access, rule_group_follow_up
 from offboarding.models import Case, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
-from offboarding.steps import ACTOR, enqueue_case_job, lease_length, new_lease_owner, perform, perform_many
+from offboarding.steps import ACTOR, StepFailed, enqueue_case_job, lease_length, new_lease_owner, perform, perform_many
 from offboarding.tickets import comment_on_ticket
 
 
@@ -45,8 +50,34 @@ def _restore(case_id: int) -> str:
         return "nothing to do"
     case = Case.objects.select_related("termination").get(pk=case_id)
     okta = OktaClient.from_settings()
-    removed = case.steps.filter(kind=Step.Kind.REMOVE_GROUP, status=Step.Status.DONE)
-    results = perform_many(
+    user_id = case.okta_user_id
+    access = plan_access(case.plan or {})
+    # 1. Reactivate first: Okta answers a group or app assignment to a deactivated user as "not found".
+    reactivated = perform(
+        case,
+        None,
+        Step.Kind.REACTIVATE,
+        lambda: {"user": okta.reactivate(user_id).as_dict()},
+        target=user_id,
+    )
+    removed = list(case.steps.filter(kind=Step.Kind.REMOVE_GROUP, status=Step.Status.DONE))
+    removed_ids = {step.target for step in removed}
+    # 2. Rule-managed memberships: off the rule's exclusions (where Okta had put them on removal).
+    rules = {}
+    for rule in access["rule_groups"]:
+        if rule.get("group_id") in removed_ids and rule.get("rule_id"):
+            rules.setdefault(rule["rule_id"], rule)
+    rule_steps = perform_many(
+        case,
+        None,
+        Step.Kind.RESTORE_RULE,
+        [
+            (rid, rule.get("rule_name", ""), lambda rid=rid: _clear_exclusion(okta, rid, user_id))
+            for rid, rule in rules.items()
+        ],
+    )
+    # 3. The groups removed, then 4. the apps assigned directly (to active apps: Okta removed those).
+    group_steps = perform_many(
         case,
         None,
         Step.Kind.RESTORE_GROUP,
@@ -54,20 +85,27 @@ def _restore(case_id: int) -> str:
             (
                 step.target,
                 step.target_name,
-                lambda gid=step.target: okta.add_to_group(gid, case.okta_user_id) or {"added": True},
+                lambda gid=step.target: okta.add_to_group(gid, user_id) or {"added": True},
             )
             for step in removed
         ],
     )
-    results.append(
-        perform(
-            case,
-            None,
-            Step.Kind.REACTIVATE,
-            lambda: {"user": okta.reactivate(case.okta_user_id).as_dict()},
-            target=case.okta_user_id,
-        )
+    app_steps = perform_many(
+        case,
+        None,
+        Step.Kind.RESTORE_APP,
+        [
+            (app["id"], app.get("label", ""), lambda aid=app["id"]: okta.assign_app(aid, user_id) or {"assigned": True})
+            for app in access["apps"]
+            if app.get("via") == "direct" and app.get("status") == "ACTIVE" and app.get("id")
+        ],
     )
+    results = [reactivated, *rule_steps, *group_steps, *app_steps]
+    follow_ups = [
+        rule_group_follow_up(rules[s.target] | {"why": s.detail.get("error", "")})
+        for s in rule_steps
+        if s.status == Step.Status.FAILED
+    ]
     failed = [s for s in results if s.status == Step.Status.FAILED]
     with transaction.atomic():
         case.refresh_from_db()
@@ -75,26 +113,45 @@ def _restore(case_id: int) -> str:
         if not failed:
             case.restored_at, case.attention_reason, case.attention_after_run = timezone.now(), "", ""
         else:
-            case.attention_reason = "Restore incomplete: " + "; ".join(f"{s} — {s.detail.get('error')}" for s in failed)
+            case.attention_reason = "Restore incomplete, Okta refused: " + "; ".join(
+                f"{s} — {s.detail.get('error')}" for s in failed
+            )
+            if follow_ups:
+                case.attention_reason += " To do by hand: " + "; ".join(f["what"] for f in follow_ups) + "."
         case.move_to(
             Case.State.NEEDS_ATTENTION if failed else Case.State.COMPLETED,
             ACTOR,
             "case.restore_failed" if failed else "case.restored",
             after={
-                "groups_restored": [
-                    s.target_name for s in results if s.kind == Step.Kind.RESTORE_GROUP and s.status == Step.Status.DONE
+                "order": ["reactivate", "rule exclusions", "groups", "apps"],
+                "groups_restored": [s.target_name for s in group_steps if s.status == Step.Status.DONE],
+                "apps_restored": [s.target_name for s in app_steps if s.status == Step.Status.DONE],
+                "rules_cleared": [s.target_name for s in rule_steps if s.status == Step.Status.DONE],
+                "refused": [
+                    {"step": s.kind, "target": s.target, "name": s.target_name, "error": s.detail.get("error", "")}
+                    for s in failed
                 ],
+                "follow_ups": follow_ups,
                 "not_restored": case.attention_reason,
             },
         )
     approvers = f"requested by {case.restore_requested_by}, approved by {case.restore_approved_by}"
     comment_on_ticket(
         case,
-        f"Access restored ({approvers}): {len(results) - 1} group memberships re-added; "
-        f"the Okta user is {results[-1].detail['user']['status']} again."
+        f"Access restored ({approvers}): the Okta user is {reactivated.detail['user']['status']} again; "
+        f"{len(group_steps)} group memberships re-added, {len(app_steps)} app assignments re-made, "
+        f"{len(rule_steps)} group rule exclusions cleared."
         if not failed
         else f"Restore incomplete ({approvers}): {case.attention_reason}",
     )
     if failed:
         send_alert(f"Case {case.pk}: restore incomplete", case.attention_reason)
     return "restored" if not failed else "restore incomplete"
+
+
+def _clear_exclusion(okta: OktaClient, rule_id: str, user_id: str) -> dict:
+    """Take the person off the rule's exclusions; a rule Okta will not apply (INVALID) is a StepFailed."""
+    answer = okta.clear_rule_exclusion(rule_id, user_id)
+    if answer not in ("exclusion cleared", "not excluded"):
+        raise StepFailed(answer, {"answer": answer})
+    return {"answer": answer}

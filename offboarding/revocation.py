@@ -3,10 +3,12 @@
 Read it top to bottom. A django-q2 task (or `manage.py run_due`) calls
 `run_case`, which claims the case with a conditional update and a lease, then:
 
-  1. reads the Okta user and all of their groups live (resolve, snapshot), and stops there, changing
-     nothing, when the person is protected now and the case lacks two distinct approvals;
+  1. reads the Okta user, their admin roles and all of their groups live (resolve, snapshot), and stops
+     there, changing nothing, when the user owns the product's own Okta credentials (`users/me`), or is
+     protected now (a protected list entry, or admin roles) and the case lacks two distinct approvals;
   2. removes every OKTA_GROUP membership (BUILT_IN and APP_GROUP are noted, not touched);
-  3. clears sessions and revokes OAuth tokens;
+  3. clears sessions and revokes OAuth tokens, and, when one of the person's apps offers it, asks for
+     Universal Logout so those apps end their own sessions too;
   4. deactivates the user (lifecycle, never delete);
   5. verifies by reading back: DEPROVISIONED, no OKTA_GROUP membership left;
   6. files the Jira ticket (once per case, ever) with the evidence attached;
@@ -38,7 +40,7 @@ from offboarding import follow_ups, retries
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import DEPROVISIONED, OktaClient
-from offboarding.identity import Holdings
+from offboarding.identity import Holdings, plan_access, token_owner_reason
 from offboarding.models import AuditEvent, Case, FollowUp, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
@@ -60,6 +62,10 @@ log = logging.getLogger(__name__)
 
 class HeldProtected(Exception):
     """The person is protected now and the case lacks two distinct approvals: stopped before any change."""
+
+
+class HeldTokenOwner(HeldProtected):
+    """The person owns the product's own Okta credentials: never revoked by the product."""
 
 
 # --- Scheduling and claiming ------------------------------------------------------
@@ -134,9 +140,15 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     # 1. Read the user and all of their groups live, not the list shown at review time:
     #    anything added since is removed too, and noted.
-    resolved = perform(
-        case, owner, Step.Kind.RESOLVE, lambda: {"user": okta.get_user(user_id).as_dict()}, target=user_id
-    )
+    def resolve() -> dict:
+        owner_user = okta.token_owner()
+        return {
+            "user": okta.get_user(user_id).as_dict(),
+            "admin_roles": okta.list_user_roles(user_id),
+            "token_owner_id": owner_user.id if owner_user else "",
+        }
+
+    resolved = perform(case, owner, Step.Kind.RESOLVE, resolve, target=user_id)
 
     def snapshot() -> dict:
         groups = [g.as_dict() for g in okta.list_user_groups(user_id)]
@@ -148,6 +160,7 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     # Protection is judged again from what was just read and the current protected list: someone made
     # protected since the approval is not revoked on fewer than two people's word. Nothing is changed yet.
+    hold_if_token_owner(case, owner, resolved)
     hold_if_protected(case, owner, resolved, groups)
 
     # 2. Remove every OKTA_GROUP membership, several at once; Okta refuses the others, so they are
@@ -174,6 +187,18 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
         target=user_id,
     )
 
+    # 3b. Apps that offer Universal Logout end the sessions they issued themselves (Okta's global token
+    #     revocation, one call for all of them); the others are follow-ups ("end the app's sessions").
+    logout_apps = [a for a in plan_access(case.plan or {})["apps"] if a.get("universal_logout")]
+    if logout_apps:
+        perform(
+            case,
+            owner,
+            Step.Kind.UNIVERSAL_LOGOUT,
+            lambda: okta.universal_logout(user_id) or {"apps": [a.get("label", a.get("id")) for a in logout_apps]},
+            target=user_id,
+        )
+
     # 4. Deactivate (lifecycle, never delete): the hammer drops last. The user was read in step 1
     #    and is read back in step 5, so the lifecycle call goes alone.
     def deactivate() -> dict:
@@ -188,6 +213,35 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
     perform(case, owner, Step.Kind.VERIFY, lambda: verify(okta, user_id), target=user_id)
 
 
+def hold_if_token_owner(case: Case, owner: str, resolved: Step) -> None:
+    """Stop before any change when the person owns the product's own Okta credentials (`users/me`).
+
+    Judged from what was just read (`users/me` with the credentials this run uses).
+    """
+    token_owner = resolved.detail.get("token_owner_id", "") if resolved.status == Step.Status.DONE else ""
+    reason = token_owner_reason(case.okta_user_id, token_owner)
+    if not reason:
+        return
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        if locked.state != Case.State.RUNNING or locked.lease_owner != owner:
+            raise LeaseLost(f"case {case.pk} is no longer ours")
+        case.refresh_from_db()
+        case.attention_reason = f"{reason} Nothing was changed in Okta."
+        case.decided_by, case.decided_by_rule, case.rule_snapshot = None, None, {}
+        case.decided_at, case.decision_reason = None, ""
+        case.started_at, case.lease_owner, case.lease_until = None, "", None
+        case.steps.filter(kind__in=[Step.Kind.RESOLVE, Step.Kind.SNAPSHOT]).update(status=Step.Status.PENDING)
+        case.move_to(
+            Case.State.NEEDS_ATTENTION,
+            ACTOR,
+            "case.held_token_owner",
+            after={"reason": case.attention_reason, "token_owner_id": token_owner},
+        )
+    send_alert(f"Case {case.pk} held: {case.person_name} owns the product's Okta token", case.attention_reason)
+    raise HeldTokenOwner(case.attention_reason)
+
+
 def hold_if_protected(case: Case, owner: str, resolved: Step, groups: Step) -> None:
     """Stop before any change when the person is protected now and the case lacks two distinct approvals.
 
@@ -196,7 +250,8 @@ def hold_if_protected(case: Case, owner: str, resolved: Step, groups: Step) -> N
     """
     if resolved.status == Step.Status.DONE and groups.status == Step.Status.DONE:
         user = resolved.detail["user"]
-        holdings = Holdings(user["id"], user["login"], groups.detail["groups"], live=True)
+        roles = resolved.detail.get("admin_roles", plan_access(case.plan or {})["admin_roles"])
+        holdings = Holdings(user["id"], user["login"], groups.detail["groups"], live=True, admin_roles=roles)
     else:  # Okta did not answer the reads: judge from what was stored at review
         holdings = Holdings.stored(case, "Okta did not answer the reads before revocation")
     protected = case.protected_reason or holdings.protection()  # once protected, always (decisions.py)
@@ -270,6 +325,8 @@ def what_is_not_done(steps: list[Step]) -> str:
             lines.append(f"Still a member of “{step.target_name}” ({step.target}): {why}")
         elif step.kind == Step.Kind.CLEAR_SESSIONS:
             lines.append(f"Sessions and OAuth tokens may still be valid: {why}")
+        elif step.kind == Step.Kind.UNIVERSAL_LOGOUT:
+            lines.append(f"Apps with Universal Logout may still hold sessions: {why}")
         elif step.kind == Step.Kind.DEACTIVATE:
             lines.append(f"The Okta user is NOT deactivated: {why}")
         elif step.kind == Step.Kind.VERIFY:

@@ -94,7 +94,17 @@ try:
     WORKDAY_USERNAME = env.str("WORKDAY_USERNAME", "ISU_Offboarding")
     OKTA_ORG_URL = vendor_url("OKTA_ORG_URL", sandbox.OKTA_URL)
     OKTA_CLIENT_ID = env.str("OKTA_CLIENT_ID", "")
-    OKTA_SCOPES = env.list("OKTA_SCOPES", ["okta.users.manage", "okta.groups.manage"])
+    # Apps (read the assignments, re-assign on restore), admin roles, Universal Logout: see README "Okta access".
+    OKTA_SCOPES = env.list(
+        "OKTA_SCOPES",
+        [
+            "okta.users.manage",
+            "okta.groups.manage",
+            "okta.apps.manage",
+            "okta.roles.read",
+            "okta.universalLogout.manage",
+        ],
+    )
     JIRA_BASE_URL = vendor_url("JIRA_BASE_URL", sandbox.JIRA_URL)
     JIRA_EMAIL = env.str("JIRA_EMAIL", "offboarding@example.com")
     JIRA_PROJECT_KEY = env.str("JIRA_PROJECT_KEY", "SEC")

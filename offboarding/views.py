@@ -189,7 +189,8 @@ def protection_now(case: Case, live: dict) -> str:
     if case.protected_reason or case.state not in Case.OPEN_STATES:
         return case.protected_reason
     if user := live.get("user"):
-        return Holdings(user.id, user.login, live["groups"], live=True).protection()
+        stored = Holdings.stored(case)
+        return Holdings(user.id, user.login, live["groups"], live=True, admin_roles=stored.admin_roles).protection()
     return Holdings.stored(case).protection()
 
 

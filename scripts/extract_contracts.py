@@ -71,6 +71,10 @@ def clean(node: Any, *, response: bool = False) -> Any:
             continue
         if key == "scopes" and isinstance(value, dict):
             kept[key] = dict.fromkeys(value, "")  # the scope names matter; what each allows is prose
+        elif key == "enum" and isinstance(value, list) and all(isinstance(v, str | int | float | None) for v in value):
+            # Okta's spec lists a value twice in one enum (encryptionAlgorithm), which OpenAPI forbids:
+            # each once, in order, allows exactly the same instances.
+            kept[key] = list(dict.fromkeys(value))
         elif key in DATA:
             kept[key] = value
         elif key in NAME_MAPS and isinstance(value, dict):

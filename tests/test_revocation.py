@@ -34,6 +34,7 @@ def ticket_text(sandbox) -> str:
 OKTA_ACTIONS = [
     ("GET", re.compile(r"/okta/api/v1/users/[^/]+"), "read the user"),
     ("GET", re.compile(r"/okta/api/v1/users/[^/]+/groups"), "read the groups"),
+    ("GET", re.compile(r"/okta/api/v1/users/[^/]+/roles"), "read the admin roles"),
     ("DELETE", re.compile(r"/okta/api/v1/groups/[^/]+/users/[^/]+"), "remove a membership"),
     ("DELETE", re.compile(r"/okta/api/v1/users/[^/]+/sessions"), "clear sessions and tokens"),
     ("POST", re.compile(r"/okta/api/v1/users/[^/]+/lifecycle/deactivate"), "deactivate"),
@@ -60,7 +61,8 @@ class TestStepOrder:
         org.clear_requests()
         assert revocation.run_case(case.pk) == Case.State.COMPLETED
         assert okta_actions_in_order(org) == [
-            "read the user",
+            "read the user",  # the token's owner (users/me), then the leaver
+            "read the admin roles",
             "read the groups",
             "remove a membership",
             "clear sessions and tokens",
@@ -116,7 +118,10 @@ class TestNormalCase:
         assert calls[f"GET /api/v1/users/{uid}/groups"] == 2
         # One read of the user before, one read-back after.
         assert calls[f"GET /api/v1/users/{uid}"] == 2
-        assert sum(calls.values()) == 2 + 1 + 1 + 2 + 2  # removals, sessions, deactivate, listings, user reads
+        # Before any change: whose token this is, and the leaver's admin roles.
+        assert calls["GET /api/v1/users/me"] == 1 and calls[f"GET /api/v1/users/{uid}/roles"] == 1
+        # removals, sessions, deactivate, listings, user reads, token owner, roles
+        assert sum(calls.values()) == 2 + 1 + 1 + 2 + 2 + 1 + 1
 
     def test_non_removable_groups_are_recorded_and_app_groups_go_on_the_ticket(self, org, approved_case):
         case = approved_case()

@@ -143,7 +143,7 @@ class TestOAuthServiceApp:
         assert request_token(sandbox, client_assertion=signed).status_code == 401
 
     def test_it_refuses_scopes_the_app_was_not_granted(self, sandbox):
-        response = request_token(sandbox, scope="okta.users.read okta.apps.manage")
+        response = request_token(sandbox, scope="okta.users.read okta.policies.manage")
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_scope"
 

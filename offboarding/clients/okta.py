@@ -23,7 +23,7 @@ import requests
 from django.conf import settings
 from requests.auth import AuthBase
 
-from .errors import InvalidId, MalformedResponse, NotFound
+from .errors import InvalidId, MalformedResponse, NotFound, VendorError
 from .pacing import RateLimitPacer, SharedRateBudget
 from .transport import (
     ErrorBody,
@@ -61,6 +61,9 @@ class OktaUser:
     last_name: str
     employee_number: str
     profile: dict[str, Any] = field(repr=False)
+    # credentials.provider: OKTA, or what masters the user (ACTIVE_DIRECTORY, LDAP, FEDERATION, SOCIAL, IMPORT).
+    provider_type: str = "OKTA"
+    provider_name: str = "OKTA"
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> OktaUser:
@@ -68,7 +71,13 @@ class OktaUser:
         profile = data.get("profile") or {}
         if not isinstance(profile, dict):
             raise MalformedResponse("okta", "expected a JSON object for the user's profile")
+        provider = (
+            (data.get("credentials") or {}).get("provider") if isinstance(data.get("credentials"), dict) else None
+        )
+        provider = provider if isinstance(provider, dict) else {}
         return cls(
+            provider_type=str(provider.get("type") or "OKTA"),
+            provider_name=str(provider.get("name") or provider.get("type") or "OKTA"),
             id=data["id"],
             status=data.get("status", ""),
             login=profile.get("login", ""),
@@ -329,6 +338,10 @@ class OktaClient:
             clock=clock,
             sleep=sleep,
         )
+        self._cache_lock = threading.Lock()
+        self._owners_cache: tuple[float, dict | None] = (0.0, None)
+        self._rules_cache: tuple[float, list | None] = (0.0, None)
+        self._owner_cache: tuple[float, OktaUser | None] = (0.0, None)
 
     @classmethod
     def from_settings(
@@ -361,6 +374,8 @@ class OktaClient:
             auth = SswsAuth(Secret(settings.OKTA_API_TOKEN))
         pacer = pacer or shared_pacer(settings.OKTA_ORG_URL)
         return cls(settings.OKTA_ORG_URL, auth, policy=policy, pacer=pacer, session=session, clock=clock, sleep=sleep)
+
+    OWNERS_CACHE_SECONDS = 300.0
 
     def __repr__(self) -> str:
         return f"OktaClient({self.org_url!r})"
@@ -418,6 +433,203 @@ class OktaClient:
         except NotFound as e:
             return f"already deprovisioned? Okta answered: {e}"
         return "deactivated"
+
+    def token_owner(self) -> OktaUser | None:
+        """The user the API token belongs to (`GET /api/v1/users/me`), or None when there is none to read
+        (an OAuth service app's token has no user behind it)."""
+        with self._cache_lock:
+            at, owner = self._owner_cache
+            if at and time.monotonic() - at <= self.OWNERS_CACHE_SECONDS:
+                return owner
+        try:
+            owner = self.get_user("me")
+        except NotFound:
+            owner = None
+        with self._cache_lock:
+            self._owner_cache = (time.monotonic(), owner)
+        return owner
+
+    # Admin roles
+
+    def list_user_roles(self, user_id: str) -> list[dict[str, str]]:
+        """The user's admin role assignments: [{"id", "type", "label"}] (empty for a user who is no admin)."""
+        roles = _json_list(self.transport.request("GET", f"/api/v1/users/{okta_id(user_id)}/roles"))
+        return [
+            {
+                "id": str(r.get("id", "")),
+                "type": str(r.get("type", "")),
+                "label": str(r.get("label") or r.get("type", "")),
+            }
+            for r in roles
+            if isinstance(r, dict)
+        ]
+
+    # Apps
+
+    def list_user_apps(self, user_id: str, user_groups: list[OktaGroup]) -> list[dict[str, Any]]:
+        """Every app the user is assigned to, directly or through a group, and what deactivating them does to
+        the app's own account: [{"id", "label", "name", "status", "via", "group_id",
+        "deprovisions_on_deactivate", "universal_logout"}].
+
+        Okta deactivates the app account only where the app's provisioning has "Deactivate Users" on
+        (USER_PROVISIONING capabilities.update.lifecycleDeactivate); SSO-only apps keep it, and
+        assignments to inactive apps are left as they are.
+        """
+        uid = okta_id(user_id)
+        apps = self._all_pages("/api/v1/apps", {"filter": f"user.id eq {_quote(user_id)}", "expand": f"user/{uid}"})
+        names = {g.id: g.name for g in user_groups}
+        found = []
+        for app in apps:
+            _require_id(app, "app")
+            app_user = (
+                ((app.get("_embedded") or {}).get("user") or {}) if isinstance(app.get("_embedded"), dict) else {}
+            )
+            via, group_id = "direct", ""
+            if app_user.get("scope") == "GROUP":
+                group_id = self._assigning_group(app["id"], names)
+                link = ((app_user.get("_links") or {}).get("group") or {}).get("name", "")
+                via = names.get(group_id) or link or "a group"
+            status = str(app.get("status", ""))
+            found.append(
+                {
+                    "id": app["id"],
+                    "label": str(app.get("label") or app.get("name", "")),
+                    "name": str(app.get("name", "")),
+                    "status": status,
+                    "via": via,
+                    "group_id": group_id,
+                    "deprovisions_on_deactivate": status == "ACTIVE" and self._deactivates_users(app["id"]),
+                    "universal_logout": ((app.get("universalLogout") or {}).get("status") == "ENABLED"),
+                }
+            )
+        return found
+
+    def _assigning_group(self, app_id: str, user_group_names: dict[str, str]) -> str:
+        """Which of the user's groups assigns the app (the first by the app's group priority), or ""."""
+        for assignment in self._all_pages(f"/api/v1/apps/{okta_id(app_id)}/groups"):
+            if isinstance(assignment, dict) and assignment.get("id") in user_group_names:
+                return assignment["id"]
+        return ""
+
+    def _deactivates_users(self, app_id: str) -> bool:
+        """Whether the app's provisioning deactivates the app account when Okta deactivates the user.
+        Okta answers 400 E0000001 for an app without provisioning: then it does not."""
+        try:
+            features = _json_list(self.transport.request("GET", f"/api/v1/apps/{okta_id(app_id)}/features"))
+        except VendorError as e:
+            if e.status == 400:
+                return False
+            raise
+        for feature in features:
+            if isinstance(feature, dict) and feature.get("name") == "USER_PROVISIONING":
+                update = (feature.get("capabilities") or {}).get("update") or {}
+                return (
+                    feature.get("status") == "ENABLED"
+                    and (update.get("lifecycleDeactivate") or {}).get("status") == "ENABLED"
+                )
+        return False
+
+    def assign_app(self, app_id: str, user_id: str) -> None:
+        """Assign the user to the app directly (USER scope)."""
+        self.transport.request(
+            "POST", f"/api/v1/apps/{okta_id(app_id)}/users", json={"id": okta_id(user_id), "scope": "USER"}
+        )
+
+    # Group ownership and rules
+
+    def owned_groups(self, user_id: str) -> list[dict[str, str]]:
+        """The Okta groups the user owns (the group owners API): [{"id", "name"}].
+
+        Okta has no "groups owned by" query, so every OKTA_GROUP's owners are read; the map is kept for
+        OWNERS_CACHE_SECONDS per client, so a sync of many leavers reads it once.
+        """
+        with self._cache_lock:
+            at, owners = self._owners_cache
+            if owners is None or time.monotonic() - at > self.OWNERS_CACHE_SECONDS:
+                owners = {}
+                for group in self._all_pages("/api/v1/groups", {"filter": 'type eq "OKTA_GROUP"'}):
+                    g = OktaGroup.from_api(group)
+                    for owner in self._all_pages(f"/api/v1/groups/{okta_id(g.id)}/owners"):
+                        if isinstance(owner, dict) and owner.get("type", "USER") == "USER":
+                            owners.setdefault(owner.get("id", ""), []).append({"id": g.id, "name": g.name})
+                self._owners_cache = (time.monotonic(), owners)
+        return list(owners.get(user_id, []))
+
+    def group_rules(self) -> list[dict[str, Any]]:
+        """Every group rule (cached like the owners map)."""
+        with self._cache_lock:
+            at, rules = self._rules_cache
+            if rules is None or time.monotonic() - at > self.OWNERS_CACHE_SECONDS:
+                rules = self._all_pages("/api/v1/groups/rules", {"limit": "200"})
+                self._rules_cache = (time.monotonic(), rules)
+        return rules
+
+    def rule_groups(self, user_id: str, user_groups: list[OktaGroup]) -> list[dict[str, str]]:
+        """The user's memberships an active group rule manages: [{"group_id", "group_name", "rule_id",
+        "rule_name"}] — groups the user is in that an active rule assigns, the user not on its exclusions."""
+        names = {g.id: g.name for g in user_groups}
+        found = []
+        for rule in self.group_rules():
+            if not isinstance(rule, dict) or rule.get("status") != "ACTIVE":
+                continue
+            excluded = (((rule.get("conditions") or {}).get("people") or {}).get("users") or {}).get("exclude") or []
+            if user_id in excluded:
+                continue
+            targets = ((rule.get("actions") or {}).get("assignUserToGroups") or {}).get("groupIds") or []
+            for gid in targets:
+                if gid in names:
+                    found.append(
+                        {
+                            "group_id": gid,
+                            "group_name": names[gid],
+                            "rule_id": rule.get("id", ""),
+                            "rule_name": rule.get("name", ""),
+                        }
+                    )
+        return found
+
+    def clear_rule_exclusion(self, rule_id: str, user_id: str) -> str:
+        """Take the user off the group rule's exclusions, so the rule adds them back; what was done, in words.
+
+        Okta replaces only an inactive rule: an active one is deactivated (its members stay), replaced and
+        activated again, which re-evaluates it."""
+        path = f"/api/v1/groups/rules/{okta_id(rule_id)}"
+        rule = _json_object(self.transport.request("GET", path))
+        users = ((rule.get("conditions") or {}).get("people") or {}).get("users") or {}
+        excluded = users.get("exclude") or []
+        if user_id not in excluded:
+            return "not excluded"
+        if rule.get("status") not in ("ACTIVE", "INACTIVE"):
+            return f"the rule is {rule.get('status') or 'in an unknown state'}: Okta applies it to nobody"
+        was_active = rule.get("status") == "ACTIVE"
+        if was_active:
+            self.transport.request("POST", f"{path}/lifecycle/deactivate")
+        try:
+            body = {
+                "type": "group_rule",
+                "name": rule.get("name", ""),
+                "conditions": {
+                    **(rule.get("conditions") or {}),
+                    "people": {
+                        **((rule.get("conditions") or {}).get("people") or {}),
+                        "users": {**users, "exclude": [u for u in excluded if u != user_id]},
+                    },
+                },
+                "actions": rule.get("actions") or {},
+            }
+            self.transport.request("PUT", path, json=body)
+        finally:
+            if was_active:
+                self.transport.request("POST", f"{path}/lifecycle/activate")
+        return "exclusion cleared"
+
+    # Universal Logout
+
+    def universal_logout(self, user_id: str) -> None:
+        """Sign the user out of every app that supports Universal Logout (Okta's global token revocation)."""
+        self.transport.request(
+            "POST", "/oauth2/v1/global-token-revocation", json={"sub_id": {"format": "opaque", "id": okta_id(user_id)}}
+        )
 
     def reactivate(self, user_id: str) -> OktaUser:
         """Undo a deactivation (activate a DEPROVISIONED user without emailing them)."""
