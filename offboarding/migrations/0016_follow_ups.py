@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("offboarding", "0014_health_vendor"),
+        ("offboarding", "0015_access_steps"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
