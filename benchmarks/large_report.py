@@ -35,7 +35,10 @@ def run(rows: int) -> dict:
         requests.post(f"{control}/workday/generate", json={"count": rows}, timeout=600).raise_for_status()
         client = WorkdayClient.from_settings()
         sizes = []
-        client.transport.session.hooks["response"].append(lambda response, **_: sizes.append(len(response.content)))
+        # The body is streamed: its size is what the sandbox announces, not read here a second time.
+        client.transport.session.hooks["response"].append(
+            lambda response, **_: sizes.append(int(response.headers.get("Content-Length", 0)))
+        )
         before = peak_rss_mb()
         started = time.perf_counter()
         report = client.fetch_terminations()

@@ -76,6 +76,7 @@ def seed(case_count: int, event_count: int) -> None:
                     started_at=effective if done else None,
                     revoked_at=effective + timedelta(minutes=5 + n % 300) if done else None,
                     finished_at=effective + timedelta(minutes=6 + n % 300) if done else None,
+                    revoke_seconds=(5 + n % 300) * 60.0 if done else None,  # kept by save(), which bulk_create skips
                     jira_key=f"SEC-{n + 1}" if done else "",
                     ticket=Case.Ticket.FILED if done else Case.Ticket.NOT_YET,
                     created_at=effective - timedelta(days=1),

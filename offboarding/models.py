@@ -480,6 +480,9 @@ class Case(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # time_to_revoke in seconds, kept by save(): the SLA page's percentiles and the history's "slowest first"
+    # are computed in the database from it, and sorted by its index (migration 0015).
+    revoke_seconds = models.FloatField(null=True, blank=True, editable=False)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     failure_summary = models.TextField(blank=True)
@@ -527,6 +530,11 @@ class Case(models.Model):
     def save(self, *args, **kwargs):
         if self.left_on is None:
             self.left_on = self.day_left()
+        took = self.time_to_revoke
+        self.revoke_seconds = took.total_seconds() if took is not None else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"effective_at", "revoked_at"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "revoke_seconds"}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

@@ -116,7 +116,7 @@ try:
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
     LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
-    SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=lambda n: n >= 1)
+    SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=Range(min=1))
     # The Workday sync is in an outage (alerted once, /healthz 503, a banner) after this many failed syncs in a
     # row, or when no sync has succeeded for this many minutes.
     SYNC_ALERT_AFTER_FAILURES = env.int("SYNC_ALERT_AFTER_FAILURES", 3, validate=Range(min=1))
@@ -125,13 +125,13 @@ try:
     # interval exactly; django-q2's scheduler wakes only every 30 s, so it fires a 1-minute job every 60-90 s.
     WORKDAY_POLLER = env.bool("WORKDAY_POLLER", True)
     # A revoking worker renews its lease at every step; when it stops renewing, another resumes the case.
-    REVOCATION_LEASE_SECONDS = env.int("REVOCATION_LEASE_SECONDS", 300, validate=lambda n: n >= 1)
+    REVOCATION_LEASE_SECONDS = env.int("REVOCATION_LEASE_SECONDS", 300, validate=Range(min=1))
     # A case failed on a passing outage (timeout, refused or dropped connection, 5xx, 429) is retried by itself
     # every AUTO_RETRY_EVERY_MINUTES for AUTO_RETRY_FOR_MINUTES after it first failed (0: never by itself).
     AUTO_RETRY_EVERY_MINUTES = env.int("AUTO_RETRY_EVERY_MINUTES", 5, validate=Range(min=1))
     AUTO_RETRY_FOR_MINUTES = env.int("AUTO_RETRY_FOR_MINUTES", 120, validate=Range(min=0))
     # Okta calls of one case (its group removals) or of one sync (its lookups) made at the same time.
-    REVOCATION_PARALLEL_CALLS = env.int("REVOCATION_PARALLEL_CALLS", 8, validate=lambda n: n >= 1)
+    REVOCATION_PARALLEL_CALLS = env.int("REVOCATION_PARALLEL_CALLS", 8, validate=Range(min=1))
     ADFS_SERVER = env.str("ADFS_SERVER", "")
     ADFS_CLIENT_ID = env.str("ADFS_CLIENT_ID", "")
     ADFS_RELYING_PARTY_ID = env.str("ADFS_RELYING_PARTY_ID", "")
@@ -161,18 +161,18 @@ try:
     # Below this fraction of X-Rate-Limit-Limit left, the Okta client spreads its calls out.
     OKTA_RATE_LIMIT_SLOW_BELOW = env.float("OKTA_RATE_LIMIT_SLOW_BELOW", 0.1)
     # Our share of Okta's org-wide limit on simultaneous requests (75 on most orgs), for all workers together.
-    OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=lambda n: n >= 1)
+    OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=Range(min=1))
     # The report's prompt that narrows it to one worker, for Workday's push notifications.
     WORKDAY_EMPLOYEE_PROMPT = env.str("WORKDAY_EMPLOYEE_PROMPT", "Employee_ID")
     # The whole report holds every termination dated within this many days before today, and every later
     # one (the sandbox's holds them all): an open case dated inside it whose row is missing has vanished.
-    WORKDAY_REPORT_WINDOW_DAYS = env.int("WORKDAY_REPORT_WINDOW_DAYS", 30, validate=lambda n: 0 <= n <= 3650)
-    WORKDAY_PUSH_TOLERANCE_SECONDS = env.int("WORKDAY_PUSH_TOLERANCE_SECONDS", 300, validate=lambda n: n > 0)
+    WORKDAY_REPORT_WINDOW_DAYS = env.int("WORKDAY_REPORT_WINDOW_DAYS", 30, validate=Range(min=0, max=3650))
+    WORKDAY_PUSH_TOLERANCE_SECONDS = env.int("WORKDAY_PUSH_TOLERANCE_SECONDS", 300, validate=Range(min=1))
     # Refused pushes: one audit event per address and reason per interval; past this many, 429 until it ends.
     WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS = env.int(
-        "WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS", 300, validate=lambda n: n > 0
+        "WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS", 300, validate=Range(min=1)
     )
-    WORKDAY_PUSH_REFUSALS_PER_ADDRESS = env.int("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", 20, validate=lambda n: n > 0)
+    WORKDAY_PUSH_REFUSALS_PER_ADDRESS = env.int("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", 20, validate=Range(min=1))
     OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
     # Our field -> the report's column alias; set only the ones a tenant names differently,
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".

@@ -10,7 +10,7 @@ from sandbox.state import OptionError
 
 SERVICES = ("okta", "jira", "workday")
 # In the order they act on a request: an outage wins over everything, latency delays whatever follows.
-KINDS = ("outage", "timeout", "latency", "rate_limit", "error", "malformed", "truncated")
+KINDS = ("outage", "timeout", "latency", "rate_limit", "error", "malformed", "truncated", "cut_off")
 ERROR_STATUSES = (500, 502, 503, 504)
 _ids = itertools.count(1)
 

@@ -102,6 +102,12 @@ class SandboxApp:
             elif "truncated" in kinds:
                 body = response.get_data()
                 response.set_data(body[: len(body) // 2])
+            elif "cut_off" in kinds:
+                # The connection closes halfway through a body announced whole (a proxy or a server dying).
+                body = response.get_data()
+                response.set_data(body[: len(body) // 2])
+                response.headers["Content-Length"] = str(len(body))
+                response.headers["Connection"] = "close"
             return service.finish(request, response)
 
     def triggered_faults(self, service: str, method: str, path: str) -> list[Fault]:

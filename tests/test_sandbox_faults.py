@@ -176,6 +176,11 @@ class TestBrokenWorkdayBodies:
         with pytest.raises(ValueError):
             cut.json()
 
+    def test_cut_off_closes_the_connection_halfway_through_a_body_announced_whole(self, sandbox):
+        sandbox.fault("workday", "cut_off", count=1)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            workday_get(sandbox)
+
 
 class TestFaultControl:
     def test_faults_are_listed_and_cleared_per_service(self, sandbox):

@@ -23,6 +23,16 @@ class TestBadSettings:
             ("SYNC_ALERT_AFTER_MINUTES", "0"),
             ("WORKDAY_READ_TIMEOUT", "0"),
             ("WORKDAY_CONNECT_TIMEOUT", "-1"),
+            # Bounds, not only types: a validator that returns False is ignored by marshmallow 4.
+            ("SYNC_INTERVAL_MINUTES", "0"),
+            ("REVOCATION_LEASE_SECONDS", "0"),
+            ("REVOCATION_PARALLEL_CALLS", "0"),
+            ("OKTA_MAX_CONCURRENCY", "0"),
+            ("WORKDAY_REPORT_WINDOW_DAYS", "-1"),
+            ("WORKDAY_REPORT_WINDOW_DAYS", "3651"),
+            ("WORKDAY_PUSH_TOLERANCE_SECONDS", "0"),
+            ("WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS", "0"),
+            ("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", "0"),
         ],
     )
     def test_it_names_the_malformed_variable(self, name, value):

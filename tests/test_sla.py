@@ -172,3 +172,52 @@ class TestSlaChart:
         page = dashboard(signed_in).content.decode()
         svg = page[page.index("<svg") : page.index("</svg>")]
         assert "http" not in svg and "<script" not in page.split("<main")[1]
+
+
+@pytest.mark.django_db
+class TestComputedInTheDatabase:
+    @pytest.mark.parametrize("seed", [1, 2, 3, 4])
+    def test_the_databases_figures_are_the_nearest_rank_figures_of_every_case(self, seed, signed_in):
+        import random
+        import statistics
+
+        rng = random.Random(seed)
+        took = [timedelta(seconds=rng.randrange(0, 40_000)) for _ in range(rng.randrange(1, 41))]
+        for i, duration in enumerate(took):
+            make_past_case(effective_at=at(date(2026, 7, 6) + timedelta(days=i % 14), 9), took=duration)
+        overall = dashboard(signed_in).context["overall"]
+        assert overall.count == len(took)
+        assert overall.median == statistics.median(took)
+        assert overall.p95 == percentile(took, 95)
+        assert overall.worst == max(took)
+        assert overall.over_target == sum(1 for d in took if d > timedelta(hours=4))
+
+    def test_the_page_costs_the_same_queries_for_ten_cases_as_for_a_hundred(self, signed_in):
+        def queries() -> int:
+            from django.db import connection
+            from django.test.utils import CaptureQueriesContext
+
+            with CaptureQueriesContext(connection) as captured:
+                dashboard(signed_in)
+            return len(captured)
+
+        dashboard(signed_in)  # the first load creates the safety settings
+        for i in range(10):
+            make_past_case(effective_at=at(date(2026, 7, 6) + timedelta(days=i), 9), took=timedelta(hours=i))
+        few = queries()
+        for i in range(90):
+            make_past_case(effective_at=at(date(2026, 7, 6) + timedelta(days=i % 50), 9), took=timedelta(hours=i))
+        assert queries() == few
+
+    def test_the_time_to_revoke_is_kept_on_the_case_by_every_save(self):
+        case = make_past_case(took=timedelta(minutes=30))
+        assert Case.objects.get(pk=case.pk).revoke_seconds == 1800
+        case.revoked_at = case.effective_at + timedelta(hours=2)
+        case.save(update_fields=["revoked_at"])
+        assert Case.objects.get(pk=case.pk).revoke_seconds == 7200
+        case.revoked_at = case.effective_at - timedelta(minutes=5)  # read back before the moment: never negative
+        case.save()
+        assert Case.objects.get(pk=case.pk).revoke_seconds == 0
+        case.revoked_at = None
+        case.save(update_fields=["revoked_at"])
+        assert Case.objects.get(pk=case.pk).revoke_seconds is None

@@ -277,11 +277,14 @@ class Transport:
         *,
         idempotent: bool = True,
         headers: dict[str, str] | None = None,
+        read: Callable[[requests.Response], Any] | None = None,
         **kwargs: Any,
-    ) -> requests.Response:
+    ) -> Any:
         """Send `method path` (a path under the base URL, or an absolute URL on the same origin).
 
-        `kwargs` go to requests (params, json, data, files).
+        `kwargs` go to requests (params, json, data, files). With `read`, the body is streamed: `read(response)`
+        reads it (response.iter_content) inside the retried call, so a body cut short is retried like any
+        transient failure, and its result is returned instead of the response.
         """
         url = self._url(path)
         headers = dict(headers or {})
@@ -289,13 +292,17 @@ class Transport:
             # Okta answers 411 to a body-less POST without it.
             headers["Content-Length"] = "0"
         try:
-            response = self._send(method, url, headers, idempotent, kwargs)
+            response = self._send(method, url, headers, idempotent, {**kwargs, "read": read})
         except VendorError as e:
             if e.status:
                 _tell_listeners(self.service, e.status)
             raise
-        _tell_listeners(self.service, response.status_code)
-        return response
+        if read is None:
+            _tell_listeners(self.service, response.status_code)
+            return response
+        status, result = response
+        _tell_listeners(self.service, status)
+        return result
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], idempotent: bool, kwargs: dict[str, Any]
@@ -348,7 +355,11 @@ class Transport:
         wait = state.next_action.sleep if state.next_action else 0.0
         self.log.info("%s: retrying in %.2fs (attempt %d): %s", self.service, wait, state.attempt_number + 1, error)
 
-    def _send_once(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> requests.Response:
+    def _send_once(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> Any:
+        kwargs = dict(kwargs)
+        read = kwargs.pop("read", None)
+        if read is not None:
+            kwargs["stream"] = True
         path = urlsplit(url).path
         if self.pacer:
             self.pacer.before_request(method, path)
@@ -383,7 +394,16 @@ class Transport:
         )
         if response.status_code >= 400:
             raise self._error(method, path, response, request_id)
-        return response
+        if read is None:
+            return response
+        try:
+            return response.status_code, read(response)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+            summary = f"body cut short: {_describe_failure(e)}"
+            self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, self._ms(started))
+            raise TransientError(self.service, summary, ambiguous=True, method=method, path=path) from e
+        finally:
+            response.close()
 
     def _ms(self, started: float) -> float:
         return (self.clock() - started) * 1000

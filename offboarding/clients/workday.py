@@ -23,6 +23,7 @@ import requests
 from django.conf import settings
 
 from .errors import MalformedResponse
+from .report_stream import NotAReport, report_entries
 from .transport import BasicAuth, ErrorBody, RetryPolicy, Secret, Transport, seconds_header, short_text
 
 FIELDS = (
@@ -75,6 +76,8 @@ MAX_LENGTHS = {
 YEARS = range(1900, 3000)
 TRUE_VALUES = {"1", "true", "True"}
 FALSE_VALUES = {"0", "false", "False", ""}
+# The report's body is read this many bytes at a time.
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -195,16 +198,22 @@ class WorkdayClient:
     def fetch_terminations(self, employee_id: str | None = None) -> Report:
         """The whole report, or one worker's rows through the report's employee prompt."""
         params = self.params if employee_id is None else {**self.params, self.employee_prompt: employee_id}
-        # The body is read once, inside the transport (a cut-short body is retried like any transient failure),
-        # and parsed from its bytes: never also held as decoded text.
-        response = self.transport.request("GET", self.transport.base_url, params=params)
-        entries = _report_entries(response)
+        # The body is streamed, inside the transport's retries (a body cut short is retried like any transient
+        # failure): each row is read as soon as its text has arrived, and the text is let go.
+        return self.transport.request("GET", self.transport.base_url, params=params, read=self._read_report)
+
+    def _read_report(self, response: requests.Response) -> Report:
         report = Report(terminations=[], row_errors=[])
-        for index, row in enumerate(entries):
-            try:
-                report.terminations.append(self._termination(row))
-            except BadRow as e:
-                report.row_errors.append(RowError(index, self.worker_id_of(row), str(e), row))
+        try:
+            for index, row in enumerate(report_entries(response.iter_content(CHUNK_BYTES), parse_int=_integer)):
+                try:
+                    report.terminations.append(self._termination(row))
+                except BadRow as e:
+                    report.row_errors.append(RowError(index, self.worker_id_of(row), str(e), row))
+        except NotAReport as e:
+            raise MalformedResponse(
+                "workday", f"report is not a RaaS JSON report ({e}): cut short?", status=response.status_code
+            ) from e
         return report
 
     def _termination(self, row: Any) -> Termination:
@@ -335,18 +344,6 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
-
-
-def _report_entries(response: requests.Response) -> list[Any]:
-    try:
-        body = json.loads(response.content, parse_int=_integer)
-    except (ValueError, RecursionError) as e:
-        raise MalformedResponse(
-            "workday", "report is not JSON (cut short, or not a RaaS JSON report)", status=response.status_code
-        ) from e
-    if not isinstance(body, dict) or not isinstance(body.get("Report_Entry"), list):
-        raise MalformedResponse("workday", "body has no Report_Entry list", status=response.status_code)
-    return body["Report_Entry"]
 
 
 def _describe_workday_error(response: requests.Response) -> ErrorBody:
