@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from offboarding import revocation
+from offboarding import decisions, revocation, sync
 from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, FollowUp
 from tests.factories import make_past_case
@@ -20,35 +20,35 @@ from tests.factories import make_past_case
 SALESFORCE_OWNER = "5b10ac8d82e05b22cc7d4ef5"  # one of the sandbox Jira's people
 
 
-def everything_plan(case: Case) -> dict:
-    """The case's plan with an SSO-only app, a provisioned app Okta deprovisions, an inactive app, a group the
-    person owns and a rule-managed group: what Okta will not undo is the first, the third and the fourth."""
-    return {
-        **case.plan,
-        "apps": [
-            {"id": "0oa-salesforce", "label": "Salesforce", "name": "salesforce", "status": "ACTIVE", "via": "direct",
-             "group_id": "", "deprovisions_on_deactivate": False, "universal_logout": False},
-            {"id": "0oa-slack", "label": "Slack", "name": "slack", "status": "ACTIVE", "via": "VPN Users E100",
-             "group_id": "00g-vpn", "deprovisions_on_deactivate": True, "universal_logout": False},
-            {"id": "0oa-legacy", "label": "Legacy Wiki", "name": "legacywiki", "status": "INACTIVE", "via": "direct",
-             "group_id": "", "deprovisions_on_deactivate": False, "universal_logout": False},
-        ],
-        "provider": {"type": "OKTA", "name": "OKTA"},
-        "admin_roles": [],
-        "owned_groups": [{"id": "00g-finance", "name": "Finance Approvers"}],
-        "rule_groups": [
-            {"group_id": "00g-eng", "group_name": "Engineering All", "rule_id": "0pr-eng", "rule_name": "Engineers"}
-        ],
-    }  # fmt: skip
+@pytest.fixture
+def everything_case(org, leaver, approver):
+    """An approved, due case of a person with an SSO-only app, an app whose provisioning deactivates users
+    (through a group), an inactive app, a group they own and a group a rule puts them in, all in the sandbox's
+    Okta: what Okta will not undo is the first app, the inactive one and the ownership."""
+
+    def make(**kwargs) -> Case:
+        person = leaver(days_ahead=-1, **kwargs)
+        uid = person["user_id"]
+        org.add_okta_app("Salesforce", sign_on_mode="SAML_2_0", users=[uid])
+        org.add_okta_app("Slack", provisioning=True, deactivate_users=True, groups=[person["groups"][0]])
+        org.add_okta_app("Legacy Wiki", status="INACTIVE", users=[uid])
+        owned = org.add_okta_group("Finance Approvers")
+        org.add_okta_group_owner(owned["id"], uid)
+        ruled = org.add_okta_group("Engineering All")
+        org.add_okta_rule("Engineers", [ruled["id"]], [uid])
+        sync.sync_workday()
+        case = Case.objects.get(termination__employee_id=person["employee_id"])
+        return decisions.approve(case.pk, approver, "HR confirmed")
+
+    return make
 
 
 @pytest.fixture
-def revoked_case(approved_case):
-    """A case approved with everything in its plan, then revoked: its follow-ups open, as sub-tasks."""
+def revoked_case(everything_case):
+    """That case revoked: its follow-ups open, as sub-tasks of its ticket."""
 
     def make(**kwargs) -> Case:
-        case = approved_case(**kwargs)
-        Case.objects.filter(pk=case.pk).update(plan=everything_plan(case))
+        case = everything_case(**kwargs)
         revocation.run_case(case.pk)
         return Case.objects.get(pk=case.pk)
 
@@ -62,6 +62,33 @@ def sub_tasks(sandbox) -> list[dict]:
 def close_on_page(client, follow_up: FollowUp, note: str = "Account disabled in Salesforce by IT"):
     url = reverse("case_close_follow_up", args=[follow_up.case_id, follow_up.pk])
     return client.post(url, {"note": note}, follow=True)
+
+
+class TestTheWholeWay:
+    def test_everything_okta_leaves_behind_is_tracked_until_jira_says_it_is_done(self, org, everything_case):
+        case = everything_case()
+        plan = case.plan
+        assert {(a["label"], a["deprovisions_on_deactivate"], a["status"]) for a in plan["apps"]} == {
+            ("Salesforce", False, "ACTIVE"),
+            ("Slack", True, "ACTIVE"),
+            ("Legacy Wiki", False, "INACTIVE"),
+        }
+        assert [g["name"] for g in plan["owned_groups"]] == ["Finance Approvers"]
+        assert [g["group_name"] for g in plan["rule_groups"]] == ["Engineering All"]
+
+        revocation.run_case(case.pk)
+        case.refresh_from_db()
+        assert case.state == Case.State.REVOKED_IN_OKTA
+        assert case.status_line == "Access revoked in Okta; 3 follow-ups open"
+        tasks = sub_tasks(org)
+        assert len(tasks) == 3 and {t["fields"]["parent"] for t in tasks} == {case.jira_key}
+
+        for task in tasks:
+            org.set_jira_status(task["key"], "Done")
+        call_command("sync_follow_ups")
+        case.refresh_from_db()
+        assert case.state == Case.State.COMPLETED
+        assert case.status_line == "Completed"
 
 
 class TestOpening:
