@@ -16,6 +16,7 @@ from offboarding import decisions, revocation, sync
 from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, FollowUp
 from tests.factories import make_past_case
+from tests.processes import PRODUCTION, manage
 
 SALESFORCE_OWNER = "5b10ac8d82e05b22cc7d4ef5"  # one of the sandbox Jira's people
 
@@ -355,3 +356,23 @@ class TestWhereOpenFollowUpsShow:
         listed = {f["target_name"]: f for f in evidence_of(case)["follow_ups"]}
         assert set(listed) == {"Salesforce", "Zoom", "Box"}
         assert listed["Box"]["status"] == "closed" and listed["Zoom"]["jira_key"] == "SEC-Zoom"
+
+
+class TestOwnersSetting:
+    @pytest.mark.parametrize(
+        "value",
+        ['{"Salesforce": ', '["5b10ac8d82e05b22cc7d4ef5"]', '{"Salesforce": 42}', '{"Salesforce": "not an id"}',
+         '{" ": "5b10ac8d82e05b22cc7d4ef5"}'],
+    )  # fmt: skip
+    def test_a_malformed_mapping_stops_start_up_naming_it(self, value):
+        result = manage("check", **{**PRODUCTION, "FOLLOW_UP_OWNERS": value})
+        assert result.returncode != 0
+        assert "FOLLOW_UP_OWNERS" in result.stderr
+
+    def test_a_mapping_of_app_labels_to_jira_account_ids_is_read(self):
+        owners = '{"Salesforce": "5b10ac8d82e05b22cc7d4ef5", "0oa1b2c3": "712020:5f0c6a2e-7c61"}'
+        script = "from django.conf import settings; print(sorted(settings.FOLLOW_UP_OWNERS.items()))"
+        result = manage("shell", "-c", script, **{**PRODUCTION, "FOLLOW_UP_OWNERS": owners})
+        assert result.returncode == 0, result.stderr
+        last = result.stdout.strip().splitlines()[-1]
+        assert last == "[('0oa1b2c3', '712020:5f0c6a2e-7c61'), ('Salesforce', '5b10ac8d82e05b22cc7d4ef5')]"
