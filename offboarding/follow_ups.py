@@ -180,20 +180,26 @@ def complete_if_done(case: Case) -> bool:
             return False
         closed = list(locked.follow_ups.values_list("id", flat=True))
         locked.move_to(Case.State.COMPLETED, ACTOR, "case.follow_ups_closed", after={"follow_ups": closed})
+    comment(locked, locked.jira_key, f"Every follow-up is closed ({len(closed)}): the case is completed.")
     return True
 
 
-def comment_on_sub_task(follow_up: FollowUp, text: str, jira: JiraClient | None = None) -> None:
-    """Say on the sub-task what was decided here (closed by an approver); a Jira failure is audited, not raised."""
-    if not follow_up.jira_key:
+def comment_on_sub_task(follow_up: FollowUp, text: str) -> None:
+    """Say on the sub-task what was decided here (closed by an approver)."""
+    comment(follow_up.case, follow_up.jira_key, text, follow_up)
+
+
+def comment(case: Case, key: str, text: str, obj: FollowUp | None = None) -> None:
+    """Add `text` to the Jira issue `key` of the case; a Jira failure is audited, not raised."""
+    if not key:
         return
-    after = {"key": follow_up.jira_key, "text": text}
+    after = {"key": key, "text": text}
     try:
-        (jira or JiraClient.from_settings()).add_comment(follow_up.jira_key, adf.doc(adf.paragraph(text)))
-        AuditEvent.record("jira.comment_added", actor=ACTOR, case=follow_up.case, obj=follow_up, after=after)
+        JiraClient.from_settings().add_comment(key, adf.doc(adf.paragraph(text)))
+        AuditEvent.record("jira.comment_added", actor=ACTOR, case=case, obj=obj, after=after)
     except VendorError as e:
         after["error"] = str(e)
-        AuditEvent.record("jira.comment_failed", actor=ACTOR, case=follow_up.case, obj=follow_up, after=after)
+        AuditEvent.record("jira.comment_failed", actor=ACTOR, case=case, obj=obj, after=after)
 
 
 def open_per_case(case_ids: list[int]) -> dict[int, tuple[int, timedelta]]:

@@ -134,6 +134,14 @@ def revoked_in_full(case: Case) -> bool:
     return case.revoked_at is not None and not case.failure_summary and case.state != Case.State.FAILED
 
 
+def result_line(case: Case) -> str:
+    if not revoked_in_full(case):
+        return "FAILED — NOT everything was done."
+    if case.state == Case.State.REVOKED_IN_OKTA:
+        return f"REVOKED IN OKTA: access revoked and verified. {case.status_line.split('; ')[-1].capitalize()}."
+    return "COMPLETED: access revoked and verified."
+
+
 def ticket_summary(case: Case) -> str:
     if case.state == Case.State.NO_ACCOUNT:
         outcome = "closed: no Okta account, nothing to revoke"
@@ -192,13 +200,7 @@ def ticket_description(case: Case) -> dict:
     )
     blocks = [
         adf.heading("Result", 2),
-        adf.paragraph(
-            adf.strong(
-                "COMPLETED: access revoked and verified."
-                if revoked_in_full(case)
-                else "FAILED — NOT everything was done."
-            )
-        ),
+        adf.paragraph(adf.strong(result_line(case))),
     ]
     if case.state == Case.State.NEEDS_ATTENTION and case.attention_reason:
         blocks += [adf.heading("Needs attention", 3), adf.bullet_list(*case.attention_reason.splitlines())]
@@ -257,6 +259,15 @@ def ticket_description(case: Case) -> dict:
         blocks += [
             adf.heading("Manual follow-up", 3),
             adf.bullet_list(*[f"Remove from “{s.target_name}” in its source directory" for s in follow_up]),
+        ]
+    if opened := list(case.follow_ups.all()):
+        blocks += [
+            adf.heading(f"What Okta will not undo: follow-ups ({len(opened)})", 3),
+            adf.paragraph(
+                "Each is a sub-task of this ticket; the case is completed once every one is resolved here "
+                "or closed on the case page."
+            ),
+            adf.bullet_list(*[f.what for f in opened]),
         ]
     verified = verify_step and verify_step.status == Step.Status.DONE
     blocks += [

@@ -48,6 +48,8 @@ QUEUE_ORDER = [
     Case.State.RUNNING,
     Case.State.FAILED,
     Case.State.NEEDS_ATTENTION,
+    # Okta's part is done; people still have follow-ups to close.
+    Case.State.REVOKED_IN_OKTA,
 ]
 # A page waits on Okta for a few seconds at most, once: a slow Okta must not make a slow page.
 PAGE_OKTA_TIMEOUT = 5.0

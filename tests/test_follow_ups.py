@@ -376,3 +376,18 @@ class TestOwnersSetting:
         assert result.returncode == 0, result.stderr
         last = result.stdout.strip().splitlines()[-1]
         assert last == "[('0oa1b2c3', '712020:5f0c6a2e-7c61'), ('Salesforce', '5b10ac8d82e05b22cc7d4ef5')]"
+
+
+class TestTheTicket:
+    def test_the_ticket_names_each_follow_up_and_hears_when_the_case_completes(self, org, revoked_case):
+        case = revoked_case()
+        (ticket,) = [i for i in org.jira_issues() if i["key"] == case.jira_key]
+        text = str(ticket["fields"]["description"])
+        assert "REVOKED IN OKTA: access revoked and verified. 3 follow-ups open." in text
+        assert "What Okta will not undo: follow-ups (3)" in text
+        for follow_up in case.follow_ups.all():
+            assert follow_up.what in text
+            org.set_jira_status(follow_up.jira_key, "Done")
+        call_command("sync_follow_ups")
+        (ticket,) = [i for i in org.jira_issues() if i["key"] == case.jira_key]
+        assert "Every follow-up is closed (3): the case is completed." in str(ticket["comments"])
