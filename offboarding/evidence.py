@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from offboarding.identity import follow_ups, plan_access
 from offboarding.models import Case, Step
 
 
@@ -47,6 +48,10 @@ def evidence_of(case: Case) -> dict[str, Any]:
             "request_reason": case.request_reason,
         },
         "plan_at_review": case.plan,
+        # Everything else the person could reach through Okta (defaults for plans older than these keys),
+        # and what Okta does not undo: work for a person, outside this product's revocation.
+        "access": plan_access(case.plan or {}),
+        "not_undone_by_okta": follow_ups(case.plan or {}),
         "groups_before": snapshot.get("groups", []),
         "groups_added_since_review": snapshot.get("added_since_review", []),
         "steps": [s.as_dict() for s in steps],

@@ -28,7 +28,7 @@ from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
 from offboarding.history import departments
-from offboarding.identity import Holdings, find_candidates
+from offboarding.identity import Holdings, find_candidates, follow_ups, plan_access
 from offboarding.models import (
     AlertDelivery,
     AutoApproveRule,
@@ -162,6 +162,9 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "is_live": case.state in LIVE_STATES,
         "time_to_revoke": duration(case.time_to_revoke),
         "safety": SafetySettings.load(),
+        "access": (access := plan_access(case.plan or {})),
+        "follow_ups": follow_ups(case.plan or {}),
+        "logout_apps": [a["label"] for a in access["apps"] if a.get("universal_logout")],
     }
     return render(request, "offboarding/case.html", context)
 

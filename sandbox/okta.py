@@ -181,6 +181,7 @@ class OktaService(Service):
             Rule("/api/v1/apps/<app_id>/groups", methods=["GET"], endpoint="list_app_groups"),
             Rule("/api/v1/apps/<app_id>/features", methods=["GET"], endpoint="list_app_features"),
             Rule("/api/v1/apps/<app_id>/users", methods=["POST"], endpoint="assign_app_user"),
+            Rule("/api/v1/apps/<app_id>/users/<user_id>", methods=["GET"], endpoint="get_app_user"),
             Rule("/api/v1/groups", methods=["GET"], endpoint="list_groups"),
             Rule("/api/v1/groups/rules", methods=["GET"], endpoint="list_group_rules"),
             Rule("/api/v1/groups/rules/<rule_id>", methods=["GET"], endpoint="get_group_rule"),
@@ -222,6 +223,7 @@ class OktaService(Service):
         "list_app_groups": "okta.apps.read",
         "list_app_features": "okta.apps.read",
         "assign_app_user": "okta.apps.manage",
+        "get_app_user": "okta.apps.read",
         "list_groups": "okta.groups.read",
         "list_group_rules": "okta.groups.read",
         "get_group_rule": "okta.groups.read",
@@ -555,6 +557,7 @@ class OktaService(Service):
             user.group_ids.append(group_id)
         elif request.method == "DELETE" and group_id in user.group_ids:
             user.group_ids.remove(group_id)
+            self.state.on_left_group(user, group_id)
             # A rule-managed member removed by hand goes on the rule's exclusions, so the rule does not add
             # them back (Okta's group.user_membership.rule.add_exclusion).
             for rule in self.state.rules_targeting(group_id):
@@ -595,7 +598,6 @@ class OktaService(Service):
                         "type": "USER",
                         "displayName": user.profile.get("displayName") or user.profile.get("login", ""),
                         "originType": "OKTA_DIRECTORY",
-                        "originId": None,
                         "resolved": True,
                         "lastUpdated": okta_timestamp(user.status_changed),
                     }
@@ -685,9 +687,8 @@ class OktaService(Service):
         if group_id:
             links["group"] = {"name": self.state.groups[group_id].name, "href": f"{base}/api/v1/groups/{group_id}"}
         status = "PROVISIONED" if app.provisioning else "ACTIVE"
-        return {
+        app_user = {
             "id": user.id,
-            "externalId": f"ext-{user.id}" if app.provisioning else None,
             "scope": scope,
             "status": status,
             "syncState": "SYNCHRONIZED" if app.provisioning else "DISABLED",
@@ -695,10 +696,12 @@ class OktaService(Service):
             "profile": {},
             "_links": links,
         }
+        if app.provisioning:
+            app_user["externalId"] = f"ext-{user.id}"
+        return app_user
 
     def list_apps(self, request: Request) -> Response:
         apps = sorted(self.state.apps.values(), key=lambda a: a.id)
-        user = None
         filter = request.args.get("filter")
         if filter:
             match = re.fullmatch(r'\s*(user\.id|group\.id|status|name)\s+eq\s+"([^"]*)"\s*', filter)
@@ -712,20 +715,15 @@ class OktaService(Service):
                 apps = [a for a in apps if value in a.group_ids]
             else:
                 apps = [a for a in apps if getattr(a, attribute) == value]
-        expand = request.args.get("expand")
-        if expand and (user is None or expand != f"user/{user.id}"):
-            raise OktaError(
-                "E0000001", "expand", causes=['expand: user/{userId} needs the filter user.id eq "{userId}"']
-            )
         base = self.base_url(request)
+        return self.paged(request, "/api/v1/apps", apps, self.page_size(request, 20), lambda a: a.as_okta_json(base))
 
-        def render(app):
-            body = app.as_okta_json(base)
-            if expand:
-                body["_embedded"] = {"user": self.app_user_json(request, app, user)}
-            return body
-
-        return self.paged(request, "/api/v1/apps", apps, self.page_size(request, 20), render)
+    def get_app_user(self, request: Request, app_id: str, user_id: str) -> Response:
+        app = self.app_or_404(app_id)
+        user = self.user_or_404(user_id)
+        if user not in [u for u in self.state.users.values() if self.state.app_assignment(app, u)]:
+            raise OktaError("E0000007", f"{user_id} (AppUser)")
+        return json_response(self.app_user_json(request, app, user))
 
     def list_app_groups(self, request: Request, app_id: str) -> Response:
         app = self.app_or_404(app_id)

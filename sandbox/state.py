@@ -225,12 +225,16 @@ class OktaApp:
             "signOnMode": self.sign_on_mode,
             "features": ["PUSH_NEW_USERS", "PUSH_USER_DEACTIVATION"] if self.provisioning else [],
             "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}},
-            "universalLogout": {
-                "status": "ENABLED" if self.universal_logout else "UNSUPPORTED",
-                "supportType": "FULL" if self.universal_logout else None,
-                "identityStack": "NOT_SHARED",
-                "protocol": "GLOBAL_TOKEN_REVOCATION" if self.universal_logout else None,
-            },
+            "universalLogout": (
+                {
+                    "status": "ENABLED",
+                    "supportType": "FULL",
+                    "identityStack": "NOT_SHARED",
+                    "protocol": "GLOBAL_TOKEN_REVOCATION",
+                }
+                if self.universal_logout
+                else {"status": "UNSUPPORTED"}
+            ),
             "_links": {
                 "users": {"href": f"{base_url}/api/v1/apps/{self.id}/users"},
                 "groups": {"href": f"{base_url}/api/v1/apps/{self.id}/groups"},
@@ -453,8 +457,20 @@ class SandboxState:
                 continue
             if app.deactivate_users:
                 app.accounts[user.id] = "DEPROVISIONED"
+            else:
+                app.accounts.setdefault(user.id, "ACTIVE")  # the app's own account stays, only sign-in is blocked
             if user.id in app.user_ids:
                 app.user_ids.remove(user.id)
+
+    def on_left_group(self, user: OktaUser, group_id: str) -> None:
+        """An app the group assigned is unassigned once no other assignment remains; where its provisioning
+        deactivates users ("Deprovisioning occurs when the app is unassigned"), the app account goes too."""
+        for app in self.apps.values():
+            if group_id in app.group_ids and app.status == "ACTIVE" and not self.app_assignment(app, user):
+                if app.deactivate_users:
+                    app.accounts[user.id] = "DEPROVISIONED"
+                else:
+                    app.accounts.setdefault(user.id, "ACTIVE")
 
     def rules_targeting(self, group_id: str) -> list[GroupRule]:
         return [r for r in self.group_rules.values() if group_id in r.group_ids]

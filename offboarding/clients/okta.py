@@ -476,14 +476,12 @@ class OktaClient:
         assignments to inactive apps are left as they are.
         """
         uid = okta_id(user_id)
-        apps = self._all_pages("/api/v1/apps", {"filter": f"user.id eq {_quote(user_id)}", "expand": f"user/{uid}"})
+        apps = self._all_pages("/api/v1/apps", {"filter": f"user.id eq {_quote(user_id)}"})
         names = {g.id: g.name for g in user_groups}
         found = []
         for app in apps:
             _require_id(app, "app")
-            app_user = (
-                ((app.get("_embedded") or {}).get("user") or {}) if isinstance(app.get("_embedded"), dict) else {}
-            )
+            app_user = _json_object(self.transport.request("GET", f"/api/v1/apps/{okta_id(app['id'])}/users/{uid}"))
             via, group_id = "direct", ""
             if app_user.get("scope") == "GROUP":
                 group_id = self._assigning_group(app["id"], names)
