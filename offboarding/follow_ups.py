@@ -32,14 +32,14 @@ DONE_CATEGORY = "done"
 SUMMARY_LENGTH = 250
 
 
-def open_for(case: Case) -> list[FollowUp]:
-    """One open follow-up per item of the case's plan that Okta will not undo, once each; audited.
-
-    In the caller's transaction (the revocation's finish), so the case never shows its outcome without them.
+def open_for(case: Case, items: list[dict] | None = None) -> list[FollowUp]:
+    """One open follow-up per item (by default, each thing of the case's plan that Okta will not undo), once
+    each; audited. In the caller's transaction (the revocation's finish, a restore's), so the case never shows
+    its outcome without them.
     """
     existing = {(f.kind, f.target_id) for f in case.follow_ups.all()}
     created = []
-    for item in identity.follow_ups(case.plan):
+    for item in identity.follow_ups(case.plan) if items is None else items:
         if (item["kind"], item["target_id"]) in existing:
             continue
         follow_up = FollowUp.objects.create(
@@ -56,6 +56,18 @@ def open_for(case: Case) -> list[FollowUp]:
         [AuditEvent.entry("follow_up.opened", actor=ACTOR, case=case, obj=f, after=f.as_dict()) for f in created]
     )
     return created
+
+
+def close_after_restore(case: Case) -> list[FollowUp]:
+    """Access was given back: what the revocation left for people to undo must not be done now. Each open
+    follow-up is closed, audited, in the caller's transaction; the caller then tells their sub-tasks."""
+    closed = list(case.follow_ups.select_for_update().filter(status=FollowUp.Status.OPEN))
+    for follow_up in closed:
+        follow_up.close(ACTOR, RESTORED, "follow_up.closed_by_restore")
+    return closed
+
+
+RESTORED = "Access was restored: this is no longer to be done."
 
 
 def owner_of(item: dict) -> str:

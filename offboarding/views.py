@@ -155,7 +155,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "live": live,
         "protected_now": protection_now(case, live),
         "steps": case.steps.all(),
-        "follow_ups": case.follow_ups.all(),
+        "tracked_follow_ups": case.follow_ups.all(),
         "events": case.events.all(),
         "approvals": approvals,
         "approved_by_me": any(a.user_id == request.user.pk for a in approvals),

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from offboarding import decisions, revocation, sync
+from offboarding import decisions, restore, revocation, sync
+from offboarding import follow_ups as follow_up_work
 from offboarding.evidence import evidence_of
 from offboarding.models import AuditEvent, Case, FollowUp
 from tests.factories import make_past_case
@@ -391,3 +392,36 @@ class TestTheTicket:
         call_command("sync_follow_ups")
         (ticket,) = [i for i in org.jira_issues() if i["key"] == case.jira_key]
         assert "Every follow-up is closed (3): the case is completed." in str(ticket["comments"])
+
+
+class TestRestore:
+    @pytest.fixture
+    def restore_approved(self, make_user):
+        def approve(case: Case) -> None:
+            decisions.request_restore(case.pk, make_user("ann", "approvers"), "Rescinded: HR made a mistake")
+            decisions.approve_restore(case.pk, make_user("ben", "approvers"))
+
+        return approve
+
+    def test_a_restore_closes_the_open_follow_ups_and_tells_their_sub_tasks(self, org, revoked_case, restore_approved):
+        case = revoked_case()
+        restore_approved(case)
+        assert restore.restore_case(case.pk) == "restored"
+        assert Case.objects.get(pk=case.pk).state == Case.State.COMPLETED
+        follow_ups = list(case.follow_ups.all())
+        assert {(f.status, f.close_note) for f in follow_ups} == {("closed", follow_up_work.RESTORED)}
+        assert AuditEvent.objects.filter(case=case, action="follow_up.closed_by_restore").count() == 3
+        comments = {i["key"]: str(i["comments"]) for i in org.jira_issues()}
+        assert all(follow_up_work.RESTORED in comments[f.jira_key] for f in follow_ups)
+
+    def test_a_rule_exclusion_okta_will_not_clear_becomes_a_follow_up(self, org, revoked_case, restore_approved):
+        case = revoked_case()
+        restore_approved(case)
+        org.fault("okta", "error", endpoint="PUT /api/v1/groups/rules/*", status=503)
+        assert restore.restore_case(case.pk) == "restore incomplete"
+        (rule_group,) = case.follow_ups.filter(kind=FollowUp.Kind.RULE_GROUP)
+        assert rule_group.is_open and rule_group.target_name == "Engineering All"
+        assert "Engineers" in rule_group.what
+        org.clear_faults()
+        call_command("sync_follow_ups")
+        assert FollowUp.objects.get(pk=rule_group.pk).jira_key  # filed under the ticket by the schedule
