@@ -94,7 +94,7 @@ def file_sub_tasks(case: Case, jira: JiraClient | None = None) -> None:
             None,
             Step.Kind.FILE_TICKET,
             lambda f=follow_up: find_or_create(case, f, jira),
-            target=f"follow-up-{follow_up.pk}",
+            target=filing_target(follow_up),
             target_name=f"Follow-up sub-task: {follow_up.target_name}"[:300],
         )
         if step.status == Step.Status.DONE:
@@ -107,6 +107,15 @@ def file_sub_tasks(case: Case, jira: JiraClient | None = None) -> None:
                 f"{follow_up.what}\n\nJira answered: {error}\nIt is tried again every "
                 f"{settings.FOLLOW_UP_SYNC_MINUTES} minutes.\n\n{case.site_url}",
             )
+
+
+def filing_step(follow_up: FollowUp):
+    """The step that files the follow-up's sub-task (one per follow-up, of the ticket's kind)."""
+    return Step.objects.filter(case=follow_up.case_id, kind=Step.Kind.FILE_TICKET, target=filing_target(follow_up))
+
+
+def filing_target(follow_up: FollowUp) -> str:
+    return f"follow-up-{follow_up.pk}"
 
 
 def find_or_create(case: Case, follow_up: FollowUp, jira: JiraClient) -> dict:
@@ -163,16 +172,32 @@ def sync(jira: JiraClient | None = None) -> dict[str, int]:
     filed = list(FollowUp.objects.filter(status=FollowUp.Status.OPEN).exclude(jira_key="").select_related("case"))
     closed = 0
     try:
-        statuses = jira.statuses([f.jira_key for f in filed])
+        statuses = jira.statuses([f.jira_key for f in filed]) if filed else {}
     except VendorError as e:
         AuditEvent.record("jira.follow_up_statuses_failed", actor=ACTOR, after={"error": str(e), "asked": len(filed)})
-        statuses = {}
+        filed = []  # nothing is known: everything stays as it is until the next run
     for follow_up in filed:
         status = statuses.get(follow_up.jira_key)
-        if status and (status.get("statusCategory") or {}).get("key") == DONE_CATEGORY:
+        if status is None:
+            refile(follow_up)
+        elif (status.get("statusCategory") or {}).get("key") == DONE_CATEGORY:
             closed += close_from_jira(follow_up.pk, status.get("name", ""))
     completed = sum(complete_if_done(case) for case in Case.objects.filter(state=Case.State.REVOKED_IN_OKTA))
     return {"asked": len(filed), "closed": closed, "completed": completed}
+
+
+def refile(follow_up: FollowUp) -> None:
+    """Its sub-task is gone from Jira (deleted) without being done: filed again at the next run; audited."""
+    with transaction.atomic():
+        FollowUp.objects.filter(pk=follow_up.pk, status=FollowUp.Status.OPEN).update(jira_key="")
+        filing_step(follow_up).update(status=Step.Status.PENDING)
+    AuditEvent.record(
+        "follow_up.sub_task_missing",
+        actor=ACTOR,
+        case=follow_up.case,
+        obj=follow_up,
+        after={"key": follow_up.jira_key, "then": "filed again"},
+    )
 
 
 def close_from_jira(follow_up_id: int, status_name: str) -> bool:

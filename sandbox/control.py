@@ -195,6 +195,10 @@ class Sandbox:
     def jira_issues(self) -> list[dict]:
         return self.call("GET", "jira/issues")
 
+    def delete_jira_issue(self, key: str) -> list[str]:
+        """Delete an issue in Jira, as a person would (its sub-tasks too); returns the keys deleted."""
+        return self.call("DELETE", f"jira/issues/{key}")["deleted"]
+
     def set_jira_status(self, key: str, status: str) -> dict:
         """Move an issue along Jira's workflow as a person would: "To Do", "In Progress", "Done", "Won't Do"."""
         return self.call("POST", f"jira/issues/{key}/status", json={"status": status})

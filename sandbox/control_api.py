@@ -47,6 +47,7 @@ routes = Map(
         Rule("/_sandbox/okta/users/<user_id>/directory_account", methods=["POST"], endpoint="directory_account"),
         Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
         Rule("/_sandbox/jira/issues/<key>/status", methods=["POST"], endpoint="jira_set_status"),
+        Rule("/_sandbox/jira/issues/<key>", methods=["DELETE"], endpoint="jira_delete_issue"),
         Rule("/_sandbox/requests", methods=["GET"], endpoint="list_requests"),
         Rule("/_sandbox/requests", methods=["DELETE"], endpoint="clear_requests"),
         Rule("/_sandbox/faults", methods=["GET"], endpoint="list_faults"),
@@ -422,6 +423,16 @@ def _jira_set_status(state, body, request, key):
         raise KeyError(key)
     issue.fields["status"] = status
     return {"key": issue.key, "status": status}
+
+
+def _jira_delete_issue(state, body, request, key):
+    """Someone deletes an issue in Jira (its sub-tasks go with it, as Jira deletes them)."""
+    issue = next((i for i in state.jira_issues if key in (i.key, i.id)), None)
+    if issue is None:
+        raise KeyError(key)
+    gone = {issue.key} | {i.key for i in state.jira_issues if i.fields.get("parent") == issue.key}
+    state.jira_issues[:] = [i for i in state.jira_issues if i.key not in gone]
+    return {"deleted": sorted(gone)}
 
 
 def _list_requests(state, body, request):

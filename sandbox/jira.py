@@ -249,7 +249,8 @@ class JiraService(Service):
         if errors:
             raise JiraError(400, errors=errors)
         with self.state.lock:
-            number = len(self.state.jira_issues) + 1
+            self.state.jira_issues_created += 1
+            number = self.state.jira_issues_created
             issue = JiraIssue(
                 id=str(10000 + number),
                 key=f"{PROJECT['key']}-{number}",
@@ -476,6 +477,11 @@ class JiraService(Service):
         clauses, (order_field, descending) = parse_jql(jql)
         start = self.decode_page_token(token, jql) if token else 0
         with self.state.lock:
+            # As Jira does: a key no issue has (deleted, or never there) fails the whole query.
+            known = {i.key for i in self.state.jira_issues}
+            missing = sorted({key for field, values in clauses if field == "key" for key in values} - known)
+            if missing:
+                raise JiraError(400, [f"An issue with key '{key}' does not exist for field 'key'." for key in missing])
             issues = [issue for issue in self.state.jira_issues if self.matches(issue, clauses)]
             issues.sort(key=lambda i: int(i.id), reverse=descending)
             page = issues[start : start + max_results]

@@ -331,6 +331,7 @@ class SandboxState:
             # Rows the report leaves out while they stay in Workday (a row "vanished": deleted, or lost).
             self.dropped_rows: set[str] = set()
             self.jira_issues: list[JiraIssue] = []
+            self.jira_issues_created = 0  # Jira never gives a deleted issue's key to another
             # Workday's outbound notifications once answered: employee id, event and the HTTP status (0: no answer).
             self.notifications_sent: list[dict] = []
             self.apps: dict[str, OktaApp] = {}

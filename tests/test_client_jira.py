@@ -174,4 +174,5 @@ class TestSubTasksAndStatuses:
         assert set(statuses) == set(keys)
         assert statuses[keys[0]]["statusCategory"]["key"] == "done"
         assert statuses[keys[1]]["name"] == "To Do"
-        assert len(jira_calls(sandbox, "GET", "/search/jql")) == 2  # 50 and 6 keys
+        # 50 keys; then 6, which Jira refuses for naming SEC-999 (no such issue); then those 5 alone.
+        assert [r["status"] for r in jira_calls(sandbox, "GET", "/search/jql")] == [200, 400, 200]

@@ -425,3 +425,19 @@ class TestRestore:
         org.clear_faults()
         call_command("sync_follow_ups")
         assert FollowUp.objects.get(pk=rule_group.pk).jira_key  # filed under the ticket by the schedule
+
+
+class TestASubTaskDeletedInJira:
+    def test_it_is_filed_again_and_the_others_are_still_read(self, org, revoked_case):
+        case = revoked_case()
+        first, second, _ = case.follow_ups.all()
+        org.delete_jira_issue(first.jira_key)
+        org.set_jira_status(second.jira_key, "Done")
+        call_command("sync_follow_ups")  # reads the rest, and takes the deleted one's key off it
+        assert FollowUp.objects.get(pk=second.pk).status == FollowUp.Status.CLOSED
+        assert AuditEvent.objects.filter(case=case, action="follow_up.sub_task_missing").count() == 1
+        call_command("sync_follow_ups")  # files it again
+        again = FollowUp.objects.get(pk=first.pk)
+        assert again.is_open and again.jira_key not in ("", first.jira_key)
+        (task,) = [i for i in org.jira_issues() if i["key"] == again.jira_key]
+        assert task["fields"]["parent"] == case.jira_key

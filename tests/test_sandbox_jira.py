@@ -327,3 +327,14 @@ class TestWorkflow:
             f"{sandbox.url}/_sandbox/jira/issues/SEC-404/status", json={"status": "Done"}, timeout=10
         )
         assert missing.status_code == 404
+
+    def test_a_search_naming_a_key_jira_lacks_fails_naming_it(self, sandbox):
+        key = create(sandbox).json()["key"]
+        sandbox.delete_jira_issue(key)
+        response = jira(sandbox, "GET", "/rest/api/3/search/jql", params={"jql": f"key in ({key}, SEC-77)"})
+        assert response.status_code == 400
+        assert response.json()["errorMessages"] == [
+            f"An issue with key '{key}' does not exist for field 'key'.",
+            "An issue with key 'SEC-77' does not exist for field 'key'.",
+        ]
+        assert create(sandbox).json()["key"] == "SEC-2"  # a deleted issue's key is never given again

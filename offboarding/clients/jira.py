@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from .errors import MalformedResponse
+from .errors import InvalidRequest, MalformedResponse
 from .transport import BasicAuth, ErrorBody, RetryPolicy, Secret, Transport, json_body, seconds_header, short_text
 
 
@@ -24,6 +25,7 @@ class JiraIssue:
 
 # Issues whose status one search reads (Jira's JQL takes far longer lists; a page holds at most 100).
 STATUS_BATCH = 50
+NO_SUCH_KEY = re.compile(r"An issue with key '([^']+)' does not exist for field 'key'")
 
 
 def _describe_jira_error(response: requests.Response) -> ErrorBody:
@@ -137,23 +139,38 @@ class JiraClient:
         return self._issue({**body, "fields": fields})
 
     def statuses(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """The status (name, statusCategory) of each issue named, by key; an issue Jira no longer has is absent."""
+        """The status (name, statusCategory) of each issue named, by key; an issue Jira no longer has is absent.
+
+        Jira fails a whole `key in (...)` query over one key it lacks (a deleted issue), naming it: the batch
+        is asked again without the keys it named.
+        """
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), STATUS_BATCH):
             batch = keys[start : start + STATUS_BATCH]
-            jql = f"key in ({', '.join(_quote(key) for key in batch)}) ORDER BY key ASC"
-            params: dict[str, str] = {"jql": jql, "fields": "status", "maxResults": str(STATUS_BATCH)}
-            while True:
-                body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
-                for issue in (self._issue(i) for i in body.get("issues") or []):
-                    status = issue.fields.get("status")
-                    if not isinstance(status, dict):
-                        raise MalformedResponse("jira", f"expected a status object on {issue.key}")
-                    found[issue.key] = status
-                if body.get("isLast", True) or not body.get("nextPageToken"):
-                    break
-                params["nextPageToken"] = body["nextPageToken"]
+            try:
+                found |= self._statuses_of(batch)
+            except InvalidRequest as e:
+                gone = {m.group(1) for m in map(NO_SUCH_KEY.search, [e.summary, *e.causes]) if m}
+                if not gone & set(batch):
+                    raise
+                if rest := [key for key in batch if key not in gone]:
+                    found |= self._statuses_of(rest)
         return found
+
+    def _statuses_of(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        jql = f"key in ({', '.join(_quote(key) for key in keys)}) ORDER BY key ASC"
+        params: dict[str, str] = {"jql": jql, "fields": "status", "maxResults": str(STATUS_BATCH)}
+        while True:
+            body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
+            for issue in (self._issue(i) for i in body.get("issues") or []):
+                status = issue.fields.get("status")
+                if not isinstance(status, dict):
+                    raise MalformedResponse("jira", f"expected a status object on {issue.key}")
+                found[issue.key] = status
+            if body.get("isLast", True) or not body.get("nextPageToken"):
+                return found
+            params["nextPageToken"] = body["nextPageToken"]
 
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> str:
         """Add a comment; returns its id. Like create, not retried after an ambiguous failure."""
