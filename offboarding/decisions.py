@@ -549,15 +549,15 @@ def start_emergency(okta_user_id: str, user, reason: str) -> Case:
     return case
 
 
-def close_follow_up(case_id: int, follow_up_id: int, user, note: str) -> FollowUp:
+def close_follow_up(follow_up_id: int, user, note: str) -> FollowUp:
     """An approver says a follow-up is done (or needs no doing), with a note; the sub-task hears it too, and the
     case is completed once none of its follow-ups is open."""
     _require_approver(user, "close a follow-up")
     _require_reason(note, "to close a follow-up (what was done)")
     with transaction.atomic():
         follow_up = FollowUp.objects.select_for_update().select_related("case").filter(pk=follow_up_id).first()
-        if follow_up is None or follow_up.case_id != case_id:
-            raise DecisionError("This case has no such follow-up.")
+        if follow_up is None:
+            raise DecisionError("There is no such follow-up.")
         if not follow_up.is_open:
             raise DecisionError(f"This follow-up was closed already, by {follow_up.closed_by_name}.")
         follow_up.close(user, note.strip())

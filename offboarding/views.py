@@ -33,6 +33,7 @@ from offboarding.models import (
     AlertDelivery,
     AutoApproveRule,
     Case,
+    FollowUp,
     ProtectedAccount,
     ReportRowError,
     SafetySettings,
@@ -321,16 +322,16 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @role_required(APPROVERS)
 @require_POST
-def case_close_follow_up(request: HttpRequest, case_id: int, follow_up_id: int) -> HttpResponse:
-    """An approver closes one of the case's follow-ups, saying what was done."""
-    case = get_object_or_404(Case, pk=case_id)
+def close_follow_up(request: HttpRequest, follow_up_id: int) -> HttpResponse:
+    """An approver closes one of a case's follow-ups, saying what was done; back to its case."""
+    follow_up = get_object_or_404(FollowUp, pk=follow_up_id)
     try:
-        follow_up = decisions.close_follow_up(case.pk, follow_up_id, request.user, request.POST.get("note", ""))
+        decisions.close_follow_up(follow_up.pk, request.user, request.POST.get("note", ""))
     except decisions.DecisionError as e:
         messages.error(request, str(e))
     else:
         messages.success(request, f"Follow-up closed: {follow_up.what}")
-    return redirect(case)
+    return redirect("case", follow_up.case_id)
 
 
 # --- Identity: choose the Okta user, or record that there is none --------------------------

@@ -109,7 +109,7 @@ class TestWatched:
         case = directory_case()
         (follow_up,) = case.follow_ups.all()
         client.force_login(approver)
-        url = reverse("case_close_follow_up", args=[case.pk, follow_up.pk])
+        url = reverse("close_follow_up", args=[follow_up.pk])
         client.post(url, {"note": "Disabled in AD by the directory team"})
         assert FollowUp.objects.get(pk=follow_up.pk).status == FollowUp.Status.CLOSED
         assert Case.objects.get(pk=case.pk).state == Case.State.COMPLETED
