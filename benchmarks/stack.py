@@ -44,6 +44,7 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 # accepts that outside DEBUG only with every vendor on loopback and every credential the sandbox's own.
 PRODUCTION = {
     "DEBUG": "false",
+    "OFFBOARDING_INSTALL_ID": "benchmark",
     "SANDBOX_ENABLED": "true",
     "SECRET_KEY": "benchmark-only-" + "x" * 50,
     "WORKDAY_PASSWORD": "sandbox-workday-password",

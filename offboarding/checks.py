@@ -74,3 +74,18 @@ def vendors_are_real(app_configs=None, **kwargs) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def install_id_is_its_own(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Development's default install id would be shared by every installation that kept it."""
+    if getattr(settings, "OFFBOARDING_INSTALL_ID", "") == "dev":
+        return [
+            Error(
+                "OFFBOARDING_INSTALL_ID is 'dev', development's default: another installation keeping it would "
+                "share its Jira labels.",
+                hint="Give each installation its own, e.g. prod or staging.",
+                id="offboarding.E005",
+            )
+        ]
+    return []

@@ -560,7 +560,13 @@ class Case(models.Model):
 
     @property
     def label(self) -> str:
-        """The Jira label that finds this case's ticket, even after a crash."""
+        """The Jira label that finds this case's ticket, even after a crash; this installation's own, for
+        another (staging, a restored copy) filing into the same Jira project has its own case of this number."""
+        return f"offboarding-{settings.OFFBOARDING_INSTALL_ID}-case-{self.pk}"
+
+    @property
+    def legacy_label(self) -> str:
+        """The label tickets were filed under before labels named the installation (every installation's)."""
         return f"offboarding-case-{self.pk}"
 
     @property

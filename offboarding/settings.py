@@ -48,6 +48,20 @@ def required(name: str, value: str | None) -> str:
     return value
 
 
+def envjsonobject(name: str) -> dict:
+    """A JSON object (empty when unset): anything else refuses to start, naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as e:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object of field id -> value, not {type(value).__name__}")
+    return value
+
+
 def is_loopback(url: str) -> bool:
     """The URL's host is this machine (where the sandbox listens)."""
     host = urlsplit(url).hostname or ""
@@ -109,6 +123,13 @@ try:
     JIRA_EMAIL = env.str("JIRA_EMAIL", "offboarding@example.com")
     JIRA_PROJECT_KEY = env.str("JIRA_PROJECT_KEY", "SEC")
     JIRA_ISSUE_TYPE = env.str("JIRA_ISSUE_TYPE", "Task")
+    # The issue type of the follow-ups filed under a case's ticket (a sub-task type of the project).
+    JIRA_SUBTASK_ISSUE_TYPE = env.str("JIRA_SUBTASK_ISSUE_TYPE", "Sub-task")
+    # This installation's name in what it leaves in shared systems (the label of each case's Jira ticket):
+    # staging, production and a restored copy that share a Jira project must each have their own, so no case
+    # ever adopts a ticket another installation filed for its own case of the same number. There is no
+    # default outside DEBUG: nothing this process can see (a host name, a database) is sure to differ.
+    OFFBOARDING_INSTALL_ID = env.str("OFFBOARDING_INSTALL_ID", "dev" if DEBUG else "")
     ALERT_EMAILS = env.list("ALERT_EMAILS", [])
     EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
     EMAIL_PORT = env.int("EMAIL_PORT", 25)
@@ -229,8 +250,6 @@ def follow_up_owners(name: str) -> dict[str, str]:
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
 
 try:
-    # Follow-ups (what Okta's deactivation does not undo) are sub-tasks of the case's ticket, of this type.
-    JIRA_SUBTASK_TYPE = env.str("JIRA_SUBTASK_TYPE", "Sub-task")
     FOLLOW_UP_OWNERS = follow_up_owners("FOLLOW_UP_OWNERS")
     # How often each open follow-up's status is read back from Jira (and unfiled sub-tasks filed again).
     FOLLOW_UP_SYNC_MINUTES = env.int("FOLLOW_UP_SYNC_MINUTES", 15, validate=Range(min=1, max=24 * 60))
@@ -275,6 +294,22 @@ if SANDBOX_ENABLED and not DEBUG:
             "SANDBOX_ENABLED=true outside DEBUG runs only against the sandbox on this machine with its public "
             f"credentials; these are not the sandbox's: {', '.join(real)}"
         )
+
+required("OFFBOARDING_INSTALL_ID", OFFBOARDING_INSTALL_ID)
+if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,29}", OFFBOARDING_INSTALL_ID):
+    raise ImproperlyConfigured(
+        "OFFBOARDING_INSTALL_ID must be 1-30 lower-case letters, digits or hyphens (it goes into Jira labels), "
+        f"not {OFFBOARDING_INSTALL_ID!r}"
+    )
+# Fields merged into every ticket the product files, for a project whose screens require custom fields:
+# e.g. {"customfield_10010": {"value": "Security"}}. `manage.py check_vendors` names a required one missing.
+JIRA_EXTRA_FIELDS = envjsonobject("JIRA_EXTRA_FIELDS")
+JIRA_FIELDS_OF_THE_PRODUCT = ("project", "issuetype", "summary", "description", "labels", "parent")
+if overridden := sorted(set(JIRA_EXTRA_FIELDS) & set(JIRA_FIELDS_OF_THE_PRODUCT)):
+    raise ImproperlyConfigured(
+        f"JIRA_EXTRA_FIELDS may not set {', '.join(overridden)}: the product sets them (see JIRA_PROJECT_KEY, "
+        "JIRA_ISSUE_TYPE)"
+    )
 
 if AUTH_MODE not in ("local", "adfs"):
     raise ImproperlyConfigured(f"AUTH_MODE must be 'local' or 'adfs', not {AUTH_MODE!r}")

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_q.brokers import get_broker
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
-from offboarding import decisions, forms, health
+from offboarding import decisions, forms, health, vendor_check
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
@@ -31,6 +31,7 @@ from offboarding.history import departments
 from offboarding.identity import Holdings, find_candidates, follow_ups, plan_access
 from offboarding.models import (
     AlertDelivery,
+    AuditEvent,
     AutoApproveRule,
     Case,
     FollowUp,
@@ -57,12 +58,16 @@ PAGE_OKTA_TIMEOUT = 5.0
 LIVE_STATES = (Case.State.APPROVED, Case.State.SCHEDULED, Case.State.RUNNING)
 
 
-def okta_for_pages() -> OktaClient:
+def page_policy() -> RetryPolicy:
+    """A vendor call of a page: once, waiting a few seconds at most."""
     policy = RetryPolicy.from_settings()
-    policy = dataclasses.replace(
+    return dataclasses.replace(
         policy, max_attempts=1, read_timeout=min(policy.read_timeout, PAGE_OKTA_TIMEOUT), max_rate_limit_wait=0
     )
-    return OktaClient.from_settings(policy=policy)
+
+
+def okta_for_pages() -> OktaClient:
+    return OktaClient.from_settings(policy=page_policy())
 
 
 # --- The queue (approvers' home) -------------------------------------------------
@@ -594,6 +599,28 @@ def breaker_reset(request: HttpRequest) -> HttpResponse:
 
 
 # --- Health ----------------------------------------------------------------------------
+
+
+@role_required(APPROVERS)
+@require_safe
+def vendors_check(request: HttpRequest) -> HttpResponse:
+    """The latest check of what the vendors take (its audit event), and a button to run one."""
+    latest = AuditEvent.objects.filter(action="vendors.checked").order_by("-seq").first()
+    return render(request, "offboarding/vendors_check.html", {"latest": latest})
+
+
+@role_required(APPROVERS)
+@require_POST
+def vendors_check_run(request: HttpRequest) -> HttpResponse:
+    """Read each vendor (never write to one) and keep the result, as `manage.py check_vendors` does."""
+    missing = [f for f in vendor_check.check_vendors(request.user, policy=page_policy()) if not f.ok]
+    if missing:
+        messages.error(
+            request, f"{len(missing)} missing: the product would fail on {pluralize(len(missing), 'it,them')}."
+        )
+    else:
+        messages.success(request, "Every vendor takes what the product will ask of it.")
+    return redirect("vendors_check")
 
 
 def _database_answers() -> bool:

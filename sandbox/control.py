@@ -46,8 +46,7 @@ class Sandbox:
     def reset(self, clear_requests: bool = False, **options: Any) -> dict:
         """Rebuild the world, with every fault switched off. Options: seed, workers, groups_per_person,
         pending_terminations, demo, okta_page_size, rate_limits ({family: limit}), rate_limit_window (s),
-        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret, jira_subtasks
-        (False: the Jira project has no sub-task type). Unset ones
+        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret. Unset ones
         take this handle's defaults. `clear_requests` also empties the request log, in the same call."""
         merged = {**self.reset_defaults, **options}
         if clear_requests:
@@ -202,6 +201,28 @@ class Sandbox:
     def set_jira_status(self, key: str, status: str) -> dict:
         """Move an issue along Jira's workflow as a person would: "To Do", "In Progress", "Done", "Won't Do"."""
         return self.call("POST", f"jira/issues/{key}/status", json={"status": status})
+
+    def jira_add_field(
+        self,
+        field_id: str,
+        name: str,
+        type: str = "string",
+        allowed_values: list[str] | None = None,
+        required_for: dict[str, list[str]] | None = None,
+    ) -> dict:
+        """Put a custom field on the project's create screens, required for these issue types of these projects
+        (e.g. {"SEC": ["Task"]}); `type` "option" (a select list of `allowed_values`) or "string"."""
+        body = {"id": field_id, "name": name, "type": type, "required_for": required_for or {}}
+        if allowed_values is not None:
+            body["allowed_values"] = allowed_values
+        return self.call("POST", "jira/fields", json=body)
+
+    def jira_fields(self) -> list[dict]:
+        return self.call("GET", "jira/fields")
+
+    def jira_remove_issue_type(self, name: str) -> dict:
+        """Take an issue type (e.g. "Sub-task") out of the project."""
+        return self.call("DELETE", f"jira/issuetypes/{name}")
 
     def requests(self, service: str | None = None) -> list[dict]:
         return self.call("GET", "requests", params={"service": service} if service else None)

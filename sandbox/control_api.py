@@ -6,6 +6,7 @@ Not a vendor API: it is neither rate limited nor written to the request log.
 from __future__ import annotations
 
 import json
+import re
 
 from werkzeug import Request, Response
 from werkzeug.exceptions import HTTPException
@@ -13,6 +14,7 @@ from werkzeug.routing import Map, Rule
 
 from sandbox import jira, workday
 from sandbox.faults import Fault
+from sandbox.jira import CUSTOM_FIELD_TYPES, ISSUE_TYPES
 from sandbox.service import json_response
 from sandbox.state import OptionError, Options, SandboxState
 
@@ -48,6 +50,9 @@ routes = Map(
         Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
         Rule("/_sandbox/jira/issues/<key>/status", methods=["POST"], endpoint="jira_set_status"),
         Rule("/_sandbox/jira/issues/<key>", methods=["DELETE"], endpoint="jira_delete_issue"),
+        Rule("/_sandbox/jira/fields", methods=["GET"], endpoint="jira_fields"),
+        Rule("/_sandbox/jira/fields", methods=["POST"], endpoint="add_jira_field"),
+        Rule("/_sandbox/jira/issuetypes/<name>", methods=["DELETE"], endpoint="remove_jira_issue_type"),
         Rule("/_sandbox/requests", methods=["GET"], endpoint="list_requests"),
         Rule("/_sandbox/requests", methods=["DELETE"], endpoint="clear_requests"),
         Rule("/_sandbox/faults", methods=["GET"], endpoint="list_faults"),
@@ -398,6 +403,49 @@ def _directory_account(state, body, request, user_id):
         raise OptionError(f"{user_id} is mastered by {user.provider.get('type')}, not by a directory")
     user.directory_account_enabled = enabled
     return {"user_id": user_id, "directory_account_enabled": enabled}
+
+
+def _jira_fields(state, body, request):
+    return list(state.jira_custom_fields.values())
+
+
+def _add_jira_field(state, body, request):
+    """A custom field on the project's create screens: {"id": "customfield_10010", "name": "Team",
+    "type": "option" | "string", "allowed_values": [...] (option), "required_for": {"SEC": ["Task"]}}."""
+    field_id, name, kind = body.get("id"), body.get("name"), body.get("type", "string")
+    if not isinstance(field_id, str) or not re.fullmatch(r"customfield_\d{5}", field_id):
+        raise OptionError("id is a custom field id: customfield_ and five digits")
+    if not isinstance(name, str) or not name.strip():
+        raise OptionError("name is the field's name")
+    if kind not in CUSTOM_FIELD_TYPES:
+        raise OptionError(f"type is one of {sorted(CUSTOM_FIELD_TYPES)}")
+    allowed = body.get("allowed_values", [])
+    if kind == "option" and (not allowed or not all(isinstance(v, str) and v for v in allowed)):
+        raise OptionError("an option field needs allowed_values, a list of names")
+    required_for = body.get("required_for", {})
+    if not isinstance(required_for, dict) or not all(
+        isinstance(types, list) and set(types) <= set(ISSUE_TYPES.values()) for types in required_for.values()
+    ):
+        raise OptionError(f"required_for maps a project key to issue type names among {sorted(ISSUE_TYPES.values())}")
+    number = int(field_id.removeprefix("customfield_"))
+    field = {
+        "id": field_id,
+        "name": name,
+        "type": kind,
+        "allowed_values": list(allowed) if kind == "option" else [],
+        "option_ids": [str(number * 10 + i) for i in range(len(allowed))] if kind == "option" else [],
+        "required_for": {key: list(types) for key, types in required_for.items()},
+    }
+    state.jira_custom_fields[field_id] = field
+    return field
+
+
+def _remove_jira_issue_type(state, body, request, name):
+    """Take an issue type out of the project (a create of it is then refused, create metadata lacks it)."""
+    if name not in ISSUE_TYPES.values():
+        raise KeyError(name)
+    state.jira_removed_issue_types.add(name)
+    return {"removed": name}
 
 
 def _jira_issues(state, body, request):

@@ -1,4 +1,10 @@
-"""Simulated Jira Cloud REST (v3, plus v2 issue creation): issues, comments, attachments, JQL search."""
+"""Simulated Jira Cloud REST (v3, and the v2 twins the `jira` Python library calls): issues, comments,
+attachments, JQL search, create metadata, fields, the project, the server and the signed-in user.
+
+Strict where Jira is strict: a text over Jira Cloud's limits (32,767 characters for a description or a
+comment, 255 for a single-line text field) is refused, as is a create that lacks a field the project
+requires (custom fields and their requirements are set per project and issue type through the control API).
+"""
 
 from __future__ import annotations
 
@@ -23,19 +29,6 @@ ACCOUNT_ID = "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11"
 HIERARCHY_REFUSED = "Given parent work item does not belong to appropriate hierarchy."
 PROJECT = {"id": "10000", "key": "SEC", "name": "Security Operations"}
 ISSUE_TYPES = {"10001": "Task", "10002": "Bug", "10003": "Story", "10004": "Sub-task"}
-# A sub-task type lives only under a parent; a project may lack one (the reset option `jira_subtasks`).
-SUBTASK_TYPES = {"Sub-task"}
-SETTABLE_FIELDS = {
-    "project",
-    "issuetype",
-    "summary",
-    "description",
-    "labels",
-    "priority",
-    "duedate",
-    "parent",
-    "assignee",
-}
 # The workflow every issue follows: status name -> (id, status category key, category name).
 STATUSES = {
     "To Do": ("10000", "new", "To Do"),
@@ -48,6 +41,38 @@ ACCOUNTS = {
     "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11": "Offboarding Automation",
     "5b10ac8d82e05b22cc7d4ef5": "Grace Hopper (Salesforce owner)",
     "5b10a2844c20165700ede21g": "Linus Torvalds (directory team)",
+}
+# A sub-task type lives only under a parent; a project may lack one (the control API can take it away).
+SUBTASK_TYPES = {"Sub-task"}
+SETTABLE_FIELDS = {
+    "project",
+    "issuetype",
+    "summary",
+    "description",
+    "labels",
+    "priority",
+    "duedate",
+    "parent",
+    "assignee",
+}
+# Jira Cloud's hard limit on a description, a comment and any multi-line text (JRACLOUD-68949). An ADF
+# document is measured as the JSON it is sent as, the strictest reading: a document within it is within any.
+TEXT_LIMIT = 32_767
+SINGLE_LINE_LIMIT = 255
+# The system fields of the create screen: (id, name, schema, required).
+SYSTEM_FIELDS = [
+    ("summary", "Summary", {"type": "string", "system": "summary"}, True),
+    ("issuetype", "Issue Type", {"type": "issuetype", "system": "issuetype"}, True),
+    ("project", "Project", {"type": "project", "system": "project"}, True),
+    ("description", "Description", {"type": "string", "system": "description"}, False),
+    ("labels", "Labels", {"type": "array", "items": "string", "system": "labels"}, False),
+    ("priority", "Priority", {"type": "priority", "system": "priority"}, False),
+    ("duedate", "Due date", {"type": "date", "system": "duedate"}, False),
+]
+PARENT_FIELD = ("parent", "Parent", {"type": "issuelink", "system": "parent"}, True)
+CUSTOM_FIELD_TYPES = {
+    "string": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+    "option": "com.atlassian.jira.plugin.system.customfieldtypes:select",
 }
 ADF_NOT_A_DOCUMENT = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 MAX_SEARCH_RESULTS = 100
@@ -83,6 +108,30 @@ def is_adf_node(node: object) -> bool:
         return isinstance(node.get("text"), str) and node["text"] != ""
     content = node.get("content", [])
     return isinstance(content, list) and all(is_adf_node(child) for child in content)
+
+
+def too_long(limit: int) -> str:
+    return f"The entered text is too long. It exceeds the allowed limit of {limit:,} characters."
+
+
+def text_length(value: object) -> int:
+    """A text's length as Jira counts it against its limit, in UTF-16 code units as Java counts a string:
+    a string's, or an ADF document's JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def adf_to_text(document: object) -> str:
+    """An ADF document as v2 shows it: its text, a paragraph per block."""
+    if not isinstance(document, dict):
+        return document if isinstance(document, str) or document is None else str(document)
+
+    def text_of(node: dict) -> str:
+        if node.get("type") == "text":
+            return node.get("text", "")
+        return "".join(text_of(child) for child in node.get("content", []) if isinstance(child, dict))
+
+    return "\n\n".join(text_of(block) for block in document.get("content", []) if isinstance(block, dict))
 
 
 def text_to_adf(text: str) -> dict:
@@ -135,10 +184,27 @@ class JiraService(Service):
         [
             Rule("/rest/api/3/issue", methods=["POST"], endpoint="create_issue_v3"),
             Rule("/rest/api/2/issue", methods=["POST"], endpoint="create_issue_v2"),
-            Rule("/rest/api/3/issue/<key>", methods=["GET"], endpoint="get_issue"),
-            Rule("/rest/api/3/issue/<key>/comment", methods=["POST"], endpoint="add_comment"),
+            Rule("/rest/api/3/issue/<key>", methods=["GET"], endpoint="get_issue_v3"),
+            Rule("/rest/api/2/issue/<key>", methods=["GET"], endpoint="get_issue_v2"),
+            Rule("/rest/api/3/issue/<key>/comment", methods=["POST"], endpoint="add_comment_v3"),
+            Rule("/rest/api/2/issue/<key>/comment", methods=["POST"], endpoint="add_comment_v2"),
             Rule("/rest/api/3/issue/<key>/attachments", methods=["POST"], endpoint="add_attachments"),
-            Rule("/rest/api/3/search/jql", methods=["GET", "POST"], endpoint="search"),
+            Rule("/rest/api/3/search/jql", methods=["GET", "POST"], endpoint="search_v3"),
+            Rule("/rest/api/2/search/jql", methods=["GET", "POST"], endpoint="search_v2"),
+            Rule("/rest/api/3/issue/createmeta/<project>/issuetypes", methods=["GET"], endpoint="createmeta_types"),
+            Rule(
+                "/rest/api/3/issue/createmeta/<project>/issuetypes/<type_id>",
+                methods=["GET"],
+                endpoint="createmeta_fields",
+            ),
+            Rule("/rest/api/3/project/<project>", methods=["GET"], endpoint="get_project"),
+            Rule("/rest/api/2/project/<project>", methods=["GET"], endpoint="get_project"),
+            Rule("/rest/api/3/field", methods=["GET"], endpoint="list_fields"),
+            Rule("/rest/api/2/field", methods=["GET"], endpoint="list_fields"),
+            Rule("/rest/api/3/serverInfo", methods=["GET"], endpoint="server_info"),
+            Rule("/rest/api/2/serverInfo", methods=["GET"], endpoint="server_info"),
+            Rule("/rest/api/3/myself", methods=["GET"], endpoint="myself"),
+            Rule("/rest/api/2/myself", methods=["GET"], endpoint="myself"),
         ],
         strict_slashes=False,
     )
@@ -203,7 +269,10 @@ class JiraService(Service):
         if not isinstance(fields, dict):
             raise JiraError(400, ["Issue fields are missing: give 'fields'."])
         errors = {}
-        for name in set(fields) - SETTABLE_FIELDS:
+        with self.state.lock:
+            custom = {field_id: dict(field) for field_id, field in self.state.jira_custom_fields.items()}
+            types = self.issue_types()
+        for name in set(fields) - SETTABLE_FIELDS - set(custom):
             errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
         project = fields.get("project")
         if not isinstance(project, dict) or (
@@ -213,8 +282,8 @@ class JiraService(Service):
         issue_type = fields.get("issuetype")
         type_name = None
         if isinstance(issue_type, dict):
-            type_name = self.project_types().get(issue_type.get("id")) or next(
-                (name for name in self.project_types().values() if name == issue_type.get("name")), None
+            type_name = types.get(issue_type.get("id")) or next(
+                (name for name in types.values() if name == issue_type.get("name")), None
             )
         if type_name is None:
             errors["issuetype"] = "Specify a valid issue type"
@@ -237,6 +306,8 @@ class JiraService(Service):
                 errors["description"] = ADF_NOT_A_DOCUMENT
             elif not adf and not isinstance(description, str):
                 errors["description"] = "Operation value must be a string"
+            elif text_length(description) > TEXT_LIMIT:
+                errors["description"] = too_long(TEXT_LIMIT)
             elif not adf:
                 description = text_to_adf(description)
         labels = fields.get("labels", [])
@@ -246,6 +317,13 @@ class JiraService(Service):
             for label in labels:
                 if " " in label:
                     errors["labels"] = f"The label '{label}' contains spaces which is invalid."
+        values = {}
+        for field_id, field in custom.items():
+            problem = self.custom_field_problem(field, fields.get(field_id), type_name)
+            if problem:
+                errors[field_id] = problem
+            elif field_id in fields:
+                values[field_id] = fields[field_id]
         if errors:
             raise JiraError(400, errors=errors)
         with self.state.lock:
@@ -262,6 +340,7 @@ class JiraService(Service):
                     "parent": parent.key if parent else None,
                     "assignee": (assignee or {}).get("accountId"),
                     "status": "To Do",
+                    **values,
                 },
                 created=self.state.now(),
             )
@@ -269,11 +348,24 @@ class JiraService(Service):
         base = self.base_url(request)
         return json_response({"id": issue.id, "key": issue.key, "self": f"{base}/rest/api/3/issue/{issue.id}"}, 201)
 
-    def project_types(self) -> dict[str, str]:
-        """The project's issue types (id -> name): without sub-tasks when the site is so configured."""
-        if self.state.options.jira_subtasks:
-            return ISSUE_TYPES
-        return {i: name for i, name in ISSUE_TYPES.items() if name not in SUBTASK_TYPES}
+    @staticmethod
+    def custom_field_problem(field: dict, value: object, type_name: str | None) -> str:
+        """What Jira says of a custom field's value in a create (nothing when it is fine)."""
+        if value is None:
+            required = type_name in field["required_for"].get(PROJECT["key"], [])
+            return f"{field['name']} is required." if required else ""
+        if field["type"] == "option":
+            chosen = value.get("value", value.get("id")) if isinstance(value, dict) else None
+            if chosen not in field["allowed_values"] and chosen not in field["option_ids"]:
+                return f"Option value '{chosen}' is not valid"
+            return ""
+        if not isinstance(value, str):
+            return "Operation value must be a string"
+        return too_long(SINGLE_LINE_LIMIT) if len(value) > SINGLE_LINE_LIMIT else ""
+
+    def issue_types(self) -> dict[str, str]:
+        """The project's issue types, id -> name (the control API can take one away)."""
+        return {i: name for i, name in ISSUE_TYPES.items() if name not in self.state.jira_removed_issue_types}
 
     def parent_of(self, fields: dict, type_name: str | None, errors: dict) -> JiraIssue | None:
         """The parent a sub-task names, as Jira checks it: required for a sub-task, an object with an id or
@@ -306,67 +398,67 @@ class JiraService(Service):
             raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
         return issue
 
-    def issue_type_json(self, request: Request, name: str) -> dict:
-        base = self.base_url(request)
-        type_id = next(i for i, each in ISSUE_TYPES.items() if each == name)
-        return {
-            "id": type_id,
-            "name": name,
-            "subtask": name in SUBTASK_TYPES,
-            "self": f"{base}/rest/api/3/issuetype/{type_id}",
-        }
+    def type_of(self, request: Request, issue: JiraIssue, api: str = "3") -> dict:
+        """The issue's type as an issue shows it."""
+        name = issue.fields["issuetype"]
+        return self.issue_type_json(request, next(i for i, each in ISSUE_TYPES.items() if each == name), name, api)
 
-    def status_json(self, request: Request, name: str) -> dict:
+    def status_json(self, request: Request, name: str, api: str = "3") -> dict:
         status_id, category, category_name = STATUSES[name]
         return {
-            "self": f"{self.base_url(request)}/rest/api/3/status/{status_id}",
+            "self": f"{self.base_url(request)}/rest/api/{api}/status/{status_id}",
             "id": status_id,
             "name": name,
             "statusCategory": {"key": category, "name": category_name},
         }
 
-    def issue_link_json(self, request: Request, issue: JiraIssue) -> dict:
+    def issue_link_json(self, request: Request, issue: JiraIssue, api: str = "3") -> dict:
         """An issue as a parent's `subtasks` or a sub-task's `parent` shows it: key, summary, status, type."""
         return {
             "id": issue.id,
             "key": issue.key,
-            "self": f"{self.base_url(request)}/rest/api/3/issue/{issue.id}",
+            "self": f"{self.base_url(request)}/rest/api/{api}/issue/{issue.id}",
             "fields": {
                 "summary": issue.fields["summary"],
-                "status": self.status_json(request, issue.fields["status"]),
-                "issuetype": self.issue_type_json(request, issue.fields["issuetype"]),
+                "status": self.status_json(request, issue.fields["status"], api),
+                "issuetype": self.type_of(request, issue, api),
             },
         }
 
-    def issue_json(self, request: Request, issue: JiraIssue, fields: set[str] | None = None) -> dict:
+    def issue_json(self, request: Request, issue: JiraIssue, fields: set[str] | None = None, api: str = "3") -> dict:
+        """The issue as Jira REST `api` (v3: ADF texts; v2: plain ones) shows it."""
         base = self.base_url(request)
         parent = next((i for i in self.state.jira_issues if i.key == issue.fields.get("parent")), None)
         assignee = issue.fields.get("assignee")
         status = issue.fields["status"]
+        description = issue.fields["description"]
         every_field = {
             "summary": issue.fields["summary"],
-            "description": issue.fields["description"],
+            "description": description if api == "3" else adf_to_text(description),
             "labels": issue.fields["labels"],
-            "project": {**PROJECT, "self": f"{base}/rest/api/3/project/{PROJECT['id']}"},
-            "issuetype": self.issue_type_json(request, issue.fields["issuetype"]),
-            "status": self.status_json(request, status),
+            "project": {**PROJECT, "self": f"{base}/rest/api/{api}/project/{PROJECT['id']}"},
+            "issuetype": self.type_of(request, issue, api),
+            "status": self.status_json(request, status, api),
             "resolution": {"name": status} if STATUSES[status][1] == "done" else None,
-            "assignee": self.account_json(request, assignee) if assignee else None,
+            "assignee": self.account_json(request, assignee, api) if assignee else None,
             "created": jira_timestamp(issue.created),
             "updated": jira_timestamp(max([issue.created] + [c["at"] for c in issue.comments])),
             "comment": {
-                "comments": [self.comment_json(request, issue, c) for c in issue.comments],
+                "comments": [self.comment_json(request, issue, c, api) for c in issue.comments],
                 "maxResults": len(issue.comments),
                 "total": len(issue.comments),
                 "startAt": 0,
             },
             "attachment": [self.attachment_json(request, a) for a in issue.attachments],
+            **{name: value for name, value in issue.fields.items() if name.startswith("customfield_")},
         }
         if parent is not None:
-            every_field["parent"] = self.issue_link_json(request, parent)
+            every_field["parent"] = self.issue_link_json(request, parent, api)
         if fields is None or {"subtasks", "*all", "*navigable"} & fields:  # a walk over every issue: only if asked
             every_field["subtasks"] = [
-                self.issue_link_json(request, i) for i in self.state.jira_issues if i.fields.get("parent") == issue.key
+                self.issue_link_json(request, i, api)
+                for i in self.state.jira_issues
+                if i.fields.get("parent") == issue.key
             ]
         if fields is not None and "*all" not in fields and "*navigable" not in fields:
             every_field = {name: value for name, value in every_field.items() if name in fields}
@@ -374,51 +466,73 @@ class JiraService(Service):
             "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
             "id": issue.id,
             "key": issue.key,
-            "self": f"{base}/rest/api/3/issue/{issue.id}",
+            "self": f"{base}/rest/api/{api}/issue/{issue.id}",
             "fields": every_field,
         }
 
-    def get_issue(self, request: Request, key: str) -> Response:
+    def get_issue_v3(self, request: Request, key: str) -> Response:
+        return self.get_issue(request, key, "3")
+
+    def get_issue_v2(self, request: Request, key: str) -> Response:
+        return self.get_issue(request, key, "2")
+
+    def get_issue(self, request: Request, key: str, api: str) -> Response:
         issue = self.issue_or_404(key)
-        wanted = request.args.get("fields")
+        wanted = self.wanted_fields(request.args.getlist("fields"))
         with self.state.lock:
-            return json_response(self.issue_json(request, issue, set(wanted.split(",")) if wanted else None))
+            return json_response(self.issue_json(request, issue, wanted, api))
+
+    @staticmethod
+    def wanted_fields(values: list[str]) -> set[str] | None:
+        """`fields=a,b` or `fields=a&fields=b` (as the `jira` library sends a list): the names asked for."""
+        names = {name.strip() for value in values for name in value.split(",") if name.strip()}
+        return names or None
 
     # -- comments and attachments --------------------------------------------------------------
-    def author(self, request: Request) -> dict:
-        return self.account_json(request, ACCOUNT_ID)
+    def author(self, request: Request, api: str = "3") -> dict:
+        return self.account_json(request, ACCOUNT_ID, api)
 
-    def account_json(self, request: Request, account_id: str) -> dict:
+    def account_json(self, request: Request, account_id: str, api: str = "3") -> dict:
         return {
             "accountId": account_id,
             "displayName": ACCOUNTS[account_id],
             "active": True,
-            "self": f"{self.base_url(request)}/rest/api/3/user?accountId={account_id}",
+            "self": f"{self.base_url(request)}/rest/api/{api}/user?accountId={account_id}",
         }
 
-    def comment_json(self, request: Request, issue: JiraIssue, comment: dict) -> dict:
+    def comment_json(self, request: Request, issue: JiraIssue, comment: dict, api: str = "3") -> dict:
         stamp = jira_timestamp(comment["at"])
         return {
             "id": comment["id"],
-            "self": f"{self.base_url(request)}/rest/api/3/issue/{issue.id}/comment/{comment['id']}",
-            "author": self.author(request),
-            "updateAuthor": self.author(request),
-            "body": comment["body"],
+            "self": f"{self.base_url(request)}/rest/api/{api}/issue/{issue.id}/comment/{comment['id']}",
+            "author": self.author(request, api),
+            "updateAuthor": self.author(request, api),
+            "body": comment["body"] if api == "3" else adf_to_text(comment["body"]),
             "created": stamp,
             "updated": stamp,
             "jsdPublic": True,
         }
 
-    def add_comment(self, request: Request, key: str) -> Response:
+    def add_comment_v3(self, request: Request, key: str) -> Response:
+        return self.add_comment(request, key, "3")
+
+    def add_comment_v2(self, request: Request, key: str) -> Response:
+        return self.add_comment(request, key, "2")
+
+    def add_comment(self, request: Request, key: str, api: str) -> Response:
         issue = self.issue_or_404(key)
         body = self.json_body(request).get("body")
-        if not is_adf_document(body):
+        if api == "3" and not is_adf_document(body):
             raise JiraError(400, errors={"comment": ADF_NOT_A_DOCUMENT})
+        if api == "2" and (not isinstance(body, str) or not body.strip()):
+            raise JiraError(400, errors={"comment": "Comment body can not be empty!"})
+        if text_length(body) > TEXT_LIMIT:
+            raise JiraError(400, errors={"comment": too_long(TEXT_LIMIT)})
         with self.state.lock:
             comment = {"id": str(20000 + sum(len(i.comments) for i in self.state.jira_issues) + 1)}
-            comment.update(body=body, at=self.state.now())
+            comment.update(body=body if api == "3" else text_to_adf(body), at=self.state.now())
             issue.comments.append(comment)
-            return json_response(self.comment_json(request, issue, comment), 201)
+            return json_response(self.comment_json(request, issue, comment, api), 201)
 
     def attachment_json(self, request: Request, attachment: dict) -> dict:
         base = self.base_url(request)
@@ -458,7 +572,13 @@ class JiraService(Service):
         return json_response(created)
 
     # -- search -----------------------------------------------------------------------------
-    def search(self, request: Request) -> Response:
+    def search_v3(self, request: Request) -> Response:
+        return self.search(request, "3")
+
+    def search_v2(self, request: Request) -> Response:
+        return self.search(request, "2")
+
+    def search(self, request: Request, api: str) -> Response:
         if request.method == "POST":
             body = self.json_body(request)
             jql, token, max_results = body.get("jql"), body.get("nextPageToken"), body.get("maxResults", 50)
@@ -466,7 +586,7 @@ class JiraService(Service):
         else:
             jql, token = request.args.get("jql"), request.args.get("nextPageToken")
             max_results = request.args.get("maxResults", "50")
-            fields = request.args.get("fields", "").split(",") if request.args.get("fields") else None
+            fields = self.wanted_fields(request.args.getlist("fields"))
         if not jql:
             raise JiraError(400, ["Unbounded JQL queries are not allowed here. Please add a search restriction."])
         try:
@@ -487,7 +607,7 @@ class JiraService(Service):
             page = issues[start : start + max_results]
             # /search/jql returns only ids unless fields are asked for.
             wanted = set(fields) if fields else {"id"}
-            result = {"issues": [self.issue_json(request, issue, wanted) for issue in page]}
+            result = {"issues": [self.issue_json(request, issue, wanted, api) for issue in page]}
         if not fields:
             for issue in result["issues"]:
                 issue.pop("fields")
@@ -526,3 +646,175 @@ class JiraService(Service):
         if token_jql != jql:
             raise JiraError(400, ["The nextPageToken belongs to a different JQL query."])
         return int(start)
+
+    # -- create metadata, fields, the project, the server, the signed-in user ---------------------
+    @staticmethod
+    def api_of(request: Request) -> str:
+        return "2" if "/rest/api/2/" in request.path else "3"
+
+    def project_or_400(self, project: str) -> None:
+        if project not in (PROJECT["key"], PROJECT["id"]):
+            raise JiraError(400, [f"No project could be found with key '{project}'."])
+
+    @staticmethod
+    def page_of(request: Request) -> tuple[int, int]:
+        """createmeta's startAt and maxResults (50 by default, 200 at most)."""
+        try:
+            start, size = int(request.args.get("startAt", "0")), int(request.args.get("maxResults", "50"))
+        except ValueError:
+            raise JiraError(400, ["startAt and maxResults must be numbers."]) from None
+        if size > 200:
+            raise JiraError(400, ["Parameter 'maxResults' must not exceed the limit '200'"])
+        return max(start, 0), max(size, 1)
+
+    def issue_type_json(self, request: Request, type_id: str, name: str, api: str = "3") -> dict:
+        return {
+            "id": type_id,
+            "name": name,
+            "description": f"A {name.lower()} of the offboarding team.",
+            "iconUrl": f"{self.base_url(request)}/images/icons/issuetypes/{name.lower()}.png",
+            "self": f"{self.base_url(request)}/rest/api/{api}/issuetype/{type_id}",
+            "subtask": name in SUBTASK_TYPES,
+            "hierarchyLevel": -1 if name in SUBTASK_TYPES else 0,
+        }
+
+    def createmeta_types(self, request: Request, project: str) -> Response:
+        self.project_or_400(project)
+        start, size = self.page_of(request)
+        with self.state.lock:
+            types = [self.issue_type_json(request, i, name) for i, name in self.issue_types().items()]
+        return json_response(
+            {"issueTypes": types[start : start + size], "maxResults": size, "startAt": start, "total": len(types)}
+        )
+
+    def createmeta_fields(self, request: Request, project: str, type_id: str) -> Response:
+        self.project_or_400(project)
+        start, size = self.page_of(request)
+        with self.state.lock:
+            name = self.issue_types().get(type_id)
+            custom = [dict(field) for field in self.state.jira_custom_fields.values()]
+        if name is None:
+            raise JiraError(400, [f"The issue type with id '{type_id}' does not exist in project '{project}'."])
+        system = SYSTEM_FIELDS + ([PARENT_FIELD] if name in SUBTASK_TYPES else [])
+        fields = [
+            {
+                "fieldId": field_id,
+                "key": field_id,
+                "name": field_name,
+                "schema": schema,
+                "required": required,
+                "hasDefaultValue": False,
+                "operations": ["set"],
+            }
+            for field_id, field_name, schema, required in system
+        ]
+        for field in custom:
+            meta = {
+                "fieldId": field["id"],
+                "key": field["id"],
+                "name": field["name"],
+                "schema": self.custom_schema(field),
+                "required": name in field["required_for"].get(PROJECT["key"], []),
+                "hasDefaultValue": False,
+                "operations": ["set"],
+            }
+            if field["type"] == "option":
+                meta["allowedValues"] = [
+                    {
+                        "self": f"{self.base_url(request)}/rest/api/3/customFieldOption/{option_id}",
+                        "value": value,
+                        "id": option_id,
+                    }
+                    for value, option_id in zip(field["allowed_values"], field["option_ids"], strict=True)
+                ]
+            fields.append(meta)
+        return json_response(
+            {"fields": fields[start : start + size], "maxResults": size, "startAt": start, "total": len(fields)}
+        )
+
+    @staticmethod
+    def custom_schema(field: dict) -> dict:
+        return {
+            "type": field["type"],
+            "custom": CUSTOM_FIELD_TYPES[field["type"]],
+            "customId": int(field["id"].removeprefix("customfield_")),
+        }
+
+    def get_project(self, request: Request, project: str) -> Response:
+        if project not in (PROJECT["key"], PROJECT["id"]):
+            raise JiraError(404, [f"No project could be found with key '{project}'."])
+        api = self.api_of(request)
+        with self.state.lock:
+            types = [self.issue_type_json(request, i, name, api) for i, name in self.issue_types().items()]
+        return json_response(
+            {
+                **PROJECT,
+                "self": f"{self.base_url(request)}/rest/api/{api}/project/{PROJECT['id']}",
+                "projectTypeKey": "software",
+                "simplified": False,
+                "style": "classic",
+                "isPrivate": False,
+                "issueTypes": types,
+            }
+        )
+
+    def list_fields(self, request: Request) -> Response:
+        with self.state.lock:
+            custom = [dict(field) for field in self.state.jira_custom_fields.values()]
+        system = [
+            {
+                "id": field_id,
+                "key": field_id,
+                "name": name,
+                "custom": False,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": ["type" if field_id == "issuetype" else field_id],
+                "schema": schema,
+            }
+            for field_id, name, schema, _ in SYSTEM_FIELDS + [PARENT_FIELD]
+        ]
+        return json_response(
+            system
+            + [
+                {
+                    "id": field["id"],
+                    "key": field["id"],
+                    "name": field["name"],
+                    "custom": True,
+                    "orderable": True,
+                    "navigable": True,
+                    "searchable": True,
+                    "clauseNames": [f"cf[{field['id'].removeprefix('customfield_')}]", field["name"]],
+                    "schema": self.custom_schema(field),
+                }
+                for field in custom
+            ]
+        )
+
+    def server_info(self, request: Request) -> Response:
+        return json_response(
+            {
+                "baseUrl": self.base_url(request),
+                "deploymentType": "Cloud",
+                "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0],
+                "buildNumber": 100295,
+                "buildDate": "2026-11-24T09:00:00.000+00:00",
+                "serverTime": jira_timestamp(self.state.now()),
+                "scmInfo": "57a0ca5b4a0bb0ac5f3fee4764acb1c14e4d7e71",
+                "serverTitle": "Jira",
+            }
+        )
+
+    def myself(self, request: Request) -> Response:
+        return json_response(
+            {
+                **self.author(request, self.api_of(request)),
+                "accountType": "atlassian",
+                "emailAddress": EMAIL,
+                "timeZone": "Etc/UTC",
+                "locale": "en_US",
+            }
+        )

@@ -50,8 +50,6 @@ class Options:
     # Where Workday sends its signed notification of a termination (empty: it sends none).
     push_url: str = ""
     push_secret: str = ""
-    # Whether the Jira project has a sub-task issue type (a project without one refuses every sub-task).
-    jira_subtasks: bool = True
 
     @classmethod
     def from_dict(cls, data: dict) -> Options:
@@ -332,6 +330,10 @@ class SandboxState:
             self.dropped_rows: set[str] = set()
             self.jira_issues: list[JiraIssue] = []
             self.jira_issues_created = 0  # Jira never gives a deleted issue's key to another
+            # Custom fields of the Jira project (id -> the control API's description, with where each is required)
+            # and the issue types taken out of it: what create metadata shows and a create is checked against.
+            self.jira_custom_fields: dict[str, dict] = {}
+            self.jira_removed_issue_types: set[str] = set()
             # Workday's outbound notifications once answered: employee id, event and the HTTP status (0: no answer).
             self.notifications_sent: list[dict] = []
             self.apps: dict[str, OktaApp] = {}

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A production environment the settings accept (every value a stand-in).
 PRODUCTION = {
     "DEBUG": "false",
+    "OFFBOARDING_INSTALL_ID": "prod",
     "SECRET_KEY": "k" * 20 + "production-secret-key-with-plenty-of-entropy-0123456789",
     "ALLOWED_HOSTS": "offboarding.example.com",
     "AUTH_MODE": "adfs",

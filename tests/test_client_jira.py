@@ -159,7 +159,7 @@ class TestSubTasksAndStatuses:
         assert issues_labelled(sandbox, "case-6-follow-up-1")[0]["fields"]["assignee"] is None
 
     def test_it_names_a_missing_sub_task_type(self, make_jira: Any, sandbox: Any, settings: Any) -> None:
-        settings.JIRA_SUBTASK_TYPE = "Subtask"  # what newer Jira projects call it; the sandbox's is "Sub-task"
+        settings.JIRA_SUBTASK_ISSUE_TYPE = "Subtask"  # what newer Jira projects call it; the sandbox's is "Sub-task"
         jira = make_jira()
         parent = jira.create_issue("Offboarding: Ada Lovelace", DESCRIPTION, ["case-7"])
         with pytest.raises(InvalidRequest) as caught:
@@ -176,3 +176,37 @@ class TestSubTasksAndStatuses:
         assert statuses[keys[1]]["name"] == "To Do"
         # 50 keys; then 6, which Jira refuses for naming SEC-999 (no such issue); then those 5 alone.
         assert [r["status"] for r in jira_calls(sandbox, "GET", "/search/jql")] == [200, 400, 200]
+
+
+class TestCreateMetadata:
+    def test_it_names_the_account_it_signs_in_as(self, jira: JiraClient, sandbox: Any) -> None:
+        assert jira.myself()["emailAddress"] == sandbox.jira_email
+
+    def test_it_reads_the_issue_types_and_a_create_screen(self, jira: JiraClient, sandbox: Any) -> None:
+        types = {t["name"]: t for t in jira.create_issue_types()}
+        assert types["Sub-task"]["subtask"] is True
+        fields = {f["fieldId"]: f for f in jira.create_fields(types["Task"]["id"])}
+        assert fields["summary"]["required"] is True
+        assert fields["description"]["required"] is False
+
+    def test_an_unknown_project_is_an_invalid_request(self, make_jira: Any, settings: Any) -> None:
+        settings.JIRA_PROJECT_KEY = "OPS"
+        with pytest.raises(InvalidRequest, match="No project could be found with key 'OPS'"):
+            make_jira().create_issue_types()
+
+
+class TestExtraFields:
+    def test_jira_extra_fields_go_into_every_create(self, make_jira: Any, sandbox: Any, settings: Any) -> None:
+        sandbox.jira_add_field("customfield_10010", "Security Team", "option", ["Security"], {"SEC": ["Task"]})
+        settings.JIRA_EXTRA_FIELDS = {"customfield_10010": {"value": "Security"}}
+        make_jira().create_issue("Offboarding: Ada", DESCRIPTION, ["case-60"])
+        [filed] = issues_labelled(sandbox, "case-60")
+        assert filed["fields"]["customfield_10010"] == {"value": "Security"}
+
+    def test_it_finds_issues_by_any_of_several_labels(self, jira: JiraClient) -> None:
+        first = jira.create_issue("One", DESCRIPTION, ["offboarding-prod-case-7"])
+        second = jira.create_issue("Two", DESCRIPTION, ["offboarding-case-7"])
+        jira.create_issue("Three", DESCRIPTION, ["offboarding-staging-case-7"])
+        found = jira.find_issues_by_label("offboarding-prod-case-7", "offboarding-case-7")
+        assert [i.key for i in found] == [first.key, second.key]
+        assert found[1].fields["description"] == DESCRIPTION

@@ -160,8 +160,8 @@ class TestFilingFailures:
         assert len(sub_tasks(org)) == 3
         assert all(f.jira_key and not f.filing_error for f in case.follow_ups.all())
 
-    @pytest.mark.sandbox(jira_subtasks=False)
     def test_a_jira_project_without_a_sub_task_type_is_named_on_each_follow_up(self, org, revoked_case):
+        org.jira_remove_issue_type("Sub-task")
         case = revoked_case()
         assert case.ticket == Case.Ticket.FILED
         errors = {f.filing_error for f in case.follow_ups.all()}

@@ -1,5 +1,7 @@
 """The simulated Jira Cloud, driven over HTTP; its answers are checked against Jira's v3 OpenAPI spec."""
 
+import json
+
 import pytest
 import requests
 
@@ -283,8 +285,8 @@ class TestSubTasks:
                 refused.json()["errors"]["parent"] == "Given parent work item does not belong to appropriate hierarchy."
             )
 
-    @pytest.mark.sandbox(jira_subtasks=False)
     def test_a_project_without_a_sub_task_type_refuses_every_sub_task(self, sandbox):
+        sandbox.jira_remove_issue_type("Sub-task")
         parent = create(sandbox).json()
         response = self.sub_task(sandbox, parent={"key": parent["key"]})
         assert response.status_code == 400
@@ -338,3 +340,164 @@ class TestWorkflow:
             "An issue with key 'SEC-77' does not exist for field 'key'.",
         ]
         assert create(sandbox).json()["key"] == "SEC-2"  # a deleted issue's key is never given again
+
+
+def adf_of_length(length):
+    """An ADF document whose JSON (as Jira's limit counts it) is exactly `length` characters."""
+    empty = len(json.dumps(doc("x"), separators=(",", ":"))) - 1
+    return doc("x" * (length - empty))
+
+
+TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+
+
+class TestTextLimits:
+    def test_a_description_at_the_limit_is_taken(self, sandbox):
+        assert create(sandbox, description=adf_of_length(32_767)).status_code == 201
+
+    def test_a_description_over_the_limit_is_refused_as_jira_refuses_it(self, sandbox):
+        response = create(sandbox, description=adf_of_length(32_768))
+        assert response.status_code == 400
+        assert response.json() == {"errorMessages": [], "errors": {"description": TOO_LONG}}
+        assert sandbox.jira_issues() == []
+
+    def test_v2_counts_the_plain_description(self, sandbox):
+        fields = issue_fields(description="x" * 32_768)
+        response = jira(sandbox, "POST", "/rest/api/2/issue", json={"fields": fields}, check=False)
+        assert response.status_code == 400
+        assert response.json()["errors"]["description"] == TOO_LONG
+
+    def test_a_comment_over_the_limit_is_refused(self, sandbox):
+        key = create(sandbox).json()["key"]
+        response = jira(sandbox, "POST", f"/rest/api/3/issue/{key}/comment", json={"body": adf_of_length(32_768)})
+        assert response.status_code == 400
+        assert response.json()["errors"]["comment"] == TOO_LONG
+        assert sandbox.jira_issues()[0]["comments"] == []
+
+    def test_a_single_line_text_field_takes_255_characters(self, sandbox):
+        sandbox.jira_add_field("customfield_10020", "Ticket reference", "string")
+        response = create(sandbox, customfield_10020="r" * 256)
+        assert response.status_code == 400
+        assert "allowed limit of 255 characters" in response.json()["errors"]["customfield_10020"]
+        assert create(sandbox, customfield_10020="r" * 255).status_code == 201
+
+
+class TestRequiredCustomFields:
+    @pytest.fixture
+    def team(self, sandbox):
+        return sandbox.jira_add_field(
+            "customfield_10010", "Security Team", "option", ["Security", "IT"], required_for={"SEC": ["Task"]}
+        )
+
+    def test_a_create_missing_a_required_field_is_refused_naming_it(self, sandbox, team):
+        response = create(sandbox)
+        assert response.status_code == 400
+        assert response.json() == {"errorMessages": [], "errors": {"customfield_10010": "Security Team is required."}}
+
+    def test_it_is_required_only_for_the_issue_types_configured(self, sandbox, team):
+        assert create(sandbox, issuetype={"name": "Bug"}).status_code == 201
+
+    def test_an_option_by_value_or_id_is_taken_and_kept(self, sandbox, team):
+        assert create(sandbox, customfield_10010={"value": "Security"}).status_code == 201
+        assert create(sandbox, customfield_10010={"id": team["option_ids"][1]}).status_code == 201
+        key = sandbox.jira_issues()[0]["key"]
+        assert jira(sandbox, "GET", f"/rest/api/3/issue/{key}").json()["fields"]["customfield_10010"] == {
+            "value": "Security"
+        }
+
+    def test_an_option_the_field_lacks_is_refused(self, sandbox, team):
+        response = create(sandbox, customfield_10010={"value": "Marketing"})
+        assert response.json()["errors"]["customfield_10010"] == "Option value 'Marketing' is not valid"
+
+    def test_an_unknown_custom_field_is_refused(self, sandbox):
+        response = create(sandbox, customfield_10077="x")
+        assert "cannot be set" in response.json()["errors"]["customfield_10077"]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"id": "cf_1", "name": "Team"},
+            {"id": "customfield_10010", "name": ""},
+            {"id": "customfield_10010", "name": "Team", "type": "cascade"},
+            {"id": "customfield_10010", "name": "Team", "type": "option"},
+            {"id": "customfield_10010", "name": "Team", "required_for": {"SEC": ["Epic"]}},
+        ],
+    )
+    def test_the_control_api_refuses_a_field_it_cannot_simulate(self, sandbox, body):
+        response = requests.post(f"{sandbox.url}/_sandbox/jira/fields", json=body, timeout=10)
+        assert response.status_code == 400
+        assert sandbox.jira_fields() == []
+
+
+class TestCreateMetadata:
+    def test_it_lists_the_project_s_issue_types_with_the_sub_task_type(self, sandbox):
+        body = jira(sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes").json()
+        assert {t["name"]: t["subtask"] for t in body["issueTypes"]} == {
+            "Task": False,
+            "Bug": False,
+            "Story": False,
+            "Sub-task": True,
+        }
+        assert body["total"] == 4 and body["startAt"] == 0
+
+    def test_it_pages_the_issue_types(self, sandbox):
+        body = jira(sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes", params={"startAt": 3}).json()
+        assert [t["name"] for t in body["issueTypes"]] == ["Sub-task"]
+
+    def test_it_lists_each_create_screen_s_fields_and_which_are_required(self, sandbox):
+        sandbox.jira_add_field("customfield_10010", "Security Team", "option", ["Security"], {"SEC": ["Task"]})
+        task = jira(sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes/10001").json()["fields"]
+        required = {f["fieldId"] for f in task if f["required"]}
+        assert required == {"summary", "issuetype", "project", "customfield_10010"}
+        team = next(f for f in task if f["fieldId"] == "customfield_10010")
+        assert [v["value"] for v in team["allowedValues"]] == ["Security"]
+        subtask = jira(sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes/10004").json()["fields"]
+        assert {f["fieldId"] for f in subtask if f["required"]} == {"summary", "issuetype", "project", "parent"}
+
+    def test_an_unknown_project_is_refused(self, sandbox):
+        response = jira(sandbox, "GET", "/rest/api/3/issue/createmeta/OPS/issuetypes")
+        assert response.status_code == 400
+        assert response.json()["errorMessages"] == ["No project could be found with key 'OPS'."]
+
+    def test_more_than_200_a_page_is_refused(self, sandbox):
+        # The spec itself forbids the request; Jira answers it with its error collection.
+        response = jira(
+            sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes", params={"maxResults": 201}, check=False
+        )
+        assert response.status_code == 400
+        assert response.json()["errorMessages"] == ["Parameter 'maxResults' must not exceed the limit '200'"]
+
+    def test_an_issue_type_taken_out_of_the_project_is_gone(self, sandbox):
+        sandbox.jira_remove_issue_type("Sub-task")
+        body = jira(sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes").json()
+        assert "Sub-task" not in {t["name"] for t in body["issueTypes"]}
+        assert jira(sandbox, "GET", "/rest/api/3/issue/createmeta/SEC/issuetypes/10004").status_code == 400
+        assert create(sandbox, issuetype={"name": "Sub-task"}).json()["errors"]["issuetype"]
+
+
+class TestServerProjectFieldsAndMyself:
+    def test_server_info_says_cloud(self, sandbox):
+        assert jira(sandbox, "GET", "/rest/api/3/serverInfo").json()["deploymentType"] == "Cloud"
+
+    def test_myself_is_the_token_s_account(self, sandbox):
+        assert jira(sandbox, "GET", "/rest/api/3/myself").json()["emailAddress"] == sandbox.jira_email
+        assert jira(sandbox, "GET", "/rest/api/3/myself", auth=("x@example.com", "nope")).status_code == 401
+
+    def test_the_project_lists_its_issue_types(self, sandbox):
+        body = jira(sandbox, "GET", "/rest/api/3/project/SEC").json()
+        assert body["key"] == "SEC" and "Sub-task" in {t["name"] for t in body["issueTypes"]}
+        assert jira(sandbox, "GET", "/rest/api/3/project/OPS").status_code == 404
+
+    def test_the_field_list_has_the_custom_fields(self, sandbox):
+        sandbox.jira_add_field("customfield_10010", "Security Team", "option", ["Security"])
+        fields = {f["id"]: f for f in jira(sandbox, "GET", "/rest/api/3/field").json()}
+        assert fields["customfield_10010"]["custom"] is True
+        assert fields["summary"]["custom"] is False
+
+    def test_v2_shows_texts_as_plain_strings(self, sandbox):
+        key = create(sandbox, description=doc("Okta access revoked.")).json()["key"]
+        jira(sandbox, "POST", f"/rest/api/2/issue/{key}/comment", json={"body": "Restored."}, check=False)
+        body = jira(sandbox, "GET", f"/rest/api/2/issue/{key}", check=False).json()
+        assert body["fields"]["description"] == "Okta access revoked."
+        assert body["fields"]["comment"]["comments"][0]["body"] == "Restored."
+        assert body["self"].endswith(f"/rest/api/2/issue/{body['id']}")

@@ -33,6 +33,10 @@ class TestBadSettings:
             ("WORKDAY_PUSH_TOLERANCE_SECONDS", "0"),
             ("WORKDAY_PUSH_REFUSALS_INTERVAL_SECONDS", "0"),
             ("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", "0"),
+            ("JIRA_EXTRA_FIELDS", "{customfield_10010: Security}"),
+            ("JIRA_EXTRA_FIELDS", '[{"customfield_10010": "x"}]'),
+            ("JIRA_EXTRA_FIELDS", '{"summary": "not ours"}'),
+            ("OFFBOARDING_INSTALL_ID", "Prod Site"),
         ],
     )
     def test_it_names_the_malformed_variable(self, name, value):
@@ -40,12 +44,24 @@ class TestBadSettings:
         assert result.returncode != 0
         assert name in result.stderr
 
-    @pytest.mark.parametrize("missing", ["SECRET_KEY", "OKTA_API_TOKEN", "JIRA_API_TOKEN", "ADFS_CLIENT_ID"])
+    @pytest.mark.parametrize(
+        "missing", ["SECRET_KEY", "OKTA_API_TOKEN", "JIRA_API_TOKEN", "ADFS_CLIENT_ID", "OFFBOARDING_INSTALL_ID"]
+    )
     def test_it_names_a_missing_required_variable(self, missing):
         env = {k: v for k, v in PRODUCTION.items() if k != missing}
         result = manage("check", **env)
         assert result.returncode != 0
         assert missing in result.stderr
+
+    def test_it_reads_jira_extra_fields_and_the_install_id(self):
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.JIRA_EXTRA_FIELDS, settings.OFFBOARDING_INSTALL_ID)",
+            **{**PRODUCTION, "JIRA_EXTRA_FIELDS": '{"customfield_10010": {"value": "Security"}}'},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "{'customfield_10010': {'value': 'Security'}} prod"
 
     def test_it_refuses_local_login_without_debug(self):
         result = manage("check", **{**PRODUCTION, "AUTH_MODE": "local"})
@@ -187,6 +203,7 @@ class TestDeployCheck:
             ("JIRA_API_TOKEN", sandbox.JIRA_API_TOKEN, "offboarding.E003"),
             ("WORKDAY_PUSH_SECRET", sandbox.PUSH_SECRET, "offboarding.E003"),
             ("SANDBOX_ENABLED", "true", "offboarding.E004"),
+            ("OFFBOARDING_INSTALL_ID", "dev", "offboarding.E005"),
         ],
     )
     def test_it_fails_on_the_sandbox_its_credentials_or_plain_http(self, name, value, says):

@@ -6,10 +6,45 @@ doc(heading("Offboarded"), paragraph("User ", strong("jdoe"), " was deactivated.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Node = dict[str, Any]
 Inline = Node | str
+
+# Jira Cloud refuses a description or a comment longer than this (JRACLOUD-68949), counted as Java counts
+# a string (UTF-16 code units). A document is measured as the JSON it is sent as: within that, it is within
+# any reading of the limit.
+TEXT_LIMIT = 32_767
+
+
+def size(node: Node) -> int:
+    """The document's length as Jira's limit counts it."""
+    return len(json.dumps(node, separators=(",", ":"), ensure_ascii=False).encode("utf-16-le")) // 2
+
+
+def fits(node: Node) -> bool:
+    return size(node) <= TEXT_LIMIT
+
+
+def links(node: Any) -> set[str]:
+    """Every link's address in a document (or any part of one)."""
+    if isinstance(node, list):
+        return set().union(*(links(child) for child in node))
+    if not isinstance(node, dict):
+        return set()
+    found = {m["attrs"]["href"] for m in node.get("marks", []) if m.get("type") == "link" and m.get("attrs")}
+    return found | links(node.get("content", []))
+
+
+def text_within_limit(value: str, note: str) -> Node:
+    """A document of one paragraph of `value`, cut (and ended with `note`) where it would exceed the limit."""
+    document = doc(paragraph(value))
+    while not fits(document) and value:
+        # Each character is at least one unit of JSON, so cutting the excess gets there in a pass or two.
+        value = value[: max(0, len(value) - (size(document) - TEXT_LIMIT) - len(note) - 1)]
+        document = doc(paragraph(value + " " + note))
+    return document
 
 
 def doc(*blocks: Node) -> Node:

@@ -57,6 +57,7 @@ class JiraClient:
         issue_type: str = "Task",
         subtask_type: str = "Sub-task",
         *,
+        extra_fields: dict[str, Any] | None = None,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -66,6 +67,8 @@ class JiraClient:
         self.project_key = project_key
         self.issue_type = issue_type
         self.subtask_type = subtask_type
+        # Fields the project's screens require that the product does not fill (JIRA_EXTRA_FIELDS).
+        self.extra_fields = dict(extra_fields or {})
         self.transport = Transport(
             "jira",
             self.base_url,
@@ -94,7 +97,8 @@ class JiraClient:
             Secret(settings.JIRA_API_TOKEN),
             settings.JIRA_PROJECT_KEY,
             settings.JIRA_ISSUE_TYPE,
-            settings.JIRA_SUBTASK_TYPE,
+            settings.JIRA_SUBTASK_ISSUE_TYPE,
+            extra_fields=settings.JIRA_EXTRA_FIELDS,
             policy=policy or RetryPolicy.from_settings(),
             session=session,
             clock=clock,
@@ -111,6 +115,7 @@ class JiraClient:
         """File a ticket. Never retried after an ambiguous failure (timeout, 5xx): the caller
         checks find_issues_by_label before trying again, so no ticket is filed twice."""
         fields: dict[str, Any] = {
+            **self.extra_fields,
             "project": {"key": self.project_key},
             "issuetype": {"name": self.issue_type},
             "summary": summary,
@@ -197,10 +202,14 @@ class JiraClient:
     def get_issue(self, key: str) -> JiraIssue:
         return self._issue(_json(self.transport.request("GET", f"/rest/api/3/issue/{key}")))
 
-    def find_issues_by_label(self, label: str) -> list[JiraIssue]:
-        """Issues of our project carrying `label` (every page)."""
-        jql = f"project = {_quote(self.project_key)} AND labels = {_quote(label)} ORDER BY created ASC"
-        params: dict[str, str] = {"jql": jql, "fields": "summary,labels,status,created", "maxResults": "50"}
+    def find_issues_by_label(self, *labels: str) -> list[JiraIssue]:
+        """Issues of our project carrying any of `labels` (every page), with their labels and description."""
+        wanted = (
+            f"labels = {_quote(labels[0])}" if len(labels) == 1 else f"labels in ({', '.join(map(_quote, labels))})"
+        )
+        jql = f"project = {_quote(self.project_key)} AND {wanted} ORDER BY created ASC"
+        fields = "summary,labels,status,created,description"
+        params: dict[str, str] = {"jql": jql, "fields": fields, "maxResults": "50"}
         issues: list[JiraIssue] = []
         while True:
             body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
@@ -208,6 +217,35 @@ class JiraClient:
             if body.get("isLast", True) or not body.get("nextPageToken"):
                 return issues
             params["nextPageToken"] = body["nextPageToken"]
+
+    # Create metadata: what the project takes, read by `manage.py check_vendors`
+
+    def myself(self) -> dict[str, Any]:
+        """The account the API token belongs to (a sign-in that changes nothing)."""
+        return _json(self.transport.request("GET", "/rest/api/3/myself"))
+
+    def create_issue_types(self, project_key: str | None = None) -> list[dict[str, Any]]:
+        """The issue types one may create in the project (every page)."""
+        project = project_key or self.project_key
+        return self._meta_pages(f"/rest/api/3/issue/createmeta/{project}/issuetypes", "issueTypes")
+
+    def create_fields(self, issue_type_id: str, project_key: str | None = None) -> list[dict[str, Any]]:
+        """The fields of the create screen of one issue type of the project, with whether each is required."""
+        project = project_key or self.project_key
+        return self._meta_pages(f"/rest/api/3/issue/createmeta/{project}/issuetypes/{issue_type_id}", "fields")
+
+    def _meta_pages(self, path: str, key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.transport.request("GET", path, params={"startAt": str(len(items)), "maxResults": "200"})
+            body = _json(response)
+            page = body.get(key)
+            if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
+                raise MalformedResponse("jira", f"expected a page of {key}", status=response.status_code)
+            items += page
+            total = body.get("total")
+            if not page or not isinstance(total, int) or len(items) >= total:
+                return items
 
     def _issue(self, data: Any) -> JiraIssue:
         if not isinstance(data, dict) or not data.get("id") or not isinstance(data.get("key"), str) or not data["key"]:

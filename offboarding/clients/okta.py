@@ -401,6 +401,11 @@ class OktaClient:
         response = self.transport.request("GET", "/api/v1/users", params={"q": text, "limit": limit})
         return [OktaUser.from_api(u) for u in _json_list(response)]
 
+    def list_users(self, limit: int = 200) -> list[OktaUser]:
+        """The first page of the org's users (a read that proves the credential may read users)."""
+        response = self.transport.request("GET", "/api/v1/users", params={"limit": str(limit)})
+        return [OktaUser.from_api(u) for u in _json_list(response)]
+
     def get_user(self, user_id: str) -> OktaUser:
         return OktaUser.from_api(_json_object(self.transport.request("GET", f"/api/v1/users/{okta_id(user_id)}")))
 
@@ -408,6 +413,9 @@ class OktaClient:
 
     def list_user_groups(self, user_id: str) -> list[OktaGroup]:
         return [OktaGroup.from_api(g) for g in self._all_pages(f"/api/v1/users/{okta_id(user_id)}/groups")]
+
+    def get_group(self, group_id: str) -> OktaGroup:
+        return OktaGroup.from_api(_json_object(self.transport.request("GET", f"/api/v1/groups/{okta_id(group_id)}")))
 
     def remove_from_group(self, group_id: str, user_id: str) -> None:
         self.transport.request("DELETE", f"/api/v1/groups/{okta_id(group_id)}/users/{okta_id(user_id)}")
