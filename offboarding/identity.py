@@ -29,6 +29,8 @@ class Lookup:
     note: str = ""
     groups: list[OktaGroup] = field(default_factory=list)
     access: Access | None = None
+    # Why the access beyond groups could not be read (Okta refused it: a scope not granted), "" when it was.
+    access_note: str = ""
     # The user behind the product's own Okta credentials (`/api/v1/users/me`), "" when there is none to read.
     token_owner_id: str = ""
 
@@ -302,9 +304,19 @@ def look_up(termination: Termination, okta: OktaClient) -> Lookup | VendorError:
         if found.user is None:
             return found
         groups = okta.list_user_groups(found.user.id)
-        access = read_access(okta, found.user, groups)
+        access, access_note = None, ""
+        try:
+            access = read_access(okta, found.user, groups)
+        except VendorError as e:
+            if e.status != 403:
+                raise
+            # A credential without the apps/roles permissions: a person must look, rather than no case at all.
+            access_note = (
+                f"Okta refused to show this person's apps, admin roles or group ownerships ({e.summary}): "
+                "the plan lists groups only. Grant the product okta.apps.read and okta.roles.read."
+            )
         owner = okta.token_owner()
-        return Lookup(found.identity, found.user, found.note, groups, access, owner.id if owner else "")
+        return Lookup(found.identity, found.user, found.note, groups, access, access_note, owner.id if owner else "")
     except VendorError as e:
         return e
 
@@ -364,6 +376,8 @@ def assess_case(
         return case
     user = lookup.user
     plan = build_plan(user, lookup.groups, lookup.access) if user else {}
+    if user and lookup.access_note:
+        plan["access_note"] = lookup.access_note
     protected = protection_reason(user.id, user.login, plan["groups"], plan["admin_roles"]) if user else ""
     own_credentials = token_owner_reason(user.id, lookup.token_owner_id) if user else ""
 
@@ -381,6 +395,8 @@ def assess_case(
         doubts = [lookup.note] if lookup.identity != Case.Identity.EXACT else []
         if own_credentials:
             doubts.append(own_credentials)
+        if lookup.access_note:
+            doubts.append(lookup.access_note)
         if protected:
             doubts.append(f"This is a {protected}: two distinct approvers are needed.")
         state = case.state

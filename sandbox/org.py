@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sandbox.state import Options, SandboxState, Worker
+from sandbox.state import ROLE_LABELS, GroupRule, OktaUser, Options, SandboxState, Worker
 from sandbox.workday import termination_row, workday_date
 
 DOMAIN = "acme.example"
@@ -221,12 +221,13 @@ def build_org(state: SandboxState, options: Options) -> None:
 
     if options.demo:
         add_demo_people(state, by_name, today)
+        add_demo_access(state, by_name)
 
 
-def add_okta_account(state: SandboxState, worker: Worker, title: str, group_ids: list[str], **profile) -> None:
+def add_okta_account(state: SandboxState, worker: Worker, title: str, group_ids: list[str], **profile) -> OktaUser:
     login = profile.pop("login", worker.email)
     status = profile.pop("status", "ACTIVE")
-    state.add_user(
+    return state.add_user(
         {
             "login": login,
             "email": profile.pop("email", worker.email),
@@ -391,3 +392,65 @@ def add_demo_people(state: SandboxState, groups: dict, today: date) -> None:
     state.terminations[gone.employee_id] = termination_row(
         gone, today - timedelta(days=1), "Voluntary", "Resignation > Personal Reasons", today - timedelta(days=2)
     )
+
+
+def add_demo_access(state: SandboxState, groups: dict) -> None:
+    """What the demo's people reach beyond groups: apps of each kind, admin roles, a directory-mastered user,
+    a group owner, a rule-managed group, and the service account the product's API token belongs to."""
+    by_login = {u.profile["login"]: u for u in state.users.values()}
+
+    def user(login: str) -> OktaUser:
+        return by_login[f"{login}@{DOMAIN}"]
+
+    def role(person: OktaUser, kind: str) -> None:
+        person.roles.append(
+            {
+                "id": state.okta_id("ra1"),
+                "type": kind,
+                "label": ROLE_LABELS[kind],
+                "status": "ACTIVE",
+                "assignmentType": "USER",
+                "created": "2024-01-01T00:00:00.000Z",
+                "lastUpdated": "2024-01-01T00:00:00.000Z",
+            }
+        )
+
+    role(user("breakglass-admin"), "SUPER_ADMIN")
+    role(user("morgan.blake"), "SUPER_ADMIN")
+    # Victor Hale is mastered by Active Directory: his directory account outlives the Okta deactivation.
+    user("victor.hale").provider = {"type": "ACTIVE_DIRECTORY", "name": "acme.local"}
+    # The API token the product uses belongs to a service account (GET /api/v1/users/me).
+    robot = state.add_user(
+        {
+            "login": f"okta-automation@{DOMAIN}",
+            "email": f"it-security@{DOMAIN}",
+            "firstName": "Okta",
+            "lastName": "Automation",
+            "displayName": "Okta Automation",
+            "userType": "Service",
+        },
+        group_ids=[groups["IT"].id],
+    )
+    role(robot, "ORG_ADMIN")
+    state.token_owner_id = robot.id
+    state.add_app(
+        "Salesforce", provisioning=True, deactivate_users=True, group_ids=[groups["Salesforce - Sales Cloud"].id]
+    )
+    state.add_app("Gong", sign_on_mode="SAML_2_0", group_ids=[groups["Gong Users"].id])
+    state.add_app(
+        "GitHub Enterprise",
+        sign_on_mode="SAML_2_0",
+        group_ids=[groups["eng-github-users"].id, groups["eng-github-admins"].id],
+    )
+    state.add_app(
+        "Zoom",
+        sign_on_mode="OPENID_CONNECT",
+        universal_logout=True,
+        user_ids=[user("victor.hale").id, user("tomas.novak").id],
+    )
+    state.add_app("Legacy Wiki", sign_on_mode="AUTO_LOGIN", status="INACTIVE", user_ids=[user("tomas.novak").id])
+    state.group_owners[groups["eng-github-admins"].id] = [user("tomas.novak").id]
+    engineers = [u.id for u in state.users.values() if u.profile.get("department") == "Engineering"]
+    rule = GroupRule(state.okta_id("0pr"), "Engineering by department", [groups["Engineering"].id], matches=engineers)
+    state.group_rules[rule.id] = rule
+    state.apply_rule(rule)

@@ -296,3 +296,41 @@ class TestItIsShown:
         client.force_login(auditor)
         page = client.get(reverse("evidence", args=[case.pk])).content.decode()
         assert "Sign-in blocked only — account stays" in page and "What Okta will not undo (3)" in page
+
+
+@pytest.mark.sandbox(demo=True, workers=30)
+class TestTheDemoHasEachKindOfAccess:
+    def plan_of(self, login):
+        okta = OktaClient.from_settings()
+        user = okta.find_user_by_login(login)
+        groups = okta.list_user_groups(user.id)
+        return identity.build_plan(user, groups, identity.read_access(okta, user, groups))
+
+    def test_an_engineer_with_every_kind_of_app_an_ownership_and_a_rule_group(self, sandbox):
+        plan = self.plan_of("tomas.novak@acme.example")
+        apps = {a["label"]: a for a in plan["apps"]}
+        assert apps["Zoom"]["universal_logout"] and apps["Zoom"]["via"] == "direct"
+        assert apps["Legacy Wiki"]["status"] == "INACTIVE"
+        assert apps["GitHub Enterprise"]["via"] == "eng-github-admins"
+        assert plan["owned_groups"] == [{"id": plan["owned_groups"][0]["id"], "name": "eng-github-admins"}]
+        assert [g["group_name"] for g in plan["rule_groups"]] == ["Engineering"]
+
+    def test_a_directory_mastered_seller_and_the_protected_admins(self, sandbox):
+        victor = self.plan_of("victor.hale@acme.example")
+        assert victor["provider"] == {"type": "ACTIVE_DIRECTORY", "name": "acme.local"}
+        assert {a["label"]: a["deprovisions_on_deactivate"] for a in victor["apps"]}["Salesforce"] is True
+        assert self.plan_of("morgan.blake@acme.example")["admin_roles"][0]["type"] == "SUPER_ADMIN"
+        assert OktaClient.from_settings().token_owner().login == "okta-automation@acme.example"
+
+
+class TestACredentialWithoutTheNewScopes:
+    def test_the_case_needs_a_person_instead_of_failing_the_lookup(self, org, leaver, settings):
+        from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+
+        settings.OKTA_CLIENT_ID, settings.OKTA_PRIVATE_KEY = SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+        settings.OKTA_SCOPES = ["okta.users.manage", "okta.groups.manage"]  # the scopes before apps and roles
+        leaver(employee_id="E210", days_ahead=-1)
+        case = synced_case("E210")
+        assert case.identity == Case.Identity.EXACT and case.state == Case.State.NEEDS_ATTENTION
+        assert "Okta refused to show this person's apps" in case.attention_reason
+        assert case.plan["apps"] == [] and "okta.apps.read" in case.plan["access_note"]
