@@ -24,17 +24,17 @@ POPULATION_RECOUNT = timedelta(hours=24)
 SHARE_APPLIES_FROM = 5
 
 
-def check_breaker(new_in_this_sync: int) -> bool:
+def check_breaker(new_in_this_sync: int, pending: int = 0) -> bool:
     """Trip the breaker when too many new terminations arrive within the window; True while it is tripped.
 
     The count is of the cases Workday opened over the last `breaker_window_minutes`, this sync's
     included, whether they came in one report or one push each: thirty pushes are the same burst
-    as a report of thirty.
+    as a report of thirty. `pending`: this sync's cases not stored yet (the sync judges the burst first).
     """
     safety = SafetySettings.load()
     if safety.breaker_tripped:
         return True
-    count = new_terminations_in_window(safety)
+    count = new_terminations_in_window(safety) + pending
     where = (
         "in one sync"
         if count <= new_in_this_sync

@@ -223,12 +223,13 @@ def reassess_protection(case: Case, holdings: Holdings, actor: Actor | Any) -> N
     )
 
 
-def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None) -> Case:
+def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None, *, at_once: bool = False) -> Case:
     """A person's approval; a protected or emergency case needs two distinct approvers.
 
     Whether the person is protected is judged again at every approval, from the current protected
     list and their Okta groups read live (before the transaction, so no lock waits on Okta; the
     groups stored at review when Okta does not answer, the revocation reading them live again).
+    `at_once` (see `revoke_now`) first brings the effective moment forward to now.
     """
     _require_approver(user, "approve")
     holdings = _holdings_now(_case_as_it_is(case_id), okta)
@@ -244,6 +245,8 @@ def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None
             raise DecisionError("You have already approved this case; a second, different approver is needed.")
         if holdings.user_id != case.okta_user_id:
             raise DecisionError("The case's Okta user changed while it was being checked; look at it again.")
+        if at_once:
+            _bring_forward(case, user, reason)
         reassess_protection(case, holdings, user)
         Approval.objects.create(case=case, user=user, reason=reason)
         if case.needs_two_approvers and case.approvals.count() < 2:
@@ -268,6 +271,49 @@ def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None
         )
     _enqueue_if_due(case)
     return case
+
+
+def revoke_now(case_id: int, user, reason: str, okta: OktaClient | None = None) -> Case:
+    """Cut an open case's person off now: the effective moment becomes now and the revocation starts at once.
+
+    An undecided case is approved at the same time, with the same rails as `approve` (a protected or
+    emergency case needs two distinct approvers: the first's "now" waits for the second's approval).
+    An approved or scheduled case keeps its decision; only its moment moves, so one approver suffices.
+    """
+    _require_approver(user, "revoke now")
+    _require_reason(reason, "to revoke now")
+    _require_storable(reason)
+    if _case_as_it_is(case_id).is_decidable:
+        return approve(case_id, user, reason, okta, at_once=True)
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if not case.is_cancellable:
+            raise DecisionError(f"This case is {case.get_state_display().lower()}; there is nothing to bring forward.")
+        before = {"effective_at": case.effective_at, "immediate": case.immediate}
+        case.immediate, case.effective_at = True, timezone.now()
+        case.move_to(
+            Case.State.APPROVED,
+            user,
+            "case.revoke_now",
+            before=before,
+            after={"effective_at": case.effective_at, "immediate": True, "reason": reason},
+        )
+    _enqueue_if_due(case)
+    return case
+
+
+def _bring_forward(case: Case, user, reason: str) -> None:
+    """An undecided case's moment becomes now (the case is locked): once approved, it runs at once."""
+    before = {"effective_at": case.effective_at, "immediate": case.immediate}
+    case.immediate, case.effective_at = True, timezone.now()
+    case.save(update_fields=["immediate", "effective_at", "updated_at"])
+    AuditEvent.record(
+        "case.revoke_now",
+        actor=user,
+        case=case,
+        before=before,
+        after={"effective_at": case.effective_at, "immediate": True, "reason": reason},
+    )
 
 
 def reject(case_id: int, user, reason: str) -> Case:

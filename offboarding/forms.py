@@ -86,6 +86,13 @@ class QueueFilterForm(forms.Form):
         self.fields["state"].choices = [(self.QUEUE, "Open and needing action"), *Case.State.choices]
         self.fields["department"].choices = [("", "Any"), *((d, d) for d in departments)]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        since, until = data.get("effective_from"), data.get("effective_to")
+        if since and until and since > until:
+            self.add_error("effective_to", "“Effective to” is before “Effective from”.")
+        return data
+
 
 class RuleForm(forms.ModelForm):
     categories = ListField(required=False, help_text="e.g. Voluntary; empty for any")
@@ -166,7 +173,7 @@ class HistoryFilter(forms.Form):
     category = forms.ChoiceField(required=False, choices=ANY + Termination.Category.choices)
     decision = forms.ChoiceField(
         required=False,
-        label="Approved by",
+        label="Decided by",
         choices=[("", "Anyone"), ("human", "A person"), ("rule", "An auto-approve rule")],
     )
     approver = forms.CharField(required=False, max_length=150, help_text="User name of an approver")

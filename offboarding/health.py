@@ -5,14 +5,16 @@ VendorHealth row. SYNC_ALERT_AFTER_FAILURES failed syncs in a row, or no good sy
 SYNC_ALERT_AFTER_MINUTES, is an outage: alerted once, shown on /healthz (503, "Workday sync") and as
 a banner to approvers and admins, until a sync succeeds, which clears it, audits and says so.
 
-A 401 from Workday, Okta or Jira is alerted at once as "credentials rejected" (once per outage),
-shown the same way, and cleared by the next answer that vendor gives that is not a 401.
+A 401 from Workday, Okta or Jira, or Okta refusing the service app a token, is alerted at once as
+"credentials rejected" (once per outage), shown the same way, and cleared by the next answer that vendor
+gives that is not a refusal.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +24,7 @@ from django.utils import timezone
 
 from offboarding.alerts import send_alert
 from offboarding.clients import transport
+from offboarding.clients.errors import AuthenticationFailed, VendorError
 from offboarding.models import Actor, AuditEvent, VendorHealth
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,10 @@ CREDENTIAL_HINTS = {
     "okta": "check OKTA_API_TOKEN: an Okta API token expires after 30 days unused, or with its owner's account",
     "jira": "check JIRA_EMAIL / JIRA_API_TOKEN (revoked, expired, or its owner left)",
 }
+SERVICE_APP_HINT = (
+    "check OKTA_CLIENT_ID / OKTA_PRIVATE_KEY / OKTA_SCOPES / OKTA_DPOP (the service app's key, its granted scopes, "
+    "and whether it requires DPoP)"
+)
 
 
 def _when(moment: datetime | None) -> str:
@@ -140,13 +147,16 @@ CLEAR_CHECK_SECONDS = 30.0
 _checked_clear: dict[str, float] = {}
 
 
-def vendor_answered(service: str, status: int, monotonic=time.monotonic) -> None:
-    """The transport's listener: a 401 is alerted at once (once per outage); another answer clears it."""
+def vendor_answered(
+    service: str, status: int, error: VendorError | None = None, monotonic: Callable[[], float] = time.monotonic
+) -> None:
+    """The transport's listener: a 401, or a refused sign-in (Okta's token endpoint says 400 for some), is
+    alerted at once (once per outage); another answer clears it."""
     if service not in VENDORS:
         return
-    if status == 401:
+    if status == 401 or isinstance(error, AuthenticationFailed):
         _checked_clear.pop(service, None)
-        credentials_rejected(service)
+        credentials_rejected(service, status, error)
         return
     last = _checked_clear.get(service)
     if last is not None and monotonic() - last < CLEAR_CHECK_SECONDS:
@@ -155,11 +165,18 @@ def vendor_answered(service: str, status: int, monotonic=time.monotonic) -> None
     credentials_accepted(service)
 
 
-def credentials_rejected(service: str, now: datetime | None = None) -> None:
+def credentials_rejected(
+    service: str, status: int = 401, error: VendorError | None = None, now: datetime | None = None
+) -> None:
     now = now or timezone.now()
-    name, hint = VENDORS[service], CREDENTIAL_HINTS[service]
+    name = VENDORS[service]
+    hint = SERVICE_APP_HINT if service == "okta" and settings.OKTA_CLIENT_ID else CREDENTIAL_HINTS[service]
     _row(service)
-    failure = f"{name} answered 401: credentials rejected; {hint}"
+    if status == 401 or error is None:
+        failure = f"{name} answered 401: credentials rejected; {hint}"
+    else:
+        # Not a plain 401 (e.g. Okta's 400 invalid_dpop_proof): what the vendor said is the clue.
+        failure = f"{name} answered {status} {error.code}: credentials rejected ({error.summary}); {hint}"
     if VendorHealth.objects.filter(vendor=service, credentials_rejected_at=None).update(
         credentials_rejected_at=now, credentials_failure=failure
     ):

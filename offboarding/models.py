@@ -393,7 +393,20 @@ def jira_browse_url(key: str) -> str:
     return jira_browse_prefix() + key if key else ""
 
 
+# A case whose effective moment passed longer ago than this and whose access is not revoked yet is overdue:
+# long enough for a due case's revocation to run, short enough that nobody reads it as on time.
+OVERDUE_AFTER = timedelta(minutes=15)
+
+
+def overdue(now: datetime | None = None) -> models.Q:
+    """Still to be revoked (undecided, approved or running) and the effective moment past by `OVERDUE_AFTER`."""
+    return models.Q(state__in=Case.UNREVOKED_STATES, effective_at__lt=(now or timezone.now()) - OVERDUE_AFTER)
+
+
 class CaseQuerySet(models.QuerySet):
+    def overdue(self, now: datetime | None = None) -> CaseQuerySet:
+        return self.filter(overdue(now))
+
     def due(self, now: datetime | None = None) -> CaseQuerySet:
         """Approved cases whose moment has come, and running ones whose worker stopped renewing its lease."""
         now = now or timezone.now()
@@ -443,6 +456,8 @@ class Case(models.Model):
     OPEN_STATES = (State.PENDING_REVIEW, State.NEEDS_ATTENTION, State.APPROVED, State.SCHEDULED)
     DECIDABLE_STATES = (State.PENDING_REVIEW, State.NEEDS_ATTENTION)
     RUNNABLE_STATES = (State.APPROVED, State.SCHEDULED)
+    # Still on the way to revoked: what `overdue` looks at (a failed case is in danger by itself).
+    UNREVOKED_STATES = (*OPEN_STATES, State.RUNNING)
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WORKDAY)
     termination = models.ForeignKey(Termination, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
@@ -578,6 +593,19 @@ class Case(models.Model):
         return time_to_revoke(self.effective_at, self.revoked_at)
 
     @property
+    def is_overdue(self) -> bool:
+        return (
+            self.state in self.UNREVOKED_STATES
+            and self.effective_at is not None
+            and self.effective_at < timezone.now() - OVERDUE_AFTER
+        )
+
+    @property
+    def can_revoke_now(self) -> bool:
+        """Whether its effective moment may still be brought forward to now (see `decisions.revoke_now`)."""
+        return self.state in self.OPEN_STATES and self.started_at is None and bool(self.okta_user_id)
+
+    @property
     def is_decidable(self) -> bool:
         """Whether a person may still approve or reject it: nothing has run yet."""
         return self.state in self.DECIDABLE_STATES and self.started_at is None
@@ -701,6 +729,9 @@ class Step(models.Model):
     vendor_code = models.CharField(max_length=100, blank=True)
     vendor_error_id = models.CharField(max_length=100, blank=True)
     vendor_request_id = models.CharField(max_length=100, blank=True)
+    # Every failed run of the step, oldest first ({"at", "http_tries", "http_status", "vendor_code",
+    # "vendor_error_id", "vendor_request_id", "error"}): a retry that succeeds does not erase the failure.
+    failures = models.JSONField(default=list, blank=True)
     detail = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -711,6 +742,14 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target_name or self.target}".strip()
+
+    @property
+    def vendor_answer(self) -> str:
+        """What the vendor last answered, in one line: "HTTP 403 E0000006 … · request id X"."""
+        parts = [f"HTTP {self.http_status}" if self.http_status else "", self.vendor_code, self.detail.get("error", "")]
+        if self.vendor_request_id and self.vendor_request_id not in self.detail.get("error", ""):
+            parts.append(f"request id {self.vendor_request_id}")
+        return " ".join(str(p) for p in parts if p) or ("OK" if self.status == self.Status.DONE else "")
 
     def as_dict(self) -> dict[str, Any]:
         """The step as the audit trail, the evidence and the progress poll carry it."""
@@ -724,6 +763,7 @@ class Step(models.Model):
             "vendor_code": self.vendor_code,
             "vendor_error_id": self.vendor_error_id,
             "vendor_request_id": self.vendor_request_id,
+            "failures": self.failures,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "detail": self.detail,

@@ -336,6 +336,29 @@ def what_is_not_done(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+def still_in_place(steps: list[Step]) -> str:
+    """In one sentence, what a failed run left in place: "The Okta user is NOT deactivated; 3 groups remain"."""
+    by_kind: dict[str, list[Step]] = {}
+    for step in steps:
+        by_kind.setdefault(step.kind, []).append(step)
+
+    def done(kind: str) -> bool:
+        return any(s.status == Step.Status.DONE for s in by_kind.get(kind, []))
+
+    removals = by_kind.get(Step.Kind.REMOVE_GROUP, [])
+    remain = sum(1 for s in removals if s.status in (Step.Status.FAILED, Step.Status.PENDING))
+    parts = ["The Okta user is deactivated" if done(Step.Kind.DEACTIVATE) else "The Okta user is NOT deactivated"]
+    if not done(Step.Kind.SNAPSHOT):
+        parts.append("their groups could not be read, so none was removed")
+    elif remain:
+        parts.append(f"{remain} group membership{'s' if remain != 1 else ''} remain{'s' if remain == 1 else ''}")
+    if not done(Step.Kind.CLEAR_SESSIONS):
+        parts.append("sessions and OAuth tokens may still be valid")
+    if done(Step.Kind.DEACTIVATE) and not done(Step.Kind.VERIFY):
+        parts.append("the result is not verified")
+    return "; ".join(parts) + "."
+
+
 def finish(case: Case, owner: str) -> None:
     """The case's outcome: failed, completed, or — when Workday changed its mind while the lockout ran (a
     rescind, a corrected date) — needs attention, now that the lockout is finished and verified."""

@@ -195,6 +195,9 @@ try:
     )
     WORKDAY_PUSH_REFUSALS_PER_ADDRESS = env.int("WORKDAY_PUSH_REFUSALS_PER_ADDRESS", 20, validate=Range(min=1))
     OKTA_PRIVATE_KEY_ID = env.str("OKTA_PRIVATE_KEY_ID", "")  # `kid` of the service app's key, if it has one
+    # The service app's tokens are DPoP-bound (RFC 9449), as Okta requires of API service apps by default;
+    # false only for an app whose "Require DPoP" setting is off.
+    OKTA_DPOP = env.bool("OKTA_DPOP", True)
     # Our field -> the report's column alias; set only the ones a tenant names differently,
     # e.g. WORKDAY_COLUMNS="employee_id=Worker_ID,time_zone=Location_Time_Zone".
     WORKDAY_COLUMNS = {

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from offboarding.clients.errors import VendorError, is_transient
+from offboarding.clients.transport import tries_counted
 from offboarding.models import Actor, AuditEvent, Case, Step
 from offboarding.request_id import current_request_id
 
@@ -34,6 +35,7 @@ STEP_RESULT_FIELDS = [
     "vendor_code",
     "vendor_error_id",
     "vendor_request_id",
+    "failures",
     "detail",
     "started_at",
     "finished_at",
@@ -129,19 +131,38 @@ def steps_for(case: Case, kind: str, targets: dict[str, str]) -> list[Step]:
 
 
 def attempt(step: Step, action: Action) -> None:
-    """Make the step's call; its outcome (done, or failed with the vendor's error) goes on the step."""
-    step.attempts += 1
+    """Make the step's call; its outcome (done, or failed with the vendor's error) goes on the step.
+
+    `attempts` counts the HTTP tries the call took, the transport's retries included; a failure is
+    also added to the step's `failures`, so a later success does not hide it.
+    """
     step.started_at = timezone.now()
     step.http_status, step.vendor_code, step.vendor_error_id, step.vendor_request_id = None, "", "", ""
-    try:
-        step.detail, step.status = action(), Step.Status.DONE
-    except VendorError as e:
-        step.status, step.http_status = Step.Status.FAILED, e.status
-        step.vendor_code, step.vendor_error_id, step.vendor_request_id = e.code, e.error_id, e.request_id
-        step.detail = {"error": str(e), "transient": is_transient(e)}
-    except StepFailed as e:
-        step.status, step.detail = Step.Status.FAILED, {"error": str(e), **e.detail}
+    with tries_counted() as tries:
+        try:
+            step.detail, step.status = action(), Step.Status.DONE
+        except VendorError as e:
+            step.status, step.http_status = Step.Status.FAILED, e.status
+            step.vendor_code, step.vendor_error_id, step.vendor_request_id = e.code, e.error_id, e.request_id
+            step.detail = {"error": str(e), "transient": is_transient(e)}
+        except StepFailed as e:
+            step.status, step.detail = Step.Status.FAILED, {"error": str(e), **e.detail}
+    step.attempts += len(tries)  # a step that needed no call (already deactivated) made no try
+    step.vendor_request_id = step.vendor_request_id or next((t.request_id for t in reversed(tries) if t.request_id), "")
     step.finished_at = timezone.now()
+    if step.status == Step.Status.FAILED:
+        step.failures = [
+            *step.failures,
+            {
+                "at": step.finished_at.isoformat(),
+                "http_tries": len(tries),
+                "http_status": step.http_status,
+                "vendor_code": step.vendor_code,
+                "vendor_error_id": step.vendor_error_id,
+                "vendor_request_id": step.vendor_request_id,
+                "error": step.detail.get("error", ""),
+            },
+        ]
 
 
 def record(case: Case, kind: str, steps: list[Step]) -> None:

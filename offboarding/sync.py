@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -77,29 +78,41 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
     health.sync_succeeded()
     records = [r for r in report.terminations if employee_id is None or r.employee_id == employee_id]
     result = SyncResult(row_errors=_keep_row_errors(report.row_errors, whole_report=employee_id is None))
-    for record in records:
-        case_id, change = _apply_record(record, actor)
-        if change == "created":
-            result.created.append(case_id)
-        elif change == "updated":
-            result.updated.append(case_id)
-        elif change == "cancelled":
-            result.cancelled.append(case_id)
-
     # Read once a sync: a rule that cannot be evaluated is reported once, not once per case.
     rules = sound_rules()
-    if result.created:
-        result.breaker_tripped = check_breaker(len(result.created))
-        okta = OktaClient.from_settings()
-        opened = Case.objects.select_related("termination").in_bulk(result.created)
-        # A layoff opens thousands of cases at once: their Okta lookups go several at a time while
-        # each case, in order, is assessed and decided as soon as its lookup is back.
-        with ThreadPoolExecutor(max_workers=settings.REVOCATION_PARALLEL_CALLS) as pool:
-            lookups = pool.map(lambda case_id: look_up(opened[case_id].termination, okta), result.created)
-            for case_id, lookup in zip(result.created, lookups, strict=True):
-                assess_case(case_id, okta=okta, actor=actor, lookup=lookup)
-                _check_conversion(case_id, lookup, actor)
+    # The breaker judges the whole burst before any case of it is decided: the rows that will open a case
+    # are counted first, so each case can then be looked up, decided and revoked while the rest are stored.
+    opening = _rows_that_open_a_case(records)
+    result.breaker_tripped = bool(opening) and check_breaker(len(opening), pending=len(opening))
+    okta = OktaClient.from_settings() if opening else None
+    # A layoff opens thousands of cases at once: their Okta lookups go several at a time, in threads, while
+    # the rows are still being stored; each case, in order, is assessed and decided as soon as its lookup
+    # is back, so revocations start within seconds, not after the last row.
+    with ThreadPoolExecutor(max_workers=settings.REVOCATION_PARALLEL_CALLS) as pool:
+        lookups: deque[tuple[int, Future]] = deque()
+
+        def decide_looked_up(wait: bool) -> None:
+            while lookups and (wait or lookups[0][1].done()):
+                case_id, lookup = lookups.popleft()
+                assess_case(case_id, okta=okta, actor=actor, lookup=lookup.result())
+                _check_conversion(case_id, lookup.result(), actor)
                 fire_rules(case_id, rules)
+
+        for record in records:
+            case_id, change = _apply_record(record, actor)
+            if change == "created":
+                result.created.append(case_id)
+                okta = okta or OktaClient.from_settings()
+                termination = Termination.objects.get(cases=case_id)
+                lookups.append((case_id, pool.submit(look_up, termination, okta)))
+            elif change == "updated":
+                result.updated.append(case_id)
+            elif change == "cancelled":
+                result.cancelled.append(case_id)
+            decide_looked_up(wait=False)
+        decide_looked_up(wait=True)
+    if len(result.created) > len(opening):  # more than counted (a row stored by a push meanwhile): judge again
+        result.breaker_tripped = check_breaker(len(result.created))
     result.looked_up_again = _look_up_unresolved(employee_id, actor, skip=result.created)
     if employee_id is None:  # only the whole report can say a row has gone; a push is one worker's rows
         # After the lookups: looking a case up again judges its doubts afresh, which would drop this one.
@@ -108,6 +121,23 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
     # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
     fire_rules_for_open_cases(rules)
     return result
+
+
+def _rows_that_open_a_case(records: list) -> list:
+    """The report's rows that will open a case: a termination not stored yet (and not rescinded already).
+    One query for the report, and one per row of a worker already known (a rehire, a correction)."""
+    known: set[str] = set()
+    ids = [r.employee_id for r in records]
+    for start in range(0, len(ids), 1000):
+        known.update(
+            Termination.objects.filter(employee_id__in=ids[start : start + 1000]).values_list("employee_id", flat=True)
+        )
+    return [
+        r
+        for r in records
+        if not r.rescinded
+        and (r.employee_id not in known or _current_termination(r.employee_id, r.termination_date) is None)
+    ]
 
 
 def _look_up_unresolved(employee_id: str | None, actor: Actor, skip: list[int]) -> list[int]:

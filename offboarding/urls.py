@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/progress", views.case_progress, name="case_progress"),
     path("cases/<int:case_id>/approve", views.case_approve, name="case_approve"),
+    path("cases/<int:case_id>/revoke-now", views.case_revoke_now, name="case_revoke_now"),
     path("cases/<int:case_id>/reject", views.case_reject, name="case_reject"),
     path("cases/<int:case_id>/retry", views.case_retry, name="case_retry"),
     path("cases/<int:case_id>/restore", views.case_restore, name="case_restore"),

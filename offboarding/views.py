@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -18,12 +19,13 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_q.brokers import get_broker
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
-from offboarding import decisions, forms, health, vendor_check
+from offboarding import decisions, forms, health, revocation, vendor_check
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient, OktaUser
 from offboarding.clients.transport import RetryPolicy
@@ -38,8 +40,10 @@ from offboarding.models import (
     ProtectedAccount,
     ReportRowError,
     SafetySettings,
+    Step,
+    overdue,
 )
-from offboarding.templatetags.audit_format import duration
+from offboarding.templatetags.audit_format import duration, moment_exact
 
 PAGE_SIZE = 25
 # The queue, in the order the security team works it.
@@ -55,7 +59,6 @@ QUEUE_ORDER = [
 ]
 # A page waits on Okta for a few seconds at most, once: a slow Okta must not make a slow page.
 PAGE_OKTA_TIMEOUT = 5.0
-LIVE_STATES = (Case.State.APPROVED, Case.State.SCHEDULED, Case.State.RUNNING)
 
 
 def page_policy() -> RetryPolicy:
@@ -83,7 +86,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def queue(request: HttpRequest) -> HttpResponse:
     form = forms.QueueFilterForm(request.GET or None, departments=departments())
-    cases = filtered_cases(form.cleaned_data if form.is_valid() else {})
+    invalid = form.is_bound and not form.is_valid()
+    # Filters that say nothing clear show no case (and say why), never every case as if unfiltered.
+    cases = Case.objects.none() if invalid else filtered_cases(form.cleaned_data if form.is_bound else {})
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     # Protection by today's list (one read of it for the page), not only the one of when each case opened.
     protected = list(ProtectedAccount.objects.all())
@@ -95,25 +100,39 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = dict(open_cases.values_list("state").annotate(n=Count("id")).order_by())
     query = request.GET.copy()
     query.pop("page", None)
+    danger = {
+        "failed": counts.get(Case.State.FAILED, 0),
+        "needs_attention": counts.get(Case.State.NEEDS_ATTENTION, 0),
+        # Overdue besides those already counted as needing attention: each case once in the banner.
+        "overdue": Case.objects.overdue().exclude(state=Case.State.NEEDS_ATTENTION).count(),
+    }
     return render(
         request,
         "offboarding/queue.html",
         {
             "form": form,
+            "invalid": invalid,
             "page": page,
             "query": query.urlencode(),
             "state_counts": [(state, Case.State(state).label, counts.get(state, 0)) for state in QUEUE_ORDER],
+            "danger": danger,
+            "danger_total": sum(danger.values()),
             "safety": SafetySettings.load(),
             "row_errors": ReportRowError.objects.filter(resolved_at=None).count(),
         },
+        status=400 if invalid else 200,
     )
 
 
 def filtered_cases(filters: dict):
+    """The queue's cases, danger first: failed, needing attention, overdue; then in the order the team works."""
     cases = Case.objects.select_related("termination").annotate(
         queue_rank=models.Case(
-            *(models.When(state=state, then=models.Value(rank)) for rank, state in enumerate(QUEUE_ORDER)),
-            default=models.Value(len(QUEUE_ORDER)),
+            models.When(state=Case.State.FAILED, then=models.Value(0)),
+            models.When(state=Case.State.NEEDS_ATTENTION, then=models.Value(1)),
+            models.When(overdue(), then=models.Value(2)),
+            *(models.When(state=state, then=models.Value(3 + rank)) for rank, state in enumerate(QUEUE_ORDER)),
+            default=models.Value(3 + len(QUEUE_ORDER)),
             output_field=models.IntegerField(),
         )
     )
@@ -155,17 +174,30 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         pk=case_id,
     )
     approvals = list(case.approvals.select_related("user").order_by("at"))
-    live = live_okta(case)
+    steps = list(case.steps.all())
+    read_back = read_back_at_verification(case, steps)
+    live = {} if read_back else live_okta(case)
+    protected_now = protection_now(case, live)
+    approved_by_me = any(a.user_id == request.user.pk for a in approvals)
+    can_change = steps_can_change(case)
     context = {
         "case": case,
         "live": live,
-        "protected_now": protection_now(case, live),
-        "steps": case.steps.all(),
+        "read_back": read_back,
+        "protected_now": protected_now,
+        "warnings": warnings(case, protected_now),
+        "steps": steps,
         "tracked_follow_ups": case.follow_ups.all(),
         "events": case.events.all(),
+        "brought_forward": case.events.filter(action="case.revoke_now").order_by("seq").last(),
         "approvals": approvals,
-        "approved_by_me": any(a.user_id == request.user.pk for a in approvals),
-        "is_live": case.state in LIVE_STATES,
+        "approved_by_me": approved_by_me,
+        "is_live": can_change,
+        # Nothing to say before the revocation can start: undecided, or scheduled for later.
+        "show_result": can_change or bool(case.started_at or case.finished_at or case.jira_key),
+        "still_in_place": revocation.still_in_place(steps) if case.state == Case.State.FAILED else "",
+        # Not for whoever already approved an undecided case: their "now" would be a second approval of their own.
+        "can_revoke_now": case.can_revoke_now and not (case.is_decidable and approved_by_me),
         "time_to_revoke": duration(case.time_to_revoke),
         "safety": SafetySettings.load(),
         "access": (access := plan_access(case.plan or {})),
@@ -173,6 +205,43 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "logout_apps": [a["label"] for a in access["apps"] if a.get("universal_logout")],
     }
     return render(request, "offboarding/case.html", context)
+
+
+# A scheduled case whose moment is this close is about to be picked up: its page follows it live.
+ABOUT_TO_RUN = timedelta(minutes=2)
+
+
+def steps_can_change(case: Case) -> bool:
+    """Whether a step of the case may change while the page is open (only then does it update live)."""
+    if case.state in (Case.State.APPROVED, Case.State.RUNNING):
+        return True
+    soon = timezone.now() + ABOUT_TO_RUN
+    return case.state == Case.State.SCHEDULED and case.effective_at is not None and case.effective_at <= soon
+
+
+def warnings(case: Case, protected_now: str) -> list[str]:
+    """What the case page lists under "Check before deciding", by name; empty: the box is not shown."""
+    if case.state == Case.State.NO_ACCOUNT:  # closed: nothing is left to check
+        return []
+    shown = {
+        "identity": case.identity != Case.Identity.EXACT,
+        "proposal": bool(case.identity_proposal) and case.is_decidable,
+        "protected": bool(protected_now),
+        "emergency": case.kind == Case.Kind.EMERGENCY,
+        "attention": bool(case.attention_reason) and case.state == Case.State.NEEDS_ATTENTION,
+        "after_run": bool(case.attention_after_run),
+    }
+    return [name for name, show in shown.items() if show]
+
+
+def read_back_at_verification(case: Case, steps: list) -> dict:
+    """The Okta user and groups as the run's verification read them back, once the run is over; else {}."""
+    if case.state == Case.State.RUNNING or case.restored_at:
+        return {}
+    verify = next((s for s in steps if s.kind == Step.Kind.VERIFY and s.detail.get("user")), None)
+    if verify is None:
+        return {}
+    return {"user": verify.detail["user"], "groups": verify.detail.get("groups_after", []), "at": verify.finished_at}
 
 
 def live_okta(case: Case) -> dict:
@@ -217,19 +286,29 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
             **{key: value for key, value in step.as_dict().items() if key != "detail"},
             "id": step.pk,
             "label": step.get_kind_display(),
+            "status_display": step.get_status_display(),
             "target": step.target_name or step.target,
-            "vendor": " ".join(
-                str(x) for x in (step.http_status or "", step.vendor_code, step.detail.get("error", "")) if x
-            ),
+            "vendor": step.vendor_answer,
         }
         for step in case.steps.all()
+    ]
+    events = [
+        {
+            "at": event.at.isoformat(),
+            "when": moment_exact(event.at),
+            "action": event.action,
+            "actor": event.actor_name,
+            "reason": str((event.after or {}).get("reason") or ""),
+        }
+        for event in case.events.all()
     ]
     return JsonResponse(
         {
             "state": case.state,
             "state_display": case.status_line,
-            "live": case.state in LIVE_STATES,
+            "live": steps_can_change(case),
             "steps": steps,
+            "events": events,
             "jira_key": case.jira_key,
             "jira_url": case.jira_url,
             "time_to_revoke": duration(case.time_to_revoke),
@@ -242,6 +321,7 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
 
 ACTION_LABELS = {
     "approve": "Approve",
+    "revoke_now": "Revoke now",
     "reject": "Reject",
     "retry": "Retry",
     "restore": "Request a restore",
@@ -279,6 +359,18 @@ def case_approve(request: HttpRequest, case_id: int) -> HttpResponse:
             messages.info(request, "Your approval is recorded; a second, different approver must approve too.")
 
     return decide(request, case_id, "approve", perform, "Approved.")
+
+
+@role_required(APPROVERS)
+@require_POST
+def case_revoke_now(request: HttpRequest, case_id: int) -> HttpResponse:
+    def perform(pk: int, reason: str) -> str:
+        case = decisions.revoke_now(pk, request.user, reason, okta=okta_for_pages())
+        if case.is_decidable:
+            return "Your approval to revoke now is recorded; a second, different approver must approve too."
+        return ""
+
+    return decide(request, case_id, "revoke_now", perform, "Revoking now: the revocation has started.")
 
 
 @role_required(APPROVERS)
@@ -413,12 +505,16 @@ def emergency(request: HttpRequest) -> HttpResponse:
 
 
 def find_okta_users(text: str) -> list[OktaUser]:
-    """By name or email prefix, by employee number, and by exact login; each person once."""
+    """By name or email prefix, by login prefix (any case), by employee number; each person once."""
     okta = okta_for_pages()
-    users = okta.search_users(text) + okta.find_users_by_employee_number(text)
-    if "@" in text and (by_login := okta.find_user_by_login(text)):
-        users.append(by_login)
+    users = okta.search_users(text) + okta.find_users_by_login_prefix(text) + okta.find_users_by_employee_number(text)
     return list({user.id: user for user in users}.values())
+
+
+def open_case_of(okta_user_id: str) -> Case | None:
+    """The case already open (or running) for this Okta user, if any."""
+    still_open = Case.objects.filter(okta_user_id=okta_user_id, state__in=Case.UNREVOKED_STATES)
+    return still_open.select_related("termination").order_by("pk").first()
 
 
 def start_emergency(request: HttpRequest) -> HttpResponse:
@@ -432,7 +528,10 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
         context = {"q": "", "found": [], "error": " ".join(errors)}
         return render(request, "offboarding/emergency.html", context, status=400)
     okta_user_id, reason = form.cleaned_data["okta_user_id"], form.cleaned_data["reason"]
-    context = {"okta_user_id": okta_user_id, "reason": reason}
+    context = {"okta_user_id": okta_user_id, "reason": reason, "open_case": open_case_of(okta_user_id)}
+    if context["open_case"]:
+        # Not a second case: the one already open is brought forward ("revoke now" on its page).
+        return render(request, "offboarding/emergency_confirm.html", context)
     if request.POST.get("confirmed") != "yes":
         try:
             context["okta_user"] = okta_for_pages().get_user(okta_user_id)
@@ -443,6 +542,7 @@ def start_emergency(request: HttpRequest) -> HttpResponse:
         case = decisions.start_emergency(okta_user_id, request.user, reason)
     except decisions.DecisionError as e:
         messages.error(request, str(e))
+        context["open_case"] = open_case_of(okta_user_id)
         return render(request, "offboarding/emergency_confirm.html", context)
     except VendorError as e:
         messages.error(request, f"Okta could not be reached ({e.summary}); nothing was started. Try again.")

@@ -46,7 +46,8 @@ class Sandbox:
     def reset(self, clear_requests: bool = False, **options: Any) -> dict:
         """Rebuild the world, with every fault switched off. Options: seed, workers, groups_per_person,
         pending_terminations, demo, okta_page_size, rate_limits ({family: limit}), rate_limit_window (s),
-        concurrency_limit, okta_token_lifetime (s), okta_async_delay (s), push_url, push_secret. Unset ones
+        concurrency_limit, okta_token_lifetime (s), okta_require_dpop (the service app requires DPoP-bound
+        tokens; true by default, as Okta's API service apps do), okta_async_delay (s), push_url, push_secret. Unset ones
         take this handle's defaults. `clear_requests` also empties the request log, in the same call."""
         merged = {**self.reset_defaults, **options}
         if clear_requests:

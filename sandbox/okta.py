@@ -21,7 +21,7 @@ from werkzeug import Request, Response
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from sandbox import credentials
+from sandbox import credentials, dpop
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PUBLIC_KEY_PEM
 from sandbox.service import Service, json_response
 from sandbox.state import OktaUser, okta_timestamp
@@ -80,11 +80,22 @@ class OktaError(Exception):
 
 
 class OAuthError(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
-        self.status, self.error, self.description = status, error, description
+    def __init__(self, status: int, error: str, description: str, headers: dict | None = None) -> None:
+        self.status, self.error, self.description, self.headers = status, error, description, headers or {}
 
     def response(self) -> Response:
-        return json_response({"error": self.error, "error_description": self.description}, self.status)
+        body = {"error": self.error, "error_description": self.description}
+        return json_response(body, self.status, headers=self.headers)
+
+
+class DPoPRefused(Exception):
+    """An API call whose DPoP proof Okta refuses: 400 with an empty body, the reason in the DPoP challenge."""
+
+    def __init__(self, challenge: str) -> None:
+        self.challenge = challenge
+
+    def response(self) -> Response:
+        return Response(status=400, headers={"WWW-Authenticate": self.challenge})
 
 
 def rate_limit_family(method: str, path: str) -> str:
@@ -167,6 +178,29 @@ def decode_cursor(after: str) -> str:
     if not decoded.startswith("cursor:"):
         raise OktaError("E0000001", "after", causes=["after: The cursor is not valid."])
     return decoded.removeprefix("cursor:")
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Okta's WWW-Authenticate for a refused token, in the scheme the token was sent with."""
+
+    scheme: str
+    org_url: str
+    resource: str
+    scope: str
+
+    def saying(self, error: str, description: str, *, scope: bool = False) -> str:
+        if self.scheme == "DPoP":
+            return (
+                f'DPoP algs="{" ".join(dpop.ALGORITHMS)}", authorization_uri="{self.org_url}/oauth2/v1/authorize", '
+                f'realm="{self.org_url}", scope="{self.scope}", error="{error}", '
+                f'error_description="{description}", resource="{self.resource}"'
+            )
+        scope_part = f'scope="{self.scope}", ' if scope else ""
+        return (
+            f'Bearer authorization_uri="{self.org_url}/oauth2/v1/authorize", realm="Okta", error="{error}", '
+            f'{scope_part}error_description="{description}"'
+        )
 
 
 class OktaService(Service):
@@ -272,6 +306,10 @@ class OktaService(Service):
         response.headers.setdefault("X-Rate-Limit-Remaining", str(remaining))
         response.headers.setdefault("X-Rate-Limit-Reset", str(reset))
         response.headers["X-Okta-Request-Id"] = secrets.token_urlsafe(18)
+        if jti := dpop.unverified_id(request.headers.get("DPoP", "")):
+            # Okta spends a proof on any answer, a 429 or a 5xx too: a retry must carry a new one.
+            with self.state.lock:
+                self.state.used_dpop_ids.add(jti)
         return response
 
     def error_response(self, status: int) -> Response:
@@ -299,12 +337,10 @@ class OktaService(Service):
                 raise OktaError("E0000008") from None
             if endpoint == "token":
                 return self.token(request)
-            self.authorize(request, self.scopes[endpoint])
+            self.authorize(request, path, self.scopes[endpoint])
             with self.state.lock:
                 return getattr(self, endpoint)(request, **args)
-        except OktaError as error:
-            return error.response()
-        except OAuthError as error:
+        except (OktaError, OAuthError, DPoPRefused) as error:
             return error.response()
 
     @staticmethod
@@ -315,26 +351,47 @@ class OktaService(Service):
         return request.host_url.rstrip("/") + "/okta"
 
     # -- authentication -----------------------------------------------------------------------
-    def authorize(self, request: Request, scope: str) -> None:
-        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
-        if scheme == "SSWS" and secrets.compare_digest(credential, API_TOKEN):
+    def authorize(self, request: Request, path: str, scope: str) -> None:
+        authorization = request.headers.get("Authorization", "")
+        # Okta takes an API token with or without a space after SSWS (Okta's own Python SDK 3.x sends none).
+        if authorization.startswith("SSWS") and secrets.compare_digest(authorization[4:].strip(), API_TOKEN):
             return
-        realm = f'Bearer authorization_uri="{self.base_url(request)}/oauth2/v1/authorize", realm="Okta"'
-        if scheme == "Bearer":
-            with self.state.lock:
-                token = self.state.access_tokens.get(credential)
-            if token and token["expires_at"] > self.state.now():
-                granted = token["scopes"]
-                manage = scope.replace(".read", ".manage")
-                if scope in granted or manage in granted:
-                    return
-                challenge = f'{realm}, error="insufficient_scope", scope="{scope}", error_description='
-                challenge += '"The access token provided does not contain the required scopes."'
-                raise OktaError("E0000006", headers={"WWW-Authenticate": challenge})
+        scheme, _, credential = authorization.partition(" ")
+        if scheme not in ("Bearer", "DPoP"):
+            raise OktaError("E0000011")
+        with self.state.lock:
+            token = self.state.access_tokens.get(credential)
+        challenge = Challenge(scheme, self.base_url(request), path, scope)
+        if not token or token["expires_at"] <= self.state.now():
             reason = "The token has expired." if token else "The access token is invalid."
-            challenge = f'{realm}, error="invalid_token", error_description="{reason}"'
-            raise OktaError("E0000011", headers={"WWW-Authenticate": challenge})
-        raise OktaError("E0000011")
+            raise OktaError("E0000011", headers={"WWW-Authenticate": challenge.saying("invalid_token", reason)})
+        if (scheme == "DPoP") != bool(token["jkt"]):
+            # A bound token sent as Bearer (a thief without the key), or a Bearer token sent as DPoP.
+            reason = f"The access token is not a {scheme} token."
+            raise OktaError("E0000011", headers={"WWW-Authenticate": challenge.saying("invalid_token", reason)})
+        if token["jkt"]:
+            url = self.base_url(request) + path
+            with self.state.lock:
+                try:
+                    proof = dpop.check(
+                        request.headers.getlist("DPoP"),
+                        request.method,
+                        url,
+                        self.state.now(),
+                        self.state.used_dpop_ids,
+                        access_token=credential,
+                    )
+                except dpop.InvalidProof as error:
+                    raise DPoPRefused(challenge.saying("invalid_dpop_proof", error.description)) from None
+            if proof.jkt != token["jkt"]:
+                reason = "The DPoP proof JWT is not signed by the key the access token is bound to."
+                raise DPoPRefused(challenge.saying("invalid_dpop_proof", reason))
+        granted = token["scopes"]
+        if scope not in granted and scope.replace(".read", ".manage") not in granted:
+            reason = "The access token provided does not contain the required scopes."
+            raise OktaError(
+                "E0000006", headers={"WWW-Authenticate": challenge.saying("insufficient_scope", reason, scope=True)}
+            )
 
     def token(self, request: Request) -> Response:
         if request.mimetype != "application/x-www-form-urlencoded":
@@ -360,24 +417,51 @@ class OktaService(Service):
             raise OAuthError(401, "invalid_client", "The client_assertion sub and iss must be the client id.")
         if claims["exp"] > self.state.now() + 3600:
             raise OAuthError(401, "invalid_client", "The client_assertion token expires more than an hour ahead.")
+        with self.state.lock:
+            # Okta spends the assertion on every request, one it answers use_dpop_nonce too.
+            jti = claims.get("jti")
+            if jti and jti in self.state.used_assertion_ids:
+                raise OAuthError(401, "invalid_client", "The client_assertion token has already been used.")
+            if jti:
+                self.state.used_assertion_ids.add(jti)
         requested = set(form.get("scope", "").split())
         if not requested:
             raise OAuthError(400, "invalid_scope", "The authorization server requires a scope.")
         if requested - SERVICE_APP_SCOPES:
             not_allowed = " ".join(sorted(requested - SERVICE_APP_SCOPES))
             raise OAuthError(400, "invalid_scope", f"The following scopes are not allowed: {not_allowed}")
+        # Without the requirement the app is not DPoP-bound: a proof it is sent is ignored.
+        jkt = self.token_request_proof(request, token_url).jkt if self.state.options.okta_require_dpop else None
         with self.state.lock:
-            jti = claims.get("jti")
-            if jti and jti in self.state.used_assertion_ids:
-                raise OAuthError(401, "invalid_client", "The client_assertion token has already been used.")
-            if jti:
-                self.state.used_assertion_ids.add(jti)
             lifetime = self.state.options.okta_token_lifetime
             access_token = secrets.token_urlsafe(32)
-            self.state.access_tokens[access_token] = {"scopes": requested, "expires_at": self.state.now() + lifetime}
-        scope = " ".join(sorted(requested))
-        body = {"token_type": "Bearer", "expires_in": lifetime, "access_token": access_token, "scope": scope}
+            self.state.access_tokens[access_token] = {
+                "scopes": requested,
+                "expires_at": self.state.now() + lifetime,
+                "jkt": jkt,
+            }
+        body = {
+            "token_type": "DPoP" if jkt else "Bearer",
+            "expires_in": lifetime,
+            "access_token": access_token,
+            "scope": " ".join(sorted(requested)),
+        }
         return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def token_request_proof(self, request: Request, token_url: str) -> dpop.Proof:
+        """The token request's DPoP proof, carrying the nonce Okta handed out (else it hands it out)."""
+        with self.state.lock:
+            try:
+                proof = dpop.check(
+                    request.headers.getlist("DPoP"), "POST", token_url, self.state.now(), self.state.used_dpop_ids
+                )
+            except dpop.InvalidProof as error:
+                raise OAuthError(400, "invalid_dpop_proof", error.description) from None
+            nonce = self.state.dpop_nonce
+        if proof.nonce is None or not secrets.compare_digest(proof.nonce, nonce):
+            description = "Authorization server requires nonce in DPoP proof."
+            raise OAuthError(400, "use_dpop_nonce", description, headers={"DPoP-Nonce": nonce})
+        return proof
 
     # -- users ------------------------------------------------------------------------------
     def user_or_404(self, id: str, *, by_login: bool = False) -> OktaUser:

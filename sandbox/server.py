@@ -25,6 +25,9 @@ from sandbox.org import build_org
 from sandbox.service import DropConnection, Service
 from sandbox.state import SandboxState
 
+# The Authorization schemes the request log names.
+AUTH_SCHEMES = ("SSWS", "Bearer", "DPoP", "Basic")
+
 
 class WorkdayService(Service):
     name = "workday"
@@ -69,6 +72,8 @@ class SandboxApp:
                 "path": path,
                 "query": request.query_string.decode("latin-1"),
                 "status": status,  # 0: the connection was dropped without an answer
+                # The Authorization scheme, never the credential (a client may send SSWS and the token unspaced).
+                "auth": next((s for s in AUTH_SCHEMES if request.headers.get("Authorization", "").startswith(s)), ""),
                 "time": datetime.fromtimestamp(self.state.now(), UTC).isoformat(timespec="milliseconds"),
                 "duration": round(time.monotonic() - started, 4),
                 # How many requests to this service were being answered as this one arrived, itself included.

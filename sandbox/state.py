@@ -7,6 +7,7 @@ touch the data, never while they sleep for a fault, so one slow request never st
 from __future__ import annotations
 
 import random
+import secrets
 import string
 import threading
 import time
@@ -45,6 +46,9 @@ class Options:
     rate_limit_window: float = 60.0
     concurrency_limit: int = 75
     okta_token_lifetime: int = 3600
+    # The service app requires DPoP-bound tokens (Okta's default for API service apps since February 2024);
+    # off, it ignores any DPoP proof and issues Bearer tokens.
+    okta_require_dpop: bool = True
     # How long a `Prefer: respond-async` deactivation stays in transitioningToStatus.
     okta_async_delay: float = 0.5
     # Where Workday sends its signed notification of a termination (empty: it sends none).
@@ -64,6 +68,8 @@ class Options:
                 options.rate_limits.update({family: int(limit) for family, limit in value.items()})
             elif name in cls.__dataclass_fields__:
                 kind = type(getattr(options, name))
+                if kind is bool and not isinstance(value, bool):
+                    raise OptionError(f"{name} must be true or false")
                 setattr(options, name, kind(value))
             else:
                 raise OptionError(f"unknown reset option {name!r}")
@@ -343,6 +349,9 @@ class SandboxState:
             self.token_owner_id: str | None = None
             self.access_tokens: dict[str, dict] = {}
             self.used_assertion_ids: set[str] = set()
+            # DPoP: the nonce the token endpoint hands out, and the jti of every proof accepted.
+            self.dpop_nonce = secrets.token_urlsafe(24)
+            self.used_dpop_ids: set[str] = set()
             self.faults: list = []
             self.rate_windows: dict[str, tuple[float, int]] = {}
             # Seconds the sandbox's clock is ahead of the real one (POST /_sandbox/clock moves it).

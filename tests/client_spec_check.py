@@ -11,7 +11,8 @@ violation, so the contract cannot fall behind the clients), no query parameter t
 declare (openapi-core ignores unknown ones), and a Content-Length on every POST/PUT (Okta answers 411
 without one). Neither published spec describes the two endpoints below, so they are checked by hand
 against the vendors' documentation (contracts/README.md):
-- Okta's OAuth token endpoint (POST /oauth2/v1/token, a form with a private_key_jwt assertion),
+- Okta's OAuth token endpoint (POST /oauth2/v1/token, a form with a private_key_jwt assertion, and a DPoP
+  proof in the DPoP header; an API call with a DPoP-bound token carries one too, with `ath`),
 - Workday RaaS (GET /ccx/service/customreport2/{tenant}/{owner}/{report}?format=json, Basic auth).
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 import jwt
 import requests
@@ -99,7 +100,9 @@ def _check_openapi(
     parts = urlsplit(request.url or "")
     path = parts.path[len(urlsplit(base_url).path) :]
     template = _operation_template(spec, request.method or "", path)
-    _require_auth(request, ("SSWS ", "Bearer ", "Basic "))
+    _require_auth(request, ("SSWS ", "Bearer ", "Basic ", "DPoP "))
+    if request.headers["Authorization"].startswith("DPoP "):
+        _check_dpop_proof(request, access_token=request.headers["Authorization"].removeprefix("DPoP "))
     if request.method in ("POST", "PUT") and "Content-Length" not in request.headers:
         raise SpecViolation("POST/PUT without Content-Length")
     if not _is_jira_attachment_upload(request):
@@ -175,6 +178,29 @@ def _check_okta_token_request(request: requests.PreparedRequest, okta_url: str) 
         raise SpecViolation(f"client assertion claims are wrong: {claims}")
     if jwt.get_unverified_header(form["client_assertion"]).get("alg") != "RS256":
         raise SpecViolation("client assertion must be signed RS256")
+    if "DPoP" in request.headers:
+        _check_dpop_proof(request)
+
+
+def _check_dpop_proof(request: requests.PreparedRequest, access_token: str = "") -> None:
+    """RFC 9449 section 4.2: the proof's header and claims, for this request (its signature is the sandbox's
+    to check, as Okta does)."""
+    proof = request.headers.get("DPoP")
+    if not proof:
+        raise SpecViolation("a DPoP-bound token without a DPoP proof")
+    header = jwt.get_unverified_header(proof)
+    jwk = header.get("jwk")
+    if header.get("typ") != "dpop+jwt" or not isinstance(jwk, dict) or {"d", "p", "q"} & set(jwk):
+        raise SpecViolation(f"a DPoP proof's header needs typ dpop+jwt and a public jwk: {header}")
+    if header.get("alg") not in ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512"):
+        raise SpecViolation(f"a DPoP proof signed {header.get('alg')}, which Okta does not take")
+    claims = jwt.decode(proof, options={"verify_signature": False})
+    parts = urlsplit(request.url or "")
+    expected = {"htm": request.method, "htu": f"{parts.scheme}://{parts.netloc}{unquote(parts.path)}"}
+    if {name: claims.get(name) for name in expected} != expected or not claims.get("jti") or "iat" not in claims:
+        raise SpecViolation(f"a DPoP proof's claims do not name this request: {claims}")
+    if access_token and "ath" not in claims:
+        raise SpecViolation("a DPoP proof sent with an access token needs its hash (ath)")
 
 
 def _check_raas_request(request: requests.PreparedRequest, report_path: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from offboarding.clients.errors import (
     AuthenticationFailed,
     InvalidId,
+    InvalidRequest,
     NotFound,
     PermissionDenied,
     RateLimited,
@@ -61,6 +62,11 @@ class TestFindingUsers:
         user = okta.find_user_by_login(person["profile"]["login"])
         assert user is not None and user.id == person["id"]
         assert okta.find_user_by_login("nobody@example.com") is None
+
+    def test_it_finds_users_by_the_start_of_their_login_in_any_case(self, okta: OktaClient, sandbox: Any) -> None:
+        found = sandbox.add_okta_user("E9003", "Break-Glass", "Admin", login="BreakGlass-Admin@acme.example")
+        assert [u.id for u in okta.find_users_by_login_prefix("breakglass")] == [found["id"]]
+        assert okta.find_users_by_login_prefix("glass") == []
 
     def test_it_searches_users_by_name(self, okta: OktaClient, person: dict) -> None:
         assert person["id"] in [u.id for u in okta.search_users("Lovelace")]
@@ -253,6 +259,10 @@ def service_app(settings: Any, sandbox: Any) -> None:
     settings.OKTA_API_TOKEN = ""
 
 
+def token_answers(sandbox: Any) -> list[int]:
+    return [r["status"] for r in okta_calls(sandbox, "POST", "/oauth2/v1/token")]
+
+
 class TestServiceAppAuth:
     @pytest.mark.usefixtures("service_app")
     def test_it_authenticates_with_a_signed_client_assertion(self, make_okta: Any, sandbox: Any, person: dict) -> None:
@@ -260,8 +270,8 @@ class TestServiceAppAuth:
         for _ in range(3):
             assert client.get_user(person["id"]).id == person["id"]
         client.remove_from_group(client.list_user_groups(person["id"])[-1].id, person["id"])
-        # The token is cached: one token request for all of those calls.
-        assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 1
+        # The token is cached: one token request (after Okta's use_dpop_nonce answer) for all of those calls.
+        assert token_answers(sandbox) == [400, 200]
 
     @pytest.mark.sandbox(okta_token_lifetime=1)
     @pytest.mark.usefixtures("service_app")
@@ -272,7 +282,8 @@ class TestServiceAppAuth:
         client.get_user(user["id"])
         clock.advance(1.1)  # past the token's second, for the client and for Okta
         client.get_user(user["id"])
-        assert len(okta_calls(sandbox, "POST", "/oauth2/v1/token")) == 2
+        # The renewal reuses the DPoP nonce Okta handed out: no second round trip for it.
+        assert token_answers(sandbox) == [400, 200, 200]
         assert 401 not in [r["status"] for r in okta_calls(sandbox)]
 
     @pytest.mark.usefixtures("service_app")
@@ -280,7 +291,7 @@ class TestServiceAppAuth:
         client = make_okta()
         user = sandbox.add_okta_user("E9021", "Stale", "Token")
         client.get_user(user["id"])
-        # A reset forgets every access token the sandbox issued: ours is now refused.
+        # A reset forgets every access token the sandbox issued (and its DPoP nonce): ours is now refused.
         sandbox.reset()
         user = sandbox.add_okta_user("E9021", "Stale", "Token")
         sandbox.clear_requests()
@@ -288,7 +299,7 @@ class TestServiceAppAuth:
         assert client.get_user(user["id"]).id == user["id"]
 
         calls = [(r["method"], r["status"]) for r in okta_calls(sandbox)]
-        assert calls == [("GET", 401), ("POST", 200), ("GET", 200)]
+        assert calls == [("GET", 401), ("POST", 400), ("POST", 200), ("GET", 200)]
 
     @pytest.mark.usefixtures("service_app")
     def test_it_reports_a_key_okta_does_not_know(self, make_okta: Any, settings: Any, person: dict) -> None:
@@ -302,6 +313,75 @@ class TestServiceAppAuth:
         with pytest.raises(AuthenticationFailed) as caught:
             make_okta().get_user(person["id"])
         assert caught.value.code == "invalid_client"
+
+
+@pytest.mark.usefixtures("service_app")
+class TestDPoP:
+    """The service app's tokens are DPoP-bound (RFC 9449), as Okta requires of API service apps by default."""
+
+    def test_every_call_carries_the_dpop_scheme_and_a_proof_okta_accepts(
+        self, make_okta: Any, sandbox: Any, person: dict
+    ) -> None:
+        client = make_okta()
+        group = client.list_user_groups(person["id"])[-1]
+        client.remove_from_group(group.id, person["id"])
+        client.add_to_group(group.id, person["id"])
+        assert client.find_users_by_employee_number("E9001")[0].id == person["id"]
+        api_calls = [r for r in okta_calls(sandbox) if r["path"].startswith("/api/")]
+        assert len(api_calls) == 4 and all(r["status"] < 300 for r in api_calls)
+        # The sandbox checks each proof (signature, htm, htu, iat, jti, ath, the key the token is bound to).
+        assert {r["auth"] for r in api_calls} == {"DPoP"}
+
+    def test_a_call_retried_after_a_429_carries_a_new_proof(self, make_okta: Any, sandbox: Any, person: dict) -> None:
+        client = make_okta()
+        client.get_user(person["id"])
+        sandbox.fault("okta", "rate_limit", endpoint="GET /api/v1/users/*", count=1)
+        assert client.get_user(person["id"]).id == person["id"]
+        # Okta spends a proof on any answer: resending the first one would be refused as already used.
+        assert [r["status"] for r in okta_calls(sandbox, "GET")][-2:] == [429, 200]
+
+    def test_okta_dpop_false_against_an_app_that_requires_it_fails_loudly(
+        self, make_okta: Any, settings: Any, sandbox: Any, person: dict
+    ) -> None:
+        settings.OKTA_DPOP = False
+        with pytest.raises(AuthenticationFailed) as caught:
+            make_okta().get_user(person["id"])
+        assert (caught.value.status, caught.value.code) == (400, "invalid_dpop_proof")
+        assert "The DPoP proof JWT header is missing." in str(caught.value)
+        assert "set OKTA_DPOP=true" in str(caught.value)
+        assert not okta_calls(sandbox, "GET")
+
+    @pytest.mark.sandbox(okta_require_dpop=False)
+    def test_an_app_that_answers_with_a_bearer_token_still_works(
+        self, make_okta: Any, sandbox: Any, person: dict
+    ) -> None:
+        client = make_okta()
+        assert client.get_user(person["id"]).id == person["id"]
+        assert token_answers(sandbox) == [200]
+        assert [r["auth"] for r in okta_calls(sandbox, "GET")] == ["Bearer"]
+
+    @pytest.mark.sandbox(okta_require_dpop=False)
+    def test_okta_dpop_false_uses_bearer_tokens(
+        self, make_okta: Any, settings: Any, sandbox: Any, person: dict
+    ) -> None:
+        settings.OKTA_DPOP = False
+        assert make_okta().get_user(person["id"]).id == person["id"]
+        assert [r["auth"] for r in okta_calls(sandbox, "GET")] == ["Bearer"]
+
+    def test_a_proof_okta_refuses_is_reported_in_okta_words(self, make_okta: Any, sandbox: Any, person: dict) -> None:
+        client = make_okta()
+        client.get_user(person["id"])
+        sandbox.advance_clock(400)  # Okta's clock is now ahead of ours by more than a proof may be old
+        with pytest.raises(InvalidRequest) as caught:
+            client.get_user(person["id"])
+        assert (caught.value.status, caught.value.code) == (400, "invalid_dpop_proof")
+        assert caught.value.summary == "The DPoP proof JWT is issued more than five minutes in the past."
+
+    def test_the_process_keeps_one_key_and_never_shows_it(self, make_okta: Any) -> None:
+        first, second = make_okta().transport.auth, make_okta().transport.auth
+        assert first.dpop_key is second.dpop_key
+        assert "d" not in first.dpop_key.jwk and first.dpop_key.jwk["kty"] == "EC"
+        assert "PRIVATE" not in repr(first.dpop_key) and "dpop=True" in repr(first)
 
 
 class TestEnvironment:

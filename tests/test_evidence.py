@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from offboarding import decisions, evidence, revocation, sync
-from offboarding.models import Actor, AuditEvent, AutoApproveRule, Case
+from offboarding.models import Actor, AuditEvent, AutoApproveRule, Case, Step
 from tests.factories import make_past_case, run_sql
 
 
@@ -45,7 +45,7 @@ class TestEvidenceOfARealRevocation:
         assert f"{case.decided_at:%Y-%m-%d %H:%M:%S}" in page
         # Every step, with the vendor's answer, and the groups before and after.
         for kind in ("resolve", "snapshot", "remove_group", "clear_sessions", "deactivate", "verify", "file_ticket"):
-            assert f"<td>{kind}</td>" in page
+            assert f"<td>{Step.Kind(kind).label}</td>" in page
         assert "VPN Users E100" in page and "GitHub Engineers E100" in page
         assert "AD: Engineering E100 (APP_GROUP)" in page  # left after: Okta does not let us remove it
         assert "<dt>Okta status</dt><dd>DEPROVISIONED</dd>" in page

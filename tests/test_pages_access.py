@@ -95,7 +95,7 @@ class TestAuditorsAreReadOnly:
         assert case.state == "pending_review"
 
     def test_an_approver_sees_the_decision_forms(self, client, approver):
-        case = make_case()
+        case = make_case(okta_user_id="00u1example")  # with no Okta user, there is nothing to approve yet
         client.force_login(approver)
         body = client.get(case.get_absolute_url()).content.decode()
         assert f'action="{reverse("case_approve", args=[case.pk])}"' in body

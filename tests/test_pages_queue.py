@@ -25,14 +25,14 @@ def queue(client, approver):
 
 
 class TestQueue:
-    def test_it_lists_pending_first_then_scheduled_running_failed_and_needing_attention(self, queue):
+    def test_it_lists_the_danger_first_then_pending_scheduled_and_running(self, queue):
         for n, state in enumerate(["needs_attention", "failed", "running", "scheduled", "pending_review"]):
             make_case(f"Person {state}", f"E{n}", state=state)
         make_case("Done Already", "E9", state="completed")
         body = queue()
-        positions = [body.index(f"Person {s}") for s in ["pending_review", "scheduled", "running", "failed"]]
+        order = ["failed", "needs_attention", "pending_review", "scheduled", "running"]
+        positions = [body.index(f"Person {s}") for s in order]
         assert positions == sorted(positions)
-        assert body.index("Person failed") < body.index("Person needs_attention")
         assert "Done Already" not in body
 
     def test_each_row_shows_what_the_approver_needs(self, queue):
@@ -42,7 +42,7 @@ class TestQueue:
             assert text in body
         assert "America/New_York" in body
         assert "Exact (employeeNumber and name agree)" in body
-        assert "<td>4</td>" in body
+        assert '<td class="wide">4</td>' in body
 
     def test_a_case_protected_since_it_opened_says_it_takes_two_approvers(self, queue):
         make_case("Ann Example", "E1", okta_user_id="00uE1")
@@ -93,8 +93,8 @@ class TestQueue:
             make_case(f"P{n}", f"E{n}")
         make_case("F", "E9", state="failed")
         body = queue()
-        assert "Pending review <strong>3</strong>" in body
-        assert "Failed <strong>1</strong>" in body
+        assert "Pending review</span> <strong>3</strong>" in body
+        assert "Failed</span> <strong>1</strong>" in body
 
     def test_a_tripped_breaker_shows_a_banner(self, queue):
         assert "Auto-approval is paused" not in queue()

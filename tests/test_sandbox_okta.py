@@ -70,14 +70,23 @@ class TestApiTokenAuthentication:
     def test_it_accepts_the_ssws_token(self, sandbox):
         assert okta(sandbox, "GET", "/api/v1/users").status_code == 200
 
-    @pytest.mark.parametrize("header", ["SSWS wrong-token", "Bearer not-a-token", "", "Basic Zm9vOmJhcg=="])
+    def test_it_takes_the_token_without_a_space_after_ssws_as_okta_does(self, sandbox):
+        # Okta's own Python SDK (3.x) sends it so.
+        assert okta(sandbox, "GET", "/api/v1/users", token=f"SSWS{sandbox.okta_token}").status_code == 200
+
+    @pytest.mark.parametrize(
+        "header", ["SSWS wrong-token", "SSWSwrong-token", "Bearer not-a-token", "", "Basic Zm9vOmJhcg=="]
+    )
     def test_it_answers_e0000011_for_bad_or_missing_credentials(self, sandbox, header):
         response = call(sandbox, "GET", "/api/v1/users", token=header)
         assert_okta_error(response, 401, "E0000011")
         assert response.headers["X-Okta-Request-Id"]
 
 
+@pytest.mark.sandbox(okta_require_dpop=False)
 class TestOAuthServiceApp:
+    """A service app that does not require DPoP: Bearer tokens (the DPoP checks: test_sandbox_okta_dpop.py)."""
+
     def test_it_issues_a_bearer_token_for_a_signed_client_assertion(self, sandbox):
         response = request_token(sandbox, scope="okta.users.read")
         assert response.status_code == 200, response.text

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from offboarding import decisions, revocation, sync
 from offboarding.clients.errors import VendorError
-from offboarding.models import AuditEvent, Case, ReportRowError, SafetySettings, Termination
+from offboarding.models import AuditEvent, AutoApproveRule, Case, ReportRowError, SafetySettings, Termination
 from tests.processes import wait_for
 
 
@@ -115,6 +115,28 @@ class TestLayoff:
         assert failed.count() == 1
         assert Case.objects.filter(identity=Case.Identity.EXACT).count() == 5
         assert Case.objects.exclude(identity=Case.Identity.EXACT).get().pk == failed.get().case_id
+
+    def test_the_first_cases_are_decided_while_the_last_rows_are_still_being_stored(self, org, leaver):
+        SafetySettings.objects.filter(pk=1).update(breaker_count=100, breaker_share=1.0)
+        AutoApproveRule.objects.create(name="Everyone")
+        for n in range(80):
+            leaver(employee_id=f"E{n}", first=f"Person{n}", groups=("VPN",), app_groups=())
+        result = sync.sync_workday()
+        assert len(result.created) == 80 and not result.breaker_tripped
+        decided = Case.objects.exclude(decided_at=None).values_list("decided_at", flat=True)
+        assert len(decided) == 80
+        # A layoff's revocations start with its first cases, not after its last row is stored.
+        assert min(decided) < max(Case.objects.values_list("created_at", flat=True))
+
+    def test_the_breaker_judges_the_whole_burst_before_any_case_of_it_is_decided(self, org, leaver):
+        SafetySettings.objects.filter(pk=1).update(breaker_count=10)
+        AutoApproveRule.objects.create(name="Everyone")
+        for n in range(12):
+            leaver(employee_id=f"E{n}", first=f"Person{n}", groups=("VPN",))
+        result = sync.sync_workday()
+        assert result.breaker_tripped and len(result.created) == 12
+        assert not Case.objects.exclude(decided_at=None).exists()
+        assert "12 new terminations in one sync" in SafetySettings.load().breaker_reason
 
 
 class TestSecondSync:

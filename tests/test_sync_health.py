@@ -15,6 +15,7 @@ from offboarding.clients.errors import AuthenticationFailed, VendorError
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import OktaClient
 from offboarding.models import AuditEvent, Case
+from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
 
 
 @pytest.fixture
@@ -143,6 +144,29 @@ class TestRejectedCredentials:
         assert subjects(mailoutbox) == ["[Offboarding] Okta credentials rejected"]
 
         settings.OKTA_API_TOKEN = real
+        OktaClient.from_settings().count_active_users()
+        assert healthz()[0] == 200
+        assert subjects(mailoutbox)[1:] == ["[Offboarding] Okta credentials accepted again"]
+
+    def test_a_service_app_refused_for_want_of_a_dpop_proof_is_alerted_with_okta_s_reason(
+        self, on_call, org, mailoutbox, settings
+    ):
+        settings.OKTA_CLIENT_ID, settings.OKTA_PRIVATE_KEY = SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
+        settings.OKTA_DPOP = False  # but the sandbox's service app requires DPoP, as Okta's do by default
+        for _ in range(2):
+            with pytest.raises(AuthenticationFailed):
+                OktaClient.from_settings().count_active_users()
+        status, body = healthz()
+        assert status == 503
+        (problem,) = body["problems"]
+        assert problem.startswith(
+            "Okta answered 400 invalid_dpop_proof: credentials rejected (The DPoP proof JWT header is missing. "
+            "OKTA_DPOP is false, but the service app requires DPoP-bound tokens: set OKTA_DPOP=true.)"
+        )
+        assert "check OKTA_CLIENT_ID / OKTA_PRIVATE_KEY / OKTA_SCOPES / OKTA_DPOP" in problem
+        assert subjects(mailoutbox) == ["[Offboarding] Okta credentials rejected"]
+
+        settings.OKTA_DPOP = True
         OktaClient.from_settings().count_active_users()
         assert healthz()[0] == 200
         assert subjects(mailoutbox)[1:] == ["[Offboarding] Okta credentials accepted again"]

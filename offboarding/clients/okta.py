@@ -1,13 +1,16 @@
 """Okta Management API: find a user, read their groups, remove them, end sessions, deactivate.
 
 Auth is an SSWS API token or an OAuth 2.0 service app (client credentials with a
-private_key_jwt client assertion); the rest of the client does not care which.
+private_key_jwt client assertion, its tokens DPoP-bound); the rest of the client does not care which.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -15,15 +18,25 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import jwt
 import redis
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from jwt.algorithms import ECAlgorithm
 from requests.auth import AuthBase
 
-from .errors import InvalidId, MalformedResponse, NotFound, VendorError
+from .errors import (
+    AuthenticationFailed,
+    InvalidId,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    VendorError,
+)
 from .pacing import RateLimitPacer, SharedRateBudget
 from .transport import (
     ErrorBody,
@@ -165,14 +178,68 @@ class SswsAuth(AuthBase):
         return "SswsAuth(***)"
 
 
+class DPoPKey:
+    """The key pair whose possession DPoP proofs demonstrate (RFC 9449): ES256, in memory only.
+
+    A token Okta issues for a proof is bound to this key (its thumbprint), so a stolen token is useless
+    without it. One per process (`process_dpop_key`): it never leaves memory and never needs storing.
+    """
+
+    ALGORITHM = "ES256"
+
+    def __init__(self) -> None:
+        self._private_key = ec.generate_private_key(ec.SECP256R1())
+        self.jwk = ECAlgorithm.to_jwk(self._private_key.public_key(), as_dict=True)
+
+    def __repr__(self) -> str:
+        return f"DPoPKey(x={self.jwk['x'][:8]}...)"
+
+    def proof(self, method: str, url: str, *, access_token: str = "", nonce: str = "") -> str:
+        """A proof for one request: `url` without its query and fragment (as Okta compares it, decoded)."""
+        parts = urlsplit(url)
+        claims: dict[str, Any] = {
+            "jti": uuid.uuid4().hex,
+            "htm": method,
+            "htu": urlunsplit((parts.scheme, parts.netloc, unquote(parts.path), "", "")),
+            "iat": int(time.time()),
+        }
+        if access_token:
+            digest = hashlib.sha256(access_token.encode("ascii")).digest()
+            claims["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        if nonce:
+            claims["nonce"] = nonce
+        headers = {"typ": "dpop+jwt", "jwk": self.jwk}
+        return jwt.encode(claims, self._private_key, algorithm=self.ALGORITHM, headers=headers)
+
+
+_dpop_key: tuple[int, DPoPKey] | None = None
+_dpop_key_lock = threading.Lock()
+
+
+def process_dpop_key() -> DPoPKey:
+    """This process's DPoP key, made at first use (a forked worker makes its own)."""
+    global _dpop_key
+    with _dpop_key_lock:
+        if _dpop_key is None or _dpop_key[0] != os.getpid():
+            _dpop_key = (os.getpid(), DPoPKey())
+        return _dpop_key[1]
+
+
 class ServiceAppAuth(RenewableAuth):
     """OAuth 2.0 client credentials for an Okta service app, signed with its private key.
+
+    With `dpop` (the default, as Okta requires of new API service apps) every token request carries a
+    DPoP proof; Okta first answers `use_dpop_nonce` with the nonce to put in it, and we ask again. The
+    DPoP-bound token then goes out as `Authorization: DPoP <token>` with a fresh proof on every call. An
+    app that is not DPoP-bound answers with a Bearer token, which is used as such.
 
     The access token is cached until shortly before it expires; the transport asks for a new one
     if Okta answers 401 anyway (revoked, or our clock is behind).
     """
 
     ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    # use_dpop_nonce answers we follow in one token request: a remembered nonce may have been renewed.
+    NONCE_ROUNDS = 2
 
     def __init__(
         self,
@@ -182,6 +249,7 @@ class ServiceAppAuth(RenewableAuth):
         scopes: list[str],
         *,
         key_id: str = "",
+        dpop: bool = True,
         policy: RetryPolicy,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -190,8 +258,11 @@ class ServiceAppAuth(RenewableAuth):
         self.client_id = client_id
         self.scopes = scopes
         self.key_id = key_id
+        self.dpop_key = process_dpop_key() if dpop else None
         self._private_key = private_key
         self._token: Secret | None = None
+        self._token_type = "Bearer"
+        self._dpop_nonce = ""
         self._expires_at = 0.0  # on `clock`, monotonic seconds
         self.clock = clock
         self._lock = threading.Lock()
@@ -206,13 +277,21 @@ class ServiceAppAuth(RenewableAuth):
             request_id_header="X-Okta-Request-Id",
             session=session,
             clock=clock,
+            # The API call that needed the token reports the outcome, a refused sign-in included.
+            tell_listeners=False,
         )
 
     def __repr__(self) -> str:
-        return f"ServiceAppAuth({self.client_id!r}, scopes={self.scopes!r})"
+        return f"ServiceAppAuth({self.client_id!r}, scopes={self.scopes!r}, dpop={self.dpop_key is not None})"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.access_token().reveal()}"
+        token, token_type = self._current_token()
+        request.headers["Authorization"] = f"{token_type} {token.reveal()}"
+        if token_type == "DPoP" and self.dpop_key:
+            # A fresh proof for every request sent, a retried one included: Okta refuses a proof seen before.
+            request.headers["DPoP"] = self.dpop_key.proof(
+                request.method or "", request.url or "", access_token=token.reveal()
+            )
         return request
 
     def forget_token(self) -> None:
@@ -220,15 +299,57 @@ class ServiceAppAuth(RenewableAuth):
             self._token = None
 
     def access_token(self) -> Secret:
+        return self._current_token()[0]
+
+    def _current_token(self) -> tuple[Secret, str]:
         with self._lock:
             if self._token is None or self.clock() >= self._expires_at:
-                self._token, lifetime = self._request_token()
+                self._token, self._token_type, lifetime = self._request_token()
                 # Renew a little early (a tenth of the lifetime, at most 30 s) so no call
                 # goes out with a token that expires in flight.
                 self._expires_at = self.clock() + lifetime - min(30.0, lifetime / 10)
-            return self._token
+            return self._token, self._token_type
 
-    def _request_token(self) -> tuple[Secret, float]:
+    def _request_token(self) -> tuple[Secret, str, float]:
+        for round_ in range(self.NONCE_ROUNDS + 1):
+            headers = {}
+            if self.dpop_key:
+                headers["DPoP"] = self.dpop_key.proof("POST", self.token_url, nonce=self._dpop_nonce)
+            try:
+                response = self._transport.request(
+                    "POST",
+                    "/oauth2/v1/token",
+                    headers=headers,
+                    # A new assertion each time: Okta spends one even on a use_dpop_nonce answer.
+                    data={
+                        "grant_type": "client_credentials",
+                        "scope": " ".join(self.scopes),
+                        "client_assertion_type": self.ASSERTION_TYPE,
+                        "client_assertion": self._client_assertion(),
+                    },
+                )
+                break
+            except (InvalidRequest, AuthenticationFailed, PermissionDenied) as e:
+                nonce = e.details.get("dpop_nonce", "")
+                if self.dpop_key and e.code == "use_dpop_nonce" and nonce and round_ < self.NONCE_ROUNDS:
+                    self._dpop_nonce = nonce
+                    continue
+                raise self._sign_in_refused(e) from e
+        self._dpop_nonce = response.headers.get("DPoP-Nonce") or self._dpop_nonce
+        try:
+            body = response.json()
+            token, lifetime = body["access_token"], float(body.get("expires_in", 3600))
+            token_type = {"dpop": "DPoP", "bearer": "Bearer"}[str(body.get("token_type", "Bearer")).lower()]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise MalformedResponse("okta", "token endpoint answered without an access token") from e
+        if token_type == "DPoP" and not self.dpop_key:
+            raise MalformedResponse("okta", "token endpoint answered a DPoP token to a request without a proof")
+        if self.dpop_key and token_type == "Bearer":
+            log.info("okta: the service app %s is not DPoP-bound: Okta issued a Bearer token", self.client_id)
+        log.debug("okta: got a %s access token for %s, valid %.0fs", token_type, self.client_id, lifetime)
+        return Secret(token), token_type, lifetime
+
+    def _client_assertion(self) -> str:
         now = int(time.time())
         claims = {
             "iss": self.client_id,
@@ -239,24 +360,24 @@ class ServiceAppAuth(RenewableAuth):
             "jti": uuid.uuid4().hex,
         }
         headers = {"kid": self.key_id} if self.key_id else None
-        assertion = jwt.encode(claims, self._private_key.reveal(), algorithm="RS256", headers=headers)
-        response = self._transport.request(
-            "POST",
-            "/oauth2/v1/token",
-            data={
-                "grant_type": "client_credentials",
-                "scope": " ".join(self.scopes),
-                "client_assertion_type": self.ASSERTION_TYPE,
-                "client_assertion": assertion,
-            },
+        return jwt.encode(claims, self._private_key.reveal(), algorithm="RS256", headers=headers)
+
+    def _sign_in_refused(self, error: VendorError) -> AuthenticationFailed:
+        """Okta would not give us a token: our credentials are refused, whatever status it said it with."""
+        summary = error.summary
+        if error.code == "invalid_dpop_proof" and not self.dpop_key:
+            summary += " OKTA_DPOP is false, but the service app requires DPoP-bound tokens: set OKTA_DPOP=true."
+        elif error.code == "use_dpop_nonce":
+            summary += " Okta kept asking for a new DPoP nonce."
+        return AuthenticationFailed(
+            "okta",
+            summary,
+            status=error.status,
+            code=error.code,
+            request_id=error.request_id,
+            method=error.method,
+            path=error.path,
         )
-        try:
-            body = response.json()
-            token, lifetime = body["access_token"], float(body.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError) as e:
-            raise MalformedResponse("okta", "token endpoint answered without an access token") from e
-        log.debug("okta: got an access token for %s, valid %.0fs", self.client_id, lifetime)
-        return Secret(token), lifetime
 
 
 class _NoAuth(AuthBase):
@@ -265,15 +386,20 @@ class _NoAuth(AuthBase):
 
 
 def _describe_oauth_error(response: requests.Response) -> ErrorBody:
+    # A use_dpop_nonce answer carries the nonce to put in the next proof.
+    details = {"dpop_nonce": response.headers["DPoP-Nonce"]} if "DPoP-Nonce" in response.headers else {}
     try:
         body = response.json()
-        return ErrorBody(summary=body.get("error_description") or body["error"], code=body.get("error", ""))
+        summary = body.get("error_description") or body["error"]
+        return ErrorBody(summary=summary, code=body.get("error", ""), details=details)
     except (ValueError, KeyError, TypeError, AttributeError):
         return _describe_okta_error(response)
 
 
 def _describe_okta_error(response: requests.Response) -> ErrorBody:
     """Okta's error body: errorCode, errorSummary, errorId, errorCauses[].errorSummary."""
+    if challenge := _dpop_challenge(response):
+        return challenge
     try:
         body = response.json()
         causes = [c.get("errorSummary", "") for c in body.get("errorCauses") or [] if isinstance(c, dict)]
@@ -285,6 +411,19 @@ def _describe_okta_error(response: requests.Response) -> ErrorBody:
         )
     except (ValueError, AttributeError):
         return ErrorBody(summary=short_text(response))
+
+
+_CHALLENGE_PARAMETER = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _dpop_challenge(response: requests.Response) -> ErrorBody | None:
+    """Okta refuses a DPoP proof on an API call with 400, no body, and the reason in its DPoP challenge."""
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if not challenge.startswith("DPoP ") or response.content:
+        return None
+    parameters = dict(_CHALLENGE_PARAMETER.findall(challenge))
+    error = parameters.get("error", "")
+    return ErrorBody(summary=parameters.get("error_description") or error or short_text(response), code=error)
 
 
 # One pacer per org and process, so every client in a worker sees the same budget; with the
@@ -366,6 +505,7 @@ class OktaClient:
                 Secret(settings.OKTA_PRIVATE_KEY),
                 list(settings.OKTA_SCOPES),
                 key_id=settings.OKTA_PRIVATE_KEY_ID,
+                dpop=settings.OKTA_DPOP,
                 policy=policy,
                 session=session,
                 clock=clock,
@@ -391,6 +531,12 @@ class OktaClient:
         query = f"profile.login eq {_quote(login)}"
         users = [OktaUser.from_api(u) for u in self._all_pages("/api/v1/users", {"search": query})]
         return users[0] if users else None
+
+    def find_users_by_login_prefix(self, text: str, limit: int = 20) -> list[OktaUser]:
+        """Users whose login starts with `text`; Okta's search compares strings without regard to case."""
+        query = f"profile.login sw {_quote(text)}"
+        response = self.transport.request("GET", "/api/v1/users", params={"search": query, "limit": limit})
+        return [OktaUser.from_api(u) for u in _json_list(response)]
 
     def count_active_users(self) -> int:
         """How many users are ACTIVE (every page), for the mass-termination breaker's share threshold."""

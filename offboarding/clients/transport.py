@@ -12,10 +12,12 @@ built from the method, the path and the vendor's error body only.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -213,19 +215,48 @@ def environment_session(base_url: str) -> requests.Session:
     return session
 
 
-# Told of every answer a vendor gives a call (after retries): `listener(service, status)`, with the final
-# HTTP status (401: our credentials were rejected). Registered by the domain (offboarding/health.py), so the
-# clients stay free of the database; a listener that fails is logged and never fails the call.
-AnswerListener = Callable[[str, int], None]
+# Told of every answer a vendor gives a call (after retries): `listener(service, status, error)`, with the
+# final HTTP status and the error it was turned into, if any (a 401, or an AuthenticationFailed: our
+# credentials were rejected). Registered by the domain (offboarding/health.py), so the clients stay free of
+# the database; a listener that fails is logged and never fails the call.
+AnswerListener = Callable[[str, int, "VendorError | None"], None]
 answer_listeners: list[AnswerListener] = []
 
 
-def _tell_listeners(service: str, status: int) -> None:
+def _tell_listeners(service: str, status: int, error: VendorError | None = None) -> None:
     for listener in answer_listeners:
         try:
-            listener(service, status)
+            listener(service, status, error)
         except Exception:
             logging.getLogger(__name__).exception("A listener failed on %s's answer %s", service, status)
+
+
+@dataclass(frozen=True)
+class Try:
+    """One HTTP request sent (a retry is another): its answer's status (None: no answer) and the vendor's request id."""
+
+    service: str
+    status: int | None
+    request_id: str = ""
+
+
+_tries: contextvars.ContextVar[list[Try] | None] = contextvars.ContextVar("http_tries", default=None)
+
+
+@contextlib.contextmanager
+def tries_counted() -> Iterator[list[Try]]:
+    """Collect every HTTP try the calls made inside the block send, retries included (in this thread)."""
+    tries: list[Try] = []
+    token = _tries.set(tries)
+    try:
+        yield tries
+    finally:
+        _tries.reset(token)
+
+
+def _count_try(service: str, status: int | None, request_id: str = "") -> None:
+    if (tries := _tries.get()) is not None:
+        tries.append(Try(service, status, request_id))
 
 
 class Transport:
@@ -249,8 +280,10 @@ class Transport:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        tell_listeners: bool = True,
     ) -> None:
         self.service = service
+        self.tell_listeners = tell_listeners
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.policy = policy
@@ -294,14 +327,12 @@ class Transport:
         try:
             response = self._send(method, url, headers, idempotent, {**kwargs, "read": read})
         except VendorError as e:
-            if e.status:
-                _tell_listeners(self.service, e.status)
+            if e.status and self.tell_listeners:
+                _tell_listeners(self.service, e.status, e)
             raise
-        if read is None:
-            _tell_listeners(self.service, response.status_code)
-            return response
-        status, result = response
-        _tell_listeners(self.service, status)
+        status, result = (response.status_code, response) if read is None else response
+        if self.tell_listeners:
+            _tell_listeners(self.service, status)
         return result
 
     def _send(
@@ -377,12 +408,14 @@ class Transport:
                 self.pacer.observe(method, path, response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
             summary = _describe_failure(e)
+            _count_try(self.service, None)
             self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, self._ms(started))
             raise TransientError(self.service, summary, ambiguous=not _never_sent(e), method=method, path=path) from e
         finally:
             if self.pacer:
                 self.pacer.release(method, path)
         request_id = response.headers.get(self.request_id_header, "") if self.request_id_header else ""
+        _count_try(self.service, response.status_code, request_id)
         self.log.debug(
             "%s %s %s -> %s in %.1f ms%s",
             self.service,

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("offboarding", "0014_health_vendor"),
+        ("offboarding", "0015_case_revoke_seconds"),
     ]
 
     operations = [

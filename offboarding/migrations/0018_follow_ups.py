@@ -8,8 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("offboarding", "0015_access_steps"),
-        ("offboarding", "0015_case_revoke_seconds"),
+        ("offboarding", "0017_step_attempts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
