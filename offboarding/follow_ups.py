@@ -101,7 +101,7 @@ def file_sub_tasks(case: Case, jira: JiraClient | None = None) -> None:
             continue
         error = step.detail.get("error", "Jira did not take the sub-task")
         FollowUp.objects.filter(pk=follow_up.pk).update(filing_error=error)
-        if step.attempts == 1:
+        if not follow_up.filing_error:  # alerted once, when it first fails; the schedule's retries are not
             send_alert(
                 f"Case {case.pk}: a follow-up could not be filed in Jira",
                 f"{follow_up.what}\n\nJira answered: {error}\nIt is tried again every "

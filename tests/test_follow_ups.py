@@ -155,6 +155,8 @@ class TestFilingFailures:
         assert AuditEvent.objects.filter(case=case, action="jira.file_ticket.failed").count() == 3
         assert len([m for m in mailoutbox if "could not be filed in Jira" in m.subject]) == 3
 
+        call_command("sync_follow_ups")  # Jira still refuses: tried again, not alerted again
+        assert sub_tasks(org) == [] and len([m for m in mailoutbox if "could not be filed" in m.subject]) == 3
         org.clear_faults()
         call_command("sync_follow_ups")
         assert len(sub_tasks(org)) == 3
