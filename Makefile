@@ -25,7 +25,7 @@ setup: $(STAMP)
 run: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py create_demo_users
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run.py
 
 test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || echo "Chromium not found: the browser tests will be skipped (apt-get install chromium)."

@@ -1,6 +1,7 @@
 """Django admin for the admins role: rules, protected accounts, safety settings (audited); the rest read-only."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.shortcuts import redirect
 
 from accounts.roles import ADMINS, has_role
 from offboarding import decisions
@@ -15,6 +16,7 @@ from offboarding.models import (
     Step,
     Termination,
 )
+from offboarding.views import okta_for_pages
 
 
 class OffboardingAdminSite(admin.AdminSite):
@@ -66,8 +68,16 @@ class AutoApproveRuleAdmin(AdminsMayEdit):
     list_display = ["name", "enabled", "timing", "categories", "departments_include", "max_groups"]
     list_filter = ["enabled", "timing"]
 
+    def get_exclude(self, request, obj=None):
+        # A new rule starts disabled, as on the rule page; it is enabled once saved, with its preview on its page.
+        return ["enabled"] if obj is None else []
+
     def save_model(self, request, obj, form, change):
         decisions.save_rule(form, request.user)
+        for warning in form.warnings.values():
+            messages.warning(request, warning)
+        if not change:
+            messages.info(request, "The rule is saved disabled: enable it on its page once its preview is right.")
 
     def delete_model(self, request, obj):
         decisions.delete_rule(obj.pk, request.user)
@@ -80,18 +90,28 @@ class AutoApproveRuleAdmin(AdminsMayEdit):
 @admin.register(ProtectedAccount, site=site)
 class ProtectedAccountAdmin(AdminsMayEdit):
     form = ProtectedAccountForm
-    list_display = ["kind", "value", "note", "created_at"]
+    list_display = ["kind", "value", "okta_name", "okta_id", "note", "created_at"]
     list_filter = ["kind"]
+    readonly_fields = ["okta_id", "okta_name"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class LookedUpInOkta(form):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, okta=okta_for_pages(), **kwargs)
+
+        return LookedUpInOkta
 
     def save_model(self, request, obj, form, change):
-        decisions.save_audited(form, request.user, "protected_account")
+        decisions.save_protected_account(form, request.user)
 
-    def delete_model(self, request, obj):
-        decisions.delete_protected_account(obj.pk, request.user)
+    def has_delete_permission(self, request, obj=None):
+        # Removal asks for a reason, kept in the audit trail: on the protected accounts page only.
+        return False
 
-    def delete_queryset(self, request, queryset):
-        for account in queryset:
-            decisions.delete_protected_account(account.pk, request.user)
+    def delete_view(self, request, object_id, extra_context=None):
+        return redirect("protected_account_remove", object_id)
 
 
 @admin.register(SafetySettings, site=site)

@@ -652,18 +652,31 @@ def approve_restore(case_id: int, user) -> Case:
 # --- What admins set: rules, protected accounts, safety settings -------------------------------
 
 
-def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
-    """Save the form and record `<noun>.created` or `<noun>.changed` with what changed."""
+def save_audited(form: forms.ModelForm, actor, noun: str, also: tuple[str, ...] = ()) -> models.Model:
+    """Save the form and record `<noun>.created` or `<noun>.changed` with what changed.
+
+    `also` names attributes the form sets on its instance beyond its fields (what Okta answered, say).
+    """
     creating = form.instance.pk is None
+    before_also = {} if creating else dict(type(form.instance).objects.filter(pk=form.instance.pk).values(*also).get())
     with transaction.atomic():
         obj = form.save()
-        changed = form.changed_data if not creating else list(form.fields)
+        # What the form changed once cleaned: a login typed in capitals that Okta has in lower case changed nothing.
+        changed = (
+            list(form.fields)
+            if creating
+            else [name for name in form.changed_data if form.cleaned_data.get(name) != form.initial.get(name)]
+        )
+        after_also = {name: getattr(obj, name) for name in also}
+        moved = [name for name in also if creating or before_also[name] != after_also[name]]
         AuditEvent.record(
             f"{noun}.created" if creating else f"{noun}.changed",
             actor=actor,
             obj=obj,
-            before=None if creating else {name: form.initial.get(name) for name in changed},
-            after={name: form.cleaned_data.get(name) for name in changed},
+            before=None
+            if creating
+            else {**{name: form.initial.get(name) for name in changed}, **{n: before_also[n] for n in moved}},
+            after={**{name: form.cleaned_data.get(name) for name in changed}, **{n: after_also[n] for n in moved}},
         )
     return obj
 
@@ -671,10 +684,19 @@ def save_audited(form: forms.ModelForm, actor, noun: str) -> models.Model:
 def save_rule(form: forms.ModelForm, actor) -> tuple[AutoApproveRule, list[Case]]:
     """Save a rule (audited); an enabled one is offered every undecided case at once, as its preview said.
 
-    Returns the rule and the cases approved by it (or by another rule) now.
+    A new rule is saved disabled, whatever the form says: it is enabled (`set_rule_enabled`) once its preview
+    has been seen. Returns the rule and the cases approved by it (or by another rule) now.
     """
-    rule = save_audited(form, actor, "rule")
+    creating = form.instance.pk is None
+    if creating:
+        form.instance.enabled = False
+    rule = save_audited(form, actor, "rule", also=("enabled",) if creating else ())
     return rule, fire_rules_for_open_cases() if rule.enabled else []
+
+
+def save_protected_account(form: forms.ModelForm, actor) -> ProtectedAccount:
+    """Save a protected account the form looked up in Okta (audited with the id and name Okta gave)."""
+    return save_audited(form, actor, "protected_account", also=("okta_id", "okta_name"))
 
 
 def set_rule_enabled(rule_id: int, enabled: bool, actor) -> tuple[AutoApproveRule, list[Case]]:
@@ -711,14 +733,23 @@ def delete_rule(rule_id: int, actor) -> None:
         rule.delete()
 
 
-def delete_protected_account(account_id: int, actor) -> None:
+def delete_protected_account(account_id: int, actor, reason: str) -> None:
+    """Stop protecting an account (audited, with what it was and why); a reason is required."""
+    _require_reason(reason, "to stop protecting an account")
     with transaction.atomic():
         account = ProtectedAccount.objects.select_for_update().get(pk=account_id)
         AuditEvent.record(
             "protected_account.removed",
             actor=actor,
             obj=account,
-            before={"kind": account.kind, "value": account.value, "note": account.note},
+            before={
+                "kind": account.kind,
+                "value": account.value,
+                "okta_id": account.okta_id,
+                "okta_name": account.okta_name,
+                "note": account.note,
+            },
+            after={"reason": reason},
         )
         account.delete()
 

@@ -13,10 +13,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from offboarding import history
-from offboarding.clients.okta import OKTA_ID
+from offboarding.clients.errors import VendorError
+from offboarding.clients.okta import OKTA_ID, OktaClient
+from offboarding.identity import NotInOkta, find_protectable
 from offboarding.models import (
     COUNT_LIMITS,
     SLA_TARGET_MAX_HOURS,
+    WINDOW_LIMITS,
     AutoApproveRule,
     Case,
     ProtectedAccount,
@@ -94,12 +97,27 @@ class QueueFilterForm(forms.Form):
         return data
 
 
+def workday_values() -> dict[str, list[str]]:
+    """The departments and locations the stored terminations hold: what Workday has sent, each once, in order."""
+    locations = Termination.objects.exclude(location="").order_by("location").values_list("location", flat=True)
+    return {"department": history.departments(), "location": list(locations.distinct())}
+
+
+UNSEEN = "No termination from Workday has had this value: "
+
+
 class RuleForm(forms.ModelForm):
+    """A rule's conditions. Departments and locations are offered from what Workday has sent; another value is
+    kept, with a warning (`warnings`), since a misspelt one matches no one."""
+
     categories = ListField(required=False, help_text="e.g. Voluntary; empty for any")
     worker_types = ListField(required=False, help_text="e.g. Employee, Contingent Worker; empty for any")
     departments_include = ListField(label="Only these departments", required=False, help_text="Empty for any")
     departments_exclude = ListField(label="Never these departments", required=False)
     locations = ListField(required=False, help_text="Empty for any")
+
+    # field -> which of Workday's values it names
+    CHOSEN_FROM = {"departments_include": "department", "departments_exclude": "department", "locations": "location"}
 
     class Meta:
         model = AutoApproveRule
@@ -116,11 +134,67 @@ class RuleForm(forms.ModelForm):
         ]
         labels = {"max_groups": "At most this many removable groups"}
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.known = workday_values()
+        self.warnings: dict[str, str] = {}
+        for name, kind in self.CHOSEN_FROM.items():
+            if name not in self.fields:
+                continue
+            known = self.known[kind]
+            field = self.fields[name]
+            field.widget.attrs["list"] = f"known-{kind}s"
+            seen = ", ".join(known) if known else "none yet"
+            field.help_text = f"{field.help_text + '. ' if field.help_text else ''}Workday has sent: {seen}."
+        if "enabled" in self.fields and self.instance.pk is None:
+            # A new rule is saved disabled (decisions.save_rule): it is enabled from its page, once previewed.
+            del self.fields["enabled"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name, kind in self.CHOSEN_FROM.items():
+            known = {value.casefold() for value in self.known[kind]}
+            unseen = [value for value in data.get(name) or [] if value.casefold() not in known]
+            if unseen:
+                self.warnings[name] = UNSEEN + ", ".join(f"“{value}”" for value in unseen) + ". It matches no one yet."
+        return data
+
 
 class ProtectedAccountForm(forms.ModelForm):
+    """A protected user, login or group, looked up in Okta as it is saved: one Okta does not know is refused."""
+
     class Meta:
         model = ProtectedAccount
         fields = ["kind", "value", "note"]
+        help_texts = {"value": "As Okta has it: a user id, a login, or a group's id or exact name."}
+
+    def __init__(self, *args, okta: OktaClient | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.okta = okta
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors or not data.get("value"):
+            return data
+        try:
+            found = find_protectable(data["kind"], data["value"], self.okta or OktaClient.from_settings())
+        except NotInOkta as e:
+            raise forms.ValidationError({"value": str(e)}) from e
+        except VendorError as e:
+            raise forms.ValidationError(f"Okta could not be asked ({e.summary}); nothing was saved. Try again.") from e
+        data["value"] = found.value
+        self.instance.okta_id, self.instance.okta_name = found.okta_id, found.okta_name
+        return data
+
+
+class ProtectedAccountRemoval(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why this account no longer needs two approvers; kept in the audit trail.",
+        error_messages={"required": "Say why this account is no longer protected: the reason is kept in the audit."},
+    )
 
 
 class SafetyForm(forms.ModelForm):
@@ -135,6 +209,7 @@ class SafetyForm(forms.ModelForm):
         labels = {
             "breaker_count": "Trip above this many new terminations within the window",
             "breaker_share": "…or above this share of active Okta users (0.02 = 2%)",
+            "breaker_window_minutes": "Window: count new terminations over this many minutes",
             "effective_mode": "Access goes at",
             "involuntary_immediately": "Involuntary terminations take effect as soon as they are seen",
             "sla_target_hours": "Time-to-revoke target (hours)",
@@ -143,6 +218,7 @@ class SafetyForm(forms.ModelForm):
         help_texts = {
             "breaker_count": f"From {COUNT_LIMITS[0]} to {COUNT_LIMITS[1]:,}.",
             "breaker_share": "Above 0, at most 1.",
+            "breaker_window_minutes": f"From {WINDOW_LIMITS[0]} to {WINDOW_LIMITS[1]:,} (a week).",
             "effective_mode": "In each worker's own time zone.",
             "sla_target_hours": f"Above 0, at most {SLA_TARGET_MAX_HOURS} (a week).",
             "empty_report_suspect_from": f"From {COUNT_LIMITS[0]} to {COUNT_LIMITS[1]:,}.",
@@ -155,7 +231,7 @@ def _safety_part(*names: str) -> type[forms.ModelForm]:
 
 # The safety page's forms, one per part of the page, each saved on its own.
 SAFETY_PARTS: dict[str, type[forms.ModelForm]] = {
-    "thresholds": _safety_part("breaker_count", "breaker_share"),
+    "thresholds": _safety_part("breaker_count", "breaker_share", "breaker_window_minutes"),
     "timing": _safety_part("effective_mode", "involuntary_immediately"),
     "reports": _safety_part("sla_target_hours", "empty_report_suspect_from"),
 }

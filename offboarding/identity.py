@@ -6,6 +6,7 @@ that disagrees, stops auto-approval. The plan is exactly what revocation would d
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -13,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from offboarding.alerts import send_alert
-from offboarding.clients.errors import VendorError
-from offboarding.clients.okta import DEPROVISIONED, OktaClient, OktaGroup, OktaUser
+from offboarding.clients.errors import NotFound, VendorError
+from offboarding.clients.okta import DEPROVISIONED, OKTA_ID, OktaClient, OktaGroup, OktaUser
 from offboarding.models import Actor, AuditEvent, Case, ProtectedAccount, Termination
 
 SYNC = Actor.system("sync_workday")
@@ -426,3 +427,47 @@ def assess_case(
                 lambda: send_alert(f"Case {case.pk} needs attention: {case.person_name}", case.attention_reason)
             )
     return case
+
+
+class NotInOkta(ValueError):
+    """What an admin typed as a protected account names nothing (or more than one thing) in Okta; says so."""
+
+
+@dataclass(frozen=True)
+class Protectable:
+    """A protected account as Okta knows it: the value to keep (its login or exact name), its id, its name."""
+
+    value: str
+    okta_id: str
+    okta_name: str
+
+
+def find_protectable(kind: str, value: str, okta: OktaClient) -> Protectable:
+    """The Okta user or group `value` names, read live; NotInOkta when none (or several) does; raises VendorError.
+
+    A group is named by its id or its exact name (Okta compares names without regard to case); a near miss
+    is refused, since a misspelt group protects no one.
+    """
+    value = value.strip()
+    if kind == ProtectedAccount.Kind.GROUP:
+        groups = okta.find_groups_by_name(value)
+        if not groups and OKTA_ID.fullmatch(value):
+            with contextlib.suppress(NotFound):
+                groups = [okta.get_group(value)]
+        if not groups:
+            raise NotInOkta(f"Okta has no group named “{value}” (nor with that id): check its exact name in Okta.")
+        if len(groups) > 1:
+            raise NotInOkta(f"Okta has {len(groups)} groups named “{value}”: give the id of the one to protect.")
+        return Protectable(groups[0].name, groups[0].id, groups[0].name)
+    if kind == ProtectedAccount.Kind.LOGIN:
+        user = okta.find_user_by_login(value)
+        if user is None:
+            raise NotInOkta(f"Okta has no user with the login “{value}”.")
+        return Protectable(user.login, user.id, f"{user.name} <{user.login}>")
+    try:
+        user = okta.get_user(value) if OKTA_ID.fullmatch(value) else None
+    except NotFound:
+        user = None
+    if user is None:
+        raise NotInOkta(f"Okta has no user with the id “{value}”.")
+    return Protectable(user.id, user.id, f"{user.name} <{user.login}>")

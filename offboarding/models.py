@@ -24,6 +24,8 @@ from offboarding.clients.workday import FIELDS as REPORT_FIELDS
 from offboarding.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
+# One line per audit event: what the product did, for the console of `make run` and the logs.
+events_log = logging.getLogger("offboarding.events")
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class AutoApproveRule(models.Model):
         IMMEDIATELY = "immediately", "Immediately"
 
     name = models.CharField(max_length=200)
+    # A rule an admin creates starts disabled whatever the form says (`decisions.save_rule`): enabled once its
+    # preview has been seen.
     enabled = models.BooleanField(default=True)
     # Empty lists mean "any".
     categories = models.JSONField(default=list, blank=True, validators=[validate_word_list])
@@ -248,10 +252,14 @@ class ProtectedAccount(models.Model):
     class Kind(models.TextChoices):
         USER_ID = "user_id", "Okta user id"
         LOGIN = "login", "Okta login"
-        GROUP = "group", "Okta group (id or name)"
+        GROUP = "group", "Okta group (id or exact name)"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     value = models.CharField(max_length=300)
+    # What Okta answered when the entry was saved (`identity.find_protectable`): the user's or group's id, which
+    # survives a rename, and its name then, to show. Empty on entries older than that check: they match by value.
+    okta_id = models.CharField(max_length=64, blank=True, editable=False)
+    okta_name = models.CharField(max_length=300, blank=True, editable=False)
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -259,7 +267,8 @@ class ProtectedAccount(models.Model):
         unique_together = [("kind", "value")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.value}"
+        shown = f"{self.okta_name} ({self.okta_id})" if self.okta_id and self.okta_name != self.okta_id else self.value
+        return f"{self.get_kind_display()}: {shown}"
 
     @classmethod
     def reason_for(
@@ -273,8 +282,10 @@ class ProtectedAccount(models.Model):
         for entry in cls.objects.all() if entries is None else entries:
             value = entry.value.casefold()
             if (
-                (entry.kind == cls.Kind.USER_ID and entry.value == user_id)
+                (entry.kind in (cls.Kind.USER_ID, cls.Kind.LOGIN) and entry.okta_id and entry.okta_id == user_id)
+                or (entry.kind == cls.Kind.USER_ID and entry.value == user_id)
                 or (entry.kind == cls.Kind.LOGIN and value == login.casefold())
+                or (entry.kind == cls.Kind.GROUP and entry.okta_id and entry.okta_id in group_keys)
                 or (entry.kind == cls.Kind.GROUP and (entry.value in group_keys or value in group_keys))
             ):
                 return f"protected account ({entry})"
@@ -284,6 +295,7 @@ class ProtectedAccount(models.Model):
 # The safety settings' bounds, checked by every form that sets them (the safety page's and the admin's).
 COUNT_LIMITS = (1, 10_000)
 SLA_TARGET_MAX_HOURS = 168
+WINDOW_LIMITS = (1, 7 * 24 * 60)  # a minute to a week
 
 
 def validate_share(value: float) -> None:
@@ -298,8 +310,8 @@ def validate_sla_target_hours(value: float) -> None:
         )
 
 
-def count_validators() -> list:
-    low, high = COUNT_LIMITS
+def count_validators(limits: tuple[int, int] = COUNT_LIMITS) -> list:
+    low, high = limits
     message = f"Give a whole number from {low} to {high:,}."
     return [MinValueValidator(low, message), MaxValueValidator(high, message)]
 
@@ -314,6 +326,7 @@ class SafetySettings(models.Model):
     SETTINGS = (
         "breaker_count",
         "breaker_share",
+        "breaker_window_minutes",
         "effective_mode",
         "involuntary_immediately",
         "sla_target_hours",
@@ -340,7 +353,7 @@ class SafetySettings(models.Model):
     # A sliding window, not one sync: thirty pushes a minute apart are the same burst as one report of thirty.
     breaker_window_minutes = models.PositiveIntegerField(
         default=60,
-        validators=[MinValueValidator(1)],
+        validators=count_validators(WINDOW_LIMITS),
         help_text="New terminations are counted over this many minutes, across polls and pushes alike.",
     )
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
@@ -1055,7 +1068,16 @@ class AuditEvent(models.Model):
                 head.last_seq, head.last_hash = event.seq, event.hash
             cls.objects.bulk_create(events)
             head.save(update_fields=["last_seq", "last_hash"])
+        # Logged as written, not on commit: the log is an account for the console; the audit trail is the record.
+        if events_log.isEnabledFor(logging.INFO):
+            for event in events:
+                events_log.info("%s", event.log_line)
         return events
+
+    @property
+    def log_line(self) -> str:
+        about = f" · {self.object_repr}" if self.object_repr else ""
+        return f"{self.action} by {self.actor_name}{about}"
 
     @classmethod
     def verify_chain(cls, queryset: models.QuerySet | None = None) -> tuple[bool, str]:

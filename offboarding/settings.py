@@ -137,6 +137,9 @@ try:
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "offboarding@localhost")
     LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
+    # A line for every web request and every queued task (runserver's and django-q2's INFO lines); without it the
+    # log has one line per audit event (`offboarding.events`), and warnings and errors.
+    ACCESS_LOG = env.bool("ACCESS_LOG", False)
     SYNC_INTERVAL_MINUTES = env.int("SYNC_INTERVAL_MINUTES", 1, validate=Range(min=1))
     # The Workday sync is in an outage (alerted once, /healthz 503, a banner) after this many failed syncs in a
     # row, or when no sync has succeeded for this many minutes.
@@ -502,5 +505,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+        "django-q": {"level": "INFO" if ACCESS_LOG else "WARNING"},
+    },
 }

@@ -590,13 +590,18 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
     preview = None
     if request.method == "POST" and form.is_valid():
         if "preview" not in request.POST:
+            creating = rule is None
             rule, approved = decisions.save_rule(form, request.user)
-            messages.success(request, f"Rule “{rule.name}” saved.{approved_now(approved)}")
+            for warning in form.warnings.values():
+                messages.warning(request, warning)
+            saved = " It is disabled: check its preview, then enable it." if creating else ""
+            messages.success(request, f"Rule “{rule.name}” saved.{saved}{approved_now(approved)}")
             return redirect("rule_edit", rule.pk)
         preview = rule_preview(form.instance)
     elif request.method == "GET" and rule:
         preview = rule_preview(rule)
-    return render(request, "offboarding/rule_edit.html", {"form": form, "rule": rule, "preview": preview})
+    context = {"form": form, "rule": rule, "preview": preview, "known": form.known}
+    return render(request, "offboarding/rule_edit.html", context)
 
 
 def rule_preview(rule: AutoApproveRule) -> dict:
@@ -628,21 +633,23 @@ def rule_enable(request: HttpRequest, rule_id: int) -> HttpResponse:
         messages.error(request, str(e))
     else:
         messages.success(request, f"Rule “{rule.name}” {'enabled' if enabled else 'disabled'}.{approved_now(approved)}")
-    return redirect("rules")
+    # From the rule's own page (where its preview is), back to it.
+    return redirect("rule_edit", rule_id) if request.POST.get("back") == "rule" else redirect("rules")
 
 
 @role_required(ADMINS)
 @require_http_methods(["GET", "HEAD", "POST"])
 def protected_accounts(request: HttpRequest) -> HttpResponse:
-    form = forms.ProtectedAccountForm(request.POST or None)
+    form = forms.ProtectedAccountForm(request.POST or None, okta=okta_for_pages() if request.POST else None)
     if request.method == "POST" and form.is_valid():
-        account = decisions.save_audited(form, request.user, "protected_account")
+        account = decisions.save_protected_account(form, request.user)
         messages.success(request, f"{account} is protected.")
         return redirect("protected_accounts")
     return render(
         request,
         "offboarding/protected.html",
         {"form": form, "accounts": ProtectedAccount.objects.order_by("kind", "value")},
+        status=400 if form.errors else 200,
     )
 
 
@@ -650,21 +657,29 @@ def protected_accounts(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def protected_account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
     account = get_object_or_404(ProtectedAccount, pk=account_id)
-    form = forms.ProtectedAccountForm(request.POST or None, instance=account)
+    form = forms.ProtectedAccountForm(
+        request.POST or None, instance=account, okta=okta_for_pages() if request.POST else None
+    )
     if request.method == "POST" and form.is_valid():
-        decisions.save_audited(form, request.user, "protected_account")
+        account = decisions.save_protected_account(form, request.user)
         messages.success(request, f"{account} saved.")
         return redirect("protected_accounts")
-    return render(request, "offboarding/protected_edit.html", {"form": form, "account": account})
+    status = 400 if form.errors else 200
+    return render(request, "offboarding/protected_edit.html", {"form": form, "account": account}, status=status)
 
 
 @role_required(ADMINS)
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def protected_account_remove(request: HttpRequest, account_id: int) -> HttpResponse:
+    """Asks first: who stops being protected, what that means, and why (the reason goes in the audit trail)."""
     account = get_object_or_404(ProtectedAccount, pk=account_id)
-    decisions.delete_protected_account(account.pk, request.user)
-    messages.success(request, f"{account} is no longer protected.")
-    return redirect("protected_accounts")
+    form = forms.ProtectedAccountRemoval(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        decisions.delete_protected_account(account.pk, request.user, form.cleaned_data["reason"])
+        messages.success(request, f"{account} is no longer protected.")
+        return redirect("protected_accounts")
+    context = {"form": form, "account": account}
+    return render(request, "offboarding/protected_remove.html", context, status=400 if form.errors else 200)
 
 
 @role_required(ADMINS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import re
 import secrets
@@ -143,6 +144,65 @@ def text_to_adf(text: str) -> dict:
     }
 
 
+# -- the browser's view of an issue (what a person opens from the product's Jira links) ------------
+ADF_BLOCKS = {
+    "paragraph": "p",
+    "bulletList": "ul",
+    "orderedList": "ol",
+    "listItem": "li",
+    "blockquote": "blockquote",
+    "table": "table",
+    "tableRow": "tr",
+    "tableHeader": "th",
+    "tableCell": "td",
+}
+ADF_MARKS = {"strong": "strong", "em": "em", "code": "code", "strike": "s"}
+
+
+def adf_to_html(node: dict) -> str:
+    """An Atlassian Document as HTML, every text escaped; unknown nodes show their content."""
+    kind = node.get("type")
+    if kind == "text":
+        text = html.escape(node.get("text", ""))
+        for mark in node.get("marks", []):
+            if mark.get("type") == "link":
+                href = str(mark.get("attrs", {}).get("href", ""))
+                if href.startswith(("http://", "https://")):
+                    text = f'<a href="{html.escape(href)}">{text}</a>'
+            elif tag := ADF_MARKS.get(mark.get("type")):
+                text = f"<{tag}>{text}</{tag}>"
+        return text
+    if kind == "hardBreak":
+        return "<br>"
+    if kind == "rule":
+        return "<hr>"
+    inner = "".join(adf_to_html(child) for child in node.get("content", []) if isinstance(child, dict))
+    if kind == "heading":
+        level = min(max(int(node.get("attrs", {}).get("level", 2)) + 1, 2), 6)  # the page's own h1 is the summary
+        return f"<h{level}>{inner}</h{level}>"
+    if kind == "codeBlock":
+        return f"<pre>{inner}</pre>"
+    if tag := ADF_BLOCKS.get(kind):
+        return f"<{tag}>{inner}</{tag}>"
+    return inner
+
+
+BROWSE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>[{key}] {summary} - Jira (sandbox)</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.45;
+color:#172b4d}}table{{border-collapse:collapse}}td,th{{border:1px solid #c1c7d0;padding:.2rem .5rem;text-align:left}}
+pre,code{{white-space:pre-wrap;overflow-wrap:anywhere}}.meta{{color:#44546f}}section{{margin-top:1.5rem}}
+article{{border-top:1px solid #dfe1e6;padding:.5rem 0}}</style></head>
+<body><main><p class="meta">Jira sandbox · {project} · <span>{key}</span> · {status} · labels: {labels}</p>
+<h1>{summary}</h1>
+<section aria-labelledby="description"><h2 id="description">Description</h2>{description}</section>
+<section aria-labelledby="attachments"><h2 id="attachments">Attachments ({attachment_count})</h2>{attachments}</section>
+<section aria-labelledby="comments"><h2 id="comments">Comments ({comment_count})</h2>{comments}</section>
+</main></body></html>
+"""
+
+
 # -- JQL: the subset the product uses ------------------------------------------------------------
 _JQL_CLAUSE = re.compile(
     r'\s*(project|labels|key|issuetype|status)\s*(=|in)\s*(\((?:[^()"]|"[^"]*")*\)|"[^"]*"|[\w.-]+)\s*',
@@ -205,9 +265,14 @@ class JiraService(Service):
             Rule("/rest/api/2/serverInfo", methods=["GET"], endpoint="server_info"),
             Rule("/rest/api/3/myself", methods=["GET"], endpoint="myself"),
             Rule("/rest/api/2/myself", methods=["GET"], endpoint="myself"),
+            # What a person's browser opens: the issue's page and its attachments' downloads.
+            Rule("/browse/<key>", methods=["GET"], endpoint="browse"),
+            Rule("/secure/attachment/<attachment_id>/<filename>", methods=["GET"], endpoint="download"),
         ],
         strict_slashes=False,
     )
+
+    BROWSER_PAGES = {"browse", "download"}
 
     def rate_limited_response(self, retry_after: int) -> Response:
         response = JiraError(429, ["Rate limit exceeded."]).response()
@@ -228,7 +293,8 @@ class JiraService(Service):
                 return Response(status=405)
             except NotFound:
                 raise JiraError(404, ["null for uri: " + request.url]) from None
-            self.authenticate(request)
+            if endpoint not in self.BROWSER_PAGES:  # a browser signed in to Jira; the demo's has no sign-in
+                self.authenticate(request)
             return getattr(self, endpoint)(request, **args)
         except JiraError as error:
             return error.response()
@@ -570,6 +636,55 @@ class JiraService(Service):
                 issue.attachments.append(attachment)
                 created.append(self.attachment_json(request, attachment))
         return json_response(created)
+
+    # -- the browser's pages ------------------------------------------------------------------
+    def browse(self, request: Request, key: str) -> Response:
+        try:
+            issue = self.issue_or_404(key)
+        except JiraError:
+            page = f"<!doctype html><html lang=en><title>Not found</title><main><h1>No issue {html.escape(key)}</h1>"
+            return Response(page, 404, content_type="text/html; charset=utf-8")
+        with self.state.lock:
+            fields = issue.fields
+            attachments = "".join(
+                f'<li><a href="{self.base_url(request)}/secure/attachment/{a["id"]}/{html.escape(a["filename"])}">'
+                f"{html.escape(a['filename'])}</a> ({a['size']:,} bytes, {html.escape(a['mimeType'])}, "
+                f"{jira_timestamp(a['at'])})</li>"
+                for a in issue.attachments
+            )
+            comments = "".join(
+                f"<article><p class=meta>Offboarding Automation · {jira_timestamp(c['at'])}</p>"
+                f"{adf_to_html(c['body'])}</article>"
+                for c in issue.comments
+            )
+            description = fields["description"]
+            page = BROWSE_PAGE.format(
+                key=html.escape(issue.key),
+                summary=html.escape(fields["summary"]),
+                project=html.escape(PROJECT["name"]),
+                status="To Do",
+                labels=html.escape(", ".join(fields["labels"]) or "none"),
+                description=adf_to_html(description)
+                if isinstance(description, dict)
+                else html.escape(str(description or "")),
+                attachment_count=len(issue.attachments),
+                attachments=f"<ul>{attachments}</ul>" if attachments else "<p>None.</p>",
+                comment_count=len(issue.comments),
+                comments=comments or "<p>None.</p>",
+            )
+        return Response(page, 200, content_type="text/html; charset=utf-8")
+
+    def download(self, request: Request, attachment_id: str, filename: str) -> Response:
+        with self.state.lock:
+            found = next((a for i in self.state.jira_issues for a in i.attachments if a["id"] == attachment_id), None)
+        if found is None:
+            return Response("Attachment not found", 404, content_type="text/plain")
+        return Response(
+            base64.b64decode(found["content"]),
+            200,
+            content_type=found["mimeType"],
+            headers={"Content-Disposition": f'attachment; filename="{found["filename"].replace(chr(34), "")}"'},
+        )
 
     # -- search -----------------------------------------------------------------------------
     def search_v3(self, request: Request) -> Response:

@@ -618,6 +618,25 @@ class OktaService(Service):
         return json_response({"activationToken": token, "activationUrl": f"{self.base_url(request)}/welcome/{token}"})
 
     # -- groups -----------------------------------------------------------------------------
+    def list_groups(self, request: Request) -> Response:
+        """Every group, or those a `filter` (on the type), a `search` expression (on id and profile attributes,
+        as for users) or `q` (the start of the name, in any case) picks."""
+        groups = sorted(self.state.groups.values(), key=lambda g: g.id)
+        if filter := request.args.get("filter"):
+            match = re.fullmatch(r'\s*type\s+eq\s+"(OKTA_GROUP|APP_GROUP|BUILT_IN)"\s*', filter)
+            if not match:
+                raise OktaError("E0000031", causes=[f"Filtering on {filter!r} is not supported"])
+            groups = [g for g in groups if g.type == match.group(1)]
+        if search := request.args.get("search"):
+            matches = parse_expression(search, is_filter=False)
+            groups = [g for g in groups if matches(g.searchable)]
+        if q := request.args.get("q"):
+            groups = [g for g in groups if g.name.lower().startswith(q.lower())]
+        base = self.base_url(request)
+        return self.paged(
+            request, "/api/v1/groups", groups, self.page_size(request, MAX_PAGE), lambda g: g.as_okta_json(base)
+        )
+
     def get_group(self, request: Request, group_id: str) -> Response:
         group = self.state.groups.get(group_id)
         if group is None:
@@ -648,21 +667,6 @@ class OktaService(Service):
                 if rule.status == "ACTIVE" and user.id in rule.matches and user.id not in rule.exclude:
                     rule.exclude.append(user.id)
         return Response(status=204)
-
-    def list_groups(self, request: Request) -> Response:
-        groups = sorted(self.state.groups.values(), key=lambda g: g.id)
-        filter = request.args.get("filter")
-        if filter:
-            match = re.fullmatch(r'\s*type\s+eq\s+"(OKTA_GROUP|APP_GROUP|BUILT_IN)"\s*', filter)
-            if not match:
-                raise OktaError("E0000031", causes=[f"Filtering on {filter!r} is not supported"])
-            groups = [g for g in groups if g.type == match.group(1)]
-        if q := request.args.get("q"):
-            groups = [g for g in groups if g.name.lower().startswith(q.lower())]
-        base = self.base_url(request)
-        return self.paged(
-            request, "/api/v1/groups", groups, self.page_size(request, MAX_PAGE), lambda g: g.as_okta_json(base)
-        )
 
     def group_or_404(self, group_id: str):
         group = self.state.groups.get(group_id)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sandbox.faults import Fault
 from sandbox.state import ROLE_LABELS, GroupRule, OktaUser, Options, SandboxState, Worker
 from sandbox.workday import termination_row, workday_date
 
 DOMAIN = "acme.example"
+# The demo's failing deactivation answers 503 this many times: one call's tries by the product (CLIENT_MAX_ATTEMPTS).
+DEMO_FAILURES = 4
 
 FIRST_NAMES = [
     "Aisha",
@@ -328,7 +331,8 @@ def add_demo_people(state: SandboxState, groups: dict, today: date) -> None:
     state.terminations[fired.employee_id] = termination_row(
         fired, today, "Involuntary", "Terminate Employee > Involuntary > Misconduct", today
     )
-    # Resigned, then changed their mind: rescinded in Workday.
+    # Resigned, then changed their mind: rescinded in Workday once the report has been read (a rescind first
+    # seen rescinded opens nothing).
     stayed = person("20003", "Lena", "Fischer", "Finance", "Dublin", "Europe/Dublin")
     add_okta_account(state, stayed, "Financial Analyst", ids("Finance", "Finance - NetSuite Users", "VPN Users"))
     state.terminations[stayed.employee_id] = termination_row(
@@ -337,8 +341,8 @@ def add_demo_people(state: SandboxState, groups: dict, today: date) -> None:
         "Voluntary",
         "Resignation > Personal Reasons",
         today + timedelta(days=12),
-        rescinded=True,
     )
+    state.scheduled_corrections[stayed.employee_id] = {"Is_Rescinded": "1"}
     # Date corrected by HR: first next month, now the day after tomorrow.
     moved = person("20004", "Tomas", "Novak", "Engineering", "Berlin", "Europe/Berlin")
     add_okta_account(
@@ -391,6 +395,31 @@ def add_demo_people(state: SandboxState, groups: dict, today: date) -> None:
     add_okta_account(state, gone, "Content Strategist", ids("VPN Users"), status="DEPROVISIONED")
     state.terminations[gone.employee_id] = termination_row(
         gone, today - timedelta(days=1), "Voluntary", "Resignation > Personal Reasons", today - timedelta(days=2)
+    )
+    # Two Okta accounts under one employee number (a day-to-day one and an admin one): a person must choose.
+    twice = person("20009", "Priya", "Raman", "IT", "Bangalore", "Asia/Kolkata")
+    add_okta_account(state, twice, "Systems Engineer", ids("IT", "VPN Users", "1Password - Eng"))
+    add_okta_account(
+        state,
+        twice,
+        "Systems Engineer (admin account)",
+        ids("IT", "Jamf Admins"),
+        login=f"priya.raman-admin@{DOMAIN}",
+        email=f"priya.raman-admin@{DOMAIN}",
+    )
+    state.terminations[twice.employee_id] = termination_row(
+        twice, today + timedelta(days=4), "Voluntary", "Resignation > Better Opportunity", today + timedelta(days=4)
+    )
+    # Left yesterday; Okta answers 503 to their deactivation as often as the product tries one call
+    # (CLIENT_MAX_ATTEMPTS, 4): once approved, the revocation fails half-done, and a retry goes through.
+    flaky = person("20010", "Omar", "Haddad", "Sales", "London", "Europe/London")
+    add_okta_account(state, flaky, "Sales Engineer", ids("Sales", "VPN Users", "Gong Users"))
+    state.terminations[flaky.employee_id] = termination_row(
+        flaky, today - timedelta(days=1), "Voluntary", "Resignation > Relocation", today - timedelta(days=1)
+    )
+    flaky_id = state.find_user(f"omar.haddad@{DOMAIN}").id
+    state.faults.append(
+        Fault("okta", "error", f"POST /api/v1/users/{flaky_id}/lifecycle/deactivate", status=503, count=DEMO_FAILURES)
     )
 
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 OKTA_RATE_LIMIT_DEFAULTS = {
     # Okta Enterprise figures, per minute and per endpoint family.
@@ -93,6 +94,12 @@ class OktaGroup:
     description: str = ""
     source: str = ""  # the app that imports an APP_GROUP, e.g. "active_directory"
     created: float = 0.0
+
+    @property
+    def searchable(self) -> SimpleNamespace:
+        """What a search expression reads of a group: its id, its type (as `status` reads for a user), its profile."""
+        profile = {"name": self.name, "description": self.description}
+        return SimpleNamespace(id=self.id, status=self.type, profile=profile)
 
     def as_okta_json(self, base_url: str) -> dict:
         profile = {"name": self.name, "description": self.description}

@@ -4,6 +4,7 @@ qcluster (the worker) pointed at the sandbox; and waiting for what another proce
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,3 +95,10 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.2):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a process of the project's own."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

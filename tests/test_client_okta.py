@@ -109,6 +109,24 @@ class TestListingGroups:
         assert by_type["BUILT_IN"].name == "Everyone"
 
 
+class TestFindingGroups:
+    def test_it_finds_a_group_by_its_exact_name_whatever_the_case(self, okta: OktaClient, sandbox: Any) -> None:
+        wanted = sandbox.add_okta_group("Board Members")
+        sandbox.add_okta_group("Board Members Alumni")
+        assert [g.id for g in okta.find_groups_by_name("board members")] == [wanted["id"]]
+        assert okta.find_groups_by_name("Board Member") == []
+
+    def test_it_finds_every_group_sharing_a_name(self, okta: OktaClient, sandbox: Any) -> None:
+        twins = {sandbox.add_okta_group("Twins")["id"] for _ in range(3)}
+        assert {g.id for g in okta.find_groups_by_name("Twins")} == twins
+
+    def test_it_reads_a_group_by_id_and_raises_not_found_for_another(self, okta: OktaClient, sandbox: Any) -> None:
+        group = sandbox.add_okta_group("Auditors")
+        assert okta.get_group(group["id"]).name == "Auditors"
+        with pytest.raises(NotFound):
+            okta.get_group("00gNOSUCHGROUP")
+
+
 class TestGroupMembership:
     def test_it_removes_a_membership_and_adds_it_back(self, okta: OktaClient, sandbox: Any, person: dict) -> None:
         [engineering] = [g for g in okta.list_user_groups(person["id"]) if g.name == "Engineering"]

@@ -77,7 +77,7 @@ class TestDemoUsers:
         settings.DEBUG = True  # the command refuses to run otherwise
         call_command("create_demo_users")
         out = capsys.readouterr().out
-        for username in ("approver", "auditor", "admin"):
+        for username in ("approver", "approver2", "auditor", "admin"):
             line = next(line for line in out.splitlines() if line.startswith(f"{username} / "))
             password = line.split(" / ")[1].split(" ")[0]
             response = client.post(reverse("login"), {"username": username, "password": password})

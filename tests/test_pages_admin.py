@@ -48,7 +48,7 @@ class TestRules:
     def test_editing_records_what_changed(self, admin_client):
         admin_client.post(reverse("rule_create"), RULE)
         rule = AutoApproveRule.objects.get()
-        admin_client.post(reverse("rule_edit", args=[rule.pk]), {**RULE, "max_groups": "10"})
+        admin_client.post(reverse("rule_edit", args=[rule.pk]), {**RULE, "enabled": "", "max_groups": "10"})
         rule.refresh_from_db()
         assert rule.max_groups == 10
         event = last_event()
@@ -88,8 +88,14 @@ class TestRules:
         assert "It would approve 0" in body
 
 
+@pytest.fixture
+def ceo(org) -> dict:
+    """An Okta user to protect, in the sandbox."""
+    return org.add_okta_user(None, "Casey", "Chief", login="ceo@acme.example")
+
+
 class TestProtectedAccounts:
-    def test_add_edit_and_remove_are_audited(self, admin_client):
+    def test_add_edit_and_remove_are_audited(self, admin_client, ceo):
         admin_client.post(reverse("protected_accounts"), {"kind": "login", "value": "ceo@acme.example", "note": "CEO"})
         account = ProtectedAccount.objects.get()
         assert last_event().action == "protected_account.created"
@@ -99,7 +105,7 @@ class TestProtectedAccounts:
         )
         assert last_event().action == "protected_account.changed"
         assert last_event().after == {"note": "Chief executive"}
-        admin_client.post(reverse("protected_account_remove", args=[account.pk]))
+        admin_client.post(reverse("protected_account_remove", args=[account.pk]), {"reason": "Left the board"})
         assert not ProtectedAccount.objects.exists()
         assert last_event().action == "protected_account.removed"
         assert last_event().before["value"] == "ceo@acme.example"
@@ -108,7 +114,9 @@ class TestProtectedAccounts:
 class TestSafetySettings:
     def test_thresholds_are_saved_and_audited(self, admin_client):
         before = SafetySettings.load()
-        admin_client.post(reverse("safety_settings"), {"breaker_count": "50", "breaker_share": "0.5"})
+        admin_client.post(
+            reverse("safety_settings"), {"breaker_count": "50", "breaker_share": "0.5", "breaker_window_minutes": "60"}
+        )
         assert SafetySettings.load().breaker_count == 50
         assert last_event().action == "safety.changed"
         assert last_event().before == {"breaker_count": before.breaker_count, "breaker_share": before.breaker_share}
@@ -143,6 +151,7 @@ ADMIN_RULE = {**RULE, "_save": "Save"}
 SAFETY = {
     "breaker_count": "25",
     "breaker_share": "0.05",
+    "breaker_window_minutes": "60",
     "effective_mode": "end_of_termination_date",
     "sla_target_hours": "4",
     "empty_report_suspect_from": "20",
@@ -159,7 +168,9 @@ class TestDjangoAdminSite:
         created = last_event()
         assert created.action == "rule.created" and created.actor == admin_user
         assert created.after["categories"] == ["Voluntary"]
-        admin_client.post(admin_url("autoapproverule", rule.pk, "change"), {**ADMIN_RULE, "max_groups": "3"})
+        admin_client.post(
+            admin_url("autoapproverule", rule.pk, "change"), {**ADMIN_RULE, "enabled": "", "max_groups": "3"}
+        )
         changed = last_event()
         assert changed.action == "rule.changed"
         assert changed.before == {"max_groups": None} and changed.after == {"max_groups": 3}
@@ -187,33 +198,38 @@ class TestDjangoAdminSite:
         sync.sync_workday()
         assert Case.objects.get().state == Case.State.PENDING_REVIEW
 
-    def test_a_rule_saved_there_is_offered_every_waiting_case(self, admin_client):
+    def test_a_rule_added_there_starts_disabled_and_once_enabled_is_offered_every_waiting_case(self, admin_client):
         case = make_case("Eng Voluntary", "E1")
         admin_client.post(admin_url("autoapproverule", "add"), ADMIN_RULE)
+        rule = AutoApproveRule.objects.get()
         case.refresh_from_db()
-        assert case.decided_by_rule == AutoApproveRule.objects.get()
+        assert not rule.enabled and case.decided_by_rule is None
+        admin_client.post(admin_url("autoapproverule", rule.pk, "change"), ADMIN_RULE)
+        case.refresh_from_db()
+        assert case.decided_by_rule == rule
 
-    def test_a_protected_account_added_changed_and_deleted_there_is_audited(self, admin_client, admin_user):
-        account = {"kind": "login", "value": "ceo@acme.example", "note": "CEO", "_save": "Save"}
+    def test_a_protected_account_added_and_changed_there_is_looked_up_and_audited(self, admin_client, admin_user, ceo):
+        account = {"kind": "login", "value": "CEO@acme.example", "note": "CEO", "_save": "Save"}
         admin_client.post(admin_url("protectedaccount", "add"), account)
-        pk = ProtectedAccount.objects.get().pk
+        saved = ProtectedAccount.objects.get()
+        assert (saved.value, saved.okta_id) == ("ceo@acme.example", ceo["id"])
         assert last_event().action == "protected_account.created" and last_event().actor == admin_user
-        admin_client.post(admin_url("protectedaccount", pk, "change"), {**account, "note": "Chief executive"})
+        assert last_event().after["okta_id"] == ceo["id"]
+        admin_client.post(admin_url("protectedaccount", saved.pk, "change"), {**account, "note": "Chief executive"})
         assert last_event().action == "protected_account.changed"
         assert last_event().before == {"note": "CEO"} and last_event().after == {"note": "Chief executive"}
-        admin_client.post(admin_url("protectedaccount", pk, "delete"), {"post": "yes"})
-        assert not ProtectedAccount.objects.exists()
-        assert last_event().action == "protected_account.removed"
-        assert last_event().before["value"] == "ceo@acme.example"
 
-    def test_protected_accounts_deleted_together_there_are_each_audited(self, admin_client):
+    def test_a_protected_account_is_removed_there_only_through_the_page_that_asks_why(self, admin_client):
         accounts = [ProtectedAccount.objects.create(kind="login", value=f"vip{n}@acme.example") for n in range(2)]
-        admin_client.post(
+        bulk = admin_client.post(
             admin_url("protectedaccount"),
             {"action": "delete_selected", "_selected_action": [a.pk for a in accounts], "post": "yes"},
         )
-        assert not ProtectedAccount.objects.exists()
-        assert AuditEvent.objects.filter(action="protected_account.removed").count() == 2
+        one = admin_client.post(admin_url("protectedaccount", accounts[0].pk, "delete"), {"post": "yes"})
+        assert ProtectedAccount.objects.count() == 2
+        assert not AuditEvent.objects.filter(action="protected_account.removed").exists()
+        assert bulk.status_code == 200  # the admin answers "No action selected": delete_selected is not offered
+        assert one["Location"] == reverse("protected_account_remove", args=[accounts[0].pk])
 
     def test_safety_settings_changed_there_are_audited_and_cannot_be_added_or_deleted(self, admin_client, admin_user):
         pk = SafetySettings.load().pk
@@ -323,7 +339,10 @@ class TestEverySafetySettingOnThePage:
 
     def test_saving_keeps_a_breaker_trip_that_came_while_the_form_was_filled_in(self, admin_user):
         thresholds = forms.SAFETY_PARTS["thresholds"]
-        form = thresholds({"breaker_count": "30", "breaker_share": "0.05"}, instance=SafetySettings.load())
+        form = thresholds(
+            {"breaker_count": "30", "breaker_share": "0.05", "breaker_window_minutes": "60"},
+            instance=SafetySettings.load(),
+        )
         assert form.is_valid()
         trip_breaker("40 new terminations in one sync")
         decisions.save_safety(form, admin_user)

@@ -144,12 +144,18 @@ RULES = [
 
 class TestThePreviewIsWhatHappens:
     @pytest.mark.parametrize("conditions", RULES, ids=lambda c: ",".join(c) or "everyone")
-    def test_saving_a_rule_approves_exactly_the_cases_its_preview_listed(self, admin_client, waiting_cases, conditions):
+    def test_enabling_a_new_rule_approves_exactly_the_cases_its_preview_listed(
+        self, admin_client, waiting_cases, conditions
+    ):
         form = {**RULE_FORM, **conditions}
         listed = previewed(admin_client.post(reverse("rule_create"), {**form, "preview": "1"}).content.decode())
         assert listed, "the rule should match some of the waiting cases"
-        response = admin_client.post(reverse("rule_create"), form, follow=True)
+        saved = admin_client.post(reverse("rule_create"), form, follow=True)
         rule = AutoApproveRule.objects.get()
+        # Saved disabled, whatever the form said, with the same preview on its page.
+        assert not rule.enabled and approved_by(rule) == set()
+        assert previewed(saved.content.decode()) == listed
+        response = admin_client.post(reverse("rule_enable", args=[rule.pk]), {"enabled": "yes"}, follow=True)
         assert approved_by(rule) == listed
         assert f"{len(listed)} pending case" in response.content.decode()
         # Nothing the rule may not decide was touched.

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from sandbox.control import SandboxControlError
+from sandbox.org import DEMO_FAILURES
 from sandbox.state import OKTA_RATE_LIMIT_DEFAULTS
 from tests.openapi_specs import validate_jira, validate_okta
 from tests.processes import wait_for
@@ -94,12 +95,27 @@ class TestDemoCompany:
     def test_it_has_pending_terminations_of_every_kind(self, demo):
         rows = report(demo)
         assert rows["20002"]["Termination_Category"] == "Involuntary"
-        assert rows["20003"]["Is_Rescinded"] == "1"
         assert rows["20005"]["Worker_Type"] == "Contingent Worker"
         assert okta_search(demo, 'profile.employeeNumber eq "20006"') == []  # no Okta account
         mismatch = okta_search(demo, 'profile.employeeNumber eq "20007"')[0]["profile"]
         assert (mismatch["firstName"], rows["20007"]["First_Name"]) == ("John", "Jonathan")
         assert okta_search(demo, 'profile.employeeNumber eq "20008"')[0]["status"] == "DEPROVISIONED"
+
+    def test_several_okta_users_share_one_employee_number(self, demo):
+        logins = sorted(u["profile"]["login"] for u in okta_search(demo, 'profile.employeeNumber eq "20009"'))
+        assert logins == ["priya.raman-admin@acme.example", "priya.raman@acme.example"]
+
+    def test_a_rescind_arrives_after_the_first_read(self, demo):
+        assert report(demo)["20003"]["Is_Rescinded"] == "0"
+        assert report(demo)["20003"]["Is_Rescinded"] == "1"
+
+    def test_the_deactivation_of_one_leaver_fails_as_often_as_the_product_tries_once(self, demo, settings):
+        user = demo.okta_user("omar.haddad@acme.example")["user"]
+        url = f"{demo.okta_url}/api/v1/users/{user['id']}/lifecycle/deactivate"
+        headers = {"Authorization": f"SSWS {demo.okta_token}"}
+        answers = [requests.post(url, headers=headers, timeout=10).status_code for _ in range(DEMO_FAILURES + 1)]
+        assert DEMO_FAILURES == settings.CLIENT_MAX_ATTEMPTS
+        assert answers == [503] * DEMO_FAILURES + [200]
 
     def test_a_correction_arrives_after_the_first_read(self, demo):
         first = report(demo)["20004"]["Termination_Date"]

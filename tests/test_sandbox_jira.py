@@ -501,3 +501,42 @@ class TestServerProjectFieldsAndMyself:
         assert body["fields"]["description"] == "Okta access revoked."
         assert body["fields"]["comment"]["comments"][0]["body"] == "Restored."
         assert body["self"].endswith(f"/rest/api/2/issue/{body['id']}")
+
+
+class TestTheBrowsePage:
+    """What a person opens from the product's Jira links: the issue, its comments and attachments, as HTML."""
+
+    def test_it_shows_the_issue_its_comments_and_attachments(self, sandbox):
+        key = create(sandbox, summary="Offboarding: <Zoë> Müller").json()["key"]
+        jira(sandbox, "POST", f"/rest/api/3/issue/{key}/comment", json={"body": doc("Revoked & verified.")})
+        requests.post(
+            f"{sandbox.jira_url}/rest/api/3/issue/{key}/attachments",
+            auth=(sandbox.jira_email, sandbox.jira_token),
+            headers={"X-Atlassian-Token": "no-check"},
+            files={"file": ("evidence.json", b'{"case": 1}', "application/json")},
+            timeout=10,
+        )
+        page = requests.get(f"{sandbox.jira_url}/browse/{key}", timeout=10)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert "<h1>Offboarding: &lt;Zoë&gt; Müller</h1>" in page.text
+        assert "Okta access revoked." in page.text and "Revoked &amp; verified." in page.text
+        assert "Comments (1)" in page.text and "evidence.json" in page.text and "Attachments (1)" in page.text
+
+    def test_an_attachment_downloads_from_it(self, sandbox):
+        key = create(sandbox).json()["key"]
+        requests.post(
+            f"{sandbox.jira_url}/rest/api/3/issue/{key}/attachments",
+            auth=(sandbox.jira_email, sandbox.jira_token),
+            headers={"X-Atlassian-Token": "no-check"},
+            files={"file": ("evidence.json", b'{"case": 1}', "application/json")},
+            timeout=10,
+        )
+        page = requests.get(f"{sandbox.jira_url}/browse/{key}", timeout=10).text
+        link = page.split('<a href="')[1].split('"')[0]
+        download = requests.get(link, timeout=10)
+        assert download.content == b'{"case": 1}'
+        assert download.headers["Content-Disposition"] == 'attachment; filename="evidence.json"'
+
+    def test_an_unknown_issue_is_a_404_page(self, sandbox):
+        page = requests.get(f"{sandbox.jira_url}/browse/SEC-999", timeout=10)
+        assert page.status_code == 404 and "No issue SEC-999" in page.text

@@ -557,11 +557,16 @@ class OktaClient:
 
     # Groups
 
-    def list_user_groups(self, user_id: str) -> list[OktaGroup]:
-        return [OktaGroup.from_api(g) for g in self._all_pages(f"/api/v1/users/{okta_id(user_id)}/groups")]
-
     def get_group(self, group_id: str) -> OktaGroup:
         return OktaGroup.from_api(_json_object(self.transport.request("GET", f"/api/v1/groups/{okta_id(group_id)}")))
+
+    def find_groups_by_name(self, name: str) -> list[OktaGroup]:
+        """The groups named `name` (Okta compares without regard to case), every page."""
+        query = f"profile.name eq {_quote(name)}"
+        return [OktaGroup.from_api(g) for g in self._all_pages("/api/v1/groups", {"search": query})]
+
+    def list_user_groups(self, user_id: str) -> list[OktaGroup]:
+        return [OktaGroup.from_api(g) for g in self._all_pages(f"/api/v1/users/{okta_id(user_id)}/groups")]
 
     def remove_from_group(self, group_id: str, user_id: str) -> None:
         self.transport.request("DELETE", f"/api/v1/groups/{okta_id(group_id)}/users/{okta_id(user_id)}")

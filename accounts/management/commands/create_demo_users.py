@@ -2,12 +2,13 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 
-DEMO_USERS = {"approver": "approvers", "auditor": "auditors", "admin": "admins"}
+# Two approvers: emergency offboards and protected people need two different ones.
+DEMO_USERS = {"approver": "approvers", "approver2": "approvers", "auditor": "auditors", "admin": "admins"}
 DEMO_PASSWORD = "offboarding-demo"
 
 
 class Command(BaseCommand):
-    help = "Create the demo users approver, auditor and admin (development only)."
+    help = "Create the demo users approver, approver2, auditor and admin (development only)."
 
     def handle(self, *args, **options):
         if not settings.DEBUG:

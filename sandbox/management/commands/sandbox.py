@@ -1,12 +1,15 @@
 """`python manage.py sandbox`: serve the simulated Workday, Okta and Jira until interrupted."""
 
 import logging
+import os
 
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.org import build_org
 from sandbox.server import SandboxServer
 from sandbox.state import OptionError, Options, SandboxState
+
+TRUE = ("1", "true", "yes", "on")
 
 
 class Command(BaseCommand):
@@ -19,9 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--groups-per-person", type=int, default=6)
         parser.add_argument("--pending-terminations", type=int, default=6)
         parser.add_argument("--demo", action="store_true", help="add the Acme demo cases (break-glass admin, ...)")
-        parser.add_argument("--quiet", action="store_true", help="do not log each request")
+        parser.add_argument(
+            "--quiet", action="store_true", help="do not log each request, whatever SANDBOX_ACCESS_LOG says"
+        )
+        parser.add_argument(
+            "--access-log", action="store_true", help="log each request (as SANDBOX_ACCESS_LOG=1 does; off by default)"
+        )
 
-    def handle(self, *args, addr, seed, workers, groups_per_person, pending_terminations, demo, quiet, **options):
+    def handle(
+        self, *args, addr, seed, workers, groups_per_person, pending_terminations, demo, quiet, access_log, **options
+    ):
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit():
             raise CommandError(f"--addr must be host:port, not {addr!r}")
@@ -40,7 +50,9 @@ class Command(BaseCommand):
         state = SandboxState(build_org)
         state.reset(settings)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        server = SandboxServer(host, int(port), state, log_requests=not quiet)
+        # One line per request is hundreds a minute once the product runs: off unless asked for.
+        log_requests = not quiet and (access_log or os.environ.get("SANDBOX_ACCESS_LOG", "").lower() in TRUE)
+        server = SandboxServer(host, int(port), state, log_requests=log_requests)
         self.stdout.write(
             f"Sandbox on {server.url}: {len(state.workers)} workers, {len(state.users)} Okta users, "
             f"{len(state.groups)} groups, {len(state.terminations)} terminations (seed {seed})\n"
