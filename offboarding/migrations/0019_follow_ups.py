@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("offboarding", "0017_step_attempts"),
+        ("offboarding", "0018_admin_rails"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
