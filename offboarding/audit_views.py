@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.roles import ROLES, read_only_action, role_required
-from offboarding import exports, forms
+from offboarding import exports, follow_ups, forms
 from offboarding import integrity as audit_checks
 from offboarding import sla as sla_figures
 from offboarding.evidence import evidence_of
@@ -43,6 +43,9 @@ def _attachment(response, filename: str):
 def history(request):
     form = forms.HistoryFilter(request.GET)
     page = Paginator(form.cases(), PER_PAGE).get_page(request.GET.get("page"))
+    open_follow_ups = follow_ups.open_per_case([case.pk for case in page])
+    for case in page:
+        case.open_follow_ups, case.oldest_follow_up_age = open_follow_ups.get(case.pk, (0, None))
     filters = form.applied() if form.is_valid() else {}
     query = request.GET.copy()
     query.pop("page", None)

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import APPROVERS, has_role
-from offboarding import restore, retries, revocation, tickets
+from offboarding import follow_ups, restore, retries, revocation, tickets
 from offboarding.alerts import send_alert
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient
@@ -37,6 +37,7 @@ from offboarding.models import (
     AuditEvent,
     AutoApproveRule,
     Case,
+    FollowUp,
     ProtectedAccount,
     SafetySettings,
 )
@@ -592,6 +593,23 @@ def start_emergency(okta_user_id: str, user, reason: str) -> Case:
             },
         )
     return case
+
+
+def close_follow_up(follow_up_id: int, user, note: str) -> FollowUp:
+    """An approver says a follow-up is done (or needs no doing), with a note; the sub-task hears it too, and the
+    case is completed once none of its follow-ups is open."""
+    _require_approver(user, "close a follow-up")
+    _require_reason(note, "to close a follow-up (what was done)")
+    with transaction.atomic():
+        follow_up = FollowUp.objects.select_for_update().select_related("case").filter(pk=follow_up_id).first()
+        if follow_up is None:
+            raise DecisionError("There is no such follow-up.")
+        if not follow_up.is_open:
+            raise DecisionError(f"This follow-up was closed already, by {follow_up.closed_by_name}.")
+        follow_up.close(user, note.strip())
+    follow_ups.comment_on_sub_task(follow_up, f"Closed in Offboarding by {user.get_username()}: {note.strip()}")
+    follow_ups.complete_if_done(follow_up.case)
+    return follow_up
 
 
 def request_restore(case_id: int, user, reason: str) -> Case:

@@ -56,6 +56,8 @@ def evidence_of(case: Case) -> dict[str, Any]:
         "groups_added_since_review": snapshot.get("added_since_review", []),
         "steps": [s.as_dict() for s in steps],
         "verification": verification,
+        # What Okta's deactivation does not undo, and whether people have done it yet.
+        "follow_ups": [f.as_dict() for f in case.follow_ups.all()],
         "audit_events": [
             {"seq": e.seq, "at": e.at, "actor": e.actor_name, "action": e.action, "after": e.after, "hash": e.hash}
             for e in case.events.all()

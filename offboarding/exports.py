@@ -22,14 +22,14 @@ from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
-from django.db.models import F, Func, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
+from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
 from django.db.models.expressions import CombinedExpression, OrderBy
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Ord
 from django.db.models.lookups import In
 from django.urls import reverse
 
-from offboarding.models import Approval, Case, jira_browse_prefix, jira_browse_url, time_to_revoke
+from offboarding.models import Approval, Case, FollowUp, jira_browse_prefix, jira_browse_url, time_to_revoke
 
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -67,6 +67,8 @@ EXPORT_FIELDS = [
     "finished_since",
     "jira_key",
     "emergency_name",
+    "follow_ups_open",
+    "oldest_open_follow_up",
     "approvals__user__username",
 ]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -86,6 +88,22 @@ def from_epoch(since: timedelta | None) -> datetime | None:
     return None if since is None else EPOCH + since
 
 
+def open_follow_ups() -> QuerySet[FollowUp]:
+    """The open follow-ups of the case a subquery is about."""
+    return FollowUp.objects.filter(case=OuterRef("pk"), status=FollowUp.Status.OPEN).order_by()
+
+
+def follow_ups_open_sql() -> Coalesce:
+    """How many of the case's follow-ups are open (0 for none)."""
+    counted = open_follow_ups().values("case").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+def oldest_open_follow_up_sql() -> Subquery:
+    """When the case's oldest open follow-up was opened (its age is the time since), or NULL."""
+    return Subquery(open_follow_ups().order_by("opened_at").values("opened_at")[:1])
+
+
 def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
     """One tuple per case, its values in the order of COLUMNS, the same in CSV and JSON.
 
@@ -95,7 +113,12 @@ def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
     evidence_url = settings.SITE_URL + reverse("evidence", args=[0]).replace("/0/", "/{}/")
     moments = {f"{name}_since": since_epoch(f"{name}_at") for name in ("decided", "effective", "revoked", "finished")}
     values = (
-        cases.annotate(emergency_name=KT("plan__user__name"), **moments)
+        cases.annotate(
+            emergency_name=KT("plan__user__name"),
+            follow_ups_open=follow_ups_open_sql(),
+            oldest_open_follow_up=oldest_open_follow_up_sql(),
+            **moments,
+        )
         .values_list(*EXPORT_FIELDS)
         # Every sort ends with the id, so a case's rows come together.
         .order_by(*cases.query.order_by, "approvals__at", "approvals__id")
@@ -123,6 +146,8 @@ def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
             finished_since,
             jira_key,
             emergency_name,
+            follow_ups_open,
+            oldest_open_follow_up,
             approver,
         ) = first
         # As Case.person_name, Case.time_to_revoke and Case.jira_url.
@@ -149,6 +174,8 @@ def export_rows(cases: QuerySet[Case]) -> Iterator[tuple]:
             jira_key,
             jira_browse_url(jira_key),
             evidence_url.format(case_id),
+            follow_ups_open,
+            oldest_open_follow_up,
         )
 
 
@@ -341,6 +368,8 @@ COLUMNS: list[Column] = [
     _text_column("jira_key", "jira_key"),
     Column("jira_url", as_text, _jira_url_sql),
     Column("evidence_url", as_text, _evidence_url_sql),
+    Column("follow_ups_open", lambda n: n, lambda: Cast(follow_ups_open_sql(), TextField())),
+    Column("oldest_open_follow_up_at", iso_or_empty, lambda: IsoMoment(oldest_open_follow_up_sql())),
 ]
 COLUMN_NAMES = [column.name for column in COLUMNS]
 CELLS = [column.cell for column in COLUMNS]

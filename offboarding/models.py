@@ -438,6 +438,9 @@ class Case(models.Model):
         APPROVED = "approved", "Approved"
         SCHEDULED = "scheduled", "Scheduled"
         RUNNING = "running", "Running"
+        # Okta's part is done and verified; what deactivation does not undo (an app's own account, the source
+        # directory, a group ownership) is open follow-up work. The case is completed once all of it is closed.
+        REVOKED_IN_OKTA = "revoked_in_okta", "Access revoked in Okta; follow-ups open"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
@@ -636,6 +639,25 @@ class Case(models.Model):
     def jira_url(self) -> str:
         return jira_browse_url(self.jira_key)
 
+    @property
+    def status_line(self) -> str:
+        """The state as a person reads it: with how many follow-ups are still open, where that is the point."""
+        if self.state != self.State.REVOKED_IN_OKTA:
+            return self.get_state_display()
+        count = self.follow_ups.filter(status=FollowUp.Status.OPEN).count()
+        return f"Access revoked in Okta; {count} follow-up{'' if count == 1 else 's'} open"
+
+    @property
+    def provider(self) -> dict:
+        """Where the Okta user is mastered, as the plan read it ({"type", "name"}); Okta itself by default."""
+        return self.plan.get("provider") or {"type": "OKTA", "name": "OKTA"}
+
+    @property
+    def directory_sourced(self) -> bool:
+        """Mastered by Active Directory or LDAP: the directory account outlives the Okta deactivation, and an
+        import can reactivate the Okta user, so reconciliation watches the person until the directory is done."""
+        return self.provider.get("type") in DIRECTORY_PROVIDERS
+
     def schedule(self, safety: SafetySettings) -> None:
         """Set the effective moment from the termination and the settings (the caller saves).
 
@@ -759,6 +781,98 @@ class Step(models.Model):
             "finished_at": self.finished_at,
             "detail": self.detail,
         }
+
+
+DIRECTORY_PROVIDERS = ("ACTIVE_DIRECTORY", "LDAP")
+
+
+class FollowUp(models.Model):
+    """What Okta's deactivation does not undo, as work a person must do and close: an app's own account, the
+    source directory, a group ownership. Filed as a Jira sub-task of the case's ticket (assigned to the app's
+    owner where one is configured); closed when Jira says it is done, or by an approver with a note."""
+
+    class Kind(models.TextChoices):
+        APP = "app", "App account"
+        DIRECTORY = "directory", "Source directory"
+        GROUP_OWNER = "group_owner", "Group ownership"
+        RULE_GROUP = "rule_group", "Group rule exclusion"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="follow_ups")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target_id = models.CharField(max_length=100, blank=True)
+    target_name = models.CharField(max_length=300, blank=True)
+    what = models.TextField()
+    # The Jira accountId the sub-task is assigned to (FOLLOW_UP_OWNERS), blank when nobody is configured.
+    owner = models.CharField(max_length=128, blank=True)
+    jira_key = models.CharField(max_length=40, blank=True, db_index=True)
+    # Why its sub-task is not filed yet (Jira refused or was away); a schedule tries again.
+    filing_error = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Who closed it as it was then: an approver's username, or `system:follow_ups` reading Jira.
+    closed_by_name = models.CharField(max_length=200, blank=True)
+    close_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["case", "kind", "target_id"], name="one_follow_up_per_target")]
+
+    def __str__(self) -> str:
+        return f"Follow-up {self.pk} of case {self.case_id}: {self.get_kind_display()} {self.target_name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def age(self) -> timedelta:
+        """How long it has been (or was) open."""
+        return (self.closed_at or timezone.now()) - self.opened_at
+
+    @property
+    def jira_url(self) -> str:
+        return jira_browse_url(self.jira_key)
+
+    @property
+    def label(self) -> str:
+        """The Jira label that finds this follow-up's sub-task, even after a crash."""
+        return f"{self.case.label}-follow-up-{self.pk}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The follow-up as the audit trail and the evidence carry it."""
+        return {
+            "id": self.pk,
+            "kind": self.kind,
+            "target_id": self.target_id,
+            "target_name": self.target_name,
+            "what": self.what,
+            "owner": self.owner,
+            "jira_key": self.jira_key,
+            "status": self.status,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "closed_by": self.closed_by_name,
+            "close_note": self.close_note,
+        }
+
+    def close(self, actor: Actor | Any, note: str, action: str = "follow_up.closed") -> AuditEvent:
+        """Close it, save it and record who closed it and why, in one transaction (the caller locks it)."""
+        who = Actor.of(actor)
+        self.status, self.closed_at = self.Status.CLOSED, timezone.now()
+        self.closed_by, self.closed_by_name, self.close_note = who.user, who.name, note
+        with transaction.atomic():
+            self.save(update_fields=["status", "closed_at", "closed_by", "closed_by_name", "close_note"])
+            return AuditEvent.record(
+                action, actor=who, case=self.case, obj=self, before={"status": "open"}, after=self.as_dict()
+            )
 
 
 class ReportRowError(models.Model):

@@ -6,12 +6,13 @@ Anyone who can still sign in is a finding; their case goes to needs_attention an
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from offboarding.alerts import send_alert
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaClient
-from offboarding.models import Actor, AuditEvent, Case, ReconciliationRun
+from offboarding.models import Actor, AuditEvent, Case, FollowUp, ReconciliationRun
 
 ACTOR = Actor.system("reconcile")
 
@@ -19,16 +20,21 @@ ACTOR = Actor.system("reconcile")
 CAN_SIGN_IN = {"ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY", "PROVISIONED"}
 
 
-def reconcile() -> ReconciliationRun:
+def reconcile(directory_sourced: bool = False) -> ReconciliationRun:
     """Check every past-due termination and every completed case against Okta.
 
-    Anyone who can still sign in is a finding; their case goes to needs_attention.
+    Anyone who can still sign in is a finding; their case goes to needs_attention. With `directory_sourced`,
+    only the leavers mastered by a directory whose directory follow-up is still open (`watched_in_directory`):
+    the directory's next import can reactivate them, so they are checked far more often (the schedule's
+    DIRECTORY_WATCH_MINUTES).
     """
     okta = OktaClient.from_settings()
     run = ReconciliationRun.objects.create()
     past_due = Case.objects.filter(effective_at__lte=run.started_at, restored_at=None).exclude(
         state__in=[Case.State.CANCELLED, Case.State.RUNNING, Case.State.APPROVED, Case.State.SCHEDULED]
     )
+    if directory_sourced:
+        past_due = watched_in_directory(past_due)
     for case in past_due.select_related("termination").iterator():
         run.checked += 1
         if case.termination and case.termination.rehired:
@@ -59,21 +65,45 @@ def reconcile() -> ReconciliationRun:
                     "case_state": case.state,
                 }
             )
-            flag_for_attention(
-                case, f"Reconciliation: the Okta user {user.login} is {user.status} and can still sign in."
-            )
+            flag_for_attention(case, finding_reason(case, user.login, user.status))
     run.finished_at = timezone.now()
     run.save()
     AuditEvent.record(
         "reconcile.finished",
         actor=ACTOR,
         obj=run,
-        after={"checked": run.checked, "findings": len(run.findings), "errors": len(run.errors)},
+        after={
+            "checked": run.checked,
+            "findings": len(run.findings),
+            "errors": len(run.errors),
+            **({"only": "directory-sourced"} if directory_sourced else {}),
+        },
     )
     if run.findings:
         people = "\n".join(f"- {f['name']} ({f['login']}, {f['status']}), case {f['case']}" for f in run.findings)
-        send_alert(f"Reconciliation: {len(run.findings)} people can still sign in", people)
+        who = "directory-sourced leavers were reactivated" if directory_sourced else "people can still sign in"
+        send_alert(f"Reconciliation: {len(run.findings)} {who}", people)
     return run
+
+
+def watched_in_directory(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """The directory-sourced leavers still watched: their directory follow-up is open, and nobody has been
+    told yet (a case already needing attention is not alerted again every hour)."""
+    open_directory = FollowUp.objects.filter(
+        case=OuterRef("pk"), kind=FollowUp.Kind.DIRECTORY, status=FollowUp.Status.OPEN
+    )
+    return cases.filter(Exists(open_directory)).exclude(state=Case.State.NEEDS_ATTENTION)
+
+
+def finding_reason(case: Case, login: str, status: str) -> str:
+    if case.directory_sourced:
+        directory = case.provider.get("name") or case.provider.get("type")
+        return (
+            f"Reconciliation: the Okta user {login} is {status} again and can sign in: mastered by {directory}, "
+            "it was reactivated by a directory import or a sign-in. Disable the directory account, then "
+            "deactivate the Okta user again."
+        )
+    return f"Reconciliation: the Okta user {login} is {status} and can still sign in."
 
 
 REHIRED = "Rehired in Workday under the same employee id: reconciliation no longer reports this person."

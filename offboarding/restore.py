@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from offboarding.alerts import send_alert
 from offboarding.clients.okta import OktaClient
+from offboarding.follow_ups import RESTORED, close_after_restore, comment_on_sub_task, open_for
 from offboarding.identity import plan_access, rule_group_follow_up
 from offboarding.models import Case, Step
 from offboarding.request_id import current_request_id
@@ -112,12 +113,15 @@ def _restore(case_id: int) -> str:
         case.lease_owner, case.lease_until = "", None
         if not failed:
             case.restored_at, case.attention_reason, case.attention_after_run = timezone.now(), "", ""
+            moot = close_after_restore(case)
         else:
             case.attention_reason = "Restore incomplete, Okta refused: " + "; ".join(
                 f"{s} — {s.detail.get('error')}" for s in failed
             )
             if follow_ups:
                 case.attention_reason += " To do by hand: " + "; ".join(f["what"] for f in follow_ups) + "."
+        # A rule exclusion Okta will not clear is work for a person, tracked as the revocation's are.
+        open_for(case, follow_ups)
         case.move_to(
             Case.State.NEEDS_ATTENTION if failed else Case.State.COMPLETED,
             ACTOR,
@@ -144,6 +148,8 @@ def _restore(case_id: int) -> str:
         if not failed
         else f"Restore incomplete ({approvers}): {case.attention_reason}",
     )
+    for follow_up in [] if failed else moot:
+        comment_on_sub_task(follow_up, RESTORED)
     if failed:
         send_alert(f"Case {case.pk}: restore incomplete", case.attention_reason)
     return "restored" if not failed else "restore incomplete"

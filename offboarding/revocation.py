@@ -11,7 +11,10 @@ Read it top to bottom. A django-q2 task (or `manage.py run_due`) calls
      Universal Logout so those apps end their own sessions too;
   4. deactivates the user (lifecycle, never delete);
   5. verifies by reading back: DEPROVISIONED, no OKTA_GROUP membership left;
-  6. files the Jira ticket (once per case, ever) with the evidence attached.
+  6. files the Jira ticket (once per case, ever) with the evidence attached;
+  7. opens a follow-up for what Okta will not undo (an app's own account, the source directory, a group
+     ownership), each a Jira sub-task of the ticket: the case is "revoked in Okta" until all are closed
+     (see `offboarding/follow_ups.py`).
 
 Every step is a `Step` row, unique per (case, kind, target), and an audit
 event (see `offboarding/steps.py`). A re-run — a second delivery, a crashed
@@ -33,12 +36,12 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from offboarding import retries
+from offboarding import follow_ups, retries
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import DEPROVISIONED, OktaClient
 from offboarding.identity import Holdings, plan_access, token_owner_reason
-from offboarding.models import AuditEvent, Case, Step
+from offboarding.models import AuditEvent, Case, FollowUp, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
 from offboarding.steps import (
@@ -125,6 +128,7 @@ def run_case(case_id: int, request_id: str = "", okta: OktaClient | None = None,
             comment_on_ticket(case, f"Re-run {case.get_state_display().lower()}. {said}".strip(), jira)
         else:
             file_ticket(case, jira)
+        follow_ups.file_sub_tasks(case, jira)
         return case.state
 
 
@@ -378,8 +382,18 @@ def finish(case: Case, owner: str) -> None:
             outlook = retries.after_failure(case, failed, case.finished_at)
         else:
             case.retry_at = case.retry_until = None
+            # What Okta will not undo becomes work for people, tracked until each is closed.
+            follow_ups.open_for(case)
+        if failed:
+            outcome = Case.State.FAILED
+        elif attention:
+            outcome = Case.State.NEEDS_ATTENTION
+        elif case.follow_ups.filter(status=FollowUp.Status.OPEN).exists():
+            outcome = Case.State.REVOKED_IN_OKTA
+        else:
+            outcome = Case.State.COMPLETED
         case.move_to(
-            Case.State.FAILED if failed else Case.State.NEEDS_ATTENTION if attention else Case.State.COMPLETED,
+            outcome,
             ACTOR,
             after={
                 "revoked_at": case.revoked_at,

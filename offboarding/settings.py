@@ -257,6 +257,43 @@ if METRICS_ENABLED and not DEBUG and not (METRICS_TOKEN or METRICS_ALLOWED_NETWO
         "the metrics would be open to anyone"
     )
 
+
+def follow_up_owners(name: str) -> dict[str, str]:
+    """Who is assigned the follow-up of an app (or a directory, a group): JSON mapping the app's label or id
+    (the directory's name or type, the group's name or id) to a Jira accountId, e.g.
+    {"Salesforce": "5b10ac8d82e05b22cc7d4ef5"}. Anything else stops start-up, naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        owners = json.loads(raw)
+    except ValueError as e:
+        raise ImproperlyConfigured(f"{name} must be a JSON object (app label or id -> Jira accountId): {e}") from e
+    if not isinstance(owners, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object (app label or id -> Jira accountId)")
+    for key, account_id in owners.items():
+        if not key.strip():
+            raise ImproperlyConfigured(f"{name}: an app label or id must not be empty")
+        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+            raise ImproperlyConfigured(
+                f"{name}: the owner of {key!r} must be a Jira accountId (letters, digits, ':' and '-'), "
+                f"not {account_id!r}"
+            )
+    return owners
+
+
+# A Jira Cloud accountId: "5b10ac8d82e05b22cc7d4ef5" or "712020:5f0c6a2e-…".
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9:-]{1,128}")
+
+try:
+    FOLLOW_UP_OWNERS = follow_up_owners("FOLLOW_UP_OWNERS")
+    # How often each open follow-up's status is read back from Jira (and unfiled sub-tasks filed again).
+    FOLLOW_UP_SYNC_MINUTES = env.int("FOLLOW_UP_SYNC_MINUTES", 15, validate=Range(min=1, max=24 * 60))
+    # How often reconciliation checks the directory-sourced leavers whose directory follow-up is still open.
+    DIRECTORY_WATCH_MINUTES = env.int("DIRECTORY_WATCH_MINUTES", 60, validate=Range(min=1, max=24 * 60))
+except EnvError as e:
+    raise ImproperlyConfigured(str(e)) from e
+
 SECRET_KEY = envsecret("SECRET_KEY") or ("insecure-development-key-do-not-use-in-production" if DEBUG else None)
 required("SECRET_KEY", SECRET_KEY)
 WORKDAY_PASSWORD = envsecret("WORKDAY_PASSWORD", sandbox.WORKDAY_PASSWORD if DEBUG else None)
@@ -420,6 +457,8 @@ SCHEDULES = {
     "enqueue_due_cases": (["run_due", "--enqueue"], 1),
     "retry_tickets": (["retry_tickets"], 5),
     "reconcile": (["reconcile"], 24 * 60),
+    "watch_directory_users": (["reconcile", "--directory-sourced"], DIRECTORY_WATCH_MINUTES),
+    "sync_follow_ups": (["sync_follow_ups"], FOLLOW_UP_SYNC_MINUTES),
     "verify_audit_log": (["verify_audit_log"], 24 * 60),
 }
 

@@ -17,7 +17,7 @@ from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from offboarding.history import day_start
-from offboarding.models import Case
+from offboarding.models import Case, FollowUp
 
 # Cases a person decided not to offboard, Workday called off, or with no Okta account have no revocation to measure.
 NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED, Case.State.NO_ACCOUNT)
@@ -135,6 +135,8 @@ def report(since: date, until: date, target_hours: float) -> dict:
         needs_attention=Count("id", filter=Q(state=Case.State.NEEDS_ATTENTION)),
     )
     decided = decisions["by_rule"] + decisions["by_person"]
+    # Whatever the period: work Okta left behind stays someone's until it is closed.
+    open_follow_ups = FollowUp.objects.filter(status=FollowUp.Status.OPEN)
     return {
         "since": since,
         "until": until,
@@ -151,6 +153,8 @@ def report(since: date, until: date, target_hours: float) -> dict:
         "failed": states["failed"],
         "needs_attention": states["needs_attention"],
         "chart": distribution_chart(cases, target),
+        "follow_ups": open_follow_ups.select_related("case__termination").order_by("opened_at", "id")[:LISTED],
+        "follow_ups_count": open_follow_ups.count(),
     }
 
 

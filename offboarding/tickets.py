@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from offboarding import follow_ups
 from offboarding.alerts import send_alert
 from offboarding.clients import adf
 from offboarding.clients.errors import VendorError
@@ -144,19 +145,34 @@ def retry_pending_tickets() -> list[int]:
     """
     filed = []
     finished = Q(
-        state__in=[Case.State.COMPLETED, Case.State.FAILED, Case.State.NEEDS_ATTENTION, Case.State.NO_ACCOUNT],
+        state__in=[
+            Case.State.COMPLETED,
+            Case.State.REVOKED_IN_OKTA,
+            Case.State.FAILED,
+            Case.State.NEEDS_ATTENTION,
+            Case.State.NO_ACCOUNT,
+        ],
         finished_at__lt=timezone.now() - timedelta(minutes=1),
     )
     for case in Case.objects.filter(finished, ~Q(ticket=Case.Ticket.FILED)).select_related("termination"):
         file_ticket(case)
         if case.ticket == Case.Ticket.FILED:
             filed.append(case.pk)
+            follow_ups.file_sub_tasks(case)  # its follow-ups waited for their parent
     return filed
 
 
 def revoked_in_full(case: Case) -> bool:
     """Everything done and read back, whatever people must still look at (a rescind during the run)."""
     return case.revoked_at is not None and not case.failure_summary and case.state != Case.State.FAILED
+
+
+def result_line(case: Case) -> str:
+    if not revoked_in_full(case):
+        return "FAILED — NOT everything was done."
+    if case.state == Case.State.REVOKED_IN_OKTA:
+        return f"REVOKED IN OKTA: access revoked and verified. {case.status_line.split('; ')[-1].capitalize()}."
+    return "COMPLETED: access revoked and verified."
 
 
 def ticket_summary(case: Case) -> str:
@@ -280,13 +296,7 @@ def ticket_document(case: Case, steps: list[Step], limit: int | None) -> dict:
     )
     blocks = [
         adf.heading("Result", 2),
-        adf.paragraph(
-            adf.strong(
-                "COMPLETED: access revoked and verified."
-                if revoked_in_full(case)
-                else "FAILED — NOT everything was done."
-            )
-        ),
+        adf.paragraph(adf.strong(result_line(case))),
     ]
     if case.state == Case.State.NEEDS_ATTENTION and case.attention_reason:
         blocks += [adf.heading("Needs attention", 3), *bullets(case.attention_reason.splitlines(), limit)]
@@ -345,6 +355,15 @@ def ticket_document(case: Case, steps: list[Step], limit: int | None) -> dict:
         blocks += [
             adf.heading(f"Manual follow-up ({len(follow_up)})", 3),
             *bullets([f"Remove from “{s.target_name}” in its source directory" for s in follow_up], limit),
+        ]
+    if opened := list(case.follow_ups.all()):
+        blocks += [
+            adf.heading(f"What Okta will not undo: follow-ups ({len(opened)})", 3),
+            adf.paragraph(
+                "Each is a sub-task of this ticket; the case is completed once every one is resolved here "
+                "or closed on the case page."
+            ),
+            adf.bullet_list(*[f.what for f in opened]),
         ]
     verified = verify_step and verify_step.status == Step.Status.DONE
     blocks += [

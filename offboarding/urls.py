@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/<int:case_id>/restore/approve", views.case_approve_restore, name="case_approve_restore"),
     path("cases/<int:case_id>/identity", views.case_identity, name="case_identity"),
     path("cases/<int:case_id>/no-account", views.case_no_account, name="case_no_account"),
+    path("follow-ups/<int:follow_up_id>/close", views.close_follow_up, name="close_follow_up"),
     path("emergency/", views.emergency, name="emergency"),
     path("workday/row-errors", views.row_errors, name="row_errors"),
     path("rules/", views.rules, name="rules"),

@@ -37,6 +37,7 @@ from offboarding.models import (
     AuditEvent,
     AutoApproveRule,
     Case,
+    FollowUp,
     ProtectedAccount,
     ReportRowError,
     SafetySettings,
@@ -54,6 +55,8 @@ QUEUE_ORDER = [
     Case.State.RUNNING,
     Case.State.FAILED,
     Case.State.NEEDS_ATTENTION,
+    # Okta's part is done; people still have follow-ups to close.
+    Case.State.REVOKED_IN_OKTA,
 ]
 
 
@@ -171,6 +174,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "protected_now": protected_now,
         "warnings": warnings(case, protected_now),
         "steps": steps,
+        "tracked_follow_ups": case.follow_ups.all(),
         "events": case.events.all(),
         "brought_forward": case.events.filter(action="case.revoke_now").order_by("seq").last(),
         "approvals": approvals,
@@ -271,7 +275,7 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
     return JsonResponse(
         {
             "state": case.state,
-            "state_display": case.get_state_display(),
+            "state_display": case.status_line,
             "live": steps_can_change(case),
             "steps": steps,
             "events": events,
@@ -381,6 +385,20 @@ def case_approve_restore(request: HttpRequest, case_id: int) -> HttpResponse:
         lambda pk, _: decisions.approve_restore(pk, request.user),
         "Restore approved; access is being given back.",
     )
+
+
+@role_required(APPROVERS)
+@require_POST
+def close_follow_up(request: HttpRequest, follow_up_id: int) -> HttpResponse:
+    """An approver closes one of a case's follow-ups, saying what was done; back to its case."""
+    follow_up = get_object_or_404(FollowUp, pk=follow_up_id)
+    try:
+        decisions.close_follow_up(follow_up.pk, request.user, request.POST.get("note", ""))
+    except decisions.DecisionError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Follow-up closed: {follow_up.what}")
+    return redirect("case", follow_up.case_id)
 
 
 # --- Identity: choose the Okta user, or record that there is none --------------------------

@@ -132,6 +132,17 @@ class Sandbox:
     def okta_rules(self) -> list[dict]:
         return self.call("GET", "okta/rules")
 
+    def directory_import(self, provider: str | None = None) -> list[str]:
+        """Run the directory's import (ACTIVE_DIRECTORY, LDAP, or every directory): each deactivated Okta user
+        it masters whose directory account is still enabled is reactivated. Returns their ids."""
+        return self.call("POST", "okta/directory_import", json={"provider": provider} if provider else {})[
+            "reactivated"
+        ]
+
+    def set_directory_account(self, user_id: str, enabled: bool) -> dict:
+        """Enable or disable a directory-sourced user's account in the directory itself."""
+        return self.call("POST", f"okta/users/{user_id}/directory_account", json={"enabled": enabled})
+
     def okta_users(self) -> list[dict]:
         return self.call("GET", "okta/users")
 
@@ -183,6 +194,14 @@ class Sandbox:
     # -- Jira, the request log, faults ----------------------------------------------------------
     def jira_issues(self) -> list[dict]:
         return self.call("GET", "jira/issues")
+
+    def delete_jira_issue(self, key: str) -> list[str]:
+        """Delete an issue in Jira, as a person would (its sub-tasks too); returns the keys deleted."""
+        return self.call("DELETE", f"jira/issues/{key}")["deleted"]
+
+    def set_jira_status(self, key: str, status: str) -> dict:
+        """Move an issue along Jira's workflow as a person would: "To Do", "In Progress", "Done", "Won't Do"."""
+        return self.call("POST", f"jira/issues/{key}/status", json={"status": status})
 
     def jira_add_field(
         self,

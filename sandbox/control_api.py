@@ -12,7 +12,7 @@ from werkzeug import Request, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from sandbox import workday
+from sandbox import jira, workday
 from sandbox.faults import Fault
 from sandbox.jira import CUSTOM_FIELD_TYPES, ISSUE_TYPES
 from sandbox.service import json_response
@@ -45,7 +45,11 @@ routes = Map(
         Rule("/_sandbox/okta/groups/<group_id>/owners", methods=["POST"], endpoint="add_group_owner"),
         Rule("/_sandbox/okta/rules", methods=["GET"], endpoint="list_rules"),
         Rule("/_sandbox/okta/rules", methods=["POST"], endpoint="add_rule"),
+        Rule("/_sandbox/okta/directory_import", methods=["POST"], endpoint="directory_import"),
+        Rule("/_sandbox/okta/users/<user_id>/directory_account", methods=["POST"], endpoint="directory_account"),
         Rule("/_sandbox/jira/issues", methods=["GET"], endpoint="jira_issues"),
+        Rule("/_sandbox/jira/issues/<key>/status", methods=["POST"], endpoint="jira_set_status"),
+        Rule("/_sandbox/jira/issues/<key>", methods=["DELETE"], endpoint="jira_delete_issue"),
         Rule("/_sandbox/jira/fields", methods=["GET"], endpoint="jira_fields"),
         Rule("/_sandbox/jira/fields", methods=["POST"], endpoint="add_jira_field"),
         Rule("/_sandbox/jira/issuetypes/<name>", methods=["DELETE"], endpoint="remove_jira_issue_type"),
@@ -369,6 +373,38 @@ def _user_state(state, body, request, user_id):
     }
 
 
+DIRECTORY_PROVIDERS = ("ACTIVE_DIRECTORY", "LDAP")
+
+
+def _directory_import(state, body, request):
+    """The directory agent's import runs (`{"provider": "ACTIVE_DIRECTORY"}`, or every directory): each
+    deactivated Okta user it masters whose directory account is still enabled is reactivated, as Okta's AD
+    and LDAP imports do. Answers the ids reactivated."""
+    provider = body.get("provider")
+    if provider is not None and provider not in DIRECTORY_PROVIDERS:
+        raise OptionError(f"provider is one of {list(DIRECTORY_PROVIDERS)} (or left out for every directory)")
+    reactivated = []
+    for user in state.all_users():
+        mastered = user.provider.get("type") in ((provider,) if provider else DIRECTORY_PROVIDERS)
+        if mastered and user.directory_account_enabled and user.status == "DEPROVISIONED":
+            user.move_to("ACTIVE", state.now())
+            user.sessions_revoked = user.oauth_tokens_revoked = False
+            reactivated.append(user.id)
+    return {"reactivated": reactivated}
+
+
+def _directory_account(state, body, request, user_id):
+    """The directory team enables or disables the person's directory account: {"enabled": false}."""
+    user = state.users[user_id]
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise OptionError("enabled must be true or false")
+    if user.provider.get("type") not in DIRECTORY_PROVIDERS:
+        raise OptionError(f"{user_id} is mastered by {user.provider.get('type')}, not by a directory")
+    user.directory_account_enabled = enabled
+    return {"user_id": user_id, "directory_account_enabled": enabled}
+
+
 def _jira_fields(state, body, request):
     return list(state.jira_custom_fields.values())
 
@@ -423,6 +459,28 @@ def _jira_issues(state, body, request):
         }
         for issue in state.jira_issues
     ]
+
+
+def _jira_set_status(state, body, request, key):
+    """Someone moves an issue along its workflow in Jira: {"status": "Done"} (or "To Do", "In Progress", "Won't Do")."""
+    status = body.get("status")
+    if status not in jira.STATUSES:
+        raise OptionError(f"status is one of {sorted(jira.STATUSES)}")
+    issue = next((i for i in state.jira_issues if key in (i.key, i.id)), None)
+    if issue is None:
+        raise KeyError(key)
+    issue.fields["status"] = status
+    return {"key": issue.key, "status": status}
+
+
+def _jira_delete_issue(state, body, request, key):
+    """Someone deletes an issue in Jira (its sub-tasks go with it, as Jira deletes them)."""
+    issue = next((i for i in state.jira_issues if key in (i.key, i.id)), None)
+    if issue is None:
+        raise KeyError(key)
+    gone = {issue.key} | {i.key for i in state.jira_issues if i.fields.get("parent") == issue.key}
+    state.jira_issues[:] = [i for i in state.jira_issues if i.key not in gone]
+    return {"deleted": sorted(gone)}
 
 
 def _list_requests(state, body, request):

@@ -27,10 +27,35 @@ from sandbox.state import JiraIssue
 EMAIL = credentials.JIRA_EMAIL
 API_TOKEN = credentials.JIRA_API_TOKEN
 ACCOUNT_ID = "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11"
+HIERARCHY_REFUSED = "Given parent work item does not belong to appropriate hierarchy."
 PROJECT = {"id": "10000", "key": "SEC", "name": "Security Operations"}
 ISSUE_TYPES = {"10001": "Task", "10002": "Bug", "10003": "Story", "10004": "Sub-task"}
+# The workflow every issue follows: status name -> (id, status category key, category name).
+STATUSES = {
+    "To Do": ("10000", "new", "To Do"),
+    "In Progress": ("3", "indeterminate", "In Progress"),
+    "Done": ("10001", "done", "Done"),
+    "Won't Do": ("10002", "done", "Done"),
+}
+# The people of the site an issue can be assigned to (accountId -> display name), the product's own first.
+ACCOUNTS = {
+    "712020:5f0c6a2e-7c61-4b9e-9d0e-0ffb0a4d5e11": "Offboarding Automation",
+    "5b10ac8d82e05b22cc7d4ef5": "Grace Hopper (Salesforce owner)",
+    "5b10a2844c20165700ede21g": "Linus Torvalds (directory team)",
+}
+# A sub-task type lives only under a parent; a project may lack one (the control API can take it away).
 SUBTASK_TYPES = {"Sub-task"}
-SETTABLE_FIELDS = {"project", "issuetype", "summary", "description", "labels", "priority", "duedate"}
+SETTABLE_FIELDS = {
+    "project",
+    "issuetype",
+    "summary",
+    "description",
+    "labels",
+    "priority",
+    "duedate",
+    "parent",
+    "assignee",
+}
 # Jira Cloud's hard limit on a description, a comment and any multi-line text (JRACLOUD-68949). An ADF
 # document is measured as the JSON it is sent as, the strictest reading: a document within it is within any.
 TEXT_LIMIT = 32_767
@@ -328,6 +353,14 @@ class JiraService(Service):
             )
         if type_name is None:
             errors["issuetype"] = "Specify a valid issue type"
+        parent = self.parent_of(fields, type_name, errors)
+        assignee = fields.get("assignee")
+        if assignee is not None and (
+            not isinstance(assignee, dict) or not isinstance(assignee.get("accountId"), str | None)
+        ):
+            errors["assignee"] = "data was not an object"
+        elif assignee and assignee.get("accountId") is not None and assignee["accountId"] not in ACCOUNTS:
+            errors["assignee"] = f"User '{assignee['accountId']}' does not exist."
         summary = fields.get("summary")
         if not isinstance(summary, str) or not summary.strip():
             errors["summary"] = "You must specify a summary of the issue."
@@ -360,7 +393,8 @@ class JiraService(Service):
         if errors:
             raise JiraError(400, errors=errors)
         with self.state.lock:
-            number = len(self.state.jira_issues) + 1
+            self.state.jira_issues_created += 1
+            number = self.state.jira_issues_created
             issue = JiraIssue(
                 id=str(10000 + number),
                 key=f"{PROJECT['key']}-{number}",
@@ -369,6 +403,9 @@ class JiraService(Service):
                     "description": description,
                     "labels": list(labels),
                     "issuetype": type_name,
+                    "parent": parent.key if parent else None,
+                    "assignee": (assignee or {}).get("accountId"),
+                    "status": "To Do",
                     **values,
                 },
                 created=self.state.now(),
@@ -396,6 +433,30 @@ class JiraService(Service):
         """The project's issue types, id -> name (the control API can take one away)."""
         return {i: name for i, name in ISSUE_TYPES.items() if name not in self.state.jira_removed_issue_types}
 
+    def parent_of(self, fields: dict, type_name: str | None, errors: dict) -> JiraIssue | None:
+        """The parent a sub-task names, as Jira checks it: required for a sub-task, an object with an id or
+        a key, an existing issue of the project, not a sub-task itself; refused on a standard issue."""
+        parent = fields.get("parent")
+        if type_name is None:
+            return None  # the issue type is refused already
+        if type_name in SUBTASK_TYPES and parent is None:
+            errors["issuetype"] = "Issue type is a sub-task but parent issue key or id not specified."
+            return None
+        if parent is None:
+            return None
+        if not isinstance(parent, dict):
+            errors["parent"] = "data was not an object"
+            return None
+        wanted = parent.get("key") or parent.get("id")
+        with self.state.lock:
+            found = next((i for i in self.state.jira_issues if wanted in (i.key, i.id)), None) if wanted else None
+        if found is None:
+            errors["parent"] = "Could not find issue by id or key."
+        elif type_name not in SUBTASK_TYPES or found.fields["issuetype"] in SUBTASK_TYPES:
+            # A standard issue sits under an epic only, and a sub-task never under another sub-task.
+            errors["parent"] = HIERARCHY_REFUSED
+        return found
+
     def issue_or_404(self, key: str) -> JiraIssue:
         with self.state.lock:
             issue = next((i for i in self.state.jira_issues if key in (i.key, i.id)), None)
@@ -403,23 +464,49 @@ class JiraService(Service):
             raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
         return issue
 
+    def type_of(self, request: Request, issue: JiraIssue, api: str = "3") -> dict:
+        """The issue's type as an issue shows it."""
+        name = issue.fields["issuetype"]
+        return self.issue_type_json(request, next(i for i, each in ISSUE_TYPES.items() if each == name), name, api)
+
+    def status_json(self, request: Request, name: str, api: str = "3") -> dict:
+        status_id, category, category_name = STATUSES[name]
+        return {
+            "self": f"{self.base_url(request)}/rest/api/{api}/status/{status_id}",
+            "id": status_id,
+            "name": name,
+            "statusCategory": {"key": category, "name": category_name},
+        }
+
+    def issue_link_json(self, request: Request, issue: JiraIssue, api: str = "3") -> dict:
+        """An issue as a parent's `subtasks` or a sub-task's `parent` shows it: key, summary, status, type."""
+        return {
+            "id": issue.id,
+            "key": issue.key,
+            "self": f"{self.base_url(request)}/rest/api/{api}/issue/{issue.id}",
+            "fields": {
+                "summary": issue.fields["summary"],
+                "status": self.status_json(request, issue.fields["status"], api),
+                "issuetype": self.type_of(request, issue, api),
+            },
+        }
+
     def issue_json(self, request: Request, issue: JiraIssue, fields: set[str] | None = None, api: str = "3") -> dict:
         """The issue as Jira REST `api` (v3: ADF texts; v2: plain ones) shows it."""
         base = self.base_url(request)
-        type_id = next(i for i, name in ISSUE_TYPES.items() if name == issue.fields["issuetype"])
+        parent = next((i for i in self.state.jira_issues if i.key == issue.fields.get("parent")), None)
+        assignee = issue.fields.get("assignee")
+        status = issue.fields["status"]
         description = issue.fields["description"]
         every_field = {
             "summary": issue.fields["summary"],
             "description": description if api == "3" else adf_to_text(description),
             "labels": issue.fields["labels"],
             "project": {**PROJECT, "self": f"{base}/rest/api/{api}/project/{PROJECT['id']}"},
-            "issuetype": {
-                "id": type_id,
-                "name": issue.fields["issuetype"],
-                "self": f"{base}/rest/api/{api}/issuetype/{type_id}",
-                "subtask": issue.fields["issuetype"] in SUBTASK_TYPES,
-            },
-            "status": {"name": "To Do", "id": "10000", "statusCategory": {"key": "new", "name": "To Do"}},
+            "issuetype": self.type_of(request, issue, api),
+            "status": self.status_json(request, status, api),
+            "resolution": {"name": status} if STATUSES[status][1] == "done" else None,
+            "assignee": self.account_json(request, assignee, api) if assignee else None,
             "created": jira_timestamp(issue.created),
             "updated": jira_timestamp(max([issue.created] + [c["at"] for c in issue.comments])),
             "comment": {
@@ -431,6 +518,14 @@ class JiraService(Service):
             "attachment": [self.attachment_json(request, a) for a in issue.attachments],
             **{name: value for name, value in issue.fields.items() if name.startswith("customfield_")},
         }
+        if parent is not None:
+            every_field["parent"] = self.issue_link_json(request, parent, api)
+        if fields is None or {"subtasks", "*all", "*navigable"} & fields:  # a walk over every issue: only if asked
+            every_field["subtasks"] = [
+                self.issue_link_json(request, i, api)
+                for i in self.state.jira_issues
+                if i.fields.get("parent") == issue.key
+            ]
         if fields is not None and "*all" not in fields and "*navigable" not in fields:
             every_field = {name: value for name, value in every_field.items() if name in fields}
         return {
@@ -461,11 +556,14 @@ class JiraService(Service):
 
     # -- comments and attachments --------------------------------------------------------------
     def author(self, request: Request, api: str = "3") -> dict:
+        return self.account_json(request, ACCOUNT_ID, api)
+
+    def account_json(self, request: Request, account_id: str, api: str = "3") -> dict:
         return {
-            "accountId": ACCOUNT_ID,
-            "displayName": "Offboarding Automation",
+            "accountId": account_id,
+            "displayName": ACCOUNTS[account_id],
             "active": True,
-            "self": f"{self.base_url(request)}/rest/api/{api}/user?accountId={ACCOUNT_ID}",
+            "self": f"{self.base_url(request)}/rest/api/{api}/user?accountId={account_id}",
         }
 
     def comment_json(self, request: Request, issue: JiraIssue, comment: dict, api: str = "3") -> dict:
@@ -614,6 +712,11 @@ class JiraService(Service):
         clauses, (order_field, descending) = parse_jql(jql)
         start = self.decode_page_token(token, jql) if token else 0
         with self.state.lock:
+            # As Jira does: a key no issue has (deleted, or never there) fails the whole query.
+            known = {i.key for i in self.state.jira_issues}
+            missing = sorted({key for field, values in clauses if field == "key" for key in values} - known)
+            if missing:
+                raise JiraError(400, [f"An issue with key '{key}' does not exist for field 'key'." for key in missing])
             issues = [issue for issue in self.state.jira_issues if self.matches(issue, clauses)]
             issues.sort(key=lambda i: int(i.id), reverse=descending)
             page = issues[start : start + max_results]
@@ -641,7 +744,7 @@ class JiraService(Service):
                 return False
             if field == "issuetype" and issue.fields["issuetype"] not in values:
                 return False
-            if field == "status" and "To Do" not in values:
+            if field == "status" and issue.fields["status"] not in values:
                 return False
         return True
 

@@ -150,6 +150,9 @@ class OktaUser:
     roles: list[dict] = field(default_factory=list)
     # How many times a Universal Logout (global token revocation) was asked for this user.
     universal_logouts: int = 0
+    # A directory-sourced user's account in the directory itself: while it is enabled, the directory's next
+    # import reactivates the Okta user (as Okta's AD and LDAP agents do), whatever Okta was told.
+    directory_account_enabled: bool = True
 
     def settle(self, now: float) -> None:
         if self.transitioning_to and self.settles_at is not None and now >= self.settles_at:
@@ -339,6 +342,7 @@ class SandboxState:
             # Rows the report leaves out while they stay in Workday (a row "vanished": deleted, or lost).
             self.dropped_rows: set[str] = set()
             self.jira_issues: list[JiraIssue] = []
+            self.jira_issues_created = 0  # Jira never gives a deleted issue's key to another
             # Custom fields of the Jira project (id -> the control API's description, with where each is required)
             # and the issue types taken out of it: what create metadata shows and a create is checked against.
             self.jira_custom_fields: dict[str, dict] = {}

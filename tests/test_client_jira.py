@@ -138,6 +138,46 @@ class TestJiraFailures:
         assert caught.value.status == 401
 
 
+class TestSubTasksAndStatuses:
+    def test_it_files_a_sub_task_of_a_ticket_assigned_to_its_owner(self, jira: JiraClient, sandbox: Any) -> None:
+        parent = jira.create_issue("Offboarding: Ada Lovelace", DESCRIPTION, ["case-5"])
+        task = jira.create_sub_task(
+            parent.key,
+            "Deactivate the Salesforce account",
+            DESCRIPTION,
+            ["case-5-follow-up-1"],
+            "5b10ac8d82e05b22cc7d4ef5",
+        )
+        [filed] = issues_labelled(sandbox, "case-5-follow-up-1")
+        assert filed["key"] == task.key
+        assert (filed["fields"]["issuetype"], filed["fields"]["parent"]) == ("Sub-task", parent.key)
+        assert filed["fields"]["assignee"] == "5b10ac8d82e05b22cc7d4ef5"
+
+    def test_an_unassigned_sub_task_sends_no_assignee(self, jira: JiraClient, sandbox: Any) -> None:
+        parent = jira.create_issue("Offboarding: Ada Lovelace", DESCRIPTION, ["case-6"])
+        jira.create_sub_task(parent.key, "Hand over the group", DESCRIPTION, ["case-6-follow-up-1"])
+        assert issues_labelled(sandbox, "case-6-follow-up-1")[0]["fields"]["assignee"] is None
+
+    def test_it_names_a_missing_sub_task_type(self, make_jira: Any, sandbox: Any, settings: Any) -> None:
+        settings.JIRA_SUBTASK_ISSUE_TYPE = "Subtask"  # what newer Jira projects call it; the sandbox's is "Sub-task"
+        jira = make_jira()
+        parent = jira.create_issue("Offboarding: Ada Lovelace", DESCRIPTION, ["case-7"])
+        with pytest.raises(InvalidRequest) as caught:
+            jira.create_sub_task(parent.key, "Deactivate", DESCRIPTION, ["case-7-follow-up-1"])
+        assert "issuetype: Specify a valid issue type" in str(caught.value)
+
+    def test_it_reads_the_status_of_many_issues_in_batches(self, jira: JiraClient, sandbox: Any) -> None:
+        keys = [jira.create_issue(f"Offboarding {n}", DESCRIPTION, [f"case-s{n}"]).key for n in range(55)]
+        sandbox.set_jira_status(keys[0], "Done")
+        sandbox.clear_requests()
+        statuses = jira.statuses([*keys, "SEC-999"])
+        assert set(statuses) == set(keys)
+        assert statuses[keys[0]]["statusCategory"]["key"] == "done"
+        assert statuses[keys[1]]["name"] == "To Do"
+        # 50 keys; then 6, which Jira refuses for naming SEC-999 (no such issue); then those 5 alone.
+        assert [r["status"] for r in jira_calls(sandbox, "GET", "/search/jql")] == [200, 400, 200]
+
+
 class TestCreateMetadata:
     def test_it_names_the_account_it_signs_in_as(self, jira: JiraClient, sandbox: Any) -> None:
         assert jira.myself()["emailAddress"] == sandbox.jira_email

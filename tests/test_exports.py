@@ -80,6 +80,8 @@ class TestCsvExport:
             "jira_key": "SEC-7",
             "jira_url": "https://acme.atlassian.net/browse/SEC-7",
             "evidence_url": f"{settings.SITE_URL}/audit/cases/{case.pk}/",
+            "follow_ups_open": "0",
+            "oldest_open_follow_up_at": "",
         }
 
     def test_a_rule_and_an_unfinished_case_read_plainly(self, signed_in):

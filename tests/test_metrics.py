@@ -10,9 +10,9 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from offboarding.clients.okta import OktaClient, forget_shared_pacers
-from offboarding.models import Actor, AuditCheck, AuditEvent, Case, Step, VendorHealth
+from offboarding.models import Actor, AuditCheck, AuditEvent, Case, FollowUp, Step, VendorHealth
 from tests.client_fixtures import FAST
-from tests.factories import make_case
+from tests.factories import make_case, make_past_case
 from tests.processes import PRODUCTION, manage
 
 TOKEN = "metrics-token-0123456789"
@@ -170,8 +170,14 @@ class TestMetricsValues:
             check.finished_at.timestamp()
         )
 
-    def test_no_follow_up_model_counts_none_open(self, protected):
+    def test_the_follow_ups_still_open_are_counted(self, protected):
         assert samples(scrape())["offboarding_followups_open", ()] == 0
+        case = make_past_case()
+        for n, status in enumerate([FollowUp.Status.OPEN, FollowUp.Status.OPEN, FollowUp.Status.CLOSED]):
+            FollowUp.objects.create(
+                case=case, kind=FollowUp.Kind.APP, target_id=f"0oa{n}", target_name=f"App {n}", what="x", status=status
+            )
+        assert samples(scrape())["offboarding_followups_open", ()] == 2
 
     @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 50}, rate_limit_window=3600)
     def test_the_okta_budget_is_what_okta_last_said_is_left(self, protected, sandbox):

@@ -284,3 +284,34 @@ class TestSpecChecker:
             {"Content-Type": "application/json"},
             b"[]",
         )
+
+
+class TestDirectoryImport:
+    def deactivated(self, sandbox, login, provider):
+        user = sandbox.add_okta_user(None, "Ada", login, login=f"{login}@acme.example", provider=provider)
+        requests.post(
+            f"{sandbox.okta_url}/api/v1/users/{user['id']}/lifecycle/deactivate",
+            headers={"Authorization": f"SSWS {sandbox.okta_token}"},
+            timeout=10,
+        ).raise_for_status()
+        return user["id"]
+
+    def test_an_import_reactivates_the_deactivated_users_its_directory_masters(self, sandbox):
+        ad = self.deactivated(sandbox, "ad", {"type": "ACTIVE_DIRECTORY", "name": "acme.example"})
+        ldap = self.deactivated(sandbox, "ldap", {"type": "LDAP", "name": "ldap.acme.example"})
+        okta = self.deactivated(sandbox, "okta", None)
+        assert sandbox.directory_import("ACTIVE_DIRECTORY") == [ad]
+        assert sandbox.directory_import() == [ldap]
+        statuses = {uid: sandbox.okta_user(uid)["status"] for uid in (ad, ldap, okta)}
+        assert statuses == {ad: "ACTIVE", ldap: "ACTIVE", okta: "DEPROVISIONED"}
+
+    def test_it_refuses_what_is_no_directory(self, sandbox):
+        okta = self.deactivated(sandbox, "okta", None)
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.directory_import("OKTA")
+        with pytest.raises(SandboxControlError, match="400.*not by a directory"):
+            sandbox.set_directory_account(okta, enabled=False)
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.call("POST", f"okta/users/{okta}/directory_account", json={"enabled": "no"})
+        with pytest.raises(SandboxControlError, match="404"):
+            sandbox.set_directory_account("00uNOBODY", enabled=False)

@@ -239,6 +239,109 @@ class TestSearch:
         assert jira(sandbox, "GET", "/rest/api/3/search/jql", params=other).status_code == 400
 
 
+class TestSubTasks:
+    def sub_task(self, sandbox, **overrides):
+        return create(sandbox, issuetype={"name": "Sub-task"}, **overrides)
+
+    def test_a_sub_task_is_filed_under_its_parent_and_listed_on_it(self, sandbox):
+        parent = create(sandbox).json()
+        response = self.sub_task(sandbox, parent={"key": parent["key"]}, summary="Deactivate the Salesforce account")
+        assert response.status_code == 201
+        task = jira(sandbox, "GET", f"/rest/api/3/issue/{response.json()['key']}").json()
+        assert task["fields"]["issuetype"]["subtask"] is True
+        assert task["fields"]["parent"]["key"] == parent["key"]
+        listed = jira(sandbox, "GET", f"/rest/api/3/issue/{parent['key']}").json()["fields"]["subtasks"]
+        assert [s["key"] for s in listed] == [task["key"]]
+        assert listed[0]["fields"]["status"]["statusCategory"]["key"] == "new"
+
+    def test_a_parent_is_found_by_its_id_too(self, sandbox):
+        parent = create(sandbox).json()
+        assert self.sub_task(sandbox, parent={"id": parent["id"]}).status_code == 201
+
+    @pytest.mark.parametrize(
+        ("parent", "field", "message"),
+        [
+            (None, "issuetype", "Issue type is a sub-task but parent issue key or id not specified."),
+            ("SEC-1", "parent", "data was not an object"),
+            ({"key": "SEC-404"}, "parent", "Could not find issue by id or key."),
+        ],
+    )
+    def test_a_sub_task_without_a_parent_it_can_find_is_refused(self, sandbox, parent, field, message):
+        create(sandbox)
+        response = self.sub_task(sandbox, **({} if parent is None else {"parent": parent}))
+        assert response.status_code == 400
+        assert response.json()["errors"][field] == message
+        assert len(sandbox.jira_issues()) == 1
+
+    def test_neither_a_sub_task_under_a_sub_task_nor_a_task_under_a_task_is_taken(self, sandbox):
+        parent = create(sandbox).json()
+        task = self.sub_task(sandbox, parent={"key": parent["key"]}).json()
+        for refused in (
+            self.sub_task(sandbox, parent={"key": task["key"]}),
+            create(sandbox, parent={"key": parent["key"]}),
+        ):
+            assert refused.status_code == 400
+            assert (
+                refused.json()["errors"]["parent"] == "Given parent work item does not belong to appropriate hierarchy."
+            )
+
+    def test_a_project_without_a_sub_task_type_refuses_every_sub_task(self, sandbox):
+        sandbox.jira_remove_issue_type("Sub-task")
+        parent = create(sandbox).json()
+        response = self.sub_task(sandbox, parent={"key": parent["key"]})
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"issuetype": "Specify a valid issue type"}
+
+    def test_an_issue_is_assigned_to_a_person_of_the_site_only(self, sandbox):
+        parent = create(sandbox).json()
+        owner = "5b10ac8d82e05b22cc7d4ef5"
+        task = self.sub_task(sandbox, parent={"key": parent["key"]}, assignee={"accountId": owner}).json()
+        fetched = jira(sandbox, "GET", f"/rest/api/3/issue/{task['key']}").json()
+        assert fetched["fields"]["assignee"]["accountId"] == owner
+        unknown = self.sub_task(sandbox, parent={"key": parent["key"]}, assignee={"accountId": "nobody-here"})
+        assert unknown.status_code == 400
+        assert unknown.json()["errors"]["assignee"] == "User 'nobody-here' does not exist."
+
+
+class TestWorkflow:
+    def test_an_issue_moved_along_its_workflow_reads_back_with_its_status_category(self, sandbox):
+        key = create(sandbox).json()["key"]
+        sandbox.set_jira_status(key, "Won't Do")
+        fields = jira(sandbox, "GET", f"/rest/api/3/issue/{key}").json()["fields"]
+        assert fields["status"]["name"] == "Won't Do"
+        assert fields["status"]["statusCategory"]["key"] == "done"
+        assert fields["resolution"] == {"name": "Won't Do"}
+
+    def test_a_search_finds_issues_by_key_and_status(self, sandbox):
+        first, second = create(sandbox).json()["key"], create(sandbox).json()["key"]
+        sandbox.set_jira_status(second, "Done")
+        params = {"jql": f"key in ({first}, {second}) AND status = Done", "fields": "status"}
+        found = jira(sandbox, "GET", "/rest/api/3/search/jql", params=params).json()["issues"]
+        assert [(i["key"], i["fields"]["status"]["name"]) for i in found] == [(second, "Done")]
+
+    def test_the_control_api_refuses_a_status_the_workflow_lacks(self, sandbox):
+        key = create(sandbox).json()["key"]
+        response = requests.post(
+            f"{sandbox.url}/_sandbox/jira/issues/{key}/status", json={"status": "Shipped"}, timeout=10
+        )
+        assert response.status_code == 400 and "status is one of" in response.json()["error"]
+        missing = requests.post(
+            f"{sandbox.url}/_sandbox/jira/issues/SEC-404/status", json={"status": "Done"}, timeout=10
+        )
+        assert missing.status_code == 404
+
+    def test_a_search_naming_a_key_jira_lacks_fails_naming_it(self, sandbox):
+        key = create(sandbox).json()["key"]
+        sandbox.delete_jira_issue(key)
+        response = jira(sandbox, "GET", "/rest/api/3/search/jql", params={"jql": f"key in ({key}, SEC-77)"})
+        assert response.status_code == 400
+        assert response.json()["errorMessages"] == [
+            f"An issue with key '{key}' does not exist for field 'key'.",
+            "An issue with key 'SEC-77' does not exist for field 'key'.",
+        ]
+        assert create(sandbox).json()["key"] == "SEC-2"  # a deleted issue's key is never given again
+
+
 def adf_of_length(length):
     """An ADF document whose JSON (as Jira's limit counts it) is exactly `length` characters."""
     empty = len(json.dumps(doc("x"), separators=(",", ":"))) - 1

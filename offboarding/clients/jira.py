@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from .errors import MalformedResponse
+from .errors import InvalidRequest, MalformedResponse
 from .transport import BasicAuth, ErrorBody, RetryPolicy, Secret, Transport, json_body, seconds_header, short_text
 
 
@@ -20,6 +21,11 @@ class JiraIssue:
     key: str
     url: str
     fields: dict[str, Any]
+
+
+# Issues whose status one search reads (Jira's JQL takes far longer lists; a page holds at most 100).
+STATUS_BATCH = 50
+NO_SUCH_KEY = re.compile(r"An issue with key '([^']+)' does not exist for field 'key'")
 
 
 def _describe_jira_error(response: requests.Response) -> ErrorBody:
@@ -49,6 +55,7 @@ class JiraClient:
         api_token: Secret,
         project_key: str,
         issue_type: str = "Task",
+        subtask_type: str = "Sub-task",
         *,
         extra_fields: dict[str, Any] | None = None,
         policy: RetryPolicy | None = None,
@@ -59,6 +66,7 @@ class JiraClient:
         self.base_url = base_url.rstrip("/")
         self.project_key = project_key
         self.issue_type = issue_type
+        self.subtask_type = subtask_type
         # Fields the project's screens require that the product does not fill (JIRA_EXTRA_FIELDS).
         self.extra_fields = dict(extra_fields or {})
         self.transport = Transport(
@@ -89,6 +97,7 @@ class JiraClient:
             Secret(settings.JIRA_API_TOKEN),
             settings.JIRA_PROJECT_KEY,
             settings.JIRA_ISSUE_TYPE,
+            settings.JIRA_SUBTASK_ISSUE_TYPE,
             extra_fields=settings.JIRA_EXTRA_FIELDS,
             policy=policy or RetryPolicy.from_settings(),
             session=session,
@@ -115,6 +124,58 @@ class JiraClient:
         }
         body = _json(self.transport.request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False))
         return self._issue({**body, "fields": fields})
+
+    def create_sub_task(
+        self, parent_key: str, summary: str, description_adf: dict[str, Any], labels: list[str], assignee: str = ""
+    ) -> JiraIssue:
+        """File a sub-task of `parent_key`, assigned to the Jira accountId `assignee` (nobody when empty). Like
+        create_issue, never retried after an ambiguous failure: the caller looks for its label first."""
+        fields: dict[str, Any] = {
+            "project": {"key": self.project_key},
+            "parent": {"key": parent_key},
+            "issuetype": {"name": self.subtask_type},
+            "summary": summary,
+            "description": description_adf,
+            "labels": labels,
+        }
+        if assignee:
+            fields["assignee"] = {"accountId": assignee}
+        body = _json(self.transport.request("POST", "/rest/api/3/issue", json={"fields": fields}, idempotent=False))
+        return self._issue({**body, "fields": fields})
+
+    def statuses(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The status (name, statusCategory) of each issue named, by key; an issue Jira no longer has is absent.
+
+        Jira fails a whole `key in (...)` query over one key it lacks (a deleted issue), naming it: the batch
+        is asked again without the keys it named.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), STATUS_BATCH):
+            batch = keys[start : start + STATUS_BATCH]
+            try:
+                found |= self._statuses_of(batch)
+            except InvalidRequest as e:
+                gone = {m.group(1) for m in map(NO_SUCH_KEY.search, [e.summary, *e.causes]) if m}
+                if not gone & set(batch):
+                    raise
+                if rest := [key for key in batch if key not in gone]:
+                    found |= self._statuses_of(rest)
+        return found
+
+    def _statuses_of(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        jql = f"key in ({', '.join(_quote(key) for key in keys)}) ORDER BY key ASC"
+        params: dict[str, str] = {"jql": jql, "fields": "status", "maxResults": str(STATUS_BATCH)}
+        while True:
+            body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
+            for issue in (self._issue(i) for i in body.get("issues") or []):
+                status = issue.fields.get("status")
+                if not isinstance(status, dict):
+                    raise MalformedResponse("jira", f"expected a status object on {issue.key}")
+                found[issue.key] = status
+            if body.get("isLast", True) or not body.get("nextPageToken"):
+                return found
+            params["nextPageToken"] = body["nextPageToken"]
 
     def add_comment(self, key: str, body_adf: dict[str, Any]) -> str:
         """Add a comment; returns its id. Like create, not retried after an ambiguous failure."""
