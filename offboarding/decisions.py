@@ -242,6 +242,7 @@ def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None
                 actor=user,
                 case=case,
                 after={"reason": reason, "waiting_for": "a second approver"},
+                decision=("approvals",),
             )
             return case
         now = timezone.now()
@@ -521,6 +522,7 @@ def start_emergency(okta_user_id: str, user, reason: str) -> Case:
                 "reason": reason,
                 "waiting_for": "a second approver",
             },
+            decision=Case.DECISION_FIELDS,
         )
     return case
 
@@ -686,6 +688,7 @@ def _reschedule_open_cases(safety: SafetySettings, actor) -> list[Case]:
                 case=case,
                 before=before,
                 after={"effective_at": case.effective_at, "immediate": case.immediate, "reason": "safety settings"},
+                decision=("effective_at",),
             )
         )
     AuditEvent.record_many(events)

@@ -358,7 +358,11 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
         case.save()
         AuditEvent.record("termination.received", actor=actor, case=case, obj=termination, after=dates_in(values))
         AuditEvent.record(
-            "case.opened", actor=actor, case=case, after={"state": case.state, "effective_at": case.effective_at}
+            "case.opened",
+            actor=actor,
+            case=case,
+            after={"state": case.state, "effective_at": case.effective_at},
+            decision=("effective_at",),
         )
         return case.pk, "created"
 
@@ -401,6 +405,7 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
                 case=case,
                 before={"effective_at": old},
                 after={"effective_at": case.effective_at},
+                decision=("effective_at",),
             )
     return case.pk, "updated"
 
@@ -450,6 +455,7 @@ def _rescind_reversed(case: Case, termination: Termination, actor: Actor) -> Cas
                 "reopens": case.pk,
                 "reason": RESCIND_REVERSED,
             },
+            decision=("effective_at",),
         )
         return new
     if case.started_at is None:

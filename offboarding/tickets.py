@@ -18,6 +18,7 @@ from offboarding.clients import adf
 from offboarding.clients.errors import VendorError
 from offboarding.clients.jira import JiraClient
 from offboarding.evidence import evidence_of
+from offboarding.integrity import case_anchor
 from offboarding.models import AuditEvent, Case, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
@@ -67,7 +68,9 @@ def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(ticket=Case.Ticket.FILED)
         case.ticket = Case.Ticket.FILED
-        AuditEvent.record("jira.ticket_filed", actor=ACTOR, case=case, after={"key": case.jira_key})
+        AuditEvent.record(
+            "jira.ticket_filed", actor=ACTOR, case=case, after={"key": case.jira_key}, decision=("jira_key",)
+        )
 
 
 def enqueue_ticket(case_id: int, request_id: str = "") -> None:
@@ -95,8 +98,12 @@ def comment_on_ticket(case: Case, text: str, jira: JiraClient | None = None) -> 
     if not case.jira_key:
         return
     try:
-        (jira or JiraClient.from_settings()).add_comment(case.jira_key, adf.doc(adf.paragraph(text)))
-        AuditEvent.record("jira.comment_added", actor=ACTOR, case=case, after={"key": case.jira_key, "text": text})
+        anchor = case_anchor(case)
+        body = adf.doc(adf.paragraph(text), *([adf.paragraph(anchor)] if anchor else []))
+        (jira or JiraClient.from_settings()).add_comment(case.jira_key, body)
+        AuditEvent.record(
+            "jira.comment_added", actor=ACTOR, case=case, after={"key": case.jira_key, "text": text, "anchor": anchor}
+        )
     except VendorError as e:
         AuditEvent.record(
             "jira.comment_failed", actor=ACTOR, case=case, after={"key": case.jira_key, "text": text, "error": str(e)}
@@ -165,6 +172,7 @@ def no_account_description(case: Case) -> dict:
         else adf.paragraph("Okta had no user by this employee number, work email or name."),
         adf.paragraph("Case: ", adf.link(case.site_url, case.site_url)),
         adf.paragraph("The full evidence is attached as JSON."),
+        *anchor_paragraph(case),
     )
 
 
@@ -268,5 +276,12 @@ def ticket_description(case: Case) -> dict:
             adf.link(case.site_url, case.site_url),
         ),
         adf.paragraph("The full evidence is attached as JSON."),
+        *anchor_paragraph(case),
     ]
     return adf.doc(*blocks)
+
+
+def anchor_paragraph(case: Case) -> list[dict]:
+    """The seal of the case's last audit event, kept in Jira where the database's administrator cannot change it."""
+    anchor = case_anchor(case)
+    return [adf.paragraph(anchor)] if anchor else []

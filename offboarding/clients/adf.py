@@ -76,3 +76,14 @@ def table(header: list[str], rows: list[list[Inline]]) -> Node:
             *({"type": "tableRow", "content": [cell("tableCell", v) for v in row]} for row in rows),
         ],
     }
+
+
+def plain_text(node: Any) -> str:
+    """The words of an ADF document (a description, a comment), each block on a line of its own."""
+    if not isinstance(node, dict):
+        return ""
+    if node.get("type") == "text":
+        return str(node.get("text") or "")
+    parts = [plain_text(child) for child in node.get("content") or [] if isinstance(child, dict)]
+    inline = all(isinstance(child, dict) and child.get("type") == "text" for child in node.get("content") or [])
+    return ("" if inline else "\n").join(parts)

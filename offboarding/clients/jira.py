@@ -22,6 +22,13 @@ class JiraIssue:
     fields: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class JiraComment:
+    id: str
+    created: str
+    body: Any  # ADF
+
+
 def _describe_jira_error(response: requests.Response) -> ErrorBody:
     """Jira's error collection: {"errorMessages": [...], "errors": {field: message}}."""
     try:
@@ -136,10 +143,23 @@ class JiraClient:
     def get_issue(self, key: str) -> JiraIssue:
         return self._issue(_json(self.transport.request("GET", f"/rest/api/3/issue/{key}")))
 
-    def find_issues_by_label(self, label: str) -> list[JiraIssue]:
-        """Issues of our project carrying `label` (every page)."""
+    def list_comments(self, key: str) -> list[JiraComment]:
+        """Every comment of the issue `key`, oldest first (every page)."""
+        comments: list[JiraComment] = []
+        while True:
+            params = {"startAt": str(len(comments)), "maxResults": "100", "orderBy": "created"}
+            body = _json(self.transport.request("GET", f"/rest/api/3/issue/{key}/comment", params=params))
+            page = body.get("comments")
+            if not isinstance(page, list) or not all(isinstance(c, dict) and c.get("id") for c in page):
+                raise MalformedResponse("jira", "expected a page of comments, each with an id")
+            comments += [JiraComment(str(c["id"]), str(c.get("created") or ""), c.get("body")) for c in page]
+            if not page or len(comments) >= int(body.get("total") or 0):
+                return comments
+
+    def find_issues_by_label(self, label: str, fields: str = "summary,labels,status,created") -> list[JiraIssue]:
+        """Issues of our project carrying `label` (every page), with `fields`."""
         jql = f"project = {_quote(self.project_key)} AND labels = {_quote(label)} ORDER BY created ASC"
-        params: dict[str, str] = {"jql": jql, "fields": "summary,labels,status,created", "maxResults": "50"}
+        params: dict[str, str] = {"jql": jql, "fields": fields, "maxResults": "50"}
         issues: list[JiraIssue] = []
         while True:
             body = _json(self.transport.request("GET", "/rest/api/3/search/jql", params=params))
