@@ -46,6 +46,7 @@ PRODUCTION = {
     "DEBUG": "false",
     "SANDBOX_ENABLED": "true",
     "SECRET_KEY": "benchmark-only-" + "x" * 50,
+    "AUDIT_KEY": "benchmark-only-audit-key-" + "x" * 32,
     "WORKDAY_PASSWORD": "sandbox-workday-password",
     "OKTA_API_TOKEN": "sandbox-okta-token",
     "JIRA_API_TOKEN": "sandbox-jira-token",

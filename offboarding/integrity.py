@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django_q.tasks import async_task
 
 from offboarding.alerts import send_alert
@@ -228,15 +228,17 @@ def verify(jira: JiraClient | None = None) -> tuple[bool | None, str, dict[str, 
     findings = ([] if intact else [message]) + contradicted + mismatched
     if findings:
         return False, "; ".join(findings), details
-    return True, f"{message}; {agree(len(anchors))}; {matched(checked)}", details
+    return True, "; ".join([message, agree(len(anchors)), *matched(checked)]), details
 
 
 def agree(anchors: int) -> str:
     return "no anchor in Jira yet" if not anchors else f"the {anchors} anchor{'s' * (anchors != 1)} in Jira agree"
 
 
-def matched(cases: int) -> str:
-    return f"{cases} case decision{'s' * (cases != 1)} match the events that recorded them"
+def matched(cases: int) -> list[str]:
+    if not cases:
+        return []
+    return [f"{cases} case decision{' matches' if cases == 1 else 's match'} the events that recorded it"]
 
 
 def carry_out(check: AuditCheck, jira: JiraClient | None = None) -> AuditCheck:
@@ -249,15 +251,20 @@ def carry_out(check: AuditCheck, jira: JiraClient | None = None) -> AuditCheck:
     except Exception as e:
         check.end(None, f"did not finish: {type(e).__name__}")
         raise
-    with transaction.atomic():
-        check.end(intact, message)
-        action = {True: "audit.verified", False: "audit.verification_failed", None: "audit.verification_incomplete"}
-        AuditEvent.record(
-            action[intact],
-            actor=Actor(check.actor_name, check.actor),
-            obj=check,
-            after={"intact": intact, "message": message, **details},
-        )
+    check.end(intact, message)
+    action = {True: "audit.verified", False: "audit.verification_failed", None: "audit.verification_incomplete"}
+    try:
+        with transaction.atomic():
+            AuditEvent.record(
+                action[intact],
+                actor=Actor(check.actor_name, check.actor),
+                obj=check,
+                after={"intact": intact, "message": message, **details},
+            )
+    except IntegrityError:
+        # The end of the chain is too damaged to append to (a forged event sits where the next one goes):
+        # the check is kept all the same (AuditCheck), and says what it found.
+        log.exception("The result of audit check %s could not be appended to the damaged chain", check.pk)
     if intact is not True:
         send_alert("The audit log is NOT intact" if intact is False else "The audit log could not be checked", message)
     return check
