@@ -70,7 +70,7 @@ def vendors_are_real(app_configs=None, **kwargs) -> list[CheckMessage]:
         errors.append(
             Error(
                 "The audit log is sealed with the public development key (AUDIT_KEY is not set).",
-                hint="Set AUDIT_KEY (or AUDIT_KEY_FILE) to a secret of at least 32 characters kept out of the database.",
+                hint="Set AUDIT_KEY (or AUDIT_KEY_FILE): a secret of 32 characters or more, kept out of the database.",
                 id="offboarding.E005",
             )
         )
