@@ -877,7 +877,7 @@ class AuditEvent(models.Model):
                 "forged, or an earlier key missing from AUDIT_KEYS_PREVIOUS"
             )
         if not hmac.compare_digest(self.compute_hash(), self.hash):
-            return f"event #{self.seq} ({self.action}) was altered"
+            return f"event #{self.seq} ({self.action}) was altered or forged: its seal is not the key's"
         return ""
 
     @classmethod

@@ -216,9 +216,9 @@ def audit_key_id(name: str, key: str) -> str:
 
 def audit_keys(current: str, previous: str) -> dict[str, bytes]:
     """Key id -> key, the current key first, then the earlier ones (AUDIT_KEYS_PREVIOUS: one a line, or
-    separated by commas or spaces), so events sealed under a key since rotated out still verify."""
+    separated by commas), so events sealed under a key since rotated out still verify."""
     keys = {audit_key_id("AUDIT_KEY", current): current.encode()}
-    for key in previous.replace(",", " ").split():
+    for key in filter(None, (k.strip() for k in previous.replace(",", "\n").splitlines())):
         keys.setdefault(audit_key_id("AUDIT_KEYS_PREVIOUS", key), key.encode())
     return keys
 

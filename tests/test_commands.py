@@ -51,7 +51,15 @@ class TestSchedules:
         call_command("migrate", verbosity=0)
         call_command("migrate", verbosity=0)
         names = sorted(Schedule.objects.values_list("name", flat=True))
-        assert names == ["enqueue_due_cases", "reconcile", "retry_tickets", "sync_workday", "verify_audit_log"]
+        assert names == [
+            "anchor_audit_log",
+            "enqueue_due_cases",
+            "reconcile",
+            "retry_tickets",
+            "sync_workday",
+            "verify_audit_log",
+        ]
+        assert Schedule.objects.get(name="anchor_audit_log").minutes == 60  # hourly, by default
         sync = Schedule.objects.get(name="sync_workday")
         assert sync.func == "django.core.management.call_command"
         assert (sync.args, sync.minutes) == ("'sync_workday'", 15)  # the poller's safety net

@@ -80,7 +80,7 @@ class TestIntegrityPage:
         record_three(approver)
         run_sql("UPDATE offboarding_auditevent SET actor_name = %s WHERE seq = 2", "mallory")
         page = verify_now(signed_in).content.decode()
-        assert "NOT intact: event #2 (case.approved) was altered." in page
+        assert "NOT intact: event #2 (case.approved) was altered or forged: its seal is not the key&#x27;s" in page
         assert not AuditCheck.objects.get().intact
 
     def test_it_notices_events_deleted_from_the_end(self, signed_in, approver):
@@ -179,7 +179,8 @@ class TestIntegrityCommand:
         run_sql("UPDATE offboarding_auditevent SET after = %s WHERE seq = 2", '{"state": "rejected"}')
         with pytest.raises(CommandError):
             call_command("verify_audit_log")
-        assert AuditCheck.objects.get().message == "event #2 (case.approved) was altered"
+        message = AuditCheck.objects.get().message
+        assert message == "event #2 (case.approved) was altered or forged: its seal is not the key's"
 
 
 @pytest.mark.django_db
