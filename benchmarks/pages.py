@@ -26,6 +26,7 @@ UTC = ZoneInfo("UTC")
 
 
 def seed(case_count: int, event_count: int) -> None:
+    from django.conf import settings
     from django.contrib.auth.models import Group, User
 
     from offboarding.models import AuditChainHead, AuditEvent, AutoApproveRule, Case, Step, Termination
@@ -91,7 +92,7 @@ def seed(case_count: int, event_count: int) -> None:
     case_ids = list(Case.objects.order_by("pk").values_list("pk", flat=True))
     per_case = max(1, event_count // len(case_ids))
     prev, seq, events = "0" * 64, 0, []
-    at = start
+    at, key_id = start, next(iter(settings.AUDIT_KEYS))
     for case_id in case_ids:
         for k in range(per_case):
             seq += 1
@@ -105,6 +106,7 @@ def seed(case_count: int, event_count: int) -> None:
                 after={"k": k},
                 request_id="",
                 prev_hash=prev,
+                key_id=key_id,
             )
             event.hash = event.compute_hash()
             prev = event.hash
