@@ -256,6 +256,7 @@ def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None
                 "effective_at": case.effective_at,
                 "approvers": list(case.approvals.values_list("user__username", flat=True)),
             },
+            decision=Case.DECISION_FIELDS,
         )
     _enqueue_if_due(case)
     return case

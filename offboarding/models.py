@@ -599,10 +599,18 @@ class Case(models.Model):
             self.effective_at = termination.effective_moment(safety.effective_mode)
 
     def move_to(
-        self, state: str, actor: Actor | Any, action: str = "", *, before: dict | None = None, after: dict | None = None
+        self,
+        state: str,
+        actor: Actor | Any,
+        action: str = "",
+        *,
+        before: dict | None = None,
+        after: dict | None = None,
+        decision: tuple[str, ...] = (),
     ) -> AuditEvent:
         """Change the case's state, save it, and record the change (`case.<state>` unless `action` is given),
-        with the decision as it now stands (`decision_record`).
+        with the decision as the row now holds it (`decision_record` of ROW_DECISION_FIELDS, or `decision`:
+        a change that also adds or withdraws approvals records them too).
 
         The other fields the change sets are set by the caller first; all is written in one transaction.
         """
@@ -616,11 +624,14 @@ class Case(models.Model):
                 case=self,
                 before={"state": old, **(before or {})},
                 after={"state": state, **(after or {})},
-                decision=self.DECISION_FIELDS,
+                decision=decision or self.ROW_DECISION_FIELDS,
             )
 
     # What the evidence page shows of the decision, each held to the audit event that last recorded it.
     DECISION_FIELDS = ("decided_by", "decided_at", "reason", "rule", "effective_at", "approvals", "jira_key")
+    # Those on the case's own row, recorded at every state change; the approvals (rows of their own, one
+    # query more) where they are given or withdrawn.
+    ROW_DECISION_FIELDS = tuple(name for name in DECISION_FIELDS if name != "approvals")
 
     def decision_record(self, *fields: str) -> dict[str, Any]:
         """The decision as it stands (every field of DECISION_FIELDS, or `fields`), as an audit event keeps it.
