@@ -232,13 +232,17 @@ def verify(jira: JiraClient | None = None) -> tuple[bool | None, str, dict[str, 
 
 
 def agree(anchors: int) -> str:
-    return "no anchor in Jira yet" if not anchors else f"the {anchors} anchor{'s' * (anchors != 1)} in Jira agree"
+    if not anchors:
+        return "no anchor in Jira yet"
+    return "the anchor in Jira agrees" if anchors == 1 else f"the {anchors} anchors in Jira agree"
 
 
 def matched(cases: int) -> list[str]:
     if not cases:
         return []
-    return [f"{cases} case decision{' matches' if cases == 1 else 's match'} the events that recorded it"]
+    if cases == 1:
+        return ["1 case decision matches the events that recorded it"]
+    return [f"{cases} case decisions match the events that recorded them"]
 
 
 def carry_out(check: AuditCheck, jira: JiraClient | None = None) -> AuditCheck:

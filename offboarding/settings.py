@@ -27,14 +27,15 @@ if not os.environ.get("OFFBOARDING_IGNORE_DOTENV"):
 
 
 def envsecret(name: str, default: str | None = None) -> str | None:
-    """NAME, or the contents of the file named by NAME_FILE."""
-    path = os.environ.get(f"{name}_FILE")
+    """NAME, or the contents of the file named by NAME_FILE (from the environment or `.env`: environs keeps
+    what it reads from `.env` to itself, out of os.environ)."""
+    path = env.str(f"{name}_FILE", "")
     if path:
         try:
             return Path(path).read_text().strip()
         except OSError as e:
             raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {e.strerror}") from e
-    return os.environ.get(name, default)
+    return env.str(name, default)
 
 
 def envurl(name: str, default: str) -> str:
