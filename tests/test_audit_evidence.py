@@ -19,10 +19,10 @@ from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 
-from offboarding import integrity, revocation, tickets
+from offboarding import integrity, revocation, sync, tickets
 from offboarding.clients import adf
 from offboarding.clients.jira import JiraClient
-from offboarding.models import Actor, AuditChainHead, AuditEvent, Case
+from offboarding.models import Actor, AuditChainHead, AuditEvent, AutoApproveRule, Case
 from offboarding.settings import audit_key_id, audit_keys
 from tests.factories import record_three, run_sql
 from tests.processes import PRODUCTION, manage
@@ -206,6 +206,23 @@ class TestTampering:
         assert f"case {filed_case.pk}: approvals is" in message and '"carol"' in message and '"alice"' in message
         client.force_login(auditor)
         assert "NOT as recorded:" in client.get(reverse("evidence", args=[filed_case.pk])).content.decode()
+
+    def test_an_approval_added_to_a_rules_decision_is_named(self, org, leaver, admin_user):
+        AutoApproveRule.objects.create(name="Everyone leaving")
+        leaver(days_ahead=-1)
+        sync.sync_workday()
+        case = Case.objects.get()
+        assert case.decided_by_rule_id and not case.approvals.exists()
+        run_sql(
+            "INSERT INTO offboarding_approval (case_id, user_id, reason, at) VALUES (%s, %s, %s, %s)",
+            case.pk,
+            admin_user.pk,
+            "",
+            "2026-12-01 00:00:00",
+        )
+        intact, message = check()
+        assert intact is False
+        assert f'case {case.pk}: approvals is [["carol", ' in message and "(case.opened) recorded []" in message
 
     def test_moving_the_effective_moment_or_the_jira_key_is_named(self, filed_case):
         run_sql(
