@@ -21,6 +21,7 @@ setup: $(STAMP)
 .env:
 	cp .env.example .env
 	echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env
+	echo "AUDIT_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env
 
 run: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput

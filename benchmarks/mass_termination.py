@@ -49,7 +49,7 @@ def run(
         from django_q.models import Schedule
 
         from offboarding.clients.pacing import okta_rate_limit_family
-        from offboarding.models import AutoApproveRule, Case, SafetySettings
+        from offboarding.models import AuditEvent, AutoApproveRule, Case, SafetySettings
 
         # A benchmark of throughput, not of the breaker: the people are known to be leaving.
         SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": count * 10, "breaker_share": 1.0})
@@ -76,6 +76,7 @@ def run(
         requests.post(f"{control}/faults", json={"service": "okta", "kind": "latency", "seconds": 0.05}, timeout=10)
         requests.delete(f"{control}/requests", timeout=10)
 
+        events_before = AuditEvent.objects.count()
         stack.start_cluster()
         finish_alongside = alongside(stack) if alongside else None
         peak_memory = 0.0
@@ -126,6 +127,9 @@ def run(
         )
         minutes = range(max((m for _, m in per_minute), default=-1) + 1)
         tickets = requests.get(f"{control}/jira/issues", timeout=60).json()
+        # The audit chain: events appended during the run, on average and in its busiest second.
+        appended = AuditEvent.objects.filter(seq__gt=events_before)
+        per_second = Counter(at.replace(microsecond=0) for at in appended.values_list("at", flat=True))
         return {
             "database": database,
             "broker": stack.env["Q_BROKER"],
@@ -154,6 +158,9 @@ def run(
                 {label for t in tickets for label in t["fields"]["labels"] if "case" in label}
             ),
             "peak_cluster_memory_mb": round(peak_memory, 1),
+            "audit_events_appended": appended.count(),
+            "audit_events_per_s": round(appended.count() / wall, 1),
+            "audit_events_busiest_second": max(per_second.values(), default=0),
             "termination_date": dates_chosen(
                 left, zones, "ended in every worker's zone (the day before the earliest local date)"
             ),

@@ -60,6 +60,7 @@ def reset_sequences(*models) -> None:
 
 
 def seed(case_count: int, event_count: int) -> None:
+    from django.conf import settings
     from django.contrib.auth.models import Group, User
 
     from offboarding.models import AuditChainHead, AuditEvent, AutoApproveRule, Case, Step, Termination
@@ -134,6 +135,7 @@ def seed(case_count: int, event_count: int) -> None:
 
     per_case = max(1, event_count // case_count)
     chain = {"seq": 0, "prev": "0" * 64}
+    key_id = next(iter(settings.AUDIT_KEYS))  # sealed as the product seals them (HMAC under AUDIT_KEY)
     first = start
 
     def events():
@@ -152,6 +154,7 @@ def seed(case_count: int, event_count: int) -> None:
                     after={"k": k},
                     request_id="",
                     prev_hash=chain["prev"],
+                    key_id=key_id,
                 )
                 event.hash = event.compute_hash()
                 chain["prev"] = event.hash

@@ -47,6 +47,7 @@ PRODUCTION = {
     "OFFBOARDING_INSTALL_ID": "benchmark",
     "SANDBOX_ENABLED": "true",
     "SECRET_KEY": "benchmark-only-" + "x" * 50,
+    "AUDIT_KEY": "benchmark-only-audit-key-" + "x" * 32,
     "WORKDAY_PASSWORD": "sandbox-workday-password",
     "OKTA_API_TOKEN": "sandbox-okta-token",
     "JIRA_API_TOKEN": "sandbox-jira-token",

@@ -9,6 +9,7 @@ starting a check of the audit chain, changes nothing either (`read_only_action`)
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
@@ -20,7 +21,7 @@ from accounts.roles import ROLES, read_only_action, role_required
 from offboarding import exports, follow_ups, forms
 from offboarding import integrity as audit_checks
 from offboarding import sla as sla_figures
-from offboarding.evidence import evidence_of
+from offboarding.evidence import decision_check, evidence_of
 from offboarding.models import AuditCheck, AuditEvent, Case, ReconciliationRun, SafetySettings
 
 PER_PAGE = 50
@@ -30,7 +31,11 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 def _case_with_evidence(case_id: int) -> tuple[Case, dict]:
     related = ("termination", "decided_by", "decided_by_rule", "requested_by")
     case = get_object_or_404(Case.objects.select_related(*related), pk=case_id)
-    return case, {**evidence_of(case), "audit_chain_verified": AuditEvent.verify_case(case)}
+    return case, {
+        **evidence_of(case),
+        "audit_chain_verified": AuditEvent.verify_case(case),
+        "decision_check": decision_check(case),
+    }
 
 
 def _attachment(response, filename: str):
@@ -129,7 +134,8 @@ def integrity(request):
     checks = list(AuditCheck.objects.select_related("actor")[:20])
     running = next((check for check in checks if check.running), None)
     latest = next((check for check in checks if not check.running), None)
-    return render(request, "audit/integrity.html", {"latest": latest, "running": running, "checks": checks})
+    context = {"latest": latest, "running": running, "checks": checks}
+    return render(request, "audit/integrity.html", {**context, "anchor_minutes": settings.AUDIT_ANCHOR_EVERY_MINUTES})
 
 
 @read_only_action

@@ -14,6 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
+from offboarding.settings import DEVELOPMENT_AUDIT_KEY, audit_key_id
 from sandbox import credentials as sandbox
 
 VENDOR_URLS = ("WORKDAY_REPORT_URL", "OKTA_ORG_URL", "JIRA_BASE_URL")
@@ -65,6 +66,14 @@ def vendors_are_real(app_configs=None, **kwargs) -> list[CheckMessage]:
                     id="offboarding.E003",
                 )
             )
+    if next(iter(settings.AUDIT_KEYS)) == audit_key_id("AUDIT_KEY", DEVELOPMENT_AUDIT_KEY):
+        errors.append(
+            Error(
+                "The audit log is sealed with the public development key (AUDIT_KEY is not set).",
+                hint="Set AUDIT_KEY (or AUDIT_KEY_FILE): a secret of 32 characters or more, kept out of the database.",
+                id="offboarding.E005",
+            )
+        )
     if apps.is_installed("sandbox"):
         errors.append(
             Error(

@@ -255,6 +255,7 @@ def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None
                 actor=user,
                 case=case,
                 after={"reason": reason, "waiting_for": "a second approver"},
+                decision=("approvals",),
             )
             return case
         now = timezone.now()
@@ -268,6 +269,7 @@ def approve(case_id: int, user, reason: str = "", okta: OktaClient | None = None
                 "effective_at": case.effective_at,
                 "approvers": list(case.approvals.values_list("user__username", flat=True)),
             },
+            decision=Case.DECISION_FIELDS,
         )
     _enqueue_if_due(case)
     return case
@@ -591,6 +593,7 @@ def start_emergency(okta_user_id: str, user, reason: str) -> Case:
                 "reason": reason,
                 "waiting_for": "a second approver",
             },
+            decision=Case.DECISION_FIELDS,
         )
     return case
 
@@ -804,6 +807,7 @@ def _reschedule_open_cases(safety: SafetySettings, actor) -> list[Case]:
                 case=case,
                 before=before,
                 after={"effective_at": case.effective_at, "immediate": case.immediate, "reason": "safety settings"},
+                decision=("effective_at",),
             )
         )
     AuditEvent.record_many(events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from offboarding.identity import follow_ups, plan_access
-from offboarding.models import Case, Step
+from offboarding.models import AuditEvent, Case, Step
 
 
 def evidence_of(case: Case) -> dict[str, Any]:
@@ -62,4 +62,18 @@ def evidence_of(case: Case) -> dict[str, Any]:
             {"seq": e.seq, "at": e.at, "actor": e.actor_name, "action": e.action, "after": e.after, "hash": e.hash}
             for e in case.events.all()
         ],
+    }
+
+
+def decision_check(case: Case) -> dict[str, Any]:
+    """The decision as shown held to the audit events that recorded it: which events, and what differs.
+
+    The case's row can be changed by anyone who can write to the database; the events cannot be
+    without the audit key, so a decision that differs from its events was changed behind the log's back.
+    """
+    recorded = AuditEvent.recorded_decisions(AuditEvent.objects.filter(case=case)).get(case.pk, {})
+    return {
+        "recorded": bool(recorded),
+        "events": sorted({event.seq for _, event in recorded.values()}),
+        "mismatches": AuditEvent.decision_mismatches(case, recorded),
     }

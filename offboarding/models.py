@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -675,9 +676,18 @@ class Case(models.Model):
             self.effective_at = termination.effective_moment(safety.effective_mode)
 
     def move_to(
-        self, state: str, actor: Actor | Any, action: str = "", *, before: dict | None = None, after: dict | None = None
+        self,
+        state: str,
+        actor: Actor | Any,
+        action: str = "",
+        *,
+        before: dict | None = None,
+        after: dict | None = None,
+        decision: tuple[str, ...] = (),
     ) -> AuditEvent:
-        """Change the case's state, save it, and record the change (`case.<state>` unless `action` is given).
+        """Change the case's state, save it, and record the change (`case.<state>` unless `action` is given),
+        with the decision as the row now holds it (`decision_record` of ROW_DECISION_FIELDS, or `decision`:
+        a change that also adds or withdraws approvals records them too).
 
         The other fields the change sets are set by the caller first; all is written in one transaction.
         """
@@ -691,7 +701,37 @@ class Case(models.Model):
                 case=self,
                 before={"state": old, **(before or {})},
                 after={"state": state, **(after or {})},
+                decision=decision or self.ROW_DECISION_FIELDS,
             )
+
+    # What the evidence page shows of the decision, each held to the audit event that last recorded it.
+    DECISION_FIELDS = ("decided_by", "decided_at", "reason", "rule", "effective_at", "approvals", "jira_key")
+    # Those on the case's own row, recorded at every state change; the approvals (rows of their own, one
+    # query more) where they are given or withdrawn.
+    ROW_DECISION_FIELDS = tuple(name for name in DECISION_FIELDS if name != "approvals")
+
+    def decision_record(self, *fields: str) -> dict[str, Any]:
+        """The decision as it stands (every field of DECISION_FIELDS, or `fields`), as an audit event keeps it.
+
+        An event that changes one of them records it (`AuditEvent.record(..., decision=fields)`, and every
+        `move_to`); `AuditEvent.decision_mismatches` then holds the case's row to the latest record of each.
+        """
+        values = {
+            "decided_by": lambda: (
+                self.decided_by.get_username()
+                if self.decided_by_id
+                else (f"rule:{self.decided_by_rule_id}" if self.decided_by_rule_id else "")
+            ),
+            "decided_at": lambda: in_utc(self.decided_at),
+            "reason": lambda: self.decision_reason,
+            "rule": lambda: self.rule_snapshot or None,
+            "effective_at": lambda: in_utc(self.effective_at),
+            "approvals": lambda: [
+                list(a) for a in self.approvals.order_by("at", "pk").values_list("user__username", "at", "reason")
+            ],
+            "jira_key": lambda: self.jira_key,
+        }
+        return canonical({name: values[name]() for name in fields or self.DECISION_FIELDS})
 
 
 class Approval(models.Model):
@@ -921,6 +961,9 @@ class PushReceipt(models.Model):
 
 # --- The audit trail ---------------------------------------------------------
 
+# The key of an event's `after` holding the case's decision as that event left it (Case.decision_record).
+DECISION_RECORD = "decision_record"
+TICKET_STEP_DONE = "jira.file_ticket.done"
 SECRET_KEY_PATTERN = re.compile(r"token|password|secret|authorization|private_key|assertion|api_key", re.I)
 REDACTED = "[redacted]"
 
@@ -944,6 +987,9 @@ class AuditChainHead(models.Model):
 
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    # Events before this one were sealed without a key (plain SHA-256), before the audit log had one
+    # (migration 0015 set it); every anchor repeats it, so moving it is seen.
+    keyed_from_seq = models.PositiveBigIntegerField(default=1)
 
     def __str__(self) -> str:
         return f"Audit chain head #{self.last_seq}"
@@ -972,6 +1018,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The id of the key the event was sealed under (HMAC-SHA-256); empty for an event sealed before the
+    # audit log had a key (plain SHA-256, before `AuditChainHead.keyed_from_seq`).
+    key_id = models.CharField(max_length=20, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -990,8 +1039,8 @@ class AuditEvent(models.Model):
         raise TypeError("Audit events are append-only")
 
     def content(self) -> dict[str, Any]:
-        """What the hash covers (the actor FK is not: its name snapshot is)."""
-        return {
+        """What the hash covers (the actor FK is not: its name snapshot is; the key id is, once there is one)."""
+        content = {
             "seq": self.seq,
             "at": self.at.isoformat(),
             "actor_name": self.actor_name,
@@ -1003,10 +1052,28 @@ class AuditEvent(models.Model):
             "request_id": self.request_id,
             "prev_hash": self.prev_hash,
         }
+        return content | {"key_id": self.key_id} if self.key_id else content
 
     def compute_hash(self) -> str:
-        payload = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """The event's seal: HMAC-SHA-256 under the key named by `key_id` (one of `settings.AUDIT_KEYS`),
+        or plain SHA-256 for an event sealed before the log had a key. KeyError: a key this process lacks."""
+        payload = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder).encode()
+        if not self.key_id:
+            return hashlib.sha256(payload).hexdigest()
+        return hmac.new(settings.AUDIT_KEYS[self.key_id], payload, hashlib.sha256).hexdigest()
+
+    def seal_problem(self, keyed_from: int) -> str:
+        """What is wrong with the event's own seal, or "" (its place in the chain is checked by the walk)."""
+        if not self.key_id and self.seq >= keyed_from:
+            return f"event #{self.seq} ({self.action}) is not sealed with the key: altered or forged"
+        if self.key_id and self.key_id not in settings.AUDIT_KEYS:
+            return (
+                f"event #{self.seq} ({self.action}) names key {self.key_id}, which this verifier does not hold: "
+                "forged, or an earlier key missing from AUDIT_KEYS_PREVIOUS"
+            )
+        if not hmac.compare_digest(self.compute_hash(), self.hash):
+            return f"event #{self.seq} ({self.action}) was altered or forged: its seal is not the key's"
+        return ""
 
     @classmethod
     def record(
@@ -1018,12 +1085,14 @@ class AuditEvent(models.Model):
         obj: Any = None,
         before: Any = None,
         after: Any = None,
+        decision: tuple[str, ...] = (),
     ) -> AuditEvent:
         """Append one event, in the caller's transaction (or a new one).
 
         `actor` is an `Actor` (a person, a rule, a system job) or a user, who is then the person.
+        `decision`: the fields of the case's decision this event changed, recorded with it (`decision_record`).
         """
-        event = cls.entry(action, actor=actor, case=case, obj=obj, before=before, after=after)
+        event = cls.entry(action, actor=actor, case=case, obj=obj, before=before, after=after, decision=decision)
         return cls.record_many([event])[0]
 
     @classmethod
@@ -1036,9 +1105,12 @@ class AuditEvent(models.Model):
         obj: Any = None,
         before: Any = None,
         after: Any = None,
+        decision: tuple[str, ...] = (),
     ) -> AuditEvent:
         """An event not yet in the chain, for `record_many` (takes the same arguments as `record`)."""
         who = Actor.of(actor)
+        if decision:
+            after = {**(after or {}), DECISION_RECORD: case.decision_record(*decision)}
         return cls(
             actor=who.user,
             actor_name=who.name,
@@ -1061,9 +1133,10 @@ class AuditEvent(models.Model):
             return events
         with transaction.atomic():
             head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-            now = timezone.now()
+            now, key_id = timezone.now(), next(iter(settings.AUDIT_KEYS))
             for event in events:
                 event.seq, event.at, event.prev_hash = head.last_seq + 1, now, head.last_hash
+                event.key_id = key_id
                 event.hash = event.compute_hash()
                 head.last_seq, head.last_hash = event.seq, event.hash
             cls.objects.bulk_create(events)
@@ -1083,12 +1156,14 @@ class AuditEvent(models.Model):
     def verify_chain(cls, queryset: models.QuerySet | None = None) -> tuple[bool, str]:
         """Walk the chain; return (intact, what is wrong with the first bad event).
 
-        Events keep being appended while the walk runs, so the head is read before
-        and after it: the walk must pass the head as it was at the start (nothing
-        removed from the end) and must not go past the head as it is at the end
-        (nothing forged after it).
+        Each event must carry a seal only the key can make (HMAC-SHA-256), except those sealed before
+        the log had a key, which are said so. Events keep being appended while the walk runs, so the
+        head is read before and after it: the walk must pass the head as it was at the start (nothing
+        removed from the end) and must not go past the head as it is at the end (nothing forged after
+        it). Anchors outside the database (offboarding/integrity.py) check what the head cannot.
         """
         head_before = AuditChainHead.objects.filter(pk=1).first()
+        keyed_from = head_before.keyed_from_seq if head_before else 1
         prev_hash, expected_seq, passed_head = "0" * 64, 1, head_before is None or head_before.last_seq == 0
         events = cls.objects.all() if queryset is None else queryset
         for event in events.order_by("seq").iterator(chunk_size=2000):
@@ -1096,8 +1171,8 @@ class AuditEvent(models.Model):
                 return False, f"event #{expected_seq} is missing (next is #{event.seq}): removed"
             if event.prev_hash != prev_hash:
                 return False, f"event #{event.seq} does not follow #{event.seq - 1}: an event was inserted or removed"
-            if event.compute_hash() != event.hash:
-                return False, f"event #{event.seq} ({event.action}) was altered"
+            if problem := event.seal_problem(keyed_from):
+                return False, problem
             if head_before and event.seq == head_before.last_seq:
                 passed_head = event.hash == head_before.last_hash
             prev_hash, expected_seq = event.hash, event.seq + 1
@@ -1109,14 +1184,58 @@ class AuditEvent(models.Model):
             last_seq > head_after.last_seq or (last_seq == head_after.last_seq and prev_hash != head_after.last_hash)
         ):
             return False, f"the chain ends at #{last_seq} but the head says #{head_after.last_seq}: events added"
-        return True, f"{last_seq} events verified"
+        message = f"{last_seq} events verified"
+        if keyed_from > 1 and last_seq:
+            message += (
+                f"; events before #{keyed_from} were sealed without a key: they are chained to the keyed ones, "
+                "but a change made to them before the key was introduced would not show"
+            )
+        return True, message
+
+    @classmethod
+    def recorded_decisions(cls, events: models.QuerySet | None = None) -> dict[int, dict[str, tuple[Any, AuditEvent]]]:
+        """Case id -> decision field -> (its value, the latest event that recorded it), from `events`
+        (by default every event that recorded one). The ticket's step records the Jira key it filed."""
+        recording = models.Q(after__has_key=DECISION_RECORD) | models.Q(action=TICKET_STEP_DONE)
+        events = (cls.objects.all() if events is None else events).filter(recording, case__isnull=False)
+        recorded: dict[int, dict[str, tuple[Any, AuditEvent]]] = {}
+        for event in events.order_by("seq").iterator(chunk_size=2000):
+            fields = recorded.setdefault(event.case_id, {})
+            after = event.after if isinstance(event.after, dict) else {}
+            if event.action == TICKET_STEP_DONE:
+                key = (after.get("detail") or {}).get("key") if isinstance(after.get("detail"), dict) else None
+                if after.get("target") == "issue" and key:
+                    fields["jira_key"] = (key, event)
+                continue
+            record = after.get(DECISION_RECORD)
+            for name, value in record.items() if isinstance(record, dict) else ():
+                if name in Case.DECISION_FIELDS:
+                    fields[name] = (value, event)
+        return recorded
+
+    @staticmethod
+    def decision_mismatches(case: Case, recorded: dict[str, tuple[Any, AuditEvent]]) -> list[str]:
+        """Each field of the case's decision that differs from the latest event that recorded it, said in words."""
+        if not recorded:
+            return []
+        now = case.decision_record(*recorded)
+        return [
+            f"case {case.pk}: {name.replace('_', ' ')} is {json.dumps(now[name])} in the database, but event "
+            f"#{event.seq} ({event.action}) recorded {json.dumps(value)}"
+            for name, (value, event) in recorded.items()
+            if now[name] != value
+        ]
 
     @classmethod
     def verify_case(cls, case: Case) -> bool:
-        """Whether each of a case's events still matches its own hash and its predecessor's."""
+        """Whether each of a case's events still matches its own seal and its predecessor's."""
         events = list(cls.objects.filter(case=case).order_by("seq"))
         prev = {e.seq: e.hash for e in cls.objects.filter(seq__in=[e.seq - 1 for e in events])}
-        return all(e.compute_hash() == e.hash and (e.seq == 1 or prev.get(e.seq - 1) == e.prev_hash) for e in events)
+        head = AuditChainHead.objects.filter(pk=1).first()
+        keyed_from = head.keyed_from_seq if head else 1
+        return all(
+            not e.seal_problem(keyed_from) and (e.seq == 1 or prev.get(e.seq - 1) == e.prev_hash) for e in events
+        )
 
 
 class AlertDelivery(models.Model):
@@ -1205,23 +1324,8 @@ class AuditCheck(models.Model):
         return f"Audit check {self.started_at:%Y-%m-%d %H:%M}: {verdict}"
 
     @classmethod
-    def run(cls, actor: Actor | Any) -> AuditCheck:
-        """Verify the whole chain now and keep the result; `actor` is an `Actor` or a user."""
-        who = Actor.of(actor)
-        started_at = timezone.now()
-        intact, message = AuditEvent.verify_chain()
-        return cls.objects.create(
-            started_at=started_at,
-            finished_at=timezone.now(),
-            actor=who.user,
-            actor_name=who.name,
-            intact=intact,
-            message=message,
-        )
-
-    @classmethod
     def begin(cls, actor: Actor | Any) -> AuditCheck | None:
-        """A check marked running, for a worker to carry out (`carry_out`); None when one already runs."""
+        """A check marked running, to be carried out (offboarding/integrity.py); None when one already runs."""
         who = Actor.of(actor)
         # A check still "running" after the longest a task may run lost its worker: say so, and free the slot.
         lost_before = timezone.now() - timedelta(seconds=settings.Q_TIMEOUT + 60)
@@ -1236,18 +1340,16 @@ class AuditCheck(models.Model):
         except IntegrityError:
             return None
 
-    def carry_out(self) -> None:
-        """Walk the whole chain and keep what it found (once: a check already finished is left alone)."""
-        if not AuditCheck.objects.filter(pk=self.pk, running=True).exists():
-            return  # delivered again after it ended
-        intact, message = AuditEvent.verify_chain()
-        self.end(intact, message)
-
     def end(self, intact: bool | None, message: str) -> None:
         AuditCheck.objects.filter(pk=self.pk, running=True).update(
             running=False, finished_at=timezone.now(), intact=intact, message=message
         )
         self.refresh_from_db()
+
+
+def in_utc(moment: datetime | None) -> datetime | None:
+    """The moment in UTC, so it reads the same before saving (in a worker's time zone) and after."""
+    return moment.astimezone(ZoneInfo("UTC")) if moment else None
 
 
 def dates_in(values: dict[str, Any]) -> dict[str, Any]:

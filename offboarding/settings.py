@@ -4,11 +4,13 @@ A missing or malformed value stops start-up with an error naming the variable.
 Any secret can also be given as NAME_FILE, the path of a file holding it.
 """
 
+import hashlib
 import ipaddress
 import json
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,14 +29,15 @@ if not os.environ.get("OFFBOARDING_IGNORE_DOTENV"):
 
 
 def envsecret(name: str, default: str | None = None) -> str | None:
-    """NAME, or the contents of the file named by NAME_FILE."""
-    path = os.environ.get(f"{name}_FILE")
+    """NAME, or the contents of the file named by NAME_FILE (from the environment or `.env`: environs keeps
+    what it reads from `.env` to itself, out of os.environ)."""
+    path = env.str(f"{name}_FILE", "")
     if path:
         try:
             return Path(path).read_text().strip()
         except OSError as e:
             raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {e.strerror}") from e
-    return os.environ.get(name, default)
+    return env.str(name, default)
 
 
 def envurl(name: str, default: str) -> str:
@@ -304,6 +307,45 @@ ADFS_CLIENT_SECRET = envsecret("ADFS_CLIENT_SECRET")
 EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
 # Shared with Workday's outbound notification; without it every push is refused.
 WORKDAY_PUSH_SECRET = envsecret("WORKDAY_PUSH_SECRET", sandbox.PUSH_SECRET if DEBUG else "")
+
+
+# --- The audit log's key (issue 19): each event is sealed with HMAC-SHA-256 under a key the database does not hold.
+DEVELOPMENT_AUDIT_KEY = "insecure-development-audit-key-do-not-use-in-production"
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def audit_key_id(name: str, key: str) -> str:
+    """A key's id: its fingerprint (which tells nothing of the key), so a new key can never pass for an old one."""
+    if len(key) < AUDIT_KEY_MIN_LENGTH:
+        raise ImproperlyConfigured(f"{name}: an audit key must be at least {AUDIT_KEY_MIN_LENGTH} characters long")
+    return "k" + hashlib.sha256(b"offboarding audit key id\0" + key.encode()).hexdigest()[:12]
+
+
+def audit_keys(current: str, previous: str) -> dict[str, bytes]:
+    """Key id -> key, the current key first, then the earlier ones (AUDIT_KEYS_PREVIOUS: one a line, or
+    separated by commas), so events sealed under a key since rotated out still verify."""
+    keys = {audit_key_id("AUDIT_KEY", current): current.encode()}
+    for key in filter(None, (k.strip() for k in previous.replace(",", "\n").splitlines())):
+        keys.setdefault(audit_key_id("AUDIT_KEYS_PREVIOUS", key), key.encode())
+    return keys
+
+
+AUDIT_KEY = envsecret("AUDIT_KEY")
+if not AUDIT_KEY and DEBUG:
+    warnings.warn(
+        "AUDIT_KEY is not set: the audit log is sealed with the public development key (DEBUG only)", stacklevel=1
+    )
+    AUDIT_KEY = DEVELOPMENT_AUDIT_KEY
+required("AUDIT_KEY", AUDIT_KEY)
+AUDIT_KEYS = audit_keys(AUDIT_KEY, envsecret("AUDIT_KEYS_PREVIOUS", "") or "")
+del AUDIT_KEY  # only AUDIT_KEYS holds it: Django's error pages mask settings named *KEY*
+try:
+    # The chain head is anchored on this Jira issue (found, or created, by its label when not given) every so often.
+    AUDIT_ANCHOR_ISSUE = env.str("AUDIT_ANCHOR_ISSUE", "")
+    AUDIT_ANCHOR_EVERY_MINUTES = env.int("AUDIT_ANCHOR_EVERY_MINUTES", 60, validate=Range(min=1))
+except EnvError as e:
+    raise ImproperlyConfigured(str(e)) from e
+
 if not OKTA_CLIENT_ID:
     required("OKTA_API_TOKEN", OKTA_API_TOKEN)
 else:
@@ -460,6 +502,7 @@ SCHEDULES = {
     "watch_directory_users": (["reconcile", "--directory-sourced"], DIRECTORY_WATCH_MINUTES),
     "sync_follow_ups": (["sync_follow_ups"], FOLLOW_UP_SYNC_MINUTES),
     "verify_audit_log": (["verify_audit_log"], 24 * 60),
+    "anchor_audit_log": (["anchor_audit_log"], AUDIT_ANCHOR_EVERY_MINUTES),
 }
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

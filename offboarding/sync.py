@@ -227,7 +227,14 @@ def _to_a_person(
         if case.state != Case.State.NEEDS_ATTENTION:
             case.attention_reason = ""
         case.attention_reason = _with_line(_without_lines(case.attention_reason, drop), reason)
-        case.move_to(Case.State.NEEDS_ATTENTION, actor, action, after={"reason": reason, **withdrawn})
+        # Approvals withdrawn are recorded with the rest of the decision.
+        case.move_to(
+            Case.State.NEEDS_ATTENTION,
+            actor,
+            action,
+            after={"reason": reason, **withdrawn},
+            decision=Case.DECISION_FIELDS,
+        )
     if alert:
         send_alert(f"Case {case.pk} needs attention", f"{case.person_name}: {case.attention_reason}\n{case.site_url}")
     return case
@@ -388,7 +395,11 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
         case.save()
         AuditEvent.record("termination.received", actor=actor, case=case, obj=termination, after=dates_in(values))
         AuditEvent.record(
-            "case.opened", actor=actor, case=case, after={"state": case.state, "effective_at": case.effective_at}
+            "case.opened",
+            actor=actor,
+            case=case,
+            after={"state": case.state, "effective_at": case.effective_at},
+            decision=("effective_at", "approvals"),
         )
         return case.pk, "created"
 
@@ -431,6 +442,7 @@ def _apply_record(record, actor: Actor) -> tuple[int | None, str]:
                 case=case,
                 before={"effective_at": old},
                 after={"effective_at": case.effective_at},
+                decision=("effective_at",),
             )
     return case.pk, "updated"
 
@@ -480,6 +492,7 @@ def _rescind_reversed(case: Case, termination: Termination, actor: Actor) -> Cas
                 "reopens": case.pk,
                 "reason": RESCIND_REVERSED,
             },
+            decision=("effective_at", "approvals"),
         )
         return new
     if case.started_at is None:

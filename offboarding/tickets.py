@@ -21,6 +21,7 @@ from offboarding.clients import adf
 from offboarding.clients.errors import VendorError
 from offboarding.clients.jira import JiraClient
 from offboarding.evidence import evidence_of
+from offboarding.integrity import case_anchor, case_ticket_label
 from offboarding.models import AuditEvent, Case, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
@@ -40,7 +41,9 @@ def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
         issue = (
             found[0]
             if found
-            else jira.create_issue(ticket_summary(case), ticket_description(case), [case.label, "offboarding"])
+            else jira.create_issue(
+                ticket_summary(case), ticket_description(case), [case.label, "offboarding", case_ticket_label()]
+            )
         )
         Case.objects.filter(pk=case.pk).update(jira_key=issue.key)
         case.jira_key = issue.key
@@ -70,7 +73,9 @@ def file_ticket(case: Case, jira: JiraClient | None = None) -> None:
     with transaction.atomic():
         Case.objects.filter(pk=case.pk).update(ticket=Case.Ticket.FILED)
         case.ticket = Case.Ticket.FILED
-        AuditEvent.record("jira.ticket_filed", actor=ACTOR, case=case, after={"key": case.jira_key})
+        AuditEvent.record(
+            "jira.ticket_filed", actor=ACTOR, case=case, after={"key": case.jira_key}, decision=("jira_key",)
+        )
 
 
 def is_ticket_of(case: Case, fields: dict) -> bool:
@@ -127,10 +132,17 @@ def comment_on_ticket(case: Case, text: str, jira: JiraClient | None = None) -> 
     """Add a later event (retry, restore) to the ticket; a Jira failure is audited, not raised."""
     if not case.jira_key:
         return
-    body = adf.text_within_limit(text, "… (cut to Jira's limit: the full text is in the case's audit log)")
+    anchor = case_anchor(case)
+    body = adf.text_within_limit(
+        text,
+        "… (cut to Jira's limit: the full text is in the case's audit log)",
+        *([adf.paragraph(anchor)] if anchor else []),
+    )
     try:
         (jira or JiraClient.from_settings()).add_comment(case.jira_key, body)
-        AuditEvent.record("jira.comment_added", actor=ACTOR, case=case, after={"key": case.jira_key, "text": text})
+        AuditEvent.record(
+            "jira.comment_added", actor=ACTOR, case=case, after={"key": case.jira_key, "text": text, "anchor": anchor}
+        )
     except VendorError as e:
         AuditEvent.record(
             "jira.comment_failed", actor=ACTOR, case=case, after={"key": case.jira_key, "text": text, "error": str(e)}
@@ -254,6 +266,7 @@ def no_account_document(case: Case, limit: int | None) -> dict:
         ),
         adf.paragraph("Case: ", adf.link(case.site_url, case.site_url)),
         adf.paragraph("The full evidence is attached as JSON."),
+        *anchor_paragraph(case),
     )
 
 
@@ -383,5 +396,12 @@ def ticket_document(case: Case, steps: list[Step], limit: int | None) -> dict:
             adf.link(case.site_url, case.site_url),
         ),
         adf.paragraph("The full evidence is attached as JSON."),
+        *anchor_paragraph(case),
     ]
     return adf.doc(*blocks)
+
+
+def anchor_paragraph(case: Case) -> list[dict]:
+    """The seal of the case's last audit event, kept in Jira where the database's administrator cannot change it."""
+    anchor = case_anchor(case)
+    return [adf.paragraph(anchor)] if anchor else []

@@ -77,6 +77,8 @@ CUSTOM_FIELD_TYPES = {
 }
 ADF_NOT_A_DOCUMENT = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 MAX_SEARCH_RESULTS = 100
+# Jira pages an issue's comments by 100 at most when asked for more (its default page is 100 too).
+MAX_COMMENT_RESULTS = 100
 
 
 class JiraError(Exception):
@@ -248,6 +250,7 @@ class JiraService(Service):
             Rule("/rest/api/2/issue/<key>", methods=["GET"], endpoint="get_issue_v2"),
             Rule("/rest/api/3/issue/<key>/comment", methods=["POST"], endpoint="add_comment_v3"),
             Rule("/rest/api/2/issue/<key>/comment", methods=["POST"], endpoint="add_comment_v2"),
+            Rule("/rest/api/3/issue/<key>/comment", methods=["GET"], endpoint="list_comments"),
             Rule("/rest/api/3/issue/<key>/attachments", methods=["POST"], endpoint="add_attachments"),
             Rule("/rest/api/3/search/jql", methods=["GET", "POST"], endpoint="search_v3"),
             Rule("/rest/api/2/search/jql", methods=["GET", "POST"], endpoint="search_v2"),
@@ -599,6 +602,32 @@ class JiraService(Service):
             comment.update(body=body if api == "3" else text_to_adf(body), at=self.state.now())
             issue.comments.append(comment)
             return json_response(self.comment_json(request, issue, comment, api), 201)
+
+    def list_comments(self, request: Request, key: str) -> Response:
+        """A page of the issue's comments (Jira pages them by startAt, at most 100 a page here)."""
+        issue = self.issue_or_404(key)
+        try:
+            start = int(request.args.get("startAt", "0"))
+            max_results = int(request.args.get("maxResults", "100"))
+        except ValueError:
+            raise JiraError(400, ["startAt and maxResults must be numbers."]) from None
+        if start < 0 or max_results < 0:
+            raise JiraError(400, ["startAt and maxResults must not be negative."])
+        order = request.args.get("orderBy", "created")
+        if order not in ("created", "+created", "-created"):
+            raise JiraError(400, [f"The orderBy value '{order}' is not supported."])
+        max_results = min(max_results, MAX_COMMENT_RESULTS)
+        with self.state.lock:
+            comments = sorted(issue.comments, key=lambda c: (c["at"], int(c["id"])), reverse=order == "-created")
+            page = comments[start : start + max_results]
+            return json_response(
+                {
+                    "comments": [self.comment_json(request, issue, c) for c in page],
+                    "maxResults": max_results,
+                    "startAt": start,
+                    "total": len(comments),
+                }
+            )
 
     def attachment_json(self, request: Request, attachment: dict) -> dict:
         base = self.base_url(request)

@@ -31,6 +31,7 @@ PRODUCTION = {
     "WORKDAY_PASSWORD": "w",
     "OKTA_API_TOKEN": "o",
     "JIRA_API_TOKEN": "j",
+    "AUDIT_KEY": "production-audit-key-" + "a" * 32,
 }
 
 

@@ -87,6 +87,7 @@ class TestRecording:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("org")  # the check reads the anchors back from (the sandbox's) Jira
 class TestVerifyAuditLog:
     def test_it_passes_an_intact_log(self, approver, capsys):
         record_three(approver)
@@ -122,8 +123,15 @@ class TestVerifyAuditLog:
         first = AuditEvent.objects.get(seq=1)
         for seq in (3, 2):
             run_sql("UPDATE offboarding_auditevent SET seq = %s WHERE seq = %s", seq + 1, seq)
+        # Even sealed with the key: the chain gives the insertion away.
         forged = AuditEvent(
-            seq=2, at=first.at, actor_name="mallory", action="case.approved", prev_hash=first.hash, object_repr=""
+            seq=2,
+            at=first.at,
+            actor_name="mallory",
+            action="case.approved",
+            prev_hash=first.hash,
+            object_repr="",
+            key_id=first.key_id,
         )
         forged.hash = forged.compute_hash()
         forged.save()

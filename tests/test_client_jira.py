@@ -90,6 +90,14 @@ class TestCommentsAndAttachments:
         [filed] = issues_labelled(sandbox, "case-5")
         assert [c["body"] for c in filed["comments"]] == [comment]
 
+    def test_it_reads_every_comment_page_by_page(self, jira: JiraClient, sandbox: Any) -> None:
+        issue = jira.create_issue("Offboarding: many comments", DESCRIPTION, ["case-7"])
+        for n in range(103):
+            jira.add_comment(issue.key, adf.doc(adf.paragraph(f"comment {n}")))
+        comments = jira.list_comments(issue.key)
+        assert [adf.plain_text(c.body) for c in comments] == [f"comment {n}" for n in range(103)]
+        assert len(jira_calls(sandbox, "GET", "/comment")) == 2  # 100, then 3
+
     def test_it_attaches_a_file(self, jira: JiraClient, sandbox: Any) -> None:
         issue = jira.create_issue("Offboarding: evidence", DESCRIPTION, ["case-6"])
         attached = jira.attach_file(issue.key, "evidence.json", b'{"groups": []}', "application/json")

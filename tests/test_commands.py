@@ -52,6 +52,7 @@ class TestSchedules:
         call_command("migrate", verbosity=0)
         names = sorted(Schedule.objects.values_list("name", flat=True))
         assert names == [
+            "anchor_audit_log",
             "enqueue_due_cases",
             "reconcile",
             "retry_tickets",
@@ -60,6 +61,7 @@ class TestSchedules:
             "verify_audit_log",
             "watch_directory_users",
         ]
+        assert Schedule.objects.get(name="anchor_audit_log").minutes == 60  # hourly, by default
         sync = Schedule.objects.get(name="sync_workday")
         assert sync.func == "django.core.management.call_command"
         assert (sync.args, sync.minutes) == ("'sync_workday'", 15)  # the poller's safety net

@@ -19,6 +19,12 @@ from tests.factories import record_three, run_sql
 
 
 @pytest.fixture(autouse=True)
+def jira(org):
+    """The check reads the audit anchors back from Jira: the sandbox's."""
+    return org
+
+
+@pytest.fixture(autouse=True)
 def broker():
     """The test run's own queue (Q_CLUSTER_NAME), empty before and after."""
     broker = get_broker()
@@ -65,16 +71,16 @@ class TestIntegrityPage:
         record_three(approver)
         page = verify_now(signed_in).content.decode()
         check = AuditCheck.objects.get()
-        assert check.intact and check.message == "3 events verified"
+        assert check.intact and check.message == "3 events verified; no anchor in Jira yet"
         assert check.actor.username == "bob" and check.actor_name == "bob"
-        assert "Intact: 3 events verified." in page
+        assert "Intact: 3 events verified; no anchor in Jira yet." in page
         assert f"{check.finished_at:%Y-%m-%d %H:%M:%S}" in page
 
     def test_it_names_the_altered_event_of_a_tampered_chain(self, signed_in, approver):
         record_three(approver)
         run_sql("UPDATE offboarding_auditevent SET actor_name = %s WHERE seq = 2", "mallory")
         page = verify_now(signed_in).content.decode()
-        assert "NOT intact: event #2 (case.approved) was altered." in page
+        assert "NOT intact: event #2 (case.approved) was altered or forged: its seal is not the key&#x27;s" in page
         assert not AuditCheck.objects.get().intact
 
     def test_it_notices_events_deleted_from_the_end(self, signed_in, approver):
@@ -122,7 +128,7 @@ class TestCheckInTheBackground:
         assert broker.queue_size() == 1
         run_the_queued_check()
         page = signed_in.get(reverse("integrity")).content.decode()
-        assert "Intact: 3 events verified." in page
+        assert "Intact: 3 events verified; no anchor in Jira yet." in page
         assert "is running" not in page and "Check the whole chain now" in page
 
     def test_a_second_request_while_one_runs_is_told_so_and_starts_nothing(
@@ -146,7 +152,7 @@ class TestCheckInTheBackground:
             started_at=timezone.now() - timedelta(seconds=settings.Q_TIMEOUT + 120)
         )
         page = verify_now(signed_in).content.decode()
-        assert "Intact: 3 events verified." in page
+        assert "Intact: 3 events verified; no anchor in Jira yet." in page
         assert "did not finish (its worker stopped)" in page
         lost.refresh_from_db()
         assert not lost.running and lost.intact is None
@@ -166,14 +172,15 @@ class TestIntegrityCommand:
         record_three(approver)
         call_command("verify_audit_log")
         page = signed_in.get(reverse("integrity")).content.decode()
-        assert "Intact: 3 events verified." in page and "system:verify_audit_log" in page
+        assert "Intact: 3 events verified; no anchor in Jira yet." in page and "system:verify_audit_log" in page
 
     def test_it_keeps_a_failed_check_too(self, approver):
         record_three(approver)
         run_sql("UPDATE offboarding_auditevent SET after = %s WHERE seq = 2", '{"state": "rejected"}')
         with pytest.raises(CommandError):
             call_command("verify_audit_log")
-        assert AuditCheck.objects.get().message == "event #2 (case.approved) was altered"
+        message = AuditCheck.objects.get().message
+        assert message == "event #2 (case.approved) was altered or forged: its seal is not the key's"
 
 
 @pytest.mark.django_db
@@ -196,7 +203,10 @@ class TestChainWhileEventsArrive:
     def test_an_event_forged_after_the_head_is_caught(self, approver):
         record_three(approver)
         last = AuditEvent.objects.get(seq=3)
-        forged = AuditEvent(seq=4, at=last.at, actor_name="mallory", action="case.approved", prev_hash=last.hash)
+        # Even sealed with the key, by someone holding it: the head gives it away.
+        forged = AuditEvent(
+            seq=4, at=last.at, actor_name="mallory", action="case.approved", prev_hash=last.hash, key_id=last.key_id
+        )
         forged.hash = forged.compute_hash()
         forged.save()
         intact, message = AuditEvent.verify_chain()

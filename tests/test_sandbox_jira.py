@@ -152,6 +152,30 @@ class TestComments:
         response = jira(sandbox, "POST", "/rest/api/3/issue/SEC-9/comment", json={"body": doc("x")})
         assert response.status_code == 404
 
+    def test_it_lists_comments_a_page_at_a_time_oldest_first(self, sandbox):
+        key = create(sandbox).json()["key"]
+        for n in range(3):
+            jira(sandbox, "POST", f"/rest/api/3/issue/{key}/comment", json={"body": doc(f"comment {n}")})
+        page = jira(sandbox, "GET", f"/rest/api/3/issue/{key}/comment", params={"startAt": 1, "maxResults": 1})
+        assert page.status_code == 200
+        body = page.json()
+        assert (body["startAt"], body["maxResults"], body["total"]) == (1, 1, 3)
+        assert [c["body"] for c in body["comments"]] == [doc("comment 1")]
+        newest = jira(sandbox, "GET", f"/rest/api/3/issue/{key}/comment", params={"orderBy": "-created"}).json()
+        assert newest["comments"][0]["body"] == doc("comment 2")
+
+    def test_it_caps_a_page_of_comments_at_100(self, sandbox):
+        key = create(sandbox).json()["key"]
+        body = jira(sandbox, "GET", f"/rest/api/3/issue/{key}/comment", params={"maxResults": 5000}).json()
+        assert body["maxResults"] == 100
+
+    @pytest.mark.parametrize("params", [{"startAt": "x"}, {"maxResults": "-1"}, {"orderBy": "author"}])
+    def test_it_refuses_a_bad_comment_page(self, sandbox, params):
+        key = create(sandbox).json()["key"]
+        response = jira(sandbox, "GET", f"/rest/api/3/issue/{key}/comment", params=params, check=False)
+        assert response.status_code == 400
+        assert response.json()["errorMessages"]
+
 
 class TestAttachments:
     def attach(self, sandbox, key, headers):

@@ -11,6 +11,8 @@ os.environ["OFFBOARDING_IGNORE_DOTENV"] = "1"
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("AUTH_MODE", "local")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-django-checks-0123456789")
+# The audit log's key for the test run (a real deployment's comes from AUDIT_KEY or AUDIT_KEY_FILE).
+os.environ.setdefault("AUDIT_KEY", "test-audit-key-0123456789abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # A queue of this run's own in the broker, so two runs sharing a Redis never take each other's tasks.
 os.environ.setdefault("Q_CLUSTER_NAME", f"offboarding-test-{os.getpid()}")

@@ -37,13 +37,14 @@ def links(node: Any) -> set[str]:
     return found | links(node.get("content", []))
 
 
-def text_within_limit(value: str, note: str) -> Node:
-    """A document of one paragraph of `value`, cut (and ended with `note`) where it would exceed the limit."""
-    document = doc(paragraph(value))
+def text_within_limit(value: str, note: str, *after: Node) -> Node:
+    """A document of one paragraph of `value` (then the blocks `after`, whole), the paragraph cut (and ended
+    with `note`) where the document would exceed the limit."""
+    document = doc(paragraph(value), *after)
     while not fits(document) and value:
         # Each character is at least one unit of JSON, so cutting the excess gets there in a pass or two.
         value = value[: max(0, len(value) - (size(document) - TEXT_LIMIT) - len(note) - 1)]
-        document = doc(paragraph(value + " " + note))
+        document = doc(paragraph(value + " " + note), *after)
     return document
 
 
@@ -111,3 +112,14 @@ def table(header: list[str], rows: list[list[Inline]]) -> Node:
             *({"type": "tableRow", "content": [cell("tableCell", v) for v in row]} for row in rows),
         ],
     }
+
+
+def plain_text(node: Any) -> str:
+    """The words of an ADF document (a description, a comment), each block on a line of its own."""
+    if not isinstance(node, dict):
+        return ""
+    if node.get("type") == "text":
+        return str(node.get("text") or "")
+    parts = [plain_text(child) for child in node.get("content") or [] if isinstance(child, dict)]
+    inline = all(isinstance(child, dict) and child.get("type") == "text" for child in node.get("content") or [])
+    return ("" if inline else "\n").join(parts)

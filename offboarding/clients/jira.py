@@ -28,6 +28,13 @@ STATUS_BATCH = 50
 NO_SUCH_KEY = re.compile(r"An issue with key '([^']+)' does not exist for field 'key'")
 
 
+@dataclass(frozen=True)
+class JiraComment:
+    id: str
+    created: str
+    body: Any  # ADF
+
+
 def _describe_jira_error(response: requests.Response) -> ErrorBody:
     """Jira's error collection: {"errorMessages": [...], "errors": {field: message}}."""
     try:
@@ -202,13 +209,27 @@ class JiraClient:
     def get_issue(self, key: str) -> JiraIssue:
         return self._issue(_json(self.transport.request("GET", f"/rest/api/3/issue/{key}")))
 
-    def find_issues_by_label(self, *labels: str) -> list[JiraIssue]:
-        """Issues of our project carrying any of `labels` (every page), with their labels and description."""
+    def list_comments(self, key: str) -> list[JiraComment]:
+        """Every comment of the issue `key`, oldest first (every page)."""
+        comments: list[JiraComment] = []
+        while True:
+            params = {"startAt": str(len(comments)), "maxResults": "100", "orderBy": "created"}
+            body = _json(self.transport.request("GET", f"/rest/api/3/issue/{key}/comment", params=params))
+            page = body.get("comments")
+            if not isinstance(page, list) or not all(isinstance(c, dict) and c.get("id") for c in page):
+                raise MalformedResponse("jira", "expected a page of comments, each with an id")
+            comments += [JiraComment(str(c["id"]), str(c.get("created") or ""), c.get("body")) for c in page]
+            if not page or len(comments) >= int(body.get("total") or 0):
+                return comments
+
+    def find_issues_by_label(
+        self, *labels: str, fields: str = "summary,labels,status,created,description"
+    ) -> list[JiraIssue]:
+        """Issues of our project carrying any of `labels` (every page), with `fields`."""
         wanted = (
             f"labels = {_quote(labels[0])}" if len(labels) == 1 else f"labels in ({', '.join(map(_quote, labels))})"
         )
         jql = f"project = {_quote(self.project_key)} AND {wanted} ORDER BY created ASC"
-        fields = "summary,labels,status,created,description"
         params: dict[str, str] = {"jql": jql, "fields": fields, "maxResults": "50"}
         issues: list[JiraIssue] = []
         while True:
