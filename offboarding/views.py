@@ -293,6 +293,7 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
             "at": event.at.isoformat(),
             "when": moment_exact(event.at),
             "action": event.action,
+            "action_label": event.action_label,
             "actor": event.actor_name,
             "reason": str((event.after or {}).get("reason") or ""),
         }
