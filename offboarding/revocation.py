@@ -37,7 +37,7 @@ from offboarding import retries
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import DEPROVISIONED, OktaClient
-from offboarding.identity import Holdings, plan_access, token_owner_reason
+from offboarding.identity import Holdings, plan_access, token_owner_reason, universal_logout_apps
 from offboarding.models import AuditEvent, Case, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
@@ -185,8 +185,7 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     # 3b. Apps that offer Universal Logout end the sessions they issued themselves (Okta's global token
     #     revocation, one call for all of them); the others are follow-ups ("end the app's sessions").
-    logout_apps = [a for a in plan_access(case.plan or {})["apps"] if a.get("universal_logout")]
-    if logout_apps:
+    if logout_apps := universal_logout_apps(case.plan or {}):
         perform(
             case,
             owner,
