@@ -121,6 +121,11 @@ def plan_access(plan: dict) -> dict:
     }
 
 
+def universal_logout_apps(plan: dict) -> list[dict]:
+    """The plan's apps that offer Universal Logout: the revocation asks Okta to end their sessions too."""
+    return [app for app in plan_access(plan)["apps"] if app.get("universal_logout")]
+
+
 def follow_ups(plan: dict) -> list[dict]:
     """What Okta will not undo, as work a human must do: one item per app whose account Okta keeps,
     per source directory of a directory-mastered user, per group ownership.

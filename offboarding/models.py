@@ -995,6 +995,125 @@ class AuditChainHead(models.Model):
         return f"Audit chain head #{self.last_seq}"
 
 
+# What each audit action means, in the words the case timeline and the evidence page show (the code stays in the
+# chain and the exports). Every action the code records has one: tests/test_audit_labels.py reads the code for them.
+ACTION_LABELS = {
+    # A case's state, as `Case.move_to` records it when no other action is given.
+    "case.pending_review": "Back to pending review",
+    "case.needs_attention": "Needs attention",
+    "case.approved": "Approved",
+    "case.scheduled": "Scheduled",
+    "case.running": "Revocation running",
+    "case.completed": "Revocation completed",
+    "case.failed": "Revocation failed",
+    "case.rejected": "Rejected",
+    "case.cancelled": "Cancelled",
+    "case.no_account": "Closed: no Okta account",
+    "case.revoked_in_okta": "Access revoked in Okta; follow-ups open",
+    # What Okta does not undo, tracked to the end.
+    "follow_up.opened": "Follow-up opened",
+    "follow_up.filed": "Follow-up filed as a Jira sub-task",
+    "follow_up.sub_task_missing": "Follow-up's sub-task missing in Jira",
+    "follow_up.closed_in_jira": "Follow-up closed in Jira",
+    "follow_up.closed_by_restore": "Follow-up closed by the restore",
+    "case.follow_ups_closed": "Every follow-up closed",
+    "jira.follow_up_statuses_failed": "Follow-ups' statuses could not be read from Jira",
+    # The audit log's anchors outside the database.
+    "audit.anchored": "Audit log anchored in Jira",
+    "audit.anchor_failed": "Audit log anchor failed",
+    # The rest of a case's life.
+    "termination.received": "Termination received from Workday",
+    "termination.corrected": "Termination corrected in Workday",
+    "case.opened": "Case opened",
+    "case.vanished_from_report": "Vanished from Workday's report",
+    "case.back_in_report": "Back in Workday's report",
+    "case.conversion_suspected": "Looks like a conversion, not a leaver",
+    "case.rescind_reversed": "Workday reversed the rescind",
+    "case.rescinded_during_revocation": "Rescinded in Workday during the revocation",
+    "case.corrected_during_revocation": "Corrected in Workday during the revocation",
+    "case.rescheduled": "Effective moment moved",
+    "case.protection_changed": "Protection changed",
+    "case.identity_proposed": "Okta user proposed (first of two)",
+    "case.identity_chosen": "Okta user chosen",
+    "case.closed_no_account": "Closed: no Okta account",
+    "case.emergency_requested": "Emergency offboard requested",
+    "case.first_approval": "First approval (a second is needed)",
+    "case.revoke_now": "Revoke now asked",
+    "case.retry_requested": "Retry asked",
+    "case.started": "Revocation started",
+    "case.held_protected": "Held: protected, two approvers needed",
+    "case.held_token_owner": "Held: owns the product's Okta credentials",
+    "case.retry_scheduled": "Automatic retry scheduled",
+    "case.retry_not_scheduled": "Not retried automatically",
+    "case.retries_exhausted": "Automatic retries exhausted",
+    "case.restore_requested": "Restore requested",
+    "case.restore_approved": "Restore approved",
+    "case.restored": "Access restored",
+    "case.restore_failed": "Restore failed",
+    "okta.user_resolved": "Okta user found",
+    "okta.lookup_failed": "Okta lookup failed",
+    "okta.group_not_removable": "Group left alone (Okta does not let it be removed here)",
+    "jira.ticket_filed": "Jira ticket filed",
+    "jira.ticket_refused": "Jira refused the ticket",
+    "jira.comment_added": "Comment added to the Jira ticket",
+    "jira.comment_failed": "Comment on the Jira ticket failed",
+    "reconcile.finding": "Reconciliation finding",
+    "reconcile.rehire_noted": "Rehire noted by reconciliation",
+    "reconcile.finished": "Reconciliation finished",
+    "audit.evidence_viewed": "Evidence viewed",
+    "audit.exported": "Audit trail exported",
+    # Settings and the product's own health.
+    "rule.created": "Rule created",
+    "rule.changed": "Rule changed",
+    "rule.enabled": "Rule enabled",
+    "rule.disabled": "Rule disabled",
+    "rule.deleted": "Rule deleted",
+    "rule.unusable": "Rule unusable",
+    "protected_account.created": "Protected account added",
+    "protected_account.changed": "Protected account changed",
+    "protected_account.removed": "Protected account removed",
+    "safety.changed": "Safety settings changed",
+    "safety.breaker_tripped": "Circuit breaker tripped",
+    "safety.breaker_reset": "Circuit breaker reset",
+    "workday.report_suspect": "Workday report refused as suspect",
+    "workday.row_error": "Workday report row refused",
+    "workday.sync_failing": "Workday sync failing",
+    "workday.sync_recovered": "Workday sync works again",
+    "vendor.credentials_rejected": "Vendor rejected the credentials",
+    "vendor.credentials_accepted": "Vendor accepts the credentials again",
+    "vendors.checked": "Vendors checked",
+    "push.received": "Workday push received",
+    "push.refused": "Workday push refused",
+    "auth.login_refused": "Sign-in refused",
+}
+# A step's outcome, as steps.record writes it: "<service>.<step kind>.<status>" (every kind needs its words here).
+STEP_ACTIONS = {
+    "resolve": "read the user",
+    "snapshot": "read the groups",
+    "remove_group": "remove from a group",
+    "clear_sessions": "clear sessions and OAuth tokens",
+    "universal_logout": "Universal Logout",
+    "deactivate": "deactivate the user",
+    "verify": "verify by reading back",
+    "file_ticket": "file the ticket",
+    "restore_group": "put back in a group",
+    "restore_app": "give back an app",
+    "restore_rule": "take off a rule's exclusions",
+    "reactivate": "reactivate the user",
+}
+ACTION_LABELS |= {
+    f"{service}.{kind.value}.{status.value}": f"{service.capitalize()}: {STEP_ACTIONS[kind]}, {status.label.lower()}"
+    for kind in Step.Kind
+    for status in Step.Status
+    for service in ("okta", "jira")
+}
+
+
+def action_label(action: str) -> str:
+    """An audit action in words ("case.approved" is "Approved"); an unknown code is shown as it is."""
+    return ACTION_LABELS.get(action, action)
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("Audit events are append-only")
@@ -1037,6 +1156,10 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only")
+
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
 
     def content(self) -> dict[str, Any]:
         """What the hash covers (the actor FK is not: its name snapshot is; the key id is, once there is one)."""

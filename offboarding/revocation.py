@@ -40,7 +40,7 @@ from offboarding import follow_ups, retries
 from offboarding.alerts import send_alert
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import DEPROVISIONED, OktaClient
-from offboarding.identity import Holdings, plan_access, token_owner_reason
+from offboarding.identity import Holdings, plan_access, token_owner_reason, universal_logout_apps
 from offboarding.models import AuditEvent, Case, FollowUp, Step
 from offboarding.request_id import current_request_id
 from offboarding.request_id import request_id as under_request_id
@@ -189,8 +189,7 @@ def revoke(case: Case, okta: OktaClient, owner: str) -> None:
 
     # 3b. Apps that offer Universal Logout end the sessions they issued themselves (Okta's global token
     #     revocation, one call for all of them); the others are follow-ups ("end the app's sessions").
-    logout_apps = [a for a in plan_access(case.plan or {})["apps"] if a.get("universal_logout")]
-    if logout_apps:
+    if logout_apps := universal_logout_apps(case.plan or {}):
         perform(
             case,
             owner,
@@ -223,22 +222,19 @@ def hold_if_token_owner(case: Case, owner: str, resolved: Step) -> None:
     if not reason:
         return
     with transaction.atomic():
-        locked = Case.objects.select_for_update().get(pk=case.pk)
-        if locked.state != Case.State.RUNNING or locked.lease_owner != owner:
-            raise LeaseLost(f"case {case.pk} is no longer ours")
-        case.refresh_from_db()
+        lock_ours(case, owner)
         case.attention_reason = f"{reason} Nothing was changed in Okta."
-        case.decided_by, case.decided_by_rule, case.rule_snapshot = None, None, {}
-        case.decided_at, case.decision_reason = None, ""
-        case.started_at, case.lease_owner, case.lease_until = None, "", None
-        case.steps.filter(kind__in=[Step.Kind.RESOLVE, Step.Kind.SNAPSHOT]).update(status=Step.Status.PENDING)
+        back_to_a_person(case)
         case.move_to(
             Case.State.NEEDS_ATTENTION,
             ACTOR,
             "case.held_token_owner",
             after={"reason": case.attention_reason, "token_owner_id": token_owner},
         )
-    send_alert(f"Case {case.pk} held: {case.person_name} owns the product's Okta token", case.attention_reason)
+    send_alert(
+        f"Case {case.pk} held: {case.person_name} owns the product's Okta token",
+        f"{case.attention_reason}\n\n{case.site_url}",
+    )
     raise HeldTokenOwner(case.attention_reason)
 
 
@@ -269,10 +265,7 @@ def hold_if_protected(case: Case, owner: str, resolved: Step, groups: Step) -> N
             case.protected_reason = protected
         return
     with transaction.atomic():
-        locked = Case.objects.select_for_update().get(pk=case.pk)
-        if locked.state != Case.State.RUNNING or locked.lease_owner != owner:
-            raise LeaseLost(f"case {case.pk} is no longer ours")
-        case.refresh_from_db()
+        lock_ours(case, owner)
         decided_by = case.decided_by.get_username() if case.decided_by else ""
         before = {"protected": case.protected_reason, "decided_by": decided_by, "rule": case.rule_snapshot or None}
         approved_by = ", ".join(approvers) or (f"rule “{case.rule_snapshot.get('name')}”" if case.rule_snapshot else "")
@@ -281,10 +274,7 @@ def hold_if_protected(case: Case, owner: str, resolved: Step, groups: Step) -> N
             f"Protected since it was approved: this is a {protected}, and only {approved_by or 'nobody'} approved it; "
             "two distinct approvers are needed. Nothing was changed in Okta."
         )
-        case.decided_by, case.decided_by_rule, case.rule_snapshot = None, None, {}
-        case.decided_at, case.decision_reason = None, ""
-        case.started_at, case.lease_owner, case.lease_until = None, "", None
-        case.steps.filter(kind__in=[Step.Kind.RESOLVE, Step.Kind.SNAPSHOT]).update(status=Step.Status.PENDING)
+        back_to_a_person(case)
         case.move_to(
             Case.State.NEEDS_ATTENTION,
             ACTOR,
@@ -294,6 +284,23 @@ def hold_if_protected(case: Case, owner: str, resolved: Step, groups: Step) -> N
         )
     send_alert(f"Case {case.pk} held: {case.person_name} is protected", f"{case.attention_reason}\n\n{case.site_url}")
     raise HeldProtected(case.attention_reason)
+
+
+def lock_ours(case: Case, owner: str) -> None:
+    """Lock the running case (inside the caller's transaction) and read it afresh; LeaseLost if it is not ours now."""
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    if locked.state != Case.State.RUNNING or locked.lease_owner != owner:
+        raise LeaseLost(f"case {case.pk} is no longer ours")
+    case.refresh_from_db()
+
+
+def back_to_a_person(case: Case) -> None:
+    """A held case is decidable again: its decision and lease are cleared (a person's approval stays, as the
+    first of two), and its reads are made again when it runs. The caller moves it to needs attention."""
+    case.decided_by, case.decided_by_rule, case.rule_snapshot = None, None, {}
+    case.decided_at, case.decision_reason = None, ""
+    case.started_at, case.lease_owner, case.lease_until = None, "", None
+    case.steps.filter(kind__in=[Step.Kind.RESOLVE, Step.Kind.SNAPSHOT]).update(status=Step.Status.PENDING)
 
 
 def verify(okta: OktaClient, user_id: str) -> dict:
@@ -354,6 +361,8 @@ def still_in_place(steps: list[Step]) -> str:
         parts.append(f"{remain} group membership{'s' if remain != 1 else ''} remain{'s' if remain == 1 else ''}")
     if not done(Step.Kind.CLEAR_SESSIONS):
         parts.append("sessions and OAuth tokens may still be valid")
+    if by_kind.get(Step.Kind.UNIVERSAL_LOGOUT) and not done(Step.Kind.UNIVERSAL_LOGOUT):
+        parts.append("apps with Universal Logout may still hold sessions")
     if done(Step.Kind.DEACTIVATE) and not done(Step.Kind.VERIFY):
         parts.append("the result is not verified")
     return "; ".join(parts) + "."
@@ -366,10 +375,7 @@ def finish(case: Case, owner: str) -> None:
     failed = [s for s in steps if s.status == Step.Status.FAILED]
     verified = next((s for s in steps if s.kind == Step.Kind.VERIFY and s.status == Step.Status.DONE), None)
     with transaction.atomic():
-        locked = Case.objects.select_for_update().get(pk=case.pk)
-        if locked.state != Case.State.RUNNING or locked.lease_owner != owner:
-            raise LeaseLost(f"case {case.pk} is no longer ours")
-        case.refresh_from_db()
+        lock_ours(case, owner)
         case.finished_at = timezone.now()
         case.revoked_at = verified.finished_at if verified else None
         case.failure_summary = what_is_not_done(failed)

@@ -30,7 +30,7 @@ from offboarding import decisions, forms, health, metrics, revocation, vendor_ch
 from offboarding.clients.errors import VendorError
 from offboarding.clients.okta import OktaUser
 from offboarding.history import departments
-from offboarding.identity import Holdings, find_candidates, follow_ups, plan_access
+from offboarding.identity import Holdings, find_candidates, follow_ups, plan_access, universal_logout_apps
 from offboarding.live_reads import case_in_okta, okta_for_pages, page_policy
 from offboarding.models import (
     AlertDelivery,
@@ -187,9 +187,9 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "can_revoke_now": case.can_revoke_now and not (case.is_decidable and approved_by_me),
         "time_to_revoke": duration(case.time_to_revoke),
         "safety": SafetySettings.load(),
-        "access": (access := plan_access(case.plan or {})),
+        "access": plan_access(case.plan or {}),
         "follow_ups": follow_ups(case.plan or {}),
-        "logout_apps": [a["label"] for a in access["apps"] if a.get("universal_logout")],
+        "logout_apps": [a.get("label", a.get("id")) for a in universal_logout_apps(case.plan or {})],
     }
     return render(request, "offboarding/case.html", context)
 
@@ -267,6 +267,7 @@ def case_progress(request: HttpRequest, case_id: int) -> JsonResponse:
             "at": event.at.isoformat(),
             "when": moment_exact(event.at),
             "action": event.action,
+            "action_label": event.action_label,
             "actor": event.actor_name,
             "reason": str((event.after or {}).get("reason") or ""),
         }

@@ -6,17 +6,25 @@ Fixtures:
 - `sign_in(user)`: signs the page in through the login form (users from `make_user` and friends).
 - `screenshot(name)`: saves the whole page to artifacts/<name>.png.
 
+Helpers for a page that follows a revocation: `run_in_background(case_id)` runs it from a thread (the
+django-q2 cluster does not run in tests), `follow_progress(page, done)` moves the page's fake clock on one
+poll at a time until `done()`.
+
 Chromium missing: the browser tests are skipped with the reason, except under CI=true where it is a failure.
 """
 
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.urls import reverse
 
+from offboarding import revocation
 from tests.factories import PASSWORD
 
 ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
@@ -31,6 +39,29 @@ CHROMIUM_ARGS = [
 ]
 # Two slow cores: generous, so nothing is timing-sensitive; a real hang still fails.
 TIMEOUT_MS = 20_000
+POLL_MS = 1500  # static/js/case-progress.js's interval
+
+
+def run_in_background(case_id: int) -> threading.Thread:
+    def work() -> None:
+        try:
+            revocation.run_case(case_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work, name=f"revoke-{case_id}")
+    thread.start()
+    return thread
+
+
+def follow_progress(page, done, timeout: float = 30) -> None:
+    """Move the page's fake clock on to its next poll of the case's progress, and wait for that answer,
+    until `done()` (the revocation runs for real meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the page never showed the revocation finished"
+        with page.expect_response(lambda response: response.url.endswith("/progress")):
+            page.clock.run_for(POLL_MS * 4)  # (the page waits four intervals after a failed poll)
 
 
 def chromium_executable() -> str | None:

@@ -106,6 +106,24 @@ def leaver(org):
 
 
 @pytest.fixture
+def second_approver(make_user):
+    """A second, different approver (protected and emergency cases need two)."""
+    return make_user("erin", "approvers")
+
+
+@pytest.fixture
+def synced_case(leaver):
+    """A leaver synced from Workday, undecided: `synced_case(**leaver's arguments)`."""
+
+    def make(**kwargs) -> Case:
+        person = leaver(**kwargs)
+        sync.sync_workday()
+        return Case.objects.get(termination__employee_id=person["employee_id"])
+
+    return make
+
+
+@pytest.fixture
 def approved_case(leaver, approver):
     """A leaver past their effective moment, synced and approved: due now."""
 

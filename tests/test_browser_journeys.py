@@ -7,18 +7,15 @@ page's polling interval.
 """
 
 import re
-import threading
-import time
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
-from offboarding import revocation, sync, tickets
+from offboarding import sync, tickets
 from offboarding.models import AutoApproveRule, Case, ProtectedAccount
+from tests.browser_fixtures import follow_progress, run_in_background
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-POLL_MS = 1500  # static/js/case-progress.js's interval
 
 
 @pytest.fixture
@@ -28,28 +25,6 @@ def cases(leaver):
     leaver("E200", "Omar", "Haddad", groups=("Finance Team",), app_groups=(), Supervisory_Organization="Finance")
     sync.sync_workday()
     return {c.termination.employee_id: c for c in Case.objects.select_related("termination")}
-
-
-def run_in_background(case_id: int) -> threading.Thread:
-    def work() -> None:
-        try:
-            revocation.run_case(case_id)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=work, name=f"revoke-{case_id}")
-    thread.start()
-    return thread
-
-
-def follow_progress(page, done, timeout: float = 30) -> None:
-    """Move the page's fake clock on to its next poll of the case's progress, and wait for that answer,
-    until `done()` (the revocation runs for real meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "the page never showed the revocation finished"
-        with page.expect_response(lambda response: response.url.endswith("/progress")):
-            page.clock.run_for(POLL_MS * 4)  # (the page waits four intervals after a failed poll)
 
 
 def decide(page, button: str, confirm: str, reason: str | None = None) -> None:

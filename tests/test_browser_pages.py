@@ -6,41 +6,17 @@ revocation from a background thread and moves the page's fake clock on one poll 
 """
 
 import re
-import threading
-import time
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from offboarding import decisions, revocation, sync
 from offboarding.models import Case
+from tests.browser_fixtures import follow_progress, run_in_background
 from tests.factories import make_case
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-POLL_MS = 1500  # static/js/case-progress.js's interval
 PHONE = {"width": 390, "height": 844}
-
-
-def run_in_background(case_id: int) -> threading.Thread:
-    def work() -> None:
-        try:
-            revocation.run_case(case_id)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=work, name=f"revoke-{case_id}")
-    thread.start()
-    return thread
-
-
-def follow_progress(page, done, timeout: float = 30) -> None:
-    """Move the page's fake clock on to its next poll, and wait for that answer, until `done()`."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "the page never showed the revocation finished"
-        with page.expect_response(lambda response: response.url.endswith("/progress")):
-            page.clock.run_for(POLL_MS * 4)
 
 
 def page_width(page) -> int:
@@ -81,8 +57,8 @@ class TestRevokeNow:
         timeline = page.locator("#timeline")
         follow_progress(page, lambda: page.locator("#case-state").inner_text() == "Completed")
         worker.join(timeout=30)
-        expect(timeline).to_contain_text("case.revoke_now")
-        expect(timeline).to_contain_text("case.completed")
+        expect(timeline).to_contain_text("Revoke now asked")
+        expect(timeline).to_contain_text("Revocation completed")
         okta = page.locator("#okta-panel")
         expect(okta).to_contain_text("read back at verification")
         expect(okta.locator("#okta-status")).to_have_text("DEPROVISIONED")

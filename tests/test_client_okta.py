@@ -17,6 +17,7 @@ from offboarding.clients.errors import (
 )
 from offboarding.clients.okta import OktaClient
 from offboarding.clients.pacing import RateLimitPacer
+from offboarding.clients.transport import tries_counted
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
 from tests.client_fixtures import FAST
 from tests.fake_clock import FakeClock
@@ -318,6 +319,16 @@ class TestServiceAppAuth:
 
         calls = [(r["method"], r["status"]) for r in okta_calls(sandbox)]
         assert calls == [("GET", 401), ("POST", 400), ("POST", 200), ("GET", 200)]
+
+    @pytest.mark.usefixtures("service_app")
+    def test_its_sign_in_is_not_counted_among_the_call_s_http_tries(
+        self, make_okta: Any, sandbox: Any, person: dict
+    ) -> None:
+        client = make_okta()
+        with tries_counted() as tries:
+            client.get_user(person["id"])
+        assert token_answers(sandbox) == [400, 200]  # the sign-in (with Okta's use_dpop_nonce round) was inside
+        assert [(t.service, t.status) for t in tries] == [("okta", 200)]
 
     @pytest.mark.usefixtures("service_app")
     def test_it_reports_a_key_okta_does_not_know(self, make_okta: Any, settings: Any, person: dict) -> None:

@@ -137,7 +137,7 @@ class TestLookingIsRecorded:
         case = make_past_case()
         evidence_page(signed_in, case)
         page = evidence_page(signed_in, case)
-        assert "<td>bob</td><td>audit.evidence_viewed</td>" in page
+        assert '<td>bob</td><td>Evidence viewed <code class="hint">audit.evidence_viewed</code></td>' in page
 
     def test_searching_alone_records_nothing(self, signed_in):
         make_past_case()

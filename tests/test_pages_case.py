@@ -1,6 +1,5 @@
 """A case page against the sandbox: live Okta groups, the plan, warnings, decisions, progress and the result."""
 
-import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -9,21 +8,6 @@ from django.urls import reverse
 from offboarding import decisions, identity, revocation, sync
 from offboarding.models import Approval, AuditEvent, Case, ProtectedAccount, Step
 from tests.factories import make_case
-
-
-@pytest.fixture
-def synced_case(leaver):
-    def make(**kwargs) -> Case:
-        person = leaver(**kwargs)
-        sync.sync_workday()
-        return Case.objects.get(termination__employee_id=person["employee_id"])
-
-    return make
-
-
-@pytest.fixture
-def second_approver(make_user):
-    return make_user("erin", "approvers")
 
 
 def page(client, case: Case) -> str:

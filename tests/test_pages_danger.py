@@ -134,6 +134,17 @@ class TestAFailedCase:
             "The Okta user is NOT deactivated; 2 group memberships remain."
         )
 
+    def test_a_failed_universal_logout_is_named_as_still_in_place(self, org, approver, leaver):
+        person = leaver(days_ahead=-1)
+        org.add_okta_app("Zoom", sign_on_mode="OPENID_CONNECT", universal_logout=True, users=[person["user_id"]])
+        sync.sync_workday()
+        case = decisions.approve(Case.objects.get().pk, approver, "HR confirmed")
+        org.fault("okta", "error", endpoint="POST /oauth2/v1/global-token-revocation", status=500, rate=1)
+        assert revocation.run_case(case.pk) == Case.State.FAILED
+        assert revocation.still_in_place(list(case.steps.all())) == (
+            "The Okta user is deactivated; apps with Universal Logout may still hold sessions."
+        )
+
 
 class TestEveryStateIsItsOwn:
     def test_each_state_has_its_own_colour(self):

@@ -14,11 +14,6 @@ SECOND_LOGIN = "zoe.mueller2@acme.example"
 
 
 @pytest.fixture
-def second_approver(make_user):
-    return make_user("erin", "approvers")
-
-
-@pytest.fixture
 def two_users(org, leaver):
     """A leaver whose employee number two Okta users carry: the case needs a person to choose."""
     person = leaver()

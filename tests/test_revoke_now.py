@@ -6,23 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from offboarding import decisions, revocation, sync
+from offboarding import decisions, revocation
 from offboarding.models import AuditEvent, Case, ProtectedAccount
-
-
-@pytest.fixture
-def synced_case(leaver):
-    def make(**kwargs) -> Case:
-        person = leaver(**kwargs)
-        sync.sync_workday()
-        return Case.objects.get(termination__employee_id=person["employee_id"])
-
-    return make
-
-
-@pytest.fixture
-def second_approver(make_user):
-    return make_user("erin", "approvers")
 
 
 def revoke_now(client, case: Case, reason: str = "Walked out today"):

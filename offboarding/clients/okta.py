@@ -277,8 +277,9 @@ class ServiceAppAuth(RenewableAuth):
             request_id_header="X-Okta-Request-Id",
             session=session,
             clock=clock,
-            # The API call that needed the token reports the outcome, a refused sign-in included.
-            tell_listeners=False,
+            # The API call that needed the token reports the outcome, a refused sign-in included; its HTTP
+            # tries are the call's, not the sign-in's (whichever step first needs a new token would pay them).
+            reports=False,
         )
 
     def __repr__(self) -> str:

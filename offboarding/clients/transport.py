@@ -263,7 +263,9 @@ class Transport:
     """A session bound to one vendor's base URL, with its error format and rate-limit header.
 
     `clock` (monotonic seconds) times the calls and `sleep` waits between attempts; a test gives
-    a fake pair so that nothing waits for real.
+    a fake pair so that nothing waits for real. Its answers are told to the `answer_listeners` and its
+    tries counted in `tries_counted`, unless `reports` is off (a sign-in's transport: the call that needed
+    the token reports).
     """
 
     def __init__(
@@ -280,10 +282,10 @@ class Transport:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        tell_listeners: bool = True,
+        reports: bool = True,
     ) -> None:
         self.service = service
-        self.tell_listeners = tell_listeners
+        self.reports = reports
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.policy = policy
@@ -327,11 +329,11 @@ class Transport:
         try:
             response = self._send(method, url, headers, idempotent, {**kwargs, "read": read})
         except VendorError as e:
-            if e.status and self.tell_listeners:
+            if e.status and self.reports:
                 _tell_listeners(self.service, e.status, e)
             raise
         status, result = (response.status_code, response) if read is None else response
-        if self.tell_listeners:
+        if self.reports:
             _tell_listeners(self.service, status)
         return result
 
@@ -408,14 +410,16 @@ class Transport:
                 self.pacer.observe(method, path, response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
             summary = _describe_failure(e)
-            _count_try(self.service, None)
+            if self.reports:
+                _count_try(self.service, None)
             self.log.debug("%s %s %s -> %s after %.1f ms", self.service, method, path, summary, self._ms(started))
             raise TransientError(self.service, summary, ambiguous=not _never_sent(e), method=method, path=path) from e
         finally:
             if self.pacer:
                 self.pacer.release(method, path)
         request_id = response.headers.get(self.request_id_header, "") if self.request_id_header else ""
-        _count_try(self.service, response.status_code, request_id)
+        if self.reports:
+            _count_try(self.service, response.status_code, request_id)
         self.log.debug(
             "%s %s %s -> %s in %.1f ms%s",
             self.service,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
-from offboarding.models import Case, Step
+from offboarding.models import ACTION_LABELS, Case, Step
 
 register = template.Library()
 
@@ -60,6 +60,7 @@ LABELS = {
     "kind": dict(Case.Kind.choices),
     "step": dict(Step.Kind.choices),
     "status": dict(Step.Status.choices),
+    "action": ACTION_LABELS,
 }
 
 

@@ -52,9 +52,11 @@
       var time = document.createElement("time");
       time.dateTime = event.at;
       time.textContent = event.when;
-      var code = document.createElement("code");
-      code.textContent = event.action;
-      item.append(time, " ", code, " by " + event.actor + (event.reason ? ": “" + event.reason + "”" : ""));
+      var action = document.createElement("span");
+      action.className = "action";
+      action.title = event.action;
+      action.textContent = event.action_label;
+      item.append(time, " ", action, " by " + event.actor + (event.reason ? ": “" + event.reason + "”" : ""));
       items.appendChild(item);
     });
     list.replaceChildren(items);

@@ -68,7 +68,7 @@ class Command(BaseCommand):
         for group in plan["keep"]:
             write(f"  - {group['name']} ({group['type']}): {group['reason']}")
         write("Would clear all sessions and revoke OAuth tokens.")
-        if logout := [a["label"] for a in plan["apps"] if a["universal_logout"]]:
+        if logout := [a["label"] for a in identity.universal_logout_apps(plan)]:
             write(f"Would ask for Universal Logout ({', '.join(logout)}).")
         write("Would deactivate the user (lifecycle, never delete)." if plan["deactivate"] else "Already deactivated.")
         provider = plan["provider"]
