@@ -19,20 +19,32 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.conditions import MachineLoad, dates_chosen, day_ended_everywhere  # noqa: E402
 from benchmarks.stack import Stack  # noqa: E402
 
 DOCUMENTED_LIMITS = {"/api/v1/users": 600, "GET /api/v1/users/{id}": 1000, "/api/v1/groups": 600, "/api/v1": 600}
 
 
-def run(count: int, scale: float, workers: int, database: str) -> dict:
-    with Stack(database, workers=workers, production=True) as stack:
+def run(
+    count: int,
+    scale: float,
+    workers: int,
+    database: str,
+    extra_env: dict[str, str] | None = None,
+    alongside: Callable[[Stack], Callable[[], dict]] | None = None,
+) -> dict:
+    """`alongside(stack)`, when given, starts something that runs with the termination (e.g. people reading the
+    pages) once the cluster is up; what it returns is called when the termination is over, for its figures."""
+    load = MachineLoad()
+    with Stack(database, workers=workers, production=True, extra_env=extra_env) as stack:
         from django.utils import timezone
         from django_q.models import Schedule
 
@@ -50,18 +62,22 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
             json={"workers": count, "groups_per_person": 17, "pending_terminations": 0, "rate_limits": limits},
             timeout=300,
         ).raise_for_status()
-        yesterday = (date.today() - timedelta(days=1)).isoformat()
         with requests.Session() as session:
-            for worker in session.get(f"{control}/workday/workers", timeout=60).json():
+            people = session.get(f"{control}/workday/workers", timeout=60).json()
+            # Over in every worker's zone at any hour (UTC's yesterday is not, before 08:00 UTC, in California).
+            zones = {worker["time_zone"] for worker in people}
+            left = day_ended_everywhere(zones)
+            for worker in people:
                 session.post(
                     f"{control}/workday/terminations",
-                    json={"employee_id": worker["employee_id"], "Termination_Date": yesterday},
+                    json={"employee_id": worker["employee_id"], "Termination_Date": left.isoformat()},
                     timeout=30,
                 ).raise_for_status()
         requests.post(f"{control}/faults", json={"service": "okta", "kind": "latency", "seconds": 0.05}, timeout=10)
         requests.delete(f"{control}/requests", timeout=10)
 
         stack.start_cluster()
+        finish_alongside = alongside(stack) if alongside else None
         peak_memory = 0.0
         done = threading.Event()
 
@@ -81,6 +97,7 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
                 break
         wall = time.monotonic() - started
         done.set()
+        beside = finish_alongside() if finish_alongside else {}
 
         log = requests.get(f"{control}/requests", params={"service": "okta"}, timeout=120).json()
         families = [okta_rate_limit_family(r["method"], "/api/v1" + r["path"].split("/api/v1", 1)[-1]) for r in log]
@@ -137,6 +154,11 @@ def run(count: int, scale: float, workers: int, database: str) -> dict:
                 {label for t in tickets for label in t["fields"]["labels"] if "case" in label}
             ),
             "peak_cluster_memory_mb": round(peak_memory, 1),
+            "termination_date": dates_chosen(
+                left, zones, "ended in every worker's zone (the day before the earliest local date)"
+            ),
+            **beside,
+            "machine": load.report(),
         }
 
 

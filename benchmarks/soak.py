@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.conditions import MachineLoad, dates_chosen, day_ended_everywhere  # noqa: E402
 
 # The world the soak starts from: nobody but the leavers it adds.
 SOAK_WORLD = {"pending_terminations": 0, "workers": 0}
@@ -64,17 +65,18 @@ def soak(
     if reset:
         sandbox.reset(**SOAK_WORLD)
     user_ids = []
+    # Over in the leavers' zone (UTC) at any hour of the run.
+    left = day_ended_everywhere(["UTC"])
     for n in range(cases):
         employee_id = f"S{n:04d}"
         groups = [sandbox.add_okta_group(f"Soak {employee_id} {g}")["id"] for g in range(rng.randint(1, 4))]
         user_ids.append(sandbox.add_okta_user(employee_id, f"Soak{n}", "Leaver", groups=groups)["id"])
-        yesterday = (timezone.now() - timedelta(days=1)).date().isoformat()
         sandbox.add_termination(
             employee_id,
             Worker=f"Soak{n} Leaver",
             First_Name=f"Soak{n}",
             Last_Name="Leaver",
-            Termination_Date=yesterday,
+            Termination_Date=left.isoformat(),
             Termination_Category="Voluntary",
             Time_Zone="UTC",
         )
@@ -135,6 +137,7 @@ def soak(
         "okta_changes_repeated": sum(n - 1 for n in changes.values()),
         "audit_chain": AuditEvent.verify_chain()[1],
         "audit_chain_intact": AuditEvent.verify_chain()[0],
+        "termination_date": dates_chosen(left, ["UTC"], "ended in the leavers' zone (the day before today there)"),
     }
     # The changes in flight when a worker died may be sent again (Okta treats them as done): at most one
     # batch of removals (REVOCATION_PARALLEL_CALLS) or one other change per worker per kill.
@@ -159,6 +162,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
+    load = MachineLoad()
 
     from benchmarks.stack import Stack
 
@@ -190,7 +194,7 @@ def main() -> None:
             timeout=args.timeout,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )
-    print(json.dumps({"benchmark": "soak", "database": args.database, **result}, indent=2))
+    print(json.dumps({"benchmark": "soak", "database": args.database, **result, "machine": load.report()}, indent=2))
     sys.exit(0 if result["ok"] else 1)
 
 

@@ -24,10 +24,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.conditions import MachineLoad, dates_chosen, day_ended_everywhere  # noqa: E402
 from benchmarks.stack import Stack, percentile  # noqa: E402
 
 
 def run(mode: str, count: int, spacing: float, database: str) -> dict:
+    load = MachineLoad()
     with Stack(database, workers=4) as stack:
         from django.conf import settings
         from django.utils import timezone
@@ -74,13 +76,20 @@ def run(mode: str, count: int, spacing: float, database: str) -> dict:
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        today = time.strftime("%Y-%m-%d")
+        # Involuntary and immediate, so the date does not set the moment; still one over in every worker's zone,
+        # as Workday dates a termination entered after the fact.
+        zones = {worker["time_zone"] for worker in workers}
+        left = day_ended_everywhere(zones)
         for worker in workers:
             employee_id = worker["employee_id"]
             appeared[employee_id] = time.time()
             requests.post(
                 f"{control}/workday/terminations",
-                json={"employee_id": employee_id, "Termination_Date": today, "Termination_Category": "Involuntary"},
+                json={
+                    "employee_id": employee_id,
+                    "Termination_Date": left.isoformat(),
+                    "Termination_Category": "Involuntary",
+                },
                 timeout=30,
             ).raise_for_status()
             time.sleep(spacing)
@@ -95,6 +104,10 @@ def run(mode: str, count: int, spacing: float, database: str) -> dict:
             "p95_s": round(percentile(seconds, 0.95), 2),
             "max_s": round(max(seconds), 2) if seconds else None,
             **phases(appeared, revoked),
+            "termination_date": dates_chosen(
+                left, zones, "ended in every worker's zone (the day before the earliest local date)"
+            ),
+            "machine": load.report(),
         }
 
 

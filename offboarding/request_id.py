@@ -1,5 +1,6 @@
 """A request id for every web request and background job, carried into audit events (as NetBox does)."""
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,3 +35,11 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response["X-Request-Id"] = rid
         return response
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every log record the request id it was written under (empty outside a request or a job)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
-from marshmallow.validate import URL, Range
+from marshmallow.validate import URL, OneOf, Range
 
 from sandbox import credentials as sandbox
 
@@ -183,6 +183,17 @@ try:
     OKTA_RATE_LIMIT_SLOW_BELOW = env.float("OKTA_RATE_LIMIT_SLOW_BELOW", 0.1)
     # Our share of Okta's org-wide limit on simultaneous requests (75 on most orgs), for all workers together.
     OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=Range(min=1))
+    # The share of each Okta rate-limit window, and of OKTA_MAX_CONCURRENCY, kept for revocations: the reads a
+    # page makes to show Okta live spend only the rest and, past it, are skipped (the page shows what is stored).
+    OKTA_BUDGET_RESERVED_FOR_REVOCATION = env.float(
+        "OKTA_BUDGET_RESERVED_FOR_REVOCATION", 0.5, validate=Range(min=0, max=0.95)
+    )
+    # A case page's live Okta read is kept this long (per case; 0: not kept), and each user may make this many
+    # such reads a minute (0: none); past it the page shows what is stored.
+    OKTA_LIVE_READ_CACHE_SECONDS = env.int("OKTA_LIVE_READ_CACHE_SECONDS", 30, validate=Range(min=0, max=3600))
+    OKTA_LIVE_READS_PER_USER_PER_MINUTE = env.int(
+        "OKTA_LIVE_READS_PER_USER_PER_MINUTE", 20, validate=Range(min=0, max=10_000)
+    )
     # The report's prompt that narrows it to one worker, for Workday's push notifications.
     WORKDAY_EMPLOYEE_PROMPT = env.str("WORKDAY_EMPLOYEE_PROMPT", "Employee_ID")
     # The whole report holds every termination dated within this many days before today, and every later
@@ -223,6 +234,25 @@ try:
     } | env.dict("WORKDAY_COLUMNS", {})
 except EnvError as e:
     raise ImproperlyConfigured(str(e)) from e
+
+# /metrics (Prometheus): a bearer token, client networks, or both (then both must hold). Enabled when either is
+# set; outside DEBUG, METRICS_ENABLED=true with neither refuses to start. In DEBUG, unprotected, loopback only.
+METRICS_TOKEN = envsecret("METRICS_TOKEN", "")
+try:
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n, strict=False) for n in env.list("METRICS_ALLOWED_NETWORKS", [])]
+except ValueError as e:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {e}") from e
+try:
+    METRICS_ENABLED = env.bool("METRICS_ENABLED", bool(METRICS_TOKEN or METRICS_ALLOWED_NETWORKS))
+    # Log lines as JSON objects (with the request id) for a log collector, or as plain text.
+    LOG_FORMAT = env.str("LOG_FORMAT", "plain", validate=OneOf(["plain", "json"]))
+except EnvError as e:
+    raise ImproperlyConfigured(str(e)) from e
+if METRICS_ENABLED and not DEBUG and not (METRICS_TOKEN or METRICS_ALLOWED_NETWORKS):
+    raise ImproperlyConfigured(
+        "METRICS_ENABLED=true needs METRICS_TOKEN (or METRICS_TOKEN_FILE) or METRICS_ALLOWED_NETWORKS outside DEBUG: "
+        "the metrics would be open to anyone"
+    )
 
 SECRET_KEY = envsecret("SECRET_KEY") or ("insecure-development-key-do-not-use-in-production" if DEBUG else None)
 required("SECRET_KEY", SECRET_KEY)
@@ -460,8 +490,16 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBa
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "offboarding.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

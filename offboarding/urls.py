@@ -8,6 +8,7 @@ handler403 = "accounts.views.forbidden"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_page, name="metrics"),
     path("api/workday/events", api.workday_event, name="workday_events"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/progress", views.case_progress, name="case_progress"),

@@ -7,30 +7,31 @@ refused decision's `DecisionError` is shown to the user as it is worded.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import connection, models
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_q.brokers import get_broker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from accounts.roles import ADMINS, APPROVERS, ROLES, has_role, role_required
-from offboarding import decisions, forms, health, revocation, vendor_check
+from offboarding import decisions, forms, health, metrics, revocation, vendor_check
 from offboarding.clients.errors import VendorError
-from offboarding.clients.okta import OktaClient, OktaUser
-from offboarding.clients.transport import RetryPolicy
+from offboarding.clients.okta import OktaUser
 from offboarding.history import departments
 from offboarding.identity import Holdings, find_candidates, follow_ups, plan_access
+from offboarding.live_reads import case_in_okta, okta_for_pages, page_policy
 from offboarding.models import (
     AlertDelivery,
     AuditEvent,
@@ -54,20 +55,6 @@ QUEUE_ORDER = [
     Case.State.FAILED,
     Case.State.NEEDS_ATTENTION,
 ]
-# A page waits on Okta for a few seconds at most, once: a slow Okta must not make a slow page.
-PAGE_OKTA_TIMEOUT = 5.0
-
-
-def page_policy() -> RetryPolicy:
-    """A vendor call of a page: once, waiting a few seconds at most."""
-    policy = RetryPolicy.from_settings()
-    return dataclasses.replace(
-        policy, max_attempts=1, read_timeout=min(policy.read_timeout, PAGE_OKTA_TIMEOUT), max_rate_limit_wait=0
-    )
-
-
-def okta_for_pages() -> OktaClient:
-    return OktaClient.from_settings(policy=page_policy())
 
 
 # --- The queue (approvers' home) -------------------------------------------------
@@ -173,7 +160,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
     approvals = list(case.approvals.select_related("user").order_by("at"))
     steps = list(case.steps.all())
     read_back = read_back_at_verification(case, steps)
-    live = {} if read_back else live_okta(case)
+    live = {} if read_back else case_in_okta(case, request.user)
     protected_now = protection_now(case, live)
     approved_by_me = any(a.user_id == request.user.pk for a in approvals)
     can_change = steps_can_change(case)
@@ -238,23 +225,6 @@ def read_back_at_verification(case: Case, steps: list) -> dict:
     if verify is None:
         return {}
     return {"user": verify.detail["user"], "groups": verify.detail.get("groups_after", []), "at": verify.finished_at}
-
-
-def live_okta(case: Case) -> dict:
-    """The Okta user and every group as Okta says now; on failure, why, so the page shows the stored plan."""
-    if not case.okta_user_id:
-        return {}
-    okta = okta_for_pages()
-    try:
-        user = okta.get_user(case.okta_user_id)
-        groups = okta.list_user_groups(user.id)
-    except VendorError as e:
-        return {"error": f"Okta could not be reached ({e.summary}). Showing the plan stored at review."}
-    planned = {g["id"] for g in case.plan.get("groups", [])}
-    return {
-        "user": user,
-        "groups": [{**g.as_dict(), "new": bool(planned) and g.id not in planned} for g in groups],
-    }
 
 
 def protection_now(case: Case, live: dict) -> str:
@@ -740,6 +710,22 @@ def healthz(request):
         failing.append("vendors")
         body.update(status="failing", problems=problems)
     return JsonResponse(body, status=503 if failing else 200)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    """The product's state for Prometheus (offboarding/metrics.py), for METRICS_TOKEN or METRICS_ALLOWED_NETWORKS."""
+    if not settings.METRICS_ENABLED:
+        raise Http404("Metrics are not enabled (METRICS_ENABLED).")
+    if refused := metrics.refusal(request):
+        status, text = refused
+        response = HttpResponse(text, status=status, content_type="text/plain")
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def _vendor_problems() -> list[str]:

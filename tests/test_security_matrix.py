@@ -16,7 +16,8 @@ from tests.urlconf import PAGES, WHO, patterns, url_for
 
 EVERY_URL = sorted(patterns())
 CHANGES = ["put", "patch", "delete"]
-MACHINE_ENDPOINTS = {"workday_events"}  # authenticates by signature (tests/test_push.py)
+# Authenticate by signature (tests/test_push.py) or by token or network (tests/test_metrics.py).
+MACHINE_ENDPOINTS = {"workday_events", "metrics"}
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ forgotten by them.
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-# Workday's push authenticates by its signature (tests/test_push.py), not by a session.
-OPEN_TO_ANYONE = {"login", "healthz", "workday_events"}
+# Workday's push authenticates by its signature (tests/test_push.py), /metrics by its token or the client's network
+# (tests/test_metrics.py), not by a session.
+OPEN_TO_ANYONE = {"login", "healthz", "workday_events", "metrics"}
 ANY_SIGNED_IN_USER = {"logout"}
 # The fixtures each role is signed in as ("anonymous": nobody).
 WHO = ["anonymous", "no_role_user", "approver", "auditor", "admin_user"]

@@ -110,3 +110,8 @@ def is_transient(error: VendorError) -> bool:
 class InvalidId(InvalidRequest):
     """An id that is not one the vendor issues (e.g. `x/../../groups/<id>` for an Okta user id): refused before
     any request, so no text from a form or a record can steer a call to another path."""
+
+
+class BudgetReserved(VendorError):
+    """A read for a page was not sent: what is left of Okta's rate-limit budget (or of its calls in flight)
+    is kept for revocations. Raised at once, never after a wait, so a page shows what it has stored instead."""

@@ -428,11 +428,11 @@ def _dpop_challenge(response: requests.Response) -> ErrorBody | None:
 
 # One pacer per org and process, so every client in a worker sees the same budget; with the
 # Redis broker the budget is shared by every worker on every host.
-_pacers: dict[str, Pacer] = {}
+_pacers: dict[str, RateLimitPacer | SharedRateBudget] = {}
 _pacers_lock = threading.Lock()
 
 
-def shared_pacer(org_url: str) -> Pacer:
+def shared_pacer(org_url: str) -> RateLimitPacer | SharedRateBudget:
     with _pacers_lock:
         if org_url not in _pacers:
             if settings.Q_BROKER == "redis":
@@ -449,6 +449,13 @@ def shared_pacer(org_url: str) -> Pacer:
                     max_concurrency=settings.OKTA_MAX_CONCURRENCY,
                 )
         return _pacers[org_url]
+
+
+def forget_shared_pacers() -> None:
+    """Forget what the shared pacers learnt of Okta's windows (after Okta's limits changed, e.g. a reset sandbox)."""
+    with _pacers_lock:
+        for pacer in _pacers.values():
+            pacer.forget()
 
 
 class OktaClient:

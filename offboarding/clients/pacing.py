@@ -9,6 +9,11 @@ Two pacers, alike to the client (`before_request`, `observe`, `release`):
   Okta reported, minus the calls in flight everywhere, is what any worker may still spend in
   this window; past it, workers wait for the reset instead of being refused. It also caps the
   calls in flight across all workers below Okta's org-wide concurrency limit.
+
+Both keep a share of each window for revocations: `take_unreserved` (what `PageReads` calls instead of
+`before_request`) lets a read a page makes spend only the part of the remaining count, and of the calls in
+flight, above that share, and refuses it (BudgetReserved) rather than waiting. Revocations' calls take
+the whole budget as before. `snapshot` tells what is left, for the metrics.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 
 import requests
 
+from .errors import BudgetReserved
 from .transport import server_clock_offset
 
 log = logging.getLogger("offboarding.clients.okta")
@@ -49,6 +55,34 @@ def rate_limit_window(response: requests.Response) -> tuple[int, int, float] | N
     return (limit, remaining, reset) if limit > 0 else None
 
 
+RESERVED_SUMMARY = "live read skipped: Okta budget reserved for revocations"
+
+
+def _reserved(method: str, path: str) -> BudgetReserved:
+    return BudgetReserved("okta", RESERVED_SUMMARY, method=method, path=path)
+
+
+def unreserved_slots(max_concurrency: int, reserved: float) -> int:
+    """How many calls in flight a page's reads may join: the share of the cap that is not reserved."""
+    return int(max_concurrency * (1 - reserved))
+
+
+@dataclass(frozen=True)
+class FamilyBudget:
+    """One endpoint family's window as last reported by Okta: what is left of it and when it resets."""
+
+    family: str
+    limit: int
+    remaining: int
+    resets_in: float  # seconds; <= 0 once the window has reset (a new one is not seen yet)
+
+
+@dataclass(frozen=True)
+class BudgetSnapshot:
+    families: list[FamilyBudget]
+    calls_in_flight: int
+
+
 @dataclass
 class _Window:
     limit: int
@@ -74,16 +108,53 @@ class RateLimitPacer:
         self.family = family
         self.clock = clock
         self.sleep = sleep
+        self.max_concurrency = max_concurrency
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(max_concurrency)
+        self._calls_in_flight = 0
 
     def before_request(self, method: str, path: str) -> None:
         self._wait_for_budget(method, path)
         self._in_flight.acquire()
+        with self._lock:
+            self._calls_in_flight += 1
+
+    def take_unreserved(self, method: str, path: str, reserved: float) -> None:
+        """Count this call if it fits in the unreserved part of its window and of the calls in flight;
+        BudgetReserved, at once, if not."""
+        family = self.family(method, path)
+        with self._lock:
+            window = self._windows.get(family)
+            current = window is not None and window.resets_at > self.clock()
+            if current and window.remaining <= window.limit * reserved:
+                raise _reserved(method, path)
+            if self._calls_in_flight >= unreserved_slots(self.max_concurrency, reserved):
+                raise _reserved(method, path)
+            if not self._in_flight.acquire(blocking=False):
+                raise _reserved(method, path)
+            self._calls_in_flight += 1
+            if current:
+                window.remaining = max(0, window.remaining - 1)
 
     def release(self, method: str, path: str) -> None:
+        with self._lock:
+            self._calls_in_flight = max(0, self._calls_in_flight - 1)
         self._in_flight.release()
+
+    def forget(self) -> None:
+        """Drop every window seen (the next call learns them again), as after a change of Okta's limits."""
+        with self._lock:
+            self._windows.clear()
+
+    def snapshot(self) -> BudgetSnapshot:
+        """This process's view: the windows its own calls were told of, and its own calls in flight."""
+        with self._lock:
+            now = self.clock()
+            families = [
+                FamilyBudget(family, w.limit, w.remaining, w.resets_at - now) for family, w in self._windows.items()
+            ]
+            return BudgetSnapshot(sorted(families, key=lambda f: f.family), self._calls_in_flight)
 
     def _wait_for_budget(self, method: str, path: str) -> None:
         family = self.family(method, path)
@@ -111,17 +182,24 @@ class RateLimitPacer:
             self._windows[self.family(method, path)] = _Window(limit, remaining, self.clock() + seconds_left)
 
 
-# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait.
+# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A page's read
+# (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may use only
+# the rest of the window, and is "refused" instead of waiting.
 _TAKE = """
 local budget, calls = KEYS[1], KEYS[2]
 local now, margin, max_calls = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local token, stale = ARGV[4], tonumber(ARGV[5])
+local token, stale, reserve = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6] or '0')
+local page = reserve > 0
 redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - stale)
-if redis.call('ZCARD', calls) >= max_calls then return '0.02' end
+if redis.call('ZCARD', calls) >= max_calls then
+  if page then return 'refused' end
+  return '0.02'
+end
 local reset = tonumber(redis.call('HGET', budget, 'reset') or '0')
 if reset > now then
   local in_flight = tonumber(redis.call('HGET', budget, 'in_flight') or '0')
   local left = tonumber(redis.call('HGET', budget, 'remaining')) - in_flight
+  if page and left <= margin + tonumber(redis.call('HGET', budget, 'limit')) * reserve then return 'refused' end
   if left <= margin then return tostring(reset - now) end
 end
 redis.call('HINCRBY', budget, 'in_flight', 1)
@@ -132,8 +210,10 @@ return '-1'
 
 # What Okta said is left in its current window; a newer window replaces an older one.
 _OBSERVE = """
-local budget = KEYS[1]
+local budget, families = KEYS[1], KEYS[2]
 local limit, remaining, reset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('SADD', families, ARGV[4])
+redis.call('EXPIRE', families, 86400)
 local known = tonumber(redis.call('HGET', budget, 'reset') or '0')
 if reset > known then
   redis.call('HSET', budget, 'limit', limit, 'remaining', remaining, 'reset', reset)
@@ -186,13 +266,16 @@ class SharedRateBudget:
     def _keys(self, method: str, path: str) -> list[str]:
         return [f"{self.prefix}:{self.family(method, path)}", f"{self.prefix}:in-flight"]
 
+    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int) -> str:
+        now = self.clock() + self.clock_offset
+        keys = self._keys(method, path)
+        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved])
+        return answer.decode() if isinstance(answer, bytes) else str(answer)
+
     def before_request(self, method: str, path: str) -> None:
         token = uuid.uuid4().hex
         while True:
-            now = self.clock() + self.clock_offset
-            wait = float(
-                self._take(self._keys(method, path), [now, self.margin, self.max_concurrency, token, self.stale_after])
-            )
+            wait = float(self._try(method, path, token, 0, self.max_concurrency))
             if wait < 0:
                 self._tokens.current = token
                 return
@@ -205,10 +288,60 @@ class SharedRateBudget:
             return
         limit, remaining, reset = window
         self.clock_offset = server_clock_offset(response, self.clock())
-        self._observe(self._keys(method, path)[:1], [limit, remaining, reset])
+        family = self.family(method, path)
+        self._observe([self._keys(method, path)[0], f"{self.prefix}:families"], [limit, remaining, reset, family])
 
     def release(self, method: str, path: str) -> None:
         token = getattr(self._tokens, "current", None)
         if token:
             self._release(self._keys(method, path), [token])
             self._tokens.current = None
+
+    def take_unreserved(self, method: str, path: str, reserved: float) -> None:
+        """Count this call if it fits in the unreserved part of its window (left after every worker's calls in
+        flight) and of the calls in flight everywhere; BudgetReserved, at once, if not."""
+        token = uuid.uuid4().hex
+        # A share of 0 would be a revocation's call, which waits instead: the smallest share still refuses.
+        slots = unreserved_slots(self.max_concurrency, reserved)
+        if self._try(method, path, token, max(reserved, 1e-9), slots) == "refused":
+            raise _reserved(method, path)
+        self._tokens.current = token
+
+    def forget(self) -> None:
+        """Drop every window seen, for every worker (the next call learns them again)."""
+        families = [f.decode() if isinstance(f, bytes) else f for f in self.redis.smembers(f"{self.prefix}:families")]
+        self.redis.delete(*(f"{self.prefix}:{f}" for f in families), f"{self.prefix}:families")
+
+    def snapshot(self) -> BudgetSnapshot:
+        """Every worker's budget: each family's window as last reported, and the calls in flight everywhere."""
+        now = self.clock() + self.clock_offset
+        families = []
+        for raw in sorted(self.redis.smembers(f"{self.prefix}:families")):
+            family = raw.decode() if isinstance(raw, bytes) else raw
+            window = {
+                (k.decode() if isinstance(k, bytes) else k): float(v)
+                for k, v in self.redis.hgetall(f"{self.prefix}:{family}").items()
+            }
+            if "limit" in window:
+                left = int(window["remaining"] - window.get("in_flight", 0))
+                families.append(FamilyBudget(family, int(window["limit"]), max(0, left), window["reset"] - now))
+        in_flight = self.redis.zcount(f"{self.prefix}:in-flight", now - self.stale_after, "+inf")
+        return BudgetSnapshot(families, int(in_flight))
+
+
+class PageReads:
+    """The pacer for the reads a page makes: within the part of the shared budget not reserved for revocations
+    (`reserved`, a share of each window and of the calls in flight), refused past it instead of waiting."""
+
+    def __init__(self, pacer: RateLimitPacer | SharedRateBudget, reserved: float) -> None:
+        self.pacer = pacer
+        self.reserved = reserved
+
+    def before_request(self, method: str, path: str) -> None:
+        self.pacer.take_unreserved(method, path, self.reserved)
+
+    def observe(self, method: str, path: str, response: requests.Response) -> None:
+        self.pacer.observe(method, path, response)
+
+    def release(self, method: str, path: str) -> None:
+        self.pacer.release(method, path)
