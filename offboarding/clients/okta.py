@@ -37,7 +37,7 @@ from .errors import (
     PermissionDenied,
     VendorError,
 )
-from .pacing import RateLimitPacer, SharedRateBudget
+from .pacing import HostRateBudget, SharedRateBudget
 from .transport import (
     ErrorBody,
     Pacer,
@@ -426,13 +426,14 @@ def _dpop_challenge(response: requests.Response) -> ErrorBody | None:
     return ErrorBody(summary=parameters.get("error_description") or error or short_text(response), code=error)
 
 
-# One pacer per org and process, so every client in a worker sees the same budget; with the
-# Redis broker the budget is shared by every worker on every host.
-_pacers: dict[str, RateLimitPacer | SharedRateBudget] = {}
+# One pacer per org and process, so every client in a worker sees the same budget; it is shared with every
+# worker on every host through Redis (the Redis broker), or with every worker process of the host through a
+# file under OKTA_BUDGET_DIR (the ORM broker).
+_pacers: dict[str, SharedRateBudget | HostRateBudget] = {}
 _pacers_lock = threading.Lock()
 
 
-def shared_pacer(org_url: str) -> RateLimitPacer | SharedRateBudget:
+def shared_pacer(org_url: str) -> SharedRateBudget | HostRateBudget:
     with _pacers_lock:
         if org_url not in _pacers:
             if settings.Q_BROKER == "redis":
@@ -443,10 +444,11 @@ def shared_pacer(org_url: str) -> RateLimitPacer | SharedRateBudget:
                     max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
                 )
             else:
-                _pacers[org_url] = RateLimitPacer(
-                    slow_below=settings.OKTA_RATE_LIMIT_SLOW_BELOW,
-                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
+                _pacers[org_url] = HostRateBudget(
+                    settings.OKTA_BUDGET_DIR,
+                    org_url,
                     max_concurrency=settings.OKTA_MAX_CONCURRENCY,
+                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
                 )
         return _pacers[org_url]
 

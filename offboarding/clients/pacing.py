@@ -1,14 +1,17 @@
 """Slowing down before Okta says 429, from the X-Rate-Limit-* headers of its own answers.
 
-Two pacers, alike to the client (`before_request`, `observe`, `release`):
+Three pacers, alike to the client (`before_request`, `observe`, `release`):
 
-- `RateLimitPacer`, per process: each family's last seen limit, remaining count and reset time.
-  When the remaining count runs low, the next calls are spread over what is left of the window,
-  and once it is spent they wait for the reset. Used with one worker process (the ORM broker).
 - `SharedRateBudget`, shared by every worker on every host through Redis: the remaining count
   Okta reported, minus the calls in flight everywhere, is what any worker may still spend in
   this window; past it, workers wait for the reset instead of being refused. It also caps the
-  calls in flight across all workers below Okta's org-wide concurrency limit.
+  calls in flight across all workers below Okta's org-wide concurrency limit. The Redis broker's.
+- `HostRateBudget`, the same budget for every worker process of one host, kept in a file under a lock
+  (OKTA_BUDGET_DIR). The ORM broker's: its workers are processes too, and each pacing itself could not
+  see the others' calls in flight.
+- `RateLimitPacer`, one process's own: each family's last seen limit, remaining count and reset time.
+  When the remaining count runs low, the next calls are spread over what is left of the window,
+  and once it is spent they wait for the reset. For a client outside the cluster (and tests).
 
 Both keep a share of each window for revocations: `take_unreserved` (what `PageReads` calls instead of
 `before_request`) lets a read a page makes spend only the part of the remaining count, and of the calls in
@@ -18,12 +21,18 @@ the whole budget as before. `snapshot` tells what is left, for the metrics.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -327,6 +336,150 @@ class SharedRateBudget:
                 families.append(FamilyBudget(family, int(window["limit"]), max(0, left), window["reset"] - now))
         in_flight = self.redis.zcount(f"{self.prefix}:in-flight", now - self.stale_after, "+inf")
         return BudgetSnapshot(families, int(in_flight))
+
+
+class HostRateBudget:
+    """One rate-limit budget per Okta endpoint family for every worker process of one host (the ORM broker),
+    kept in a file under `directory` and changed only under an exclusive lock (flock) on it.
+
+    The same rule as `SharedRateBudget`, which it stands in for where there is no Redis: the remaining count
+    Okta reported, minus the calls in flight in every process, is what any worker may still spend in this
+    window; past it, workers wait for the reset. Calls in flight across the host's processes stay under
+    `max_concurrency`; a call not released after `stale_after` seconds (its process died) stops counting.
+    A file, not the database: the workers' database is busy with the cases (SQLite takes one writer at a
+    time), and three writes per Okta call would queue behind them; a lock on a small local file takes
+    microseconds and is exactly as wide as the ORM broker's workers, one host.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        org_url: str,
+        *,
+        max_concurrency: int = 20,
+        margin: int = 0,
+        max_wait: float = 60.0,
+        stale_after: float = 120.0,
+        family: Callable[[str, str], str] = okta_rate_limit_family,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`clock` is epoch seconds here, as every process reads the same budget."""
+        self.directory = Path(directory)
+        self.path = self.directory / f"okta-{hashlib.sha256(org_url.encode()).hexdigest()[:16]}.json"
+        self.max_concurrency = max_concurrency
+        self.margin = margin
+        self.max_wait = max_wait
+        self.stale_after = stale_after
+        self.family = family
+        self.clock = clock
+        self.sleep = sleep
+        self.clock_offset = 0.0
+        self._tokens = threading.local()
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict]:
+        """The budget, read and written back under the lock: {"windows": {family: [limit, remaining, reset]},
+        "calls": {token: [family, since]}} (epoch seconds on Okta's clock)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = b""
+            while chunk := os.read(fd, 65536):
+                raw += chunk
+            try:
+                state = json.loads(raw) if raw else {}
+            except ValueError:
+                state = {}  # a torn write cannot happen under the lock; a foreign file is started afresh
+            state.setdefault("windows", {})
+            state.setdefault("calls", {})
+            before = json.dumps(state, sort_keys=True)
+            yield state
+            after = json.dumps(state, sort_keys=True)
+            if after != before:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, after.encode())
+        finally:
+            os.close(fd)  # and with it the lock
+
+    def _now(self) -> float:
+        return self.clock() + self.clock_offset
+
+    def _try(self, family: str, token: str, reserved: float, max_calls: int) -> float | None:
+        """None: the call is counted and may go; else the seconds to wait (0 for a page's read: refused)."""
+        page = reserved > 0
+        with self._state() as state:
+            now = self._now()
+            calls = {t: c for t, c in state["calls"].items() if c[1] > now - self.stale_after}
+            state["calls"] = calls
+            if len(calls) >= max_calls:
+                return 0.0 if page else 0.02
+            window = state["windows"].get(family)
+            if window and window[2] > now:
+                limit, remaining, reset = window
+                left = remaining - sum(1 for f, _ in calls.values() if f == family)
+                if page and left <= self.margin + limit * reserved:
+                    return 0.0
+                if left <= self.margin:
+                    return reset - now
+            calls[token] = [family, now]
+        return None
+
+    def before_request(self, method: str, path: str) -> None:
+        family, token = self.family(method, path), uuid.uuid4().hex
+        while (wait := self._try(family, token, 0, self.max_concurrency)) is not None:
+            if wait > 0.05:
+                log.info("okta: %s budget spent, waiting %.2fs for the reset", family, wait)
+            self.sleep(min(wait, self.max_wait))
+        self._tokens.current = token
+
+    def take_unreserved(self, method: str, path: str, reserved: float) -> None:
+        """Count this call if it fits in the unreserved part of its window (left after every process's calls in
+        flight) and of the calls in flight; BudgetReserved, at once, if not."""
+        token = uuid.uuid4().hex
+        slots = unreserved_slots(self.max_concurrency, reserved)
+        if self._try(self.family(method, path), token, max(reserved, 1e-9), slots) is not None:
+            raise _reserved(method, path)
+        self._tokens.current = token
+
+    def observe(self, method: str, path: str, response: requests.Response) -> None:
+        """What Okta said is left in its current window; a newer window replaces an older one."""
+        if not (window := rate_limit_window(response)):
+            return
+        limit, remaining, reset = window
+        self.clock_offset = server_clock_offset(response, self.clock())
+        family = self.family(method, path)
+        with self._state() as state:
+            known = state["windows"].get(family)
+            if known is None or reset > known[2] or (reset == known[2] and remaining < known[1]):
+                state["windows"][family] = [limit, remaining, reset]
+
+    def release(self, method: str, path: str) -> None:
+        token = getattr(self._tokens, "current", None)
+        if token:
+            with self._state() as state:
+                state["calls"].pop(token, None)
+            self._tokens.current = None
+
+    def forget(self) -> None:
+        """Drop every window seen, for every process (the next call learns them again)."""
+        with self._state() as state:
+            state["windows"] = {}
+
+    def snapshot(self) -> BudgetSnapshot:
+        """Every process's budget on this host: each family's window as last reported, and the calls in flight."""
+        with self._state() as state:
+            now = self._now()
+            calls = [c for c in state["calls"].values() if c[1] > now - self.stale_after]
+            families = [
+                FamilyBudget(
+                    family, int(limit), max(0, int(remaining) - sum(1 for f, _ in calls if f == family)), reset - now
+                )
+                for family, (limit, remaining, reset) in sorted(state["windows"].items())
+            ]
+        return BudgetSnapshot(families, len(calls))
 
 
 class PageReads:
