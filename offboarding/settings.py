@@ -185,7 +185,8 @@ try:
     # Our share of Okta's org-wide limit on simultaneous requests (75 on most orgs), for all workers together.
     OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=Range(min=1))
     # The share of each Okta rate-limit window, and of OKTA_MAX_CONCURRENCY, kept for revocations: the reads a
-    # page makes to show Okta live spend only the rest and, past it, are skipped (the page shows what is stored).
+    # page makes to show Okta live spend only the rest and, past it, are skipped (the page shows what is stored);
+    # a sync's lookups of the whole report spend only the rest too and, past it, wait for the next window.
     OKTA_BUDGET_RESERVED_FOR_REVOCATION = env.float(
         "OKTA_BUDGET_RESERVED_FOR_REVOCATION", 0.5, validate=Range(min=0, max=0.95)
     )

@@ -191,24 +191,27 @@ class RateLimitPacer:
             self._windows[self.family(method, path)] = _Window(limit, remaining, self.clock() + seconds_left)
 
 
-# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A page's read
-# (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may use only
-# the rest of the window, and is "refused" instead of waiting.
+# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A call of lower
+# priority (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may
+# use only the rest of the window: a page's read is "refused" past it, a sync's lookup (`defer` = 1) waits.
 _TAKE = """
 local budget, calls = KEYS[1], KEYS[2]
 local now, margin, max_calls = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local token, stale, reserve = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6] or '0')
-local page = reserve > 0
+local refuse = reserve > 0 and ARGV[7] ~= '1'
 redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - stale)
 if redis.call('ZCARD', calls) >= max_calls then
-  if page then return 'refused' end
+  if refuse then return 'refused' end
   return '0.02'
 end
 local reset = tonumber(redis.call('HGET', budget, 'reset') or '0')
 if reset > now then
   local in_flight = tonumber(redis.call('HGET', budget, 'in_flight') or '0')
   local left = tonumber(redis.call('HGET', budget, 'remaining')) - in_flight
-  if page and left <= margin + tonumber(redis.call('HGET', budget, 'limit')) * reserve then return 'refused' end
+  if reserve > 0 and left <= margin + tonumber(redis.call('HGET', budget, 'limit')) * reserve then
+    if refuse then return 'refused' end
+    return tostring(reset - now)
+  end
   if left <= margin then return tostring(reset - now) end
 end
 redis.call('HINCRBY', budget, 'in_flight', 1)
@@ -275,16 +278,22 @@ class SharedRateBudget:
     def _keys(self, method: str, path: str) -> list[str]:
         return [f"{self.prefix}:{self.family(method, path)}", f"{self.prefix}:in-flight"]
 
-    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int) -> str:
+    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int, defer: bool = False) -> str:
         now = self.clock() + self.clock_offset
         keys = self._keys(method, path)
-        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved])
+        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved, int(defer)])
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     def before_request(self, method: str, path: str) -> None:
+        self.take_deferring(method, path, 0)
+
+    def take_deferring(self, method: str, path: str, reserved: float) -> None:
+        """Count this call once it fits in the part of its window, and of the calls in flight, not `reserved`
+        for revocations (all of it when 0), waiting for the reset (or a free slot) until it does."""
         token = uuid.uuid4().hex
+        slots = unreserved_slots(self.max_concurrency, reserved) if reserved else self.max_concurrency
         while True:
-            wait = float(self._try(method, path, token, 0, self.max_concurrency))
+            wait = float(self._try(method, path, token, reserved, max(1, slots), defer=True))
             if wait < 0:
                 self._tokens.current = token
                 return
@@ -407,29 +416,35 @@ class HostRateBudget:
     def _now(self) -> float:
         return self.clock() + self.clock_offset
 
-    def _try(self, family: str, token: str, reserved: float, max_calls: int) -> float | None:
+    def _try(self, family: str, token: str, reserved: float, max_calls: int, defer: bool = False) -> float | None:
         """None: the call is counted and may go; else the seconds to wait (0 for a page's read: refused)."""
-        page = reserved > 0
+        refuse = reserved > 0 and not defer
         with self._state() as state:
             now = self._now()
             calls = {t: c for t, c in state["calls"].items() if c[1] > now - self.stale_after}
             state["calls"] = calls
             if len(calls) >= max_calls:
-                return 0.0 if page else 0.02
+                return 0.0 if refuse else 0.02
             window = state["windows"].get(family)
             if window and window[2] > now:
                 limit, remaining, reset = window
                 left = remaining - sum(1 for f, _ in calls.values() if f == family)
-                if page and left <= self.margin + limit * reserved:
-                    return 0.0
+                if reserved > 0 and left <= self.margin + limit * reserved:
+                    return 0.0 if refuse else reset - now
                 if left <= self.margin:
                     return reset - now
             calls[token] = [family, now]
         return None
 
     def before_request(self, method: str, path: str) -> None:
+        self.take_deferring(method, path, 0)
+
+    def take_deferring(self, method: str, path: str, reserved: float) -> None:
+        """Count this call once it fits in the part of its window, and of the calls in flight, not `reserved`
+        for revocations (all of it when 0), waiting for the reset (or a free slot) until it does."""
         family, token = self.family(method, path), uuid.uuid4().hex
-        while (wait := self._try(family, token, 0, self.max_concurrency)) is not None:
+        slots = max(1, unreserved_slots(self.max_concurrency, reserved)) if reserved else self.max_concurrency
+        while (wait := self._try(family, token, reserved, slots, defer=True)) is not None:
             if wait > 0.05:
                 log.info("okta: %s budget spent, waiting %.2fs for the reset", family, wait)
             self.sleep(min(wait, self.max_wait))
@@ -492,6 +507,25 @@ class PageReads:
 
     def before_request(self, method: str, path: str) -> None:
         self.pacer.take_unreserved(method, path, self.reserved)
+
+    def observe(self, method: str, path: str, response: requests.Response) -> None:
+        self.pacer.observe(method, path, response)
+
+    def release(self, method: str, path: str) -> None:
+        self.pacer.release(method, path)
+
+
+class Deferring:
+    """The pacer for the sync's lookups: they spend the part of the shared budget not reserved for revocations
+    (`reserved`, a share of each window and of the calls in flight) and wait past it, so a layoff's thousands
+    of lookups never hold up the revocations of the people already decided (who share their endpoint families)."""
+
+    def __init__(self, pacer: SharedRateBudget | HostRateBudget, reserved: float) -> None:
+        self.pacer = pacer
+        self.reserved = reserved
+
+    def before_request(self, method: str, path: str) -> None:
+        self.pacer.take_deferring(method, path, self.reserved)
 
     def observe(self, method: str, path: str, response: requests.Response) -> None:
         self.pacer.observe(method, path, response)
