@@ -390,26 +390,27 @@ class HostRateBudget:
     def _state(self) -> Iterator[dict]:
         """The budget, read and written back under the lock: {"windows": {family: [limit, remaining, reset]},
         "calls": {token: [family, since]}} (epoch seconds on Okta's clock)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = b""
-            while chunk := os.read(fd, 65536):
-                raw += chunk
+            raw = os.pread(fd, 1 << 20, 0)
             try:
-                state = json.loads(raw) if raw else {}
+                state = json.loads(raw) if raw.strip() else {}
             except ValueError:
                 state = {}  # a torn write cannot happen under the lock; a foreign file is started afresh
             state.setdefault("windows", {})
             state.setdefault("calls", {})
-            before = json.dumps(state, sort_keys=True)
+            before = json.dumps(state)
             yield state
-            after = json.dumps(state, sort_keys=True)
-            if after != before:
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.ftruncate(fd, 0)
-                os.write(fd, after.encode())
+            after = json.dumps(state).encode()
+            if after != before.encode():
+                # Written over in place, padded with blanks to the old length: the file never shrinks, so a
+                # write changes no size (a truncation is a journalled change of the file, ten times dearer).
+                os.pwrite(fd, after.ljust(len(raw)), 0)
         finally:
             os.close(fd)  # and with it the lock
 
@@ -523,6 +524,11 @@ class Deferring:
     def __init__(self, pacer: SharedRateBudget | HostRateBudget, reserved: float) -> None:
         self.pacer = pacer
         self.reserved = reserved
+
+    @property
+    def undeferred(self) -> SharedRateBudget | HostRateBudget:
+        """The budget itself, for a call that may not wait behind revocations (what every lookup waits on)."""
+        return self.pacer
 
     def before_request(self, method: str, path: str) -> None:
         self.pacer.take_deferring(method, path, self.reserved)
