@@ -705,7 +705,7 @@ class OktaClient:
     # Group ownership and rules
 
     # How many groups' owners are read at once while the owners map is built (an org has thousands of groups).
-    OWNERS_PARALLEL_READS = 8
+    OWNERS_PARALLEL_READS = 16
 
     def owned_groups(self, user_id: str) -> list[dict[str, str]]:
         """The Okta groups the user owns (the group owners API): [{"id", "name"}].
