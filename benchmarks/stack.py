@@ -45,6 +45,7 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 PRODUCTION = {
     "DEBUG": "false",
     "OFFBOARDING_INSTALL_ID": "benchmark",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "SANDBOX_ENABLED": "true",
     "SECRET_KEY": "benchmark-only-" + "x" * 50,
     "WORKDAY_PASSWORD": "sandbox-workday-password",
