@@ -35,6 +35,12 @@ def dates_chosen(day: date, zones: Iterable[str], how: str) -> dict:
     return {"day": day.isoformat(), "chosen_as": how, "zones": sorted(set(zones))}
 
 
+def start_of_next_minute(clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait for the next clock minute: Okta's windows (and the sandbox's) are clock minutes, so two runs that
+    begin at the same point of one spend their windows alike, and their efficiencies compare."""
+    sleep(60 - clock() % 60)
+
+
 class MachineLoad:
     """The load average when the benchmark began and when it ended, with the number of CPUs, for its output."""
 

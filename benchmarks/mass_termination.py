@@ -8,6 +8,13 @@ minimum time the limits allow, their ratio (efficiency), 429s, retries, cases co
 tickets filed, peak memory of the cluster.
 
     python benchmarks/mass_termination.py [--count 2000] [--scale 10] [--workers 8] [--database sqlite|postgres]
+        [--hosts 1]
+
+`--hosts N` runs N `qcluster` processes (each with `--workers` workers) and N web processes, each in its own
+working directory and on its own port, standing in for hosts: they share the database and the broker (and,
+with Redis, the Okta budget); with the ORM broker each "host" keeps its workers' common budget in its own
+directory. The run begins at a clock minute (Okta's windows, and the sandbox's, are clock minutes), so the
+first window is a whole one and runs compare.
 """
 
 from __future__ import annotations
@@ -27,7 +34,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.conditions import MachineLoad, dates_chosen, day_ended_everywhere  # noqa: E402
+from benchmarks.conditions import (  # noqa: E402
+    MachineLoad,
+    dates_chosen,
+    day_ended_everywhere,
+    start_of_next_minute,
+)
 from benchmarks.stack import Stack  # noqa: E402
 
 DOCUMENTED_LIMITS = {"/api/v1/users": 600, "GET /api/v1/users/{id}": 1000, "/api/v1/groups": 600, "/api/v1": 600}
@@ -40,6 +52,7 @@ def run(
     database: str,
     extra_env: dict[str, str] | None = None,
     alongside: Callable[[Stack], Callable[[], dict]] | None = None,
+    hosts: int = 1,
 ) -> dict:
     """`alongside(stack)`, when given, starts something that runs with the termination (e.g. people reading the
     pages) once the cluster is up; what it returns is called when the termination is over, for its figures."""
@@ -77,15 +90,21 @@ def run(
         requests.delete(f"{control}/requests", timeout=10)
 
         events_before = AuditEvent.objects.count()
-        stack.start_cluster()
+        stack.start_cluster(hosts)
+        if hosts > 1:
+            stack.start_web(hosts)
         finish_alongside = alongside(stack) if alongside else None
-        peak_memory = 0.0
+        if finish_alongside is None:
+            start_of_next_minute()  # (an `alongside` starts at one itself, once it has started)
+        peak_memory = peak_process_memory = 0.0
         done = threading.Event()
 
         def sample_memory() -> None:
-            nonlocal peak_memory
+            nonlocal peak_memory, peak_process_memory
             while not done.is_set():
-                peak_memory = max(peak_memory, stack.cluster_memory_mb())
+                sizes = stack.cluster_process_memory_mb()
+                peak_memory = max(peak_memory, sum(sizes))
+                peak_process_memory = max([peak_process_memory, *sizes])
                 time.sleep(1)
 
         threading.Thread(target=sample_memory, daemon=True).start()
@@ -133,7 +152,9 @@ def run(
         return {
             "database": database,
             "broker": stack.env["Q_BROKER"],
+            "hosts": hosts,
             "workers": workers,
+            "workers_in_all": workers * hosts,
             "terminations": count,
             "limits_per_minute": limits,
             "wall_s": round(wall, 1),
@@ -161,6 +182,7 @@ def run(
             "audit_events_appended": appended.count(),
             "audit_events_per_s": round(appended.count() / wall, 1),
             "audit_events_busiest_second": max(per_second.values(), default=0),
+            "peak_memory_of_one_cluster_process_mb": round(peak_process_memory, 1),
             "termination_date": dates_chosen(
                 left, zones, "ended in every worker's zone (the day before the earliest local date)"
             ),
@@ -175,8 +197,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=10, help="multiply Okta's documented limits by this")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--hosts", type=int, default=1, help="qcluster and web processes standing in for hosts")
     args = parser.parse_args()
-    print(json.dumps({"benchmark": "mass_termination", **run(args.count, args.scale, args.workers, args.database)}))
+    figures = run(args.count, args.scale, args.workers, args.database, hosts=args.hosts)
+    print(json.dumps({"benchmark": "mass_termination", **figures}))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.conditions import start_of_next_minute  # noqa: E402
 from benchmarks.mass_termination import run  # noqa: E402
 from benchmarks.stack import Stack, percentile  # noqa: E402
 
@@ -50,12 +51,6 @@ def okta_shown(page: str) -> str:
         if marker in page:
             return shown
     return "other"
-
-
-def start_of_next_minute(clock=time.time, sleep=time.sleep) -> None:
-    """Wait for the next clock minute: Okta's windows (and the sandbox's) are clock minutes, so two runs that
-    begin at the same point of one spend their windows alike, and their efficiencies compare."""
-    sleep(60 - clock() % 60)
 
 
 class PageReaders:

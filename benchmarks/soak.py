@@ -180,7 +180,7 @@ def main() -> None:
         SafetySettings.objects.update_or_create(pk=1, defaults={"breaker_count": 10 * args.cases})
 
         def start_cluster() -> subprocess.Popen:
-            return stack.start_cluster()
+            return stack.start_cluster()[0]
 
         result = soak(
             Sandbox(stack.sandbox_url),

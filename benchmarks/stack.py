@@ -45,6 +45,7 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 PRODUCTION = {
     "DEBUG": "false",
     "OFFBOARDING_INSTALL_ID": "benchmark",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "SANDBOX_ENABLED": "true",
     "SECRET_KEY": "benchmark-only-" + "x" * 50,
     "AUDIT_KEY": "benchmark-only-audit-key-" + "x" * 32,
@@ -85,7 +86,9 @@ class Stack:
             with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{self.pg_name}"')
             database_url = f"postgres://postgres@127.0.0.1:5432/{self.pg_name}"
-            broker = {"Q_BROKER": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+            # BENCHMARK_REDIS_URL: another Redis database for a benchmark run beside another (the stack empties it).
+            redis_url = os.environ.get("BENCHMARK_REDIS_URL", "redis://127.0.0.1:6379/0")
+            broker = {"Q_BROKER": "redis", "REDIS_URL": redis_url}
         self.database = database
         self.env = {
             **os.environ,
@@ -108,11 +111,23 @@ class Stack:
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True)
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def host_dir(self, host: int) -> Path:
+        """Host `host`'s own working directory (and its shared directory for the ORM broker's Okta budget)."""
+        path = self.tmp / f"host-{host}"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def host_env(self, host: int) -> dict[str, str]:
+        """What differs between two "hosts" on this machine: the working directory and the directory where the
+        workers of one host keep their common Okta budget (ORM broker); the database and the broker are shared."""
+        return {**self.env, "OKTA_BUDGET_DIR": str(self.host_dir(host) / "okta-budget")}
+
+    def start(self, *args: str, host: int | None = None) -> subprocess.Popen:
+        on_host = host is not None
         process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            cwd=self.host_dir(host) if on_host else ROOT,
+            env=self.host_env(host) if on_host else self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -136,20 +151,29 @@ class Stack:
         django.setup()
         return self
 
-    def start_cluster(self) -> subprocess.Popen:
-        return self.start("qcluster")
+    def start_cluster(self, hosts: int = 1) -> list[subprocess.Popen]:
+        """One `qcluster` per host (each with Q_WORKERS workers), in its own working directory."""
+        return [self.start("qcluster", host=host) for host in range(hosts)]
 
     def start_poller(self) -> subprocess.Popen:
         """The Procfile's `poller`: reads the Workday report every SYNC_INTERVAL_MINUTES."""
         return self.start("sync_workday", "--poll")
 
-    def start_web(self) -> None:
-        self.start("runserver", f"127.0.0.1:{self.web_port}", "--noreload")
-        wait_for_port(self.web_port)
+    def start_web(self, hosts: int = 1) -> list[str]:
+        """One web process per host, each on its own port (the first on `web_url`); their URLs."""
+        ports = [self.web_port] + [free_port() for _ in range(hosts - 1)]
+        for host, port in enumerate(ports):
+            self.start("runserver", f"127.0.0.1:{port}", "--noreload", host=host)
+            wait_for_port(port)
+        return [f"http://127.0.0.1:{port}" for port in ports]
 
     def cluster_memory_mb(self) -> float:
-        """Resident memory of every qcluster process (sentinel, workers, monitor, pusher), in MiB."""
-        total = 0
+        """Resident memory of every qcluster process (sentinel, workers, monitor, pusher) of every host, in MiB."""
+        return sum(self.cluster_process_memory_mb())
+
+    def cluster_process_memory_mb(self) -> list[float]:
+        """Resident memory of each qcluster process of every host, in MiB."""
+        sizes = []
         for process in self.processes:
             for pid in [process.pid, *_descendants(process.pid)]:
                 try:
@@ -158,8 +182,9 @@ class Stack:
                 except OSError:
                     continue
                 if "qcluster" in cmdline:
-                    total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-        return total / 1024
+                    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+                    sizes.append(kib / 1024)
+        return sizes
 
     def __exit__(self, *exc) -> None:
         for process in self.processes:

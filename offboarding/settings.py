@@ -185,12 +185,14 @@ try:
     CLIENT_BACKOFF_INITIAL = env.float("CLIENT_BACKOFF_INITIAL", 0.5)  # exponential backoff + jitter
     CLIENT_BACKOFF_MAX = env.float("CLIENT_BACKOFF_MAX", 10.0)
     CLIENT_RATE_LIMIT_MAX_WAIT = env.float("CLIENT_RATE_LIMIT_MAX_WAIT", 60.0)  # longest wait for a 429 reset
-    # Below this fraction of X-Rate-Limit-Limit left, the Okta client spreads its calls out.
-    OKTA_RATE_LIMIT_SLOW_BELOW = env.float("OKTA_RATE_LIMIT_SLOW_BELOW", 0.1)
+    # With the ORM broker, the worker processes of one host share one Okta budget in a file in this directory
+    # (offboarding/clients/pacing.py, HostRateBudget): writable by them, local to the host (not a network share).
+    OKTA_BUDGET_DIR = env.path("OKTA_BUDGET_DIR", BASE_DIR / "var" / "okta-budget")
     # Our share of Okta's org-wide limit on simultaneous requests (75 on most orgs), for all workers together.
     OKTA_MAX_CONCURRENCY = env.int("OKTA_MAX_CONCURRENCY", 20, validate=Range(min=1))
     # The share of each Okta rate-limit window, and of OKTA_MAX_CONCURRENCY, kept for revocations: the reads a
-    # page makes to show Okta live spend only the rest and, past it, are skipped (the page shows what is stored).
+    # page makes to show Okta live spend only the rest and, past it, are skipped (the page shows what is stored);
+    # a sync's lookups of the whole report spend only the rest too and, past it, wait for the next window.
     OKTA_BUDGET_RESERVED_FOR_REVOCATION = env.float(
         "OKTA_BUDGET_RESERVED_FOR_REVOCATION", 0.5, validate=Range(min=0, max=0.95)
     )

@@ -27,7 +27,8 @@ from offboarding import health
 from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
 from offboarding.clients.errors import VendorError
-from offboarding.clients.okta import OktaClient
+from offboarding.clients.okta import OktaClient, shared_pacer
+from offboarding.clients.pacing import Deferring
 from offboarding.clients.workday import WorkdayClient
 from offboarding.decisions import fire_rules, fire_rules_for_open_cases, sound_rules
 from offboarding.identity import assess_case, look_up
@@ -84,7 +85,7 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
     # are counted first, so each case can then be looked up, decided and revoked while the rest are stored.
     opening = _rows_that_open_a_case(records)
     result.breaker_tripped = bool(opening) and check_breaker(len(opening), pending=len(opening))
-    okta = OktaClient.from_settings() if opening else None
+    okta = _okta_for_lookups(whole_report=employee_id is None) if opening else None
     # A layoff opens thousands of cases at once: their Okta lookups go several at a time, in threads, while
     # the rows are still being stored; each case, in order, is assessed and decided as soon as its lookup
     # is back, so revocations start within seconds, not after the last row.
@@ -102,7 +103,7 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
             case_id, change = _apply_record(record, actor)
             if change == "created":
                 result.created.append(case_id)
-                okta = okta or OktaClient.from_settings()
+                okta = okta or _okta_for_lookups(whole_report=employee_id is None)
                 termination = Termination.objects.get(cases=case_id)
                 lookups.append((case_id, pool.submit(look_up, termination, okta)))
             elif change == "updated":
@@ -121,6 +122,18 @@ def sync_workday(*, employee_id: str | None = None, actor: Actor = SYNC, accept_
     # Every case still undecided, not only the new ones: what a rule's preview lists is what it approves.
     fire_rules_for_open_cases(rules)
     return result
+
+
+def _okta_for_lookups(whole_report: bool) -> OktaClient:
+    """The client a sync looks its leavers up with. The whole report's lookups (a layoff's thousands) spend
+    only the part of the Okta budget not reserved for revocations (OKTA_BUDGET_RESERVED_FOR_REVOCATION) and
+    wait past it: they share endpoint families with the revocations of the people already decided, which
+    would otherwise wait for the next window while the sync looks up people who cannot be revoked in this one.
+    A push's lookup (one leaver, whose revocation waits on it) takes the whole budget."""
+    if not whole_report:
+        return OktaClient.from_settings()
+    pacer = Deferring(shared_pacer(settings.OKTA_ORG_URL), settings.OKTA_BUDGET_RESERVED_FOR_REVOCATION)
+    return OktaClient.from_settings(pacer=pacer)
 
 
 def _rows_that_open_a_case(records: list) -> list:
@@ -151,7 +164,7 @@ def _look_up_unresolved(employee_id: str | None, actor: Actor, skip: list[int]) 
     cases = list(unresolved.select_related("termination").order_by("pk"))
     if not cases:
         return []
-    okta, size, done = OktaClient.from_settings(), settings.REVOCATION_PARALLEL_CALLS, []
+    okta, size, done = _okta_for_lookups(employee_id is None), settings.REVOCATION_PARALLEL_CALLS, []
     with ThreadPoolExecutor(max_workers=size) as pool:
         for batch in (cases[i : i + size] for i in range(0, len(cases), size)):
             lookups = list(pool.map(lambda case: look_up(case.termination, okta), batch))

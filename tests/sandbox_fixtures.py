@@ -9,6 +9,7 @@ whose options depend on other fixtures overrides `sandbox_options` instead.
 
 import pytest
 
+from offboarding.clients.okta import forget_shared_pacers
 from sandbox.control import Sandbox
 from sandbox.server import SandboxServer
 from sandbox.state import OKTA_RATE_LIMIT_DEFAULTS
@@ -57,6 +58,8 @@ def sandbox(sandbox_handle, sandbox_options, settings, request) -> Sandbox:
     handle = sandbox_handle
     options = {**(ORG_OPTIONS if "org" in request.fixturenames else {}), **sandbox_options}
     handle.reset(clear_requests=True, **options)
+    # Okta's windows start afresh with the reset: what the shared budget learnt of the old ones is void.
+    forget_shared_pacers()
     settings.WORKDAY_REPORT_URL = handle.workday_report_url
     settings.WORKDAY_USERNAME = handle.workday_user
     settings.WORKDAY_PASSWORD = handle.workday_password

@@ -10,7 +10,7 @@ import redis
 from django.conf import settings
 
 from offboarding.clients.okta import OktaClient
-from offboarding.clients.pacing import SharedRateBudget
+from offboarding.clients.pacing import Deferring, SharedRateBudget
 from tests.client_fixtures import FAST
 from tests.fake_clock import FakeClock
 
@@ -124,3 +124,29 @@ class TestSharedRateBudget:
         alive.before_request("GET", "/api/v1/users/x")
         assert clock.now - started >= 0.5  # it waited until the dead call went stale
         alive.release("GET", "/api/v1/users/x")
+
+    # An hour's window: 10 calls, half of them reserved for revocations.
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
+    def test_a_syncs_lookups_leave_the_reserved_share_to_revocations(self, sandbox, redis_client):
+        user_id = sandbox.okta_users()[0]["id"]
+        waits: list[float] = []
+
+        class Waited(Exception):
+            pass
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            raise Waited
+
+        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
+        budget = SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org, sleep=sleep)
+        lookups, revocations = worker_client(sandbox, Deferring(budget, 0.5)), worker_client(sandbox, budget)
+        for _ in range(5):
+            lookups.get_user(user_id)
+        with pytest.raises(Waited):
+            lookups.get_user(user_id)  # only the reserved half is left: a lookup waits for the reset
+        assert len(waits) == 1 and 0 < waits[0] <= 3600
+        for _ in range(5):
+            revocations.get_user(user_id)
+        assert len(waits) == 1
+        assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10

@@ -7,6 +7,7 @@ private_key_jwt client assertion, its tokens DPoP-bound); the rest of the client
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -25,6 +27,7 @@ import redis
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from django.core.cache import cache
 from jwt.algorithms import ECAlgorithm
 from requests.auth import AuthBase
 
@@ -37,7 +40,7 @@ from .errors import (
     PermissionDenied,
     VendorError,
 )
-from .pacing import RateLimitPacer, SharedRateBudget
+from .pacing import Deferring, HostRateBudget, SharedRateBudget
 from .transport import (
     ErrorBody,
     Pacer,
@@ -427,13 +430,14 @@ def _dpop_challenge(response: requests.Response) -> ErrorBody | None:
     return ErrorBody(summary=parameters.get("error_description") or error or short_text(response), code=error)
 
 
-# One pacer per org and process, so every client in a worker sees the same budget; with the
-# Redis broker the budget is shared by every worker on every host.
-_pacers: dict[str, RateLimitPacer | SharedRateBudget] = {}
+# One pacer per org and process, so every client in a worker sees the same budget; it is shared with every
+# worker on every host through Redis (the Redis broker), or with every worker process of the host through a
+# file under OKTA_BUDGET_DIR (the ORM broker).
+_pacers: dict[str, SharedRateBudget | HostRateBudget] = {}
 _pacers_lock = threading.Lock()
 
 
-def shared_pacer(org_url: str) -> RateLimitPacer | SharedRateBudget:
+def shared_pacer(org_url: str) -> SharedRateBudget | HostRateBudget:
     with _pacers_lock:
         if org_url not in _pacers:
             if settings.Q_BROKER == "redis":
@@ -444,10 +448,11 @@ def shared_pacer(org_url: str) -> RateLimitPacer | SharedRateBudget:
                     max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
                 )
             else:
-                _pacers[org_url] = RateLimitPacer(
-                    slow_below=settings.OKTA_RATE_LIMIT_SLOW_BELOW,
-                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
+                _pacers[org_url] = HostRateBudget(
+                    settings.OKTA_BUDGET_DIR,
+                    org_url,
                     max_concurrency=settings.OKTA_MAX_CONCURRENCY,
+                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
                 )
         return _pacers[org_url]
 
@@ -485,8 +490,11 @@ class OktaClient:
             clock=clock,
             sleep=sleep,
         )
+        # The org-wide reads every lookup waits on (the group owners map, the group rules) take the whole budget
+        # even when this client's own calls defer to revocations (a sync's lookups): each lookup needs them first.
+        self._org_transport = copy.copy(self.transport)
+        self._org_transport.pacer = pacer.undeferred if isinstance(pacer, Deferring) else pacer
         self._cache_lock = threading.Lock()
-        self._owners_cache: tuple[float, dict | None] = (0.0, None)
         self._rules_cache: tuple[float, list | None] = (0.0, None)
         self._owner_cache: tuple[float, OktaUser | None] = (0.0, None)
 
@@ -702,30 +710,47 @@ class OktaClient:
 
     # Group ownership and rules
 
+    # How many groups' owners are read at once while the owners map is built (an org has thousands of groups).
+    OWNERS_PARALLEL_READS = 16
+
     def owned_groups(self, user_id: str) -> list[dict[str, str]]:
         """The Okta groups the user owns (the group owners API): [{"id", "name"}].
 
-        Okta has no "groups owned by" query, so every OKTA_GROUP's owners are read; the map is kept for
-        OWNERS_CACHE_SECONDS per client, so a sync of many leavers reads it once.
+        Okta has no "groups owned by" query, so every OKTA_GROUP's owners are read, OWNERS_PARALLEL_READS at
+        a time: one call per group, thousands in a large org, which every lookup of a sync waits for. The map
+        is kept in Django's cache for OWNERS_CACHE_SECONDS (per process unless CACHES is shared), so a sync of
+        many leavers, and the poller's next syncs, read it once.
         """
+        key = f"okta-group-owners:{self.org_url}"
         with self._cache_lock:
-            at, owners = self._owners_cache
-            if owners is None or time.monotonic() - at > self.OWNERS_CACHE_SECONDS:
-                owners = {}
-                for group in self._all_pages("/api/v1/groups", {"filter": 'type eq "OKTA_GROUP"'}):
-                    g = OktaGroup.from_api(group)
-                    for owner in self._all_pages(f"/api/v1/groups/{okta_id(g.id)}/owners"):
-                        if isinstance(owner, dict) and owner.get("type", "USER") == "USER":
-                            owners.setdefault(owner.get("id", ""), []).append({"id": g.id, "name": g.name})
-                self._owners_cache = (time.monotonic(), owners)
+            owners = cache.get(key)
+            if owners is None:
+                owners = self._read_group_owners()
+                cache.set(key, owners, self.OWNERS_CACHE_SECONDS)
         return list(owners.get(user_id, []))
+
+    def _read_group_owners(self) -> dict[str, list[dict[str, str]]]:
+        """Owner user id -> the OKTA_GROUPs they own, read now."""
+        listed = self._all_pages("/api/v1/groups", {"filter": 'type eq "OKTA_GROUP"'}, transport=self._org_transport)
+        groups = [OktaGroup.from_api(g) for g in listed]
+
+        def owners_of(group: OktaGroup) -> list[dict[str, Any]]:
+            return self._all_pages(f"/api/v1/groups/{okta_id(group.id)}/owners", transport=self._org_transport)
+
+        owners: dict[str, list[dict[str, str]]] = {}
+        with ThreadPoolExecutor(max_workers=self.OWNERS_PARALLEL_READS) as pool:
+            for group, found in zip(groups, pool.map(owners_of, groups), strict=True):
+                for owner in found:
+                    if isinstance(owner, dict) and owner.get("type", "USER") == "USER":
+                        owners.setdefault(owner.get("id", ""), []).append({"id": group.id, "name": group.name})
+        return owners
 
     def group_rules(self) -> list[dict[str, Any]]:
         """Every group rule (cached like the owners map)."""
         with self._cache_lock:
             at, rules = self._rules_cache
             if rules is None or time.monotonic() - at > self.OWNERS_CACHE_SECONDS:
-                rules = self._all_pages("/api/v1/groups/rules", {"limit": "200"})
+                rules = self._all_pages("/api/v1/groups/rules", {"limit": "200"}, transport=self._org_transport)
                 self._rules_cache = (time.monotonic(), rules)
         return rules
 
@@ -809,13 +834,16 @@ class OktaClient:
             )
         return self.get_user(user_id)
 
-    def _all_pages(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def _all_pages(
+        self, path: str, params: dict[str, str] | None = None, *, transport: Transport | None = None
+    ) -> list[dict[str, Any]]:
         """Every item of a list, following each Link rel="next" (the cursor is opaque)."""
+        transport = transport or self.transport
         items: list[dict[str, Any]] = []
-        response = self.transport.request("GET", path, params=params)
+        response = transport.request("GET", path, params=params)
         items += _json_list(response)
         while next_url := response.links.get("next", {}).get("url"):
-            response = self.transport.request("GET", next_url)
+            response = transport.request("GET", next_url)
             items += _json_list(response)
         return items
 

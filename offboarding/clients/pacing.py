@@ -1,14 +1,17 @@
 """Slowing down before Okta says 429, from the X-Rate-Limit-* headers of its own answers.
 
-Two pacers, alike to the client (`before_request`, `observe`, `release`):
+Three pacers, alike to the client (`before_request`, `observe`, `release`):
 
-- `RateLimitPacer`, per process: each family's last seen limit, remaining count and reset time.
-  When the remaining count runs low, the next calls are spread over what is left of the window,
-  and once it is spent they wait for the reset. Used with one worker process (the ORM broker).
 - `SharedRateBudget`, shared by every worker on every host through Redis: the remaining count
   Okta reported, minus the calls in flight everywhere, is what any worker may still spend in
   this window; past it, workers wait for the reset instead of being refused. It also caps the
-  calls in flight across all workers below Okta's org-wide concurrency limit.
+  calls in flight across all workers below Okta's org-wide concurrency limit. The Redis broker's.
+- `HostRateBudget`, the same budget for every worker process of one host, kept in a file under a lock
+  (OKTA_BUDGET_DIR). The ORM broker's: its workers are processes too, and each pacing itself could not
+  see the others' calls in flight.
+- `RateLimitPacer`, one process's own: each family's last seen limit, remaining count and reset time.
+  When the remaining count runs low, the next calls are spread over what is left of the window,
+  and once it is spent they wait for the reset. For a client outside the cluster (and tests).
 
 Both keep a share of each window for revocations: `take_unreserved` (what `PageReads` calls instead of
 `before_request`) lets a read a page makes spend only the part of the remaining count, and of the calls in
@@ -18,12 +21,18 @@ the whole budget as before. `snapshot` tells what is left, for the metrics.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -182,24 +191,27 @@ class RateLimitPacer:
             self._windows[self.family(method, path)] = _Window(limit, remaining, self.clock() + seconds_left)
 
 
-# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A page's read
-# (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may use only
-# the rest of the window, and is "refused" instead of waiting.
+# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A call of lower
+# priority (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may
+# use only the rest of the window: a page's read is "refused" past it, a sync's lookup (`defer` = 1) waits.
 _TAKE = """
 local budget, calls = KEYS[1], KEYS[2]
 local now, margin, max_calls = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local token, stale, reserve = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6] or '0')
-local page = reserve > 0
+local refuse = reserve > 0 and ARGV[7] ~= '1'
 redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - stale)
 if redis.call('ZCARD', calls) >= max_calls then
-  if page then return 'refused' end
+  if refuse then return 'refused' end
   return '0.02'
 end
 local reset = tonumber(redis.call('HGET', budget, 'reset') or '0')
 if reset > now then
   local in_flight = tonumber(redis.call('HGET', budget, 'in_flight') or '0')
   local left = tonumber(redis.call('HGET', budget, 'remaining')) - in_flight
-  if page and left <= margin + tonumber(redis.call('HGET', budget, 'limit')) * reserve then return 'refused' end
+  if reserve > 0 and left <= margin + tonumber(redis.call('HGET', budget, 'limit')) * reserve then
+    if refuse then return 'refused' end
+    return tostring(reset - now)
+  end
   if left <= margin then return tostring(reset - now) end
 end
 redis.call('HINCRBY', budget, 'in_flight', 1)
@@ -266,16 +278,22 @@ class SharedRateBudget:
     def _keys(self, method: str, path: str) -> list[str]:
         return [f"{self.prefix}:{self.family(method, path)}", f"{self.prefix}:in-flight"]
 
-    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int) -> str:
+    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int, defer: bool = False) -> str:
         now = self.clock() + self.clock_offset
         keys = self._keys(method, path)
-        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved])
+        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved, int(defer)])
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     def before_request(self, method: str, path: str) -> None:
+        self.take_deferring(method, path, 0)
+
+    def take_deferring(self, method: str, path: str, reserved: float) -> None:
+        """Count this call once it fits in the part of its window, and of the calls in flight, not `reserved`
+        for revocations (all of it when 0), waiting for the reset (or a free slot) until it does."""
         token = uuid.uuid4().hex
+        slots = unreserved_slots(self.max_concurrency, reserved) if reserved else self.max_concurrency
         while True:
-            wait = float(self._try(method, path, token, 0, self.max_concurrency))
+            wait = float(self._try(method, path, token, reserved, max(1, slots), defer=True))
             if wait < 0:
                 self._tokens.current = token
                 return
@@ -329,6 +347,157 @@ class SharedRateBudget:
         return BudgetSnapshot(families, int(in_flight))
 
 
+class HostRateBudget:
+    """One rate-limit budget per Okta endpoint family for every worker process of one host (the ORM broker),
+    kept in a file under `directory` and changed only under an exclusive lock (flock) on it.
+
+    The same rule as `SharedRateBudget`, which it stands in for where there is no Redis: the remaining count
+    Okta reported, minus the calls in flight in every process, is what any worker may still spend in this
+    window; past it, workers wait for the reset. Calls in flight across the host's processes stay under
+    `max_concurrency`; a call not released after `stale_after` seconds (its process died) stops counting.
+    A file, not the database: the workers' database is busy with the cases (SQLite takes one writer at a
+    time), and three writes per Okta call would queue behind them; a lock on a small local file takes
+    microseconds and is exactly as wide as the ORM broker's workers, one host.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        org_url: str,
+        *,
+        max_concurrency: int = 20,
+        margin: int = 0,
+        max_wait: float = 60.0,
+        stale_after: float = 120.0,
+        family: Callable[[str, str], str] = okta_rate_limit_family,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`clock` is epoch seconds here, as every process reads the same budget."""
+        self.directory = Path(directory)
+        self.path = self.directory / f"okta-{hashlib.sha256(org_url.encode()).hexdigest()[:16]}.json"
+        self.max_concurrency = max_concurrency
+        self.margin = margin
+        self.max_wait = max_wait
+        self.stale_after = stale_after
+        self.family = family
+        self.clock = clock
+        self.sleep = sleep
+        self.clock_offset = 0.0
+        self._tokens = threading.local()
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict]:
+        """The budget, read and written back under the lock: {"windows": {family: [limit, remaining, reset]},
+        "calls": {token: [family, since]}} (epoch seconds on Okta's clock)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.pread(fd, 1 << 20, 0)
+            try:
+                state = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                state = {}  # a torn write cannot happen under the lock; a foreign file is started afresh
+            state.setdefault("windows", {})
+            state.setdefault("calls", {})
+            before = json.dumps(state)
+            yield state
+            after = json.dumps(state).encode()
+            if after != before.encode():
+                # Written over in place, padded with blanks to the old length: the file never shrinks, so a
+                # write changes no size (a truncation is a journalled change of the file, ten times dearer).
+                os.pwrite(fd, after.ljust(len(raw)), 0)
+        finally:
+            os.close(fd)  # and with it the lock
+
+    def _now(self) -> float:
+        return self.clock() + self.clock_offset
+
+    def _try(self, family: str, token: str, reserved: float, max_calls: int, defer: bool = False) -> float | None:
+        """None: the call is counted and may go; else the seconds to wait (0 for a page's read: refused)."""
+        refuse = reserved > 0 and not defer
+        with self._state() as state:
+            now = self._now()
+            calls = {t: c for t, c in state["calls"].items() if c[1] > now - self.stale_after}
+            state["calls"] = calls
+            if len(calls) >= max_calls:
+                return 0.0 if refuse else 0.02
+            window = state["windows"].get(family)
+            if window and window[2] > now:
+                limit, remaining, reset = window
+                left = remaining - sum(1 for f, _ in calls.values() if f == family)
+                if reserved > 0 and left <= self.margin + limit * reserved:
+                    return 0.0 if refuse else reset - now
+                if left <= self.margin:
+                    return reset - now
+            calls[token] = [family, now]
+        return None
+
+    def before_request(self, method: str, path: str) -> None:
+        self.take_deferring(method, path, 0)
+
+    def take_deferring(self, method: str, path: str, reserved: float) -> None:
+        """Count this call once it fits in the part of its window, and of the calls in flight, not `reserved`
+        for revocations (all of it when 0), waiting for the reset (or a free slot) until it does."""
+        family, token = self.family(method, path), uuid.uuid4().hex
+        slots = max(1, unreserved_slots(self.max_concurrency, reserved)) if reserved else self.max_concurrency
+        while (wait := self._try(family, token, reserved, slots, defer=True)) is not None:
+            if wait > 0.05:
+                log.info("okta: %s budget spent, waiting %.2fs for the reset", family, wait)
+            self.sleep(min(wait, self.max_wait))
+        self._tokens.current = token
+
+    def take_unreserved(self, method: str, path: str, reserved: float) -> None:
+        """Count this call if it fits in the unreserved part of its window (left after every process's calls in
+        flight) and of the calls in flight; BudgetReserved, at once, if not."""
+        token = uuid.uuid4().hex
+        slots = unreserved_slots(self.max_concurrency, reserved)
+        if self._try(self.family(method, path), token, max(reserved, 1e-9), slots) is not None:
+            raise _reserved(method, path)
+        self._tokens.current = token
+
+    def observe(self, method: str, path: str, response: requests.Response) -> None:
+        """What Okta said is left in its current window; a newer window replaces an older one."""
+        if not (window := rate_limit_window(response)):
+            return
+        limit, remaining, reset = window
+        self.clock_offset = server_clock_offset(response, self.clock())
+        family = self.family(method, path)
+        with self._state() as state:
+            known = state["windows"].get(family)
+            if known is None or reset > known[2] or (reset == known[2] and remaining < known[1]):
+                state["windows"][family] = [limit, remaining, reset]
+
+    def release(self, method: str, path: str) -> None:
+        token = getattr(self._tokens, "current", None)
+        if token:
+            with self._state() as state:
+                state["calls"].pop(token, None)
+            self._tokens.current = None
+
+    def forget(self) -> None:
+        """Drop every window seen, for every process (the next call learns them again)."""
+        with self._state() as state:
+            state["windows"] = {}
+
+    def snapshot(self) -> BudgetSnapshot:
+        """Every process's budget on this host: each family's window as last reported, and the calls in flight."""
+        with self._state() as state:
+            now = self._now()
+            calls = [c for c in state["calls"].values() if c[1] > now - self.stale_after]
+            families = [
+                FamilyBudget(
+                    family, int(limit), max(0, int(remaining) - sum(1 for f, _ in calls if f == family)), reset - now
+                )
+                for family, (limit, remaining, reset) in sorted(state["windows"].items())
+            ]
+        return BudgetSnapshot(families, len(calls))
+
+
 class PageReads:
     """The pacer for the reads a page makes: within the part of the shared budget not reserved for revocations
     (`reserved`, a share of each window and of the calls in flight), refused past it instead of waiting."""
@@ -339,6 +508,30 @@ class PageReads:
 
     def before_request(self, method: str, path: str) -> None:
         self.pacer.take_unreserved(method, path, self.reserved)
+
+    def observe(self, method: str, path: str, response: requests.Response) -> None:
+        self.pacer.observe(method, path, response)
+
+    def release(self, method: str, path: str) -> None:
+        self.pacer.release(method, path)
+
+
+class Deferring:
+    """The pacer for the sync's lookups: they spend the part of the shared budget not reserved for revocations
+    (`reserved`, a share of each window and of the calls in flight) and wait past it, so a layoff's thousands
+    of lookups never hold up the revocations of the people already decided (who share their endpoint families)."""
+
+    def __init__(self, pacer: SharedRateBudget | HostRateBudget, reserved: float) -> None:
+        self.pacer = pacer
+        self.reserved = reserved
+
+    @property
+    def undeferred(self) -> SharedRateBudget | HostRateBudget:
+        """The budget itself, for a call that may not wait behind revocations (what every lookup waits on)."""
+        return self.pacer
+
+    def before_request(self, method: str, path: str) -> None:
+        self.pacer.take_deferring(method, path, self.reserved)
 
     def observe(self, method: str, path: str, response: requests.Response) -> None:
         self.pacer.observe(method, path, response)
