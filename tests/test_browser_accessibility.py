@@ -1,7 +1,9 @@
 """Every page, for every role, in the system Chromium: axe-core (through axe-playwright-python, which bundles it)
 finds no serious or critical violation, and each page is photographed at 1400 and 390 px into artifacts/.
 
-One signed-in page per role visits all of that role's pages, so the whole check costs one sign-in per role.
+One signed-in page per role visits all of that role's pages, so the whole check costs one sign-in per role
+(the admin's Django admin pages are a second part). A page behind a form (a confirmation, an emergency offboard,
+an admin form refused) is reached as a person would: fields filled, the button pressed.
 """
 
 from collections.abc import Callable
