@@ -1,3 +1,4 @@
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -16,12 +17,17 @@ pytest_plugins = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts with an empty cache (the local login's failure counts live there)."""
-    from django.core.cache import cache
+_test_numbers = itertools.count()
 
-    cache.clear()
+
+@pytest.fixture(autouse=True)
+def _empty_cache(settings):
+    """Each test starts with an empty cache (the login throttle's counts and the live reads live there): keys of
+    its own, under this run's prefix (tests/testenv.py). Not cache.clear(): on Redis that is FLUSHDB, which would
+    empty the cache of every xdist worker and run sharing the database, mid-test; and a prefix needs no database,
+    whatever the backend."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default['KEY_PREFIX']}-{next(_test_numbers)}"}}
 
 
 @pytest.fixture
