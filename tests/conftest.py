@@ -1,5 +1,5 @@
 import itertools
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -85,6 +85,10 @@ def leaver(org):
         days_ahead: int = 7,
         **columns,
     ) -> dict:
+        # Dated from today in the worker's zone: "past" (days_ahead < 0) has ended there at any hour.
+        day = (
+            factories.today_in(columns.get("Time_Zone", "America/New_York")) + timedelta(days=days_ahead)
+        ).isoformat()
         wanted = [{"name": f"{name} {employee_id}"} for name in groups]
         wanted += [{"name": f"{name} {employee_id}", "type": "APP_GROUP"} for name in app_groups]
         group_ids = [group["id"] for group in org.add_okta_groups(wanted)] if wanted else []
@@ -94,8 +98,8 @@ def leaver(org):
             "First_Name": first,
             "Last_Name": last,
             "Email_Work": f"{first}.{last}@acme.example".lower(),
-            "Termination_Date": (date.today() + timedelta(days=days_ahead)).isoformat(),
-            "Last_Day_of_Work": (date.today() + timedelta(days=days_ahead)).isoformat(),
+            "Termination_Date": day,
+            "Last_Day_of_Work": day,
             "Termination_Category": "Voluntary",
             "Termination_Reason": "Resignation",
             "Supervisory_Organization": "Engineering",
