@@ -4,8 +4,9 @@ client address here, refused Workday pushes per address in offboarding/api.py (`
 A small limiter rather than a library: the local login exists only in development (AUTH_MODE=local
 needs DEBUG; production signs in through ADFS, which has its own lockout) and the push needs only a
 count per address, so two views are all it guards, and a library such as django-axes would add an
-app, a backend, a middleware and tables to every deployment for them. With several processes, give
-them a shared cache (CACHES) to share counts.
+app, a backend, a middleware and tables to every deployment for them. The counts are shared by every web
+process: the cache is the database's table or a Redis (CACHE_URL; offboarding/checks.py fails a per-process
+one for several web workers).
 """
 
 from __future__ import annotations

@@ -98,3 +98,20 @@ def install_id_is_its_own(app_configs=None, **kwargs) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.caches, deploy=True)
+def cache_is_shared(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """The login throttle, the push refusals and the live reads' per-user limit count in the cache: in each
+    process's own memory, every limit is multiplied by the number of web workers."""
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache") and settings.WEB_CONCURRENCY != 1:
+        return [
+            Error(
+                "CACHE_URL is locmem://, each process's own memory: with several web workers every limit (the "
+                "login throttle, the push refusals, the live reads) is multiplied by their number.",
+                hint="Set CACHE_URL to db:// (the default) or redis://host:6379/n, or WEB_CONCURRENCY=1 for a single "
+                "web worker.",
+                id="offboarding.E006",
+            )
+        ]
+    return []

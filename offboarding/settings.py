@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import redis.connection
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
 from marshmallow.validate import URL, OneOf, Range
@@ -65,6 +66,28 @@ def envjsonobject(name: str) -> dict:
     return value
 
 
+CACHE_TABLE = "offboarding_cache"  # created by migration 0015_cache_table, so no deploy can forget it
+
+
+def cache_from_url(url: str) -> dict:
+    """CACHES["default"] from CACHE_URL: db:// (the database's table CACHE_TABLE), redis://host:port/n (or
+    rediss://), or locmem:// (this process's memory only: one web worker, or development)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "db":
+        return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE}
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "offboarding"}
+    raise ImproperlyConfigured(f"CACHE_URL must be db://, redis://host:port/n or locmem://, not {url!r}")
+
+
+def redis_database(url: str) -> tuple[str, int, int]:
+    """(host, port, database number) of a redis:// URL: what the cache and the broker must not share."""
+    parts = redis.connection.parse_url(url)
+    return (parts.get("host", "localhost"), parts.get("port", 6379), parts.get("db", 0))
+
+
 def is_loopback(url: str) -> bool:
     """The URL's host is this machine (where the sandbox listens)."""
     host = urlsplit(url).hostname or ""
@@ -101,6 +124,12 @@ try:
     # The broker's queue name: clusters sharing a broker and a name share the work.
     Q_CLUSTER_NAME = env.str("Q_CLUSTER_NAME", "offboarding")
     REDIS_URL = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # The cache every web process shares: the login throttle, the push refusals, the case pages' live reads
+    # and their per-user limit count there. See README "Settings".
+    CACHE_URL = env.str("CACHE_URL", "db://")
+    CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "")
+    # gunicorn's own variable (its default --workers): a per-process cache (locmem://) only with 1.
+    WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", 0)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
     DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
@@ -400,6 +429,18 @@ if AUTH_MODE == "adfs":
         required(name, globals()[name])
 if Q_BROKER not in ("orm", "redis"):
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
+
+CACHES = {"default": {**cache_from_url(CACHE_URL), "KEY_PREFIX": CACHE_KEY_PREFIX}}
+if (
+    Q_BROKER == "redis"
+    and CACHES["default"]["BACKEND"].endswith("RedisCache")
+    and redis_database(CACHE_URL) == redis_database(REDIS_URL)
+):
+    # Django's cache.clear() is FLUSHDB: it would empty the broker's queue with it.
+    raise ImproperlyConfigured(
+        "CACHE_URL must not name the broker's Redis database (REDIS_URL): clearing the cache would wipe the task "
+        "queue (cache.clear() is FLUSHDB). Give the cache another database number, e.g. redis://host:6379/1"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

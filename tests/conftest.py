@@ -1,4 +1,5 @@
-from datetime import date, timedelta
+import itertools
+from datetime import timedelta
 
 import pytest
 
@@ -16,12 +17,17 @@ pytest_plugins = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts with an empty cache (the local login's failure counts live there)."""
-    from django.core.cache import cache
+_test_numbers = itertools.count()
 
-    cache.clear()
+
+@pytest.fixture(autouse=True)
+def _empty_cache(settings):
+    """Each test starts with an empty cache (the login throttle's counts and the live reads live there): keys of
+    its own, under this run's prefix (tests/testenv.py). Not cache.clear(): on Redis that is FLUSHDB, which would
+    empty the cache of every xdist worker and run sharing the database, mid-test; and a prefix needs no database,
+    whatever the backend."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default['KEY_PREFIX']}-{next(_test_numbers)}"}}
 
 
 @pytest.fixture
@@ -79,6 +85,10 @@ def leaver(org):
         days_ahead: int = 7,
         **columns,
     ) -> dict:
+        # Dated from today in the worker's zone: "past" (days_ahead < 0) has ended there at any hour.
+        day = (
+            factories.today_in(columns.get("Time_Zone", "America/New_York")) + timedelta(days=days_ahead)
+        ).isoformat()
         wanted = [{"name": f"{name} {employee_id}"} for name in groups]
         wanted += [{"name": f"{name} {employee_id}", "type": "APP_GROUP"} for name in app_groups]
         group_ids = [group["id"] for group in org.add_okta_groups(wanted)] if wanted else []
@@ -88,8 +98,8 @@ def leaver(org):
             "First_Name": first,
             "Last_Name": last,
             "Email_Work": f"{first}.{last}@acme.example".lower(),
-            "Termination_Date": (date.today() + timedelta(days=days_ahead)).isoformat(),
-            "Last_Day_of_Work": (date.today() + timedelta(days=days_ahead)).isoformat(),
+            "Termination_Date": day,
+            "Last_Day_of_Work": day,
             "Termination_Category": "Voluntary",
             "Termination_Reason": "Resignation",
             "Supervisory_Organization": "Engineering",

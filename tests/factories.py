@@ -20,6 +20,7 @@ import json
 import time
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -41,6 +42,13 @@ def make_user(username: str, *roles: str) -> User:
     return user
 
 
+def today_in(time_zone: str, now: datetime | None = None) -> date:
+    """Today where the worker is: a date `days_ahead` from it has ended there for any `days_ahead` < 0, and is
+    still to come for any > 0, whatever the hour. (`date.today()` is this machine's day, UTC: from 00:00 to
+    05:00 UTC yesterday's has not ended in New York yet.)"""
+    return (now or timezone.now()).astimezone(ZoneInfo(time_zone)).date()
+
+
 def make_case(
     name: str = "Ann Example",
     employee_id: str = "E1",
@@ -58,7 +66,7 @@ def make_case(
         first_name=name.split()[0],
         last_name=name.split()[-1],
         email=f"{employee_id.lower()}@acme.example",
-        termination_date=date.today() + timedelta(days=days_ahead),
+        termination_date=today_in("America/New_York") + timedelta(days=days_ahead),
         category=category,
         department=department,
         manager="Sofia Quinn",

@@ -37,6 +37,8 @@ class TestBadSettings:
             ("JIRA_EXTRA_FIELDS", '[{"customfield_10010": "x"}]'),
             ("JIRA_EXTRA_FIELDS", '{"summary": "not ours"}'),
             ("OFFBOARDING_INSTALL_ID", "Prod Site"),
+            ("CACHE_URL", "memcached://127.0.0.1:11211"),
+            ("WEB_CONCURRENCY", "four"),
         ],
     )
     def test_it_names_the_malformed_variable(self, name, value):
@@ -211,3 +213,40 @@ class TestDeployCheck:
         assert result.returncode != 0
         assert says in result.stderr
         assert name in result.stderr
+
+
+class TestSharedCache:
+    def test_the_default_cache_is_the_databases_own_table(self):
+        code = "from django.conf import settings; print(settings.CACHES['default'])"
+        result = manage("shell", "-c", code, **PRODUCTION)
+        assert result.returncode == 0, result.stderr
+        assert "DatabaseCache" in result.stdout
+        assert "offboarding_cache" in result.stdout
+
+    def test_a_redis_cache_may_not_share_the_brokers_database(self):
+        broker = {"Q_BROKER": "redis", "REDIS_URL": "redis://redis.internal:6379/0"}
+        for same in ("redis://redis.internal:6379/0", "redis://redis.internal", "redis://redis.internal:6379/?db=0"):
+            result = manage("check", **{**PRODUCTION, **broker, "CACHE_URL": same})
+            assert result.returncode != 0
+            assert "CACHE_URL" in result.stderr
+            assert "FLUSHDB" in result.stderr
+
+    def test_a_redis_cache_of_its_own_database_is_accepted(self):
+        broker = {"Q_BROKER": "redis", "REDIS_URL": "redis://redis.internal:6379/0"}
+        code = "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+        result = manage("shell", "-c", code, **{**PRODUCTION, **broker, "CACHE_URL": "redis://redis.internal:6379/1"})
+        assert result.returncode == 0, result.stderr
+        assert "RedisCache" in result.stdout
+
+    def test_the_deploy_check_fails_on_a_per_process_cache_for_several_web_workers(self):
+        for workers in ({}, {"WEB_CONCURRENCY": "4"}):
+            result = manage("check", "--deploy", **{**CLEAN_DEVELOPMENT, "CACHE_URL": "locmem://", **workers})
+            assert result.returncode != 0
+            assert "offboarding.E006" in result.stderr
+            assert "CACHE_URL" in result.stderr
+
+    def test_the_deploy_check_lets_a_single_web_worker_keep_its_cache_in_memory(self):
+        env = {**CLEAN_DEVELOPMENT, "CACHE_URL": "locmem://", "WEB_CONCURRENCY": "1"}
+        result = manage("check", "--deploy", **env)
+        assert result.returncode == 0, result.stderr
+        assert "offboarding.E006" not in result.stderr

@@ -16,6 +16,11 @@ os.environ.setdefault("AUDIT_KEY", "test-audit-key-0123456789abcdefghijklmnopqrs
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # A queue of this run's own in the broker, so two runs sharing a Redis never take each other's tasks.
 os.environ.setdefault("Q_CLUSTER_NAME", f"offboarding-test-{os.getpid()}")
+# The cache: this process's memory unless the caller gives CACHE_URL (CI: a Redis database of the cache's own),
+# so a test without the database can still use it. Keys of this run's own (each xdist worker is a process), so
+# runs and workers sharing a Redis never read each other's counts; conftest's `_empty_cache` adds the test's.
+os.environ.setdefault("CACHE_URL", "locmem://")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"offboarding-test-{os.getpid()}")
 
 
 def pytest_configure(config):
