@@ -18,6 +18,6 @@ def drop_table(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("offboarding", "0018_admin_rails")]
+    dependencies = [("offboarding", "0020_audit_keys")]
 
     operations = [migrations.RunPython(create_table, drop_table)]
