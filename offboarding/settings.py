@@ -52,8 +52,8 @@ def required(name: str, value: str | None) -> str:
     return value
 
 
-def envjsonobject(name: str) -> dict:
-    """A JSON object (empty when unset): anything else refuses to start, naming the variable."""
+def envjsonobject(name: str, of: str = "field id -> value") -> dict:
+    """A JSON object (empty when unset) of `of`: anything else refuses to start, naming the variable."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return {}
@@ -62,11 +62,11 @@ def envjsonobject(name: str) -> dict:
     except ValueError as e:
         raise ImproperlyConfigured(f"{name} is not valid JSON: {e}") from e
     if not isinstance(value, dict):
-        raise ImproperlyConfigured(f"{name} must be a JSON object of field id -> value, not {type(value).__name__}")
+        raise ImproperlyConfigured(f"{name} must be a JSON object of {of}, not {type(value).__name__}")
     return value
 
 
-CACHE_TABLE = "offboarding_cache"  # created by migration 0015_cache_table, so no deploy can forget it
+CACHE_TABLE = "offboarding_cache"  # created by migration 0021_cache_table, so no deploy can forget it
 
 
 def cache_from_url(url: str) -> dict:
@@ -296,15 +296,7 @@ def follow_up_owners(name: str) -> dict[str, str]:
     """Who is assigned the follow-up of an app (or a directory, a group): JSON mapping the app's label or id
     (the directory's name or type, the group's name or id) to a Jira accountId, e.g.
     {"Salesforce": "5b10ac8d82e05b22cc7d4ef5"}. Anything else stops start-up, naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return {}
-    try:
-        owners = json.loads(raw)
-    except ValueError as e:
-        raise ImproperlyConfigured(f"{name} must be a JSON object (app label or id -> Jira accountId): {e}") from e
-    if not isinstance(owners, dict):
-        raise ImproperlyConfigured(f"{name} must be a JSON object (app label or id -> Jira accountId)")
+    owners = envjsonobject(name, "app label or id -> Jira accountId")
     for key, account_id in owners.items():
         if not key.strip():
             raise ImproperlyConfigured(f"{name}: an app label or id must not be empty")
