@@ -125,7 +125,9 @@ class TestMetricsValues:
         for n, seconds in enumerate([3, 100, 7200]):
             make_case(employee_id=f"E{n}", state=Case.State.COMPLETED, revoked_at=moment + timedelta(seconds=seconds))
         make_case(employee_id="E9", state=Case.State.SCHEDULED)  # not revoked: not counted
-        Case.objects.update(effective_at=moment)
+        for case in Case.objects.all():  # saved, so the stored time to revoke follows the moment
+            case.effective_at = moment
+            case.save(update_fields=["effective_at"])
         found = samples(scrape())
         bucket = "offboarding_time_to_revoke_seconds_bucket"
         assert found[bucket, (("le", "5.0"),)] == 1
