@@ -559,16 +559,13 @@ class HostRateBudget(RateBudget):
         super().__init__(FileBudgetStore(self.directory / name), **options)
 
 
-class PageReads:
-    """The pacer for the reads a page makes: within the part of the shared budget not reserved for revocations
-    (`reserved`, a share of each window and of the calls in flight), refused past it instead of waiting."""
+class _BelowRevocations:
+    """A pacer for calls that come after revocations: each takes only the part of `pacer`'s budget not `reserved`
+    for them (a share of each window and of the calls in flight); what Okta answers is `pacer`'s as ever."""
 
     def __init__(self, pacer: RateLimitPacer | RateBudget, reserved: float) -> None:
         self.pacer = pacer
         self.reserved = reserved
-
-    def before_request(self, method: str, path: str) -> None:
-        self.pacer.take_unreserved(method, path, self.reserved)
 
     def observe(self, method: str, path: str, response: requests.Response) -> None:
         self.pacer.observe(method, path, response)
@@ -577,14 +574,23 @@ class PageReads:
         self.pacer.release(method, path)
 
 
-class Deferring:
+class PageReads(_BelowRevocations):
+    """The pacer for the reads a page makes: within the part of the shared budget not reserved for revocations,
+    refused past it instead of waiting."""
+
+    def before_request(self, method: str, path: str) -> None:
+        self.pacer.take_unreserved(method, path, self.reserved)
+
+
+class Deferring(_BelowRevocations):
     """The pacer for the sync's lookups: they spend the part of the shared budget not reserved for revocations
-    (`reserved`, a share of each window and of the calls in flight) and wait past it, so a layoff's thousands
-    of lookups never hold up the revocations of the people already decided (who share their endpoint families)."""
+    and wait past it, so a layoff's thousands of lookups never hold up the revocations of the people already
+    decided (who share their endpoint families)."""
+
+    pacer: RateBudget
 
     def __init__(self, pacer: RateBudget, reserved: float) -> None:
-        self.pacer = pacer
-        self.reserved = reserved
+        super().__init__(pacer, reserved)
 
     @property
     def undeferred(self) -> RateBudget:
@@ -593,9 +599,3 @@ class Deferring:
 
     def before_request(self, method: str, path: str) -> None:
         self.pacer.take_deferring(method, path, self.reserved)
-
-    def observe(self, method: str, path: str, response: requests.Response) -> None:
-        self.pacer.observe(method, path, response)
-
-    def release(self, method: str, path: str) -> None:
-        self.pacer.release(method, path)
