@@ -202,9 +202,9 @@ class RateLimitPacer:
 
 @dataclass(frozen=True)
 class Take:
-    """What a call may take: none of it past `max_calls` in flight, nor `margin` calls from the window's end;
-    with `reserved` > 0 (the share kept for revocations) not that share of the window either, and then it is
-    refused at once (`refuse`) or waits."""
+    """The limits a call is taken within: at most `max_calls` in flight, never the window's last `margin` calls,
+    and with `reserved` > 0 (a call that comes after revocations) not the share of the window kept for them
+    either. Past them it waits, or is refused at once (`refuse`)."""
 
     stale_after: float
     margin: int
@@ -263,6 +263,20 @@ def _decoded(raw: bytes | str | None) -> dict:
     state.setdefault("windows", {})
     state.setdefault("calls", {})
     return state
+
+
+class BudgetStore(Protocol):
+    """Where a `RateBudget` keeps its state, for every worker that paces by it: each rule above, as one step."""
+
+    def take(self, family: str, token: str, now: float, take: Take) -> float | None: ...
+
+    def note(self, family: str, limit: int, remaining: int, reset: float) -> None: ...
+
+    def end(self, token: str) -> None: ...
+
+    def drop_windows(self) -> None: ...
+
+    def read(self) -> dict: ...
 
 
 class FileBudgetStore:
@@ -432,20 +446,6 @@ class RedisBudgetStore:
 
     def read(self) -> dict:
         return _decoded(self.redis.get(self.key))
-
-
-class BudgetStore(Protocol):
-    """Where a `RateBudget` keeps its state, for every worker that paces by it: each rule above, as one step."""
-
-    def take(self, family: str, token: str, now: float, take: Take) -> float | None: ...
-
-    def note(self, family: str, limit: int, remaining: int, reset: float) -> None: ...
-
-    def end(self, token: str) -> None: ...
-
-    def drop_windows(self) -> None: ...
-
-    def read(self) -> dict: ...
 
 
 class RateBudget:
