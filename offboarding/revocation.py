@@ -35,6 +35,7 @@ import logging
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from offboarding import follow_ups, retries
 from offboarding.alerts import send_alert
@@ -321,8 +322,16 @@ def verify(okta: OktaClient, user_id: str) -> dict:
 # --- The outcome ------------------------------------------------------------------
 
 
+# What a step that is not done leaves in place, in the words of both accounts below.
+LEFT_IN_PLACE = {
+    Step.Kind.DEACTIVATE: "the Okta user is NOT deactivated",
+    Step.Kind.CLEAR_SESSIONS: "sessions and OAuth tokens may still be valid",
+    Step.Kind.UNIVERSAL_LOGOUT: "apps with Universal Logout may still hold sessions",
+}
+
+
 def what_is_not_done(steps: list[Step]) -> str:
-    """In plain words, what is still in place after this run."""
+    """In plain words, what is still in place after this run: a line for each failed step, with Okta's answer."""
     lines = []
     for step in steps:
         if step.status != Step.Status.FAILED:
@@ -330,12 +339,8 @@ def what_is_not_done(steps: list[Step]) -> str:
         why = step.detail.get("error", "")
         if step.kind == Step.Kind.REMOVE_GROUP:
             lines.append(f"Still a member of “{step.target_name}” ({step.target}): {why}")
-        elif step.kind == Step.Kind.CLEAR_SESSIONS:
-            lines.append(f"Sessions and OAuth tokens may still be valid: {why}")
-        elif step.kind == Step.Kind.UNIVERSAL_LOGOUT:
-            lines.append(f"Apps with Universal Logout may still hold sessions: {why}")
-        elif step.kind == Step.Kind.DEACTIVATE:
-            lines.append(f"The Okta user is NOT deactivated: {why}")
+        elif step.kind in LEFT_IN_PLACE:
+            lines.append(f"{capfirst(LEFT_IN_PLACE[step.kind])}: {why}")
         elif step.kind == Step.Kind.VERIFY:
             lines.append(why if why.startswith("Verification") else f"Could not verify the result: {why}")
         else:
@@ -354,16 +359,17 @@ def still_in_place(steps: list[Step]) -> str:
 
     removals = by_kind.get(Step.Kind.REMOVE_GROUP, [])
     remain = sum(1 for s in removals if s.status in (Step.Status.FAILED, Step.Status.PENDING))
-    parts = ["The Okta user is deactivated" if done(Step.Kind.DEACTIVATE) else "The Okta user is NOT deactivated"]
+    deactivated = done(Step.Kind.DEACTIVATE)
+    parts = ["The Okta user is deactivated" if deactivated else capfirst(LEFT_IN_PLACE[Step.Kind.DEACTIVATE])]
     if not done(Step.Kind.SNAPSHOT):
         parts.append("their groups could not be read, so none was removed")
     elif remain:
         parts.append(f"{remain} group membership{'s' if remain != 1 else ''} remain{'s' if remain == 1 else ''}")
     if not done(Step.Kind.CLEAR_SESSIONS):
-        parts.append("sessions and OAuth tokens may still be valid")
+        parts.append(LEFT_IN_PLACE[Step.Kind.CLEAR_SESSIONS])
     if by_kind.get(Step.Kind.UNIVERSAL_LOGOUT) and not done(Step.Kind.UNIVERSAL_LOGOUT):
-        parts.append("apps with Universal Logout may still hold sessions")
-    if done(Step.Kind.DEACTIVATE) and not done(Step.Kind.VERIFY):
+        parts.append(LEFT_IN_PLACE[Step.Kind.UNIVERSAL_LOGOUT])
+    if deactivated and not done(Step.Kind.VERIFY):
         parts.append("the result is not verified")
     return "; ".join(parts) + "."
 

@@ -1,20 +1,18 @@
 """The ORM broker's Okta budget: the worker processes of one host share it through a file under a lock, so
-together they stay inside each window instead of being refused."""
+together they stay inside each window instead of being refused. What it does as Redis's budget does is in
+tests/test_rate_budget.py, run against both stores; here, what only separate processes on one host show."""
 
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from datetime import datetime
 
 import pytest
 
-from offboarding.clients.okta import OktaClient, SswsAuth, shared_pacer
-from offboarding.clients.pacing import Deferring, HostRateBudget
-from offboarding.clients.transport import RetryPolicy, Secret
-from tests.fake_clock import FakeClock
+from offboarding.clients.okta import shared_pacer
+from offboarding.clients.pacing import HostRateBudget
 from tests.processes import ROOT
 
 # One process's calls, each refused call raised at once (one attempt, no wait for a reset): what it says
@@ -91,91 +89,8 @@ class TestHostRateBudget:
         assert answers == [[200] * 4] * 3
         assert 429 not in [r["status"] for r in sandbox.requests("okta")]
 
-    def test_a_dead_processs_calls_stop_counting(self, sandbox, tmp_path):
-        clock = FakeClock(now=time.time())
-        budget = {"max_concurrency": 1, "stale_after": 0.5, "clock": clock.time, "sleep": clock.sleep}
-        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
-        HostRateBudget(tmp_path, org, **budget).before_request("GET", "/api/v1/users/x")  # never released
-        alive = HostRateBudget(tmp_path, org, **budget)
-        started = clock.now
-        alive.before_request("GET", "/api/v1/users/x")
-        assert clock.now - started >= 0.5  # it waited until the dead call went stale
-        alive.release("GET", "/api/v1/users/x")
-        assert alive.snapshot().calls_in_flight == 0
-
-    # An hour's window, so the test does not straddle a reset.
-    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
-    def test_it_spends_the_whole_window_and_then_waits_for_the_reset(self, sandbox, tmp_path):
-        user_id = sandbox.okta_users()[0]["id"]
-        waits: list[float] = []
-
-        class Waited(Exception):
-            pass
-
-        def sleep(seconds: float) -> None:
-            waits.append(seconds)
-            raise Waited
-
-        budget = HostRateBudget(tmp_path, sandbox.okta_url, sleep=sleep)
-        client = OktaClient(sandbox.okta_url, SswsAuth(Secret(sandbox.okta_token)), policy=RetryPolicy(), pacer=budget)
-        for _ in range(10):
-            client.get_user(user_id)
-        assert waits == []
-        with pytest.raises(Waited):
-            client.get_user(user_id)
-        assert len(waits) == 1 and 0 < waits[0] <= 3600
-        assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10
-        assert budget.snapshot().families[0].remaining == 0
-
     def test_the_orm_brokers_workers_share_the_hosts_budget(self, sandbox, settings, tmp_path):
         settings.Q_BROKER, settings.OKTA_BUDGET_DIR = "orm", tmp_path
         pacer = shared_pacer(f"{sandbox.okta_url}#{uuid.uuid4().hex}")
         assert isinstance(pacer, HostRateBudget)
         assert pacer.directory == tmp_path
-
-
-class TestLookupsDeferToRevocations:
-    """The whole report's lookups (Deferring) spend only the part of a window not reserved for revocations."""
-
-    # An hour's window: 10 calls, half of them reserved for revocations.
-    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
-    def test_a_lookup_waits_for_the_reset_once_only_the_reserved_share_is_left(self, sandbox, tmp_path):
-        user_id = sandbox.okta_users()[0]["id"]
-        waits: list[float] = []
-
-        class Waited(Exception):
-            pass
-
-        def sleep(seconds: float) -> None:
-            waits.append(seconds)
-            raise Waited
-
-        budget = HostRateBudget(tmp_path, sandbox.okta_url, sleep=sleep)
-        auth = SswsAuth(Secret(sandbox.okta_token))
-        lookups = OktaClient(sandbox.okta_url, auth, policy=RetryPolicy(), pacer=Deferring(budget, 0.5))
-        revocations = OktaClient(sandbox.okta_url, auth, policy=RetryPolicy(), pacer=budget)
-        for _ in range(5):
-            lookups.get_user(user_id)
-        with pytest.raises(Waited):
-            lookups.get_user(user_id)  # 5 of 10 left: the reserved half, which a lookup waits for the reset over
-        assert len(waits) == 1 and 0 < waits[0] <= 3600
-        for _ in range(5):
-            revocations.get_user(user_id)  # a revocation's calls spend it
-        assert len(waits) == 1
-        assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10
-
-    def test_lookups_join_only_their_share_of_the_calls_in_flight(self, sandbox, tmp_path):
-        clock = FakeClock(now=time.time())
-        org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
-        budget = HostRateBudget(tmp_path, org, max_concurrency=4, clock=clock.time, sleep=clock.sleep)
-        lookups = Deferring(budget, 0.5)
-        for _ in range(2):
-            lookups.before_request("GET", "/api/v1/users")
-        budget.before_request("GET", "/api/v1/users")  # a revocation's call still goes: 3 of 4 in flight
-        assert budget.snapshot().calls_in_flight == 3
-        started = clock.now
-        waiting = budget.stale_after
-        budget.stale_after = 0.5  # the two lookups' slots free up only as they go stale
-        lookups.before_request("GET", "/api/v1/users")
-        assert clock.now - started >= 0.5
-        budget.stale_after = waiting

@@ -7,6 +7,8 @@ import requests
 
 from tests.openapi_specs import check_jira
 
+XSRF_CHECK_OFF = {"X-Atlassian-Token": "no-check"}
+
 
 def doc(text):
     return {
@@ -40,6 +42,19 @@ def issue_fields(**overrides):
 
 def create(sandbox, **overrides):
     return jira(sandbox, "POST", "/rest/api/3/issue", json={"fields": issue_fields(**overrides)})
+
+
+def attach(sandbox, key, headers=XSRF_CHECK_OFF, content=b'{"removed": 4}'):
+    """Upload evidence.json to the issue. The spec models the multipart body as an array openapi-core cannot
+    build; the answer is checked."""
+    response = requests.post(
+        f"{sandbox.jira_url}/rest/api/3/issue/{key}/attachments",
+        files={"file": ("evidence.json", content, "application/json")},
+        headers=headers,
+        auth=(sandbox.jira_email, sandbox.jira_token),
+        timeout=10,
+    )
+    return check_jira(response, check_request=False)
 
 
 class TestAuthentication:
@@ -178,20 +193,9 @@ class TestComments:
 
 
 class TestAttachments:
-    def attach(self, sandbox, key, headers):
-        # The spec models the multipart body as an array openapi-core cannot build; the answer is checked.
-        response = requests.post(
-            f"{sandbox.jira_url}/rest/api/3/issue/{key}/attachments",
-            files={"file": ("evidence.json", b'{"removed": 4}', "application/json")},
-            headers=headers,
-            auth=(sandbox.jira_email, sandbox.jira_token),
-            timeout=10,
-        )
-        return check_jira(response, check_request=False)
-
     def test_it_stores_a_multipart_file(self, sandbox):
         key = create(sandbox).json()["key"]
-        response = self.attach(sandbox, key, {"X-Atlassian-Token": "no-check"})
+        response = attach(sandbox, key)
         assert response.status_code == 200
         assert response.json()[0]["filename"] == "evidence.json" and response.json()[0]["size"] == 14
         stored = sandbox.jira_issues()[0]["attachments"][0]
@@ -199,7 +203,7 @@ class TestAttachments:
 
     def test_it_refuses_an_upload_without_the_xsrf_header(self, sandbox):
         key = create(sandbox).json()["key"]
-        response = self.attach(sandbox, key, {})
+        response = attach(sandbox, key, headers={})
         assert response.status_code == 403
         assert sandbox.jira_issues()[0]["attachments"] == []
 
@@ -533,13 +537,7 @@ class TestTheBrowsePage:
     def test_it_shows_the_issue_its_comments_and_attachments(self, sandbox):
         key = create(sandbox, summary="Offboarding: <Zoë> Müller").json()["key"]
         jira(sandbox, "POST", f"/rest/api/3/issue/{key}/comment", json={"body": doc("Revoked & verified.")})
-        requests.post(
-            f"{sandbox.jira_url}/rest/api/3/issue/{key}/attachments",
-            auth=(sandbox.jira_email, sandbox.jira_token),
-            headers={"X-Atlassian-Token": "no-check"},
-            files={"file": ("evidence.json", b'{"case": 1}', "application/json")},
-            timeout=10,
-        )
+        attach(sandbox, key, content=b'{"case": 1}')
         page = requests.get(f"{sandbox.jira_url}/browse/{key}", timeout=10)
         assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
         assert "<h1>Offboarding: &lt;Zoë&gt; Müller</h1>" in page.text
@@ -548,13 +546,7 @@ class TestTheBrowsePage:
 
     def test_an_attachment_downloads_from_it(self, sandbox):
         key = create(sandbox).json()["key"]
-        requests.post(
-            f"{sandbox.jira_url}/rest/api/3/issue/{key}/attachments",
-            auth=(sandbox.jira_email, sandbox.jira_token),
-            headers={"X-Atlassian-Token": "no-check"},
-            files={"file": ("evidence.json", b'{"case": 1}', "application/json")},
-            timeout=10,
-        )
+        attach(sandbox, key, content=b'{"case": 1}')
         page = requests.get(f"{sandbox.jira_url}/browse/{key}", timeout=10).text
         link = page.split('<a href="')[1].split('"')[0]
         download = requests.get(link, timeout=10)

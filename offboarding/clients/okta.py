@@ -40,7 +40,7 @@ from .errors import (
     PermissionDenied,
     VendorError,
 )
-from .pacing import Deferring, HostRateBudget, SharedRateBudget
+from .pacing import Deferring, HostRateBudget, RateBudget, SharedRateBudget
 from .transport import (
     ErrorBody,
     Pacer,
@@ -433,27 +433,21 @@ def _dpop_challenge(response: requests.Response) -> ErrorBody | None:
 # One pacer per org and process, so every client in a worker sees the same budget; it is shared with every
 # worker on every host through Redis (the Redis broker), or with every worker process of the host through a
 # file under OKTA_BUDGET_DIR (the ORM broker).
-_pacers: dict[str, SharedRateBudget | HostRateBudget] = {}
+_pacers: dict[str, RateBudget] = {}
 _pacers_lock = threading.Lock()
 
 
-def shared_pacer(org_url: str) -> SharedRateBudget | HostRateBudget:
+def shared_pacer(org_url: str) -> RateBudget:
     with _pacers_lock:
         if org_url not in _pacers:
+            options = {
+                "max_concurrency": settings.OKTA_MAX_CONCURRENCY,
+                "max_wait": settings.CLIENT_RATE_LIMIT_MAX_WAIT,
+            }
             if settings.Q_BROKER == "redis":
-                _pacers[org_url] = SharedRateBudget(
-                    redis.Redis.from_url(settings.REDIS_URL),
-                    org_url,
-                    max_concurrency=settings.OKTA_MAX_CONCURRENCY,
-                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
-                )
+                _pacers[org_url] = SharedRateBudget(redis.Redis.from_url(settings.REDIS_URL), org_url, **options)
             else:
-                _pacers[org_url] = HostRateBudget(
-                    settings.OKTA_BUDGET_DIR,
-                    org_url,
-                    max_concurrency=settings.OKTA_MAX_CONCURRENCY,
-                    max_wait=settings.CLIENT_RATE_LIMIT_MAX_WAIT,
-                )
+                _pacers[org_url] = HostRateBudget(settings.OKTA_BUDGET_DIR, org_url, **options)
         return _pacers[org_url]
 
 

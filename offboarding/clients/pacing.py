@@ -2,13 +2,14 @@
 
 Three pacers, alike to the client (`before_request`, `observe`, `release`):
 
-- `SharedRateBudget`, shared by every worker on every host through Redis: the remaining count
-  Okta reported, minus the calls in flight everywhere, is what any worker may still spend in
-  this window; past it, workers wait for the reset instead of being refused. It also caps the
-  calls in flight across all workers below Okta's org-wide concurrency limit. The Redis broker's.
-- `HostRateBudget`, the same budget for every worker process of one host, kept in a file under a lock
-  (OKTA_BUDGET_DIR). The ORM broker's: its workers are processes too, and each pacing itself could not
-  see the others' calls in flight.
+- `RateBudget`, shared by every worker that keeps it in the same store: the remaining count Okta reported,
+  minus the calls in flight in every worker, is what any worker may still spend in this window; past it,
+  workers wait for the reset instead of being refused. It also caps the calls in flight across all workers
+  below Okta's org-wide concurrency limit. One rule, two stores:
+  - `SharedRateBudget` keeps it in Redis, for every worker on every host: the Redis broker's.
+  - `HostRateBudget` keeps it in a file under a lock (OKTA_BUDGET_DIR), for every worker process of one host:
+    the ORM broker's. Its workers are processes too, and each pacing itself could not see the others' calls
+    in flight.
 - `RateLimitPacer`, one process's own: each family's last seen limit, remaining count and reset time.
   When the remaining count runs low, the next calls are spread over what is left of the window,
   and once it is spent they wait for the reset. For a client outside the cluster (and tests).
@@ -21,7 +22,6 @@ the whole budget as before. `snapshot` tells what is left, for the metrics.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -30,9 +30,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import requests
 
@@ -40,6 +41,8 @@ from .errors import BudgetReserved
 from .transport import server_clock_offset
 
 log = logging.getLogger("offboarding.clients.okta")
+
+T = TypeVar("T")
 
 
 def okta_rate_limit_family(method: str, path: str) -> str:
@@ -191,179 +194,273 @@ class RateLimitPacer:
             self._windows[self.family(method, path)] = _Window(limit, remaining, self.clock() + seconds_left)
 
 
-# Atomic in Redis: may this call go now? "-1" yes (and it is counted), else seconds to wait. A call of lower
-# priority (`reserve` > 0, the share kept for revocations; `max_calls` its share of the calls in flight) may
-# use only the rest of the window: a page's read is "refused" past it, a sync's lookup (`defer` = 1) waits.
-_TAKE = """
-local budget, calls = KEYS[1], KEYS[2]
-local now, margin, max_calls = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local token, stale, reserve = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6] or '0')
-local refuse = reserve > 0 and ARGV[7] ~= '1'
-redis.call('ZREMRANGEBYSCORE', calls, '-inf', now - stale)
-if redis.call('ZCARD', calls) >= max_calls then
-  if refuse then return 'refused' end
-  return '0.02'
-end
-local reset = tonumber(redis.call('HGET', budget, 'reset') or '0')
-if reset > now then
-  local in_flight = tonumber(redis.call('HGET', budget, 'in_flight') or '0')
-  local left = tonumber(redis.call('HGET', budget, 'remaining')) - in_flight
-  if reserve > 0 and left <= margin + tonumber(redis.call('HGET', budget, 'limit')) * reserve then
-    if refuse then return 'refused' end
-    return tostring(reset - now)
+# The budget's state, the same in both stores: {"windows": {family: [limit, remaining, reset]}, "calls": {token:
+# [family, since]}} (epoch seconds on Okta's clock). The rules below change it, each as one step no other worker
+# can split: in Python under the file's lock (FileBudgetStore), and the same rules in Lua inside Redis
+# (RedisBudgetStore), one round trip with no retries however many workers call at once.
+
+
+@dataclass(frozen=True)
+class Take:
+    """The limits a call is taken within: at most `max_calls` in flight, never the window's last `margin` calls,
+    and with `reserved` > 0 (a call that comes after revocations) not the share of the window kept for them
+    either. Past them it waits, or is refused at once (`refuse`)."""
+
+    stale_after: float
+    margin: int
+    max_calls: int
+    reserved: float
+    refuse: bool
+
+
+def _live(calls: dict, now: float, stale_after: float) -> dict:
+    """The calls in flight, less those no worker released within `stale_after` seconds (it died)."""
+    return {t: c for t, c in calls.items() if c[1] > now - stale_after}
+
+
+def _in_flight(calls: dict, family: str) -> int:
+    """How many of `calls` ({token: [family, since]}) are in `family`."""
+    return sum(1 for f, _ in calls.values() if f == family)
+
+
+def _take(state: dict, family: str, token: str, now: float, take: Take) -> float | None:
+    """None: the call is counted and may go; else the seconds to wait (0 for a refused call)."""
+    calls = state["calls"] = _live(state["calls"], now, take.stale_after)
+    if len(calls) >= take.max_calls:
+        return 0.0 if take.refuse else 0.02
+    window = state["windows"].get(family)
+    if window and window[2] > now:
+        limit, remaining, reset = window
+        left = remaining - _in_flight(calls, family)
+        if take.reserved > 0 and left <= take.margin + limit * take.reserved:
+            return 0.0 if take.refuse else reset - now
+        if left <= take.margin:
+            return reset - now
+    calls[token] = [family, now]
+    return None
+
+
+def _note(state: dict, family: str, limit: int, remaining: int, reset: float) -> None:
+    """What Okta said is left in its current window; a newer window replaces an older one."""
+    known = state["windows"].get(family)
+    if known is None or reset > known[2] or (reset == known[2] and remaining < known[1]):
+        state["windows"][family] = [limit, remaining, reset]
+
+
+def _end(state: dict, token: str) -> None:
+    state["calls"].pop(token, None)
+
+
+def _drop_windows(state: dict) -> None:
+    state["windows"] = {}
+
+
+def _decoded(raw: bytes | str | None) -> dict:
+    try:
+        state = json.loads(raw) if raw and raw.strip() else {}
+    except ValueError:
+        state = {}  # a torn write cannot happen in either store; a foreign file is started afresh
+    state.setdefault("windows", {})
+    state.setdefault("calls", {})
+    return state
+
+
+class BudgetStore(Protocol):
+    """Where a `RateBudget` keeps its state, for every worker that paces by it: each rule above, as one step."""
+
+    def take(self, family: str, token: str, now: float, take: Take) -> float | None: ...
+
+    def note(self, family: str, limit: int, remaining: int, reset: float) -> None: ...
+
+    def end(self, token: str) -> None: ...
+
+    def drop_windows(self) -> None: ...
+
+    def read(self) -> dict: ...
+
+
+class FileBudgetStore:
+    """The state in a file, for every worker process of one host, changed only under an exclusive lock (flock)
+    on it. A file, not the database: the workers' database is busy with the cases (SQLite takes one writer at
+    a time), and three writes per Okta call would queue behind them; a lock on a small local file takes
+    microseconds and is exactly as wide as the ORM broker's workers, one host."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def take(self, family: str, token: str, now: float, take: Take) -> float | None:
+        return self._atomically(lambda state: _take(state, family, token, now, take))
+
+    def note(self, family: str, limit: int, remaining: int, reset: float) -> None:
+        self._atomically(lambda state: _note(state, family, limit, remaining, reset))
+
+    def end(self, token: str) -> None:
+        self._atomically(lambda state: _end(state, token))
+
+    def drop_windows(self) -> None:
+        self._atomically(_drop_windows)
+
+    def read(self) -> dict:
+        return self._atomically(lambda state: state)
+
+    def _atomically(self, update: Callable[[dict], T]) -> T:
+        """`update` run on the state under the lock; what it changed is written back before the lock goes."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.pread(fd, 1 << 20, 0)
+            state = _decoded(raw)
+            before = json.dumps(state)
+            answer = update(state)
+            after = json.dumps(state).encode()
+            if after != before.encode():
+                # Written over in place, padded with blanks to the old length: the file never shrinks, so a
+                # write changes no size (a truncation is a journalled change of the file, ten times dearer).
+                os.pwrite(fd, after.ljust(len(raw)), 0)
+            return answer
+        finally:
+            os.close(fd)  # and with it the lock
+
+
+# The rules above, inside Redis: each script reads the state, changes it and writes it back as one step.
+_LOAD = """
+local raw = redis.call('GET', KEYS[1])
+local ok, state = pcall(cjson.decode, raw or '{}')
+if not ok or type(state) ~= 'table' then state = {} end
+state.windows = state.windows or {}
+state.calls = state.calls or {}
+-- Written out by hand: cjson keeps 14 significant digits, a tenth of a millisecond of an epoch time.
+local function number(x) return string.format('%.17g', x) end
+local function keep()
+  local windows, calls = {}, {}
+  for family, w in pairs(state.windows) do
+    windows[#windows + 1] = cjson.encode(family) .. ':[' .. number(w[1]) .. ',' .. number(w[2]) .. ','
+      .. number(w[3]) .. ']'
   end
-  if left <= margin then return tostring(reset - now) end
+  for token, c in pairs(state.calls) do
+    calls[#calls + 1] = cjson.encode(token) .. ':[' .. cjson.encode(c[1]) .. ',' .. number(c[2]) .. ']'
+  end
+  local raw = '{"windows":{' .. table.concat(windows, ',') .. '},"calls":{' .. table.concat(calls, ',') .. '}}'
+  redis.call('SET', KEYS[1], raw, 'EX', tonumber(ARGV[1]))
 end
-redis.call('HINCRBY', budget, 'in_flight', 1)
-redis.call('ZADD', calls, now, token)
-redis.call('EXPIRE', calls, math.ceil(stale))
+"""
+
+# _take: "-1", the call is counted and may go; else the seconds to wait ("0" for a refused call).
+_TAKE = (
+    _LOAD
+    + """
+local family, token, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local stale, margin, max_calls = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local reserved, refuse = tonumber(ARGV[8]), ARGV[9] == '1'
+local calls, count, in_family, pruned = {}, 0, 0, false
+for t, c in pairs(state.calls) do
+  if c[2] > now - stale then
+    calls[t], count = c, count + 1
+    if c[1] == family then in_family = in_family + 1 end
+  else
+    pruned = true
+  end
+end
+state.calls = calls
+local function answer(wait)
+  if pruned then keep() end
+  return wait
+end
+if count >= max_calls then return answer(refuse and '0' or '0.02') end
+local window = state.windows[family]
+if window and window[3] > now then
+  local left = window[2] - in_family
+  if reserved > 0 and left <= margin + window[1] * reserved then
+    return answer(refuse and '0' or tostring(window[3] - now))
+  end
+  if left <= margin then return answer(tostring(window[3] - now)) end
+end
+calls[token] = {family, now}
+keep()
 return '-1'
 """
+)
 
-# What Okta said is left in its current window; a newer window replaces an older one.
-_OBSERVE = """
-local budget, families = KEYS[1], KEYS[2]
-local limit, remaining, reset = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('SADD', families, ARGV[4])
-redis.call('EXPIRE', families, 86400)
-local known = tonumber(redis.call('HGET', budget, 'reset') or '0')
-if reset > known then
-  redis.call('HSET', budget, 'limit', limit, 'remaining', remaining, 'reset', reset)
-elseif reset == known and remaining < tonumber(redis.call('HGET', budget, 'remaining')) then
-  redis.call('HSET', budget, 'remaining', remaining)
-end
-redis.call('EXPIREAT', budget, math.ceil(reset) + 120)
-"""
-
-_RELEASE = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-if tonumber(redis.call('HGET', KEYS[1], 'in_flight') or '0') > 0 then
-  redis.call('HINCRBY', KEYS[1], 'in_flight', -1)
+_NOTE = (
+    _LOAD
+    + """
+local family, limit, remaining, reset = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local known = state.windows[family]
+if known == nil or reset > known[3] or (reset == known[3] and remaining < known[2]) then
+  state.windows[family] = {limit, remaining, reset}
+  keep()
 end
 """
+)
+
+_END = (
+    _LOAD
+    + """
+if state.calls[ARGV[2]] then
+  state.calls[ARGV[2]] = nil
+  keep()
+end
+"""
+)
+
+_DROP_WINDOWS = (
+    _LOAD
+    + """
+if next(state.windows) then
+  state.windows = {}
+  keep()
+end
+"""
+)
 
 
-class SharedRateBudget:
-    """One rate-limit budget per Okta endpoint family for all workers, kept in Redis."""
+class RedisBudgetStore:
+    """The state in one Redis key, for every worker on every host, changed only by the scripts above."""
 
-    def __init__(
-        self,
-        redis_client,
-        org_url: str,
-        *,
-        max_concurrency: int = 20,
-        margin: int = 0,
-        max_wait: float = 60.0,
-        stale_after: float = 120.0,
-        family: Callable[[str, str], str] = okta_rate_limit_family,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """`clock` is epoch seconds here, as every worker on every host reads the same budget."""
+    def __init__(self, redis_client, key: str, keep_for: int = 86400) -> None:
         self.redis = redis_client
-        self.prefix = f"offboarding:okta-budget:{org_url}"
-        self.max_concurrency = max_concurrency
-        self.margin = margin
-        self.max_wait = max_wait
-        self.stale_after = stale_after  # a call not released by then (its worker died) stops counting
-        self.family = family
-        self.clock = clock
-        self.sleep = sleep
-        self.clock_offset = 0.0
+        self.key = key
+        self.keep_for = keep_for  # seconds after its last change: an org no longer paced is not kept for ever
         self._take = redis_client.register_script(_TAKE)
-        self._observe = redis_client.register_script(_OBSERVE)
-        self._release = redis_client.register_script(_RELEASE)
-        self._tokens = threading.local()
+        self._note = redis_client.register_script(_NOTE)
+        self._end = redis_client.register_script(_END)
+        self._drop_windows = redis_client.register_script(_DROP_WINDOWS)
 
-    def _keys(self, method: str, path: str) -> list[str]:
-        return [f"{self.prefix}:{self.family(method, path)}", f"{self.prefix}:in-flight"]
+    def take(self, family: str, token: str, now: float, take: Take) -> float | None:
+        rule = [take.stale_after, take.margin, take.max_calls, take.reserved, int(take.refuse)]
+        wait = float(self._take([self.key], [self.keep_for, family, token, repr(now), *rule]))
+        return None if wait < 0 else wait
 
-    def _try(self, method: str, path: str, token: str, reserved: float, max_calls: int, defer: bool = False) -> str:
-        now = self.clock() + self.clock_offset
-        keys = self._keys(method, path)
-        answer = self._take(keys, [now, self.margin, max_calls, token, self.stale_after, reserved, int(defer)])
-        return answer.decode() if isinstance(answer, bytes) else str(answer)
+    def note(self, family: str, limit: int, remaining: int, reset: float) -> None:
+        self._note([self.key], [self.keep_for, family, limit, remaining, repr(reset)])
 
-    def before_request(self, method: str, path: str) -> None:
-        self.take_deferring(method, path, 0)
+    def end(self, token: str) -> None:
+        self._end([self.key], [self.keep_for, token])
 
-    def take_deferring(self, method: str, path: str, reserved: float) -> None:
-        """Count this call once it fits in the part of its window, and of the calls in flight, not `reserved`
-        for revocations (all of it when 0), waiting for the reset (or a free slot) until it does."""
-        token = uuid.uuid4().hex
-        slots = unreserved_slots(self.max_concurrency, reserved) if reserved else self.max_concurrency
-        while True:
-            wait = float(self._try(method, path, token, reserved, max(1, slots), defer=True))
-            if wait < 0:
-                self._tokens.current = token
-                return
-            if wait > 0.05:
-                log.info("okta: %s budget spent, waiting %.2fs for the reset", self.family(method, path), wait)
-            self.sleep(min(wait, self.max_wait))
+    def drop_windows(self) -> None:
+        self._drop_windows([self.key], [self.keep_for])
 
-    def observe(self, method: str, path: str, response: requests.Response) -> None:
-        if not (window := rate_limit_window(response)):
-            return
-        limit, remaining, reset = window
-        self.clock_offset = server_clock_offset(response, self.clock())
-        family = self.family(method, path)
-        self._observe([self._keys(method, path)[0], f"{self.prefix}:families"], [limit, remaining, reset, family])
-
-    def release(self, method: str, path: str) -> None:
-        token = getattr(self._tokens, "current", None)
-        if token:
-            self._release(self._keys(method, path), [token])
-            self._tokens.current = None
-
-    def take_unreserved(self, method: str, path: str, reserved: float) -> None:
-        """Count this call if it fits in the unreserved part of its window (left after every worker's calls in
-        flight) and of the calls in flight everywhere; BudgetReserved, at once, if not."""
-        token = uuid.uuid4().hex
-        # A share of 0 would be a revocation's call, which waits instead: the smallest share still refuses.
-        slots = unreserved_slots(self.max_concurrency, reserved)
-        if self._try(method, path, token, max(reserved, 1e-9), slots) == "refused":
-            raise _reserved(method, path)
-        self._tokens.current = token
-
-    def forget(self) -> None:
-        """Drop every window seen, for every worker (the next call learns them again)."""
-        families = [f.decode() if isinstance(f, bytes) else f for f in self.redis.smembers(f"{self.prefix}:families")]
-        self.redis.delete(*(f"{self.prefix}:{f}" for f in families), f"{self.prefix}:families")
-
-    def snapshot(self) -> BudgetSnapshot:
-        """Every worker's budget: each family's window as last reported, and the calls in flight everywhere."""
-        now = self.clock() + self.clock_offset
-        families = []
-        for raw in sorted(self.redis.smembers(f"{self.prefix}:families")):
-            family = raw.decode() if isinstance(raw, bytes) else raw
-            window = {
-                (k.decode() if isinstance(k, bytes) else k): float(v)
-                for k, v in self.redis.hgetall(f"{self.prefix}:{family}").items()
-            }
-            if "limit" in window:
-                left = int(window["remaining"] - window.get("in_flight", 0))
-                families.append(FamilyBudget(family, int(window["limit"]), max(0, left), window["reset"] - now))
-        in_flight = self.redis.zcount(f"{self.prefix}:in-flight", now - self.stale_after, "+inf")
-        return BudgetSnapshot(families, int(in_flight))
+    def read(self) -> dict:
+        return _decoded(self.redis.get(self.key))
 
 
-class HostRateBudget:
-    """One rate-limit budget per Okta endpoint family for every worker process of one host (the ORM broker),
-    kept in a file under `directory` and changed only under an exclusive lock (flock) on it.
+class RateBudget:
+    """One rate-limit budget per Okta endpoint family for every worker that shares its `store`.
 
-    The same rule as `SharedRateBudget`, which it stands in for where there is no Redis: the remaining count
-    Okta reported, minus the calls in flight in every process, is what any worker may still spend in this
-    window; past it, workers wait for the reset. Calls in flight across the host's processes stay under
-    `max_concurrency`; a call not released after `stale_after` seconds (its process died) stops counting.
-    A file, not the database: the workers' database is busy with the cases (SQLite takes one writer at a
-    time), and three writes per Okta call would queue behind them; a lock on a small local file takes
-    microseconds and is exactly as wide as the ORM broker's workers, one host.
+    The remaining count Okta reported, minus the calls in flight in every worker, is what any worker may still
+    spend in this window; past it, workers wait for the reset instead of being refused. Calls in flight across
+    the workers stay under `max_concurrency`; a call not released after `stale_after` seconds (its worker died)
+    stops counting. A call of lower priority (`reserved` > 0, the share kept for revocations) may use only the
+    rest of the window and of the calls in flight: a page's read is refused past it, a sync's lookup waits.
     """
 
     def __init__(
         self,
-        directory: str | os.PathLike,
-        org_url: str,
+        store: BudgetStore,
         *,
         max_concurrency: int = 20,
         margin: int = 0,
@@ -373,9 +470,8 @@ class HostRateBudget:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`clock` is epoch seconds here, as every process reads the same budget."""
-        self.directory = Path(directory)
-        self.path = self.directory / f"okta-{hashlib.sha256(org_url.encode()).hexdigest()[:16]}.json"
+        """`clock` is epoch seconds here, as every worker reads the same budget."""
+        self.store = store
         self.max_concurrency = max_concurrency
         self.margin = margin
         self.max_wait = max_wait
@@ -386,56 +482,13 @@ class HostRateBudget:
         self.clock_offset = 0.0
         self._tokens = threading.local()
 
-    @contextlib.contextmanager
-    def _state(self) -> Iterator[dict]:
-        """The budget, read and written back under the lock: {"windows": {family: [limit, remaining, reset]},
-        "calls": {token: [family, since]}} (epoch seconds on Okta's clock)."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except FileNotFoundError:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.pread(fd, 1 << 20, 0)
-            try:
-                state = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                state = {}  # a torn write cannot happen under the lock; a foreign file is started afresh
-            state.setdefault("windows", {})
-            state.setdefault("calls", {})
-            before = json.dumps(state)
-            yield state
-            after = json.dumps(state).encode()
-            if after != before.encode():
-                # Written over in place, padded with blanks to the old length: the file never shrinks, so a
-                # write changes no size (a truncation is a journalled change of the file, ten times dearer).
-                os.pwrite(fd, after.ljust(len(raw)), 0)
-        finally:
-            os.close(fd)  # and with it the lock
-
     def _now(self) -> float:
         return self.clock() + self.clock_offset
 
     def _try(self, family: str, token: str, reserved: float, max_calls: int, defer: bool = False) -> float | None:
         """None: the call is counted and may go; else the seconds to wait (0 for a page's read: refused)."""
-        refuse = reserved > 0 and not defer
-        with self._state() as state:
-            now = self._now()
-            calls = {t: c for t, c in state["calls"].items() if c[1] > now - self.stale_after}
-            state["calls"] = calls
-            if len(calls) >= max_calls:
-                return 0.0 if refuse else 0.02
-            window = state["windows"].get(family)
-            if window and window[2] > now:
-                limit, remaining, reset = window
-                left = remaining - sum(1 for f, _ in calls.values() if f == family)
-                if reserved > 0 and left <= self.margin + limit * reserved:
-                    return 0.0 if refuse else reset - now
-                if left <= self.margin:
-                    return reset - now
-            calls[token] = [family, now]
-        return None
+        take = Take(self.stale_after, self.margin, max_calls, reserved, refuse=reserved > 0 and not defer)
+        return self.store.take(family, token, self._now(), take)
 
     def before_request(self, method: str, path: str) -> None:
         self.take_deferring(method, path, 0)
@@ -452,9 +505,10 @@ class HostRateBudget:
         self._tokens.current = token
 
     def take_unreserved(self, method: str, path: str, reserved: float) -> None:
-        """Count this call if it fits in the unreserved part of its window (left after every process's calls in
-        flight) and of the calls in flight; BudgetReserved, at once, if not."""
+        """Count this call if it fits in the unreserved part of its window (left after every worker's calls in
+        flight) and of the calls in flight everywhere; BudgetReserved, at once, if not."""
         token = uuid.uuid4().hex
+        # A share of 0 would be a revocation's call, which waits instead: the smallest share still refuses.
         slots = unreserved_slots(self.max_concurrency, reserved)
         if self._try(self.family(method, path), token, max(reserved, 1e-9), slots) is not None:
             raise _reserved(method, path)
@@ -464,50 +518,54 @@ class HostRateBudget:
         """What Okta said is left in its current window; a newer window replaces an older one."""
         if not (window := rate_limit_window(response)):
             return
-        limit, remaining, reset = window
         self.clock_offset = server_clock_offset(response, self.clock())
-        family = self.family(method, path)
-        with self._state() as state:
-            known = state["windows"].get(family)
-            if known is None or reset > known[2] or (reset == known[2] and remaining < known[1]):
-                state["windows"][family] = [limit, remaining, reset]
+        self.store.note(self.family(method, path), *window)
 
     def release(self, method: str, path: str) -> None:
         token = getattr(self._tokens, "current", None)
         if token:
-            with self._state() as state:
-                state["calls"].pop(token, None)
+            self.store.end(token)
             self._tokens.current = None
 
     def forget(self) -> None:
-        """Drop every window seen, for every process (the next call learns them again)."""
-        with self._state() as state:
-            state["windows"] = {}
+        """Drop every window seen, for every worker (the next call learns them again)."""
+        self.store.drop_windows()
 
     def snapshot(self) -> BudgetSnapshot:
-        """Every process's budget on this host: each family's window as last reported, and the calls in flight."""
-        with self._state() as state:
-            now = self._now()
-            calls = [c for c in state["calls"].values() if c[1] > now - self.stale_after]
-            families = [
-                FamilyBudget(
-                    family, int(limit), max(0, int(remaining) - sum(1 for f, _ in calls if f == family)), reset - now
-                )
-                for family, (limit, remaining, reset) in sorted(state["windows"].items())
-            ]
+        """Every worker's budget: each family's window as last reported, and the calls in flight everywhere."""
+        state, now = self.store.read(), self._now()
+        calls = _live(state["calls"], now, self.stale_after)
+        families = [
+            FamilyBudget(family, int(limit), max(0, int(remaining) - _in_flight(calls, family)), reset - now)
+            for family, (limit, remaining, reset) in sorted(state["windows"].items())
+        ]
         return BudgetSnapshot(families, len(calls))
 
 
-class PageReads:
-    """The pacer for the reads a page makes: within the part of the shared budget not reserved for revocations
-    (`reserved`, a share of each window and of the calls in flight), refused past it instead of waiting."""
+class SharedRateBudget(RateBudget):
+    """The budget for every worker on every host, kept in Redis (the Redis broker)."""
 
-    def __init__(self, pacer: RateLimitPacer | SharedRateBudget, reserved: float) -> None:
+    def __init__(self, redis_client, org_url: str, **options) -> None:
+        super().__init__(RedisBudgetStore(redis_client, f"offboarding:okta-budget:{org_url}"), **options)
+
+
+class HostRateBudget(RateBudget):
+    """The budget for every worker process of one host, kept in a file under `directory` (the ORM broker, where
+    there is no Redis: its workers are processes too, and each pacing itself could not see the others' calls)."""
+
+    def __init__(self, directory: str | os.PathLike, org_url: str, **options) -> None:
+        self.directory = Path(directory)
+        name = f"okta-{hashlib.sha256(org_url.encode()).hexdigest()[:16]}.json"
+        super().__init__(FileBudgetStore(self.directory / name), **options)
+
+
+class _BelowRevocations:
+    """A pacer for calls that come after revocations: each takes only the part of `pacer`'s budget not `reserved`
+    for them (a share of each window and of the calls in flight); what Okta answers is `pacer`'s as ever."""
+
+    def __init__(self, pacer: RateLimitPacer | RateBudget, reserved: float) -> None:
         self.pacer = pacer
         self.reserved = reserved
-
-    def before_request(self, method: str, path: str) -> None:
-        self.pacer.take_unreserved(method, path, self.reserved)
 
     def observe(self, method: str, path: str, response: requests.Response) -> None:
         self.pacer.observe(method, path, response)
@@ -516,25 +574,28 @@ class PageReads:
         self.pacer.release(method, path)
 
 
-class Deferring:
-    """The pacer for the sync's lookups: they spend the part of the shared budget not reserved for revocations
-    (`reserved`, a share of each window and of the calls in flight) and wait past it, so a layoff's thousands
-    of lookups never hold up the revocations of the people already decided (who share their endpoint families)."""
+class PageReads(_BelowRevocations):
+    """The pacer for the reads a page makes: within the part of the shared budget not reserved for revocations,
+    refused past it instead of waiting."""
 
-    def __init__(self, pacer: SharedRateBudget | HostRateBudget, reserved: float) -> None:
-        self.pacer = pacer
-        self.reserved = reserved
+    def before_request(self, method: str, path: str) -> None:
+        self.pacer.take_unreserved(method, path, self.reserved)
+
+
+class Deferring(_BelowRevocations):
+    """The pacer for the sync's lookups: they spend the part of the shared budget not reserved for revocations
+    and wait past it, so a layoff's thousands of lookups never hold up the revocations of the people already
+    decided (who share their endpoint families)."""
+
+    pacer: RateBudget
+
+    def __init__(self, pacer: RateBudget, reserved: float) -> None:
+        super().__init__(pacer, reserved)
 
     @property
-    def undeferred(self) -> SharedRateBudget | HostRateBudget:
+    def undeferred(self) -> RateBudget:
         """The budget itself, for a call that may not wait behind revocations (what every lookup waits on)."""
         return self.pacer
 
     def before_request(self, method: str, path: str) -> None:
         self.pacer.take_deferring(method, path, self.reserved)
-
-    def observe(self, method: str, path: str, response: requests.Response) -> None:
-        self.pacer.observe(method, path, response)
-
-    def release(self, method: str, path: str) -> None:
-        self.pacer.release(method, path)
