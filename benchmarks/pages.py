@@ -186,14 +186,16 @@ def events_rows(case_count: int, event_count: int) -> Iterator[tuple]:
     seal = Seal()
     seal.actor_name, seal.before, seal.request_id = "system:revocation", None, ""
     seal.key_id, seal.prev_hash, seq = next(iter(settings.AUDIT_KEYS)), "0" * 64, 0
+    # Each case's events are alike but for their place in the chain: their actions and payloads are made once.
+    kinds = [(f"okta.step.{k}", {"k": k}, json.dumps({"k": k})) for k in range(per_case)]
     for case_id in range(1, case_count + 1):
         seal.case_id, seal.object_repr = case_id, f"Case {case_id}"
-        for k in range(per_case):
+        for seal.action, seal.after, after in kinds:
             seq += 1
-            seal.seq, seal.at, seal.action, seal.after = seq, first + timedelta(seconds=seq), f"okta.step.{k}", {"k": k}
+            seal.seq, seal.at = seq, first + timedelta(seconds=seq)
             prev_hash, seal.prev_hash = seal.prev_hash, seal.compute_hash()
             yield (
-                *(seq, seq, seal.at, seal.actor_name, seal.action, case_id, seal.object_repr, json.dumps(seal.after)),
+                *(seq, seq, seal.at, seal.actor_name, seal.action, case_id, seal.object_repr, after),
                 *(seal.request_id, prev_hash, seal.prev_hash, seal.key_id),
             )
             if seq >= event_count:
