@@ -44,16 +44,18 @@ DEPARTMENTS = ["Engineering", "Sales", "Finance", "People", "Support", "Marketin
 UTC = ZoneInfo("UTC")
 
 
-def seed(case_count: int, event_count: int, dsn: str) -> None:
+def seed(case_count: int, event_count: int, dsn: str) -> dict[str, float]:
     """Write the cases (with their terminations and steps) and the audit events with COPY: the cases on one
     connection and the events on another, each in a process of its own (the events' seals are a chain, computed
-    one after the other, so that process is the longer). The tables' indexes are rebuilt after their rows."""
+    one after the other, so that process is the longer). The tables' indexes are rebuilt after their rows.
+    Returns when each part was done, in seconds from the start."""
     from django.apps import apps
     from django.contrib.auth.models import Group, User
     from django.db import connections
 
     from offboarding.models import AuditChainHead, AuditEvent, AutoApproveRule, Case, Step, Termination
 
+    started, done = time.monotonic(), {}
     approver = User.objects.create_user("approver")
     approver.groups.add(Group.objects.get(name="approvers"))
     rule = AutoApproveRule.objects.create(name="Contractors", worker_types=["Contingent Worker"])
@@ -72,17 +74,20 @@ def seed(case_count: int, event_count: int, dsn: str) -> None:
     processes = [fork.Process(target=load_tables, args=(dsn, loads, indexes)) for loads in (cases, events)]
     for process in processes:
         process.start()
-    for process in processes:
+    for part, process in zip(("cases, terminations, steps", "events"), processes, strict=True):
         process.join()
         if process.exitcode:
             raise RuntimeError(f"a seeding process failed (exit code {process.exitcode})")
+        done[f"{part} (with their indexes)"] = round(time.monotonic() - started, 1)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
         indexes.rebuild_foreign_keys(conn)
+    done["foreign keys"] = round(time.monotonic() - started, 1)
     reset_sequences(Termination, Case, Step, AuditEvent)
     last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
     AuditChainHead.objects.update_or_create(pk=1, defaults={"last_seq": last["seq"], "last_hash": last["hash"]})
     check_seals([1, case_count // 2, case_count])
+    return done
 
 
 # The columns each seeded row sets, by model (every other column keeps its field's default).
@@ -321,13 +326,13 @@ def run(
 
         from offboarding.models import AuditChainHead, Case
 
-        started = time.monotonic()
+        started, phases = time.monotonic(), {}
         if reuse:
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")  # after the migrations Stack ran, which may have added indexes
             case_count, event_count = Case.objects.count(), AuditChainHead.objects.get(pk=1).last_seq
         else:
-            seed(case_count, event_count, stack.env["DATABASE_URL"])
+            phases = seed(case_count, event_count, stack.env["DATABASE_URL"])
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
         seeded = time.monotonic() - started
@@ -345,6 +350,7 @@ def run(
             "cases": case_count,
             "audit_events": event_count,
             "seed_s": None if reuse else round(seeded, 1),
+            "seed_done_at_s": None if reuse else phases | {"vacuum analyze": round(seeded, 1)},
             "analyze_s": round(seeded, 1) if reuse else None,
             "dates": "the cases left evenly over the five years up to the seeding day: a fifth in the SLA's year",
             "machine": load.report(),
