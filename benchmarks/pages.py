@@ -9,6 +9,12 @@ process's peak memory before and after it: the export streams, so memory must no
 Prints JSON, with the machine's load.
 
     python benchmarks/pages.py [--cases 1000000] [--events 10000000] [--runs 20] [--export-rows 100000]
+        [--keep NAME | --reuse NAME] [--only SUBSTRING ...]
+
+--keep NAME seeds into a new database NAME and leaves it there; --reuse NAME measures it again without
+seeding (after `migrate`, so indexes added since apply, and ANALYZE), or a copy of it (`createdb -T NAME`).
+A reused database's cases end on the day it was seeded. --only measures the pages whose names contain one
+of the substrings (the export is "csv_export").
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -26,28 +34,186 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psycopg  # noqa: E402
+
+from benchmarks.bulk_copy import Indexes, TableCopy, load_tables  # noqa: E402
 from benchmarks.conditions import MachineLoad  # noqa: E402
-from benchmarks.stack import Stack, percentile  # noqa: E402
+from benchmarks.stack import Stack, database_exists, percentile  # noqa: E402
 
 DEPARTMENTS = ["Engineering", "Sales", "Finance", "People", "Support", "Marketing", "Legal", "Operations"]
 UTC = ZoneInfo("UTC")
 
 
-def copy_objects(model, objects) -> int:
-    """Write model instances (each with its primary key set) with PostgreSQL's COPY: bulk_create at ten
-    million rows takes most of an hour; COPY, minutes. Fields are prepared as the ORM would prepare them."""
-    from django.db import connection
+def seed(case_count: int, event_count: int, dsn: str) -> dict[str, float]:
+    """Write the cases (with their terminations and steps) and the audit events with COPY: the cases on one
+    connection and the events on another, each in a process of its own (the events' seals are a chain, computed
+    one after the other, so that process is the longer). The tables' indexes are rebuilt after their rows.
+    Returns when each part was done, in seconds from the start."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group, User
+    from django.db import connections
 
-    fields = [f for f in model._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    written = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
-        with raw.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for obj in objects:
-                copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
-                written += 1
-    return written
+    from offboarding.models import AuditChainHead, AuditEvent, AutoApproveRule, Case, Step, Termination
+
+    started, done = time.monotonic(), {}
+    approver = User.objects.create_user("approver")
+    approver.groups.add(Group.objects.get(name="approvers"))
+    rule = AutoApproveRule.objects.create(name="Contractors", worker_types=["Contingent Worker"])
+    copies = {name: TableCopy.of(apps.get_model("offboarding", name), columns) for name, columns in COLUMNS.items()}
+    connections.close_all()  # the processes below open their own
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        indexes = Indexes.read(conn, [copy.table for copy in copies.values()])
+        indexes.drop(conn)
+    cases = [
+        (copies["Termination"], terminations(case_count)),
+        (copies["Case"], cases_rows(case_count, approver.pk, rule.pk)),
+        (copies["Step"], steps(case_count)),
+    ]
+    events = [(copies["AuditEvent"], events_rows(case_count, event_count))]
+    fork = multiprocessing.get_context("fork")
+    processes = [fork.Process(target=load_tables, args=(dsn, loads, indexes)) for loads in (cases, events)]
+    for process in processes:
+        process.start()
+    for part, process in zip(("cases, terminations, steps", "events"), processes, strict=True):
+        process.join()
+        if process.exitcode:
+            raise RuntimeError(f"a seeding process failed (exit code {process.exitcode})")
+        done[f"{part} (with their indexes)"] = round(time.monotonic() - started, 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        indexes.rebuild_foreign_keys(conn)
+    done["foreign keys"] = round(time.monotonic() - started, 1)
+    reset_sequences(Termination, Case, Step, AuditEvent)
+    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
+    AuditChainHead.objects.update_or_create(pk=1, defaults={"last_seq": last["seq"], "last_hash": last["hash"]})
+    check_seals([1, case_count // 2, case_count])
+    return done
+
+
+# The columns each seeded row sets, by model (every other column keeps its field's default).
+COLUMNS = {
+    "Termination": ["id", "employee_id", "name", "first_name", "last_name", "email", "termination_date", "category"]
+    + ["reason", "department", "location", "time_zone", "worker_type", "raw"],
+    "Case": ["id", "termination", "state", "okta_user_id", "okta_login", "identity", "plan", "effective_at"]
+    + ["left_on", "decided_by_rule", "decided_by", "decided_at", "started_at", "revoked_at", "revoke_seconds"]
+    + ["finished_at", "failure_summary", "jira_key", "ticket", "created_at"],
+    "Step": ["id", "case", "kind", "target", "status", "attempts"],
+    "AuditEvent": ["id", "seq", "at", "actor_name", "action", "case", "object_repr", "after", "request_id"]
+    + ["prev_hash", "hash", "key_id"],
+}
+STEP_KINDS = ("resolve", "snapshot", "clear_sessions", "deactivate", "verify")
+OPEN_CASES = 200  # the newest are still open, as on a real queue
+PLAN = json.dumps({"remove": [{"id": f"00g{g}", "name": f"Group {g}"} for g in range(5)], "keep": []})
+
+
+def terminations(case_count: int) -> Iterator[tuple]:
+    start, every = first_moment(case_count)
+    for n in range(case_count):
+        employee = str(100000 + n)
+        yield (
+            n + 1,
+            employee,
+            f"Person {n}",
+            "Person",
+            str(n),
+            f"person.{n}@acme.example",
+            (start + every * n).date(),
+            "Voluntary" if n % 3 else "Involuntary",
+            "Resignation",
+            DEPARTMENTS[n % len(DEPARTMENTS)],
+            "Remote",
+            "UTC",
+            "Contingent Worker" if n % 9 == 8 else "Employee",
+            json.dumps({"Employee_ID": employee}),
+        )
+
+
+def cases_rows(case_count: int, approver_id: int, rule_id: int) -> Iterator[tuple]:
+    from offboarding.models import Case
+
+    start, every = first_moment(case_count)
+    for n in range(case_count):
+        left = (start + every * n).date()
+        effective = datetime.combine(left, datetime.min.time(), tzinfo=UTC)
+        done = n < case_count - OPEN_CASES
+        failed = done and n % 997 == 0
+        revoked = done and not failed
+        took = timedelta(minutes=5 + n % 300)
+        yield (
+            n + 1,
+            n + 1,
+            Case.State.FAILED if failed else Case.State.COMPLETED if done else Case.State.PENDING_REVIEW,
+            f"00u{n:017d}",
+            f"person.{n}@acme.example",
+            Case.Identity.EXACT,
+            PLAN,
+            effective,
+            left,  # COPY does not call save(), which keeps it
+            rule_id if n % 9 == 8 and done else None,
+            approver_id if n % 9 != 8 and done else None,
+            effective if done else None,
+            effective if done else None,
+            effective + took if revoked else None,
+            took.total_seconds() if revoked else None,  # kept by save(), as left_on
+            effective + took + timedelta(minutes=1) if done else None,
+            "Okta user NOT deactivated" if failed else "",
+            f"SEC-{n + 1}" if done else "",
+            Case.Ticket.FILED if done else Case.Ticket.NOT_YET,
+            effective - timedelta(days=1),
+        )
+
+
+def steps(case_count: int) -> Iterator[tuple]:
+    step_ids = itertools.count(1)
+    for n in range(case_count - OPEN_CASES):
+        for kind in STEP_KINDS:
+            yield next(step_ids), n + 1, kind, f"00u{n:017d}", "done", 1
+
+
+def events_rows(case_count: int, event_count: int) -> Iterator[tuple]:
+    """`event_count` events, as many for each case, chained and sealed as the product seals them (HMAC under
+    the first of AUDIT_KEYS)."""
+    from django.conf import settings
+
+    from offboarding.models import AuditEvent
+
+    class Seal:
+        """An event's sealed content and nothing else, sealed by the product's own code (`AuditEvent.content`
+        and `compute_hash`) without building a model instance for each of ten million events."""
+
+        __slots__ = ("seq", "at", "actor_name", "action", "case_id", "object_repr", "before", "after")
+        __slots__ += ("request_id", "prev_hash", "key_id")
+        content = AuditEvent.content
+        compute_hash = AuditEvent.compute_hash
+
+    per_case = max(1, event_count // case_count)
+    first, _ = first_moment(case_count)
+    seal = Seal()
+    seal.actor_name, seal.before, seal.request_id = "system:revocation", None, ""
+    seal.key_id, seal.prev_hash, seq = next(iter(settings.AUDIT_KEYS)), "0" * 64, 0
+    # Each case's events are alike but for their place in the chain: their actions and payloads are made once.
+    kinds = [(f"okta.step.{k}", {"k": k}, json.dumps({"k": k})) for k in range(per_case)]
+    for case_id in range(1, case_count + 1):
+        seal.case_id, seal.object_repr = case_id, f"Case {case_id}"
+        for seal.action, seal.after, after in kinds:
+            seq += 1
+            seal.seq, seal.at = seq, first + timedelta(seconds=seq)
+            prev_hash, seal.prev_hash = seal.prev_hash, seal.compute_hash()
+            yield (
+                *(seq, seq, seal.at, seal.actor_name, seal.action, case_id, seal.object_repr, after),
+                *(seal.request_id, prev_hash, seal.prev_hash, seal.key_id),
+            )
+            if seq >= event_count:
+                return
+
+
+def check_seals(case_ids: list[int]) -> None:
+    """The product's own check of a few cases' events, read back from the database: the seeded chain verifies."""
+    from offboarding.models import AuditEvent, Case
+
+    for case in Case.objects.filter(pk__in=case_ids):
+        if not AuditEvent.verify_case(case):
+            raise RuntimeError(f"the seeded events of case {case.pk} do not verify")
 
 
 def reset_sequences(*models) -> None:
@@ -57,114 +223,6 @@ def reset_sequences(*models) -> None:
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), models):
             cursor.execute(sql)
-
-
-def seed(case_count: int, event_count: int) -> None:
-    from django.conf import settings
-    from django.contrib.auth.models import Group, User
-
-    from offboarding.models import AuditChainHead, AuditEvent, AutoApproveRule, Case, Step, Termination
-
-    approver = User.objects.create_user("approver")
-    approver.groups.add(Group.objects.get(name="approvers"))
-    rule = AutoApproveRule.objects.create(name="Contractors", worker_types=["Contingent Worker"])
-    # Cases end where the benchmark's "today" is, whatever the day it runs: the last twelve months are full.
-    start, every = first_moment(case_count)
-    step_ids = itertools.count(1)
-
-    def terminations():
-        for n in range(case_count):
-            left = (start + every * n).date()
-            yield Termination(
-                id=n + 1,
-                employee_id=str(100000 + n),
-                name=f"Person {n}",
-                first_name="Person",
-                last_name=str(n),
-                email=f"person.{n}@acme.example",
-                termination_date=left,
-                category="Voluntary" if n % 3 else "Involuntary",
-                reason="Resignation",
-                department=DEPARTMENTS[n % len(DEPARTMENTS)],
-                location="Remote",
-                time_zone="UTC",
-                worker_type="Contingent Worker" if n % 9 == 8 else "Employee",
-                raw={"Employee_ID": str(100000 + n)},
-            )
-
-    def case_of(n: int) -> Case:
-        left = (start + every * n).date()
-        effective = datetime.combine(left, datetime.min.time(), tzinfo=UTC)
-        done = n < case_count - 200  # the newest are still open, as on a real queue
-        failed = done and n % 997 == 0
-        took = timedelta(minutes=5 + n % 300)
-        return Case(
-            id=n + 1,
-            termination_id=n + 1,
-            state=Case.State.FAILED if failed else Case.State.COMPLETED if done else Case.State.PENDING_REVIEW,
-            okta_user_id=f"00u{n:017d}",
-            okta_login=f"person.{n}@acme.example",
-            identity=Case.Identity.EXACT,
-            plan={"remove": [{"id": f"00g{g}", "name": f"Group {g}"} for g in range(5)], "keep": []},
-            effective_at=effective,
-            left_on=left,  # COPY does not call save()
-            decided_by_rule=rule if n % 9 == 8 and done else None,
-            decided_by=approver if n % 9 != 8 and done else None,
-            decided_at=effective if done else None,
-            started_at=effective if done else None,
-            revoked_at=effective + took if done and not failed else None,
-            revoke_seconds=took.total_seconds() if done and not failed else None,  # kept by save(), as left_on
-            finished_at=effective + took + timedelta(minutes=1) if done else None,
-            failure_summary="Okta user NOT deactivated" if failed else "",
-            jira_key=f"SEC-{n + 1}" if done else "",
-            ticket=Case.Ticket.FILED if done else Case.Ticket.NOT_YET,
-            created_at=effective - timedelta(days=1),
-        )
-
-    def steps():
-        for n in range(case_count - 200):
-            for kind in ("resolve", "snapshot", "clear_sessions", "deactivate", "verify"):
-                yield Step(
-                    id=next(step_ids), case_id=n + 1, kind=kind, target=f"00u{n:017d}", status="done", attempts=1
-                )
-
-    copy_objects(Termination, terminations())
-    copy_objects(Case, (case_of(n) for n in range(case_count)))
-    copy_objects(Step, steps())
-    reset_sequences(Termination, Case, Step)
-
-    per_case = max(1, event_count // case_count)
-    chain = {"seq": 0, "prev": "0" * 64}
-    key_id = next(iter(settings.AUDIT_KEYS))  # sealed as the product seals them (HMAC under AUDIT_KEY)
-    first = start
-
-    def events():
-        for case_id in range(1, case_count + 1):
-            for k in range(per_case):
-                chain["seq"] += 1
-                seq = chain["seq"]
-                event = AuditEvent(
-                    id=seq,
-                    seq=seq,
-                    at=first + timedelta(seconds=seq),
-                    actor_name="system:revocation",
-                    action=f"okta.step.{k}",
-                    case_id=case_id,
-                    object_repr=f"Case {case_id}",
-                    after={"k": k},
-                    request_id="",
-                    prev_hash=chain["prev"],
-                    key_id=key_id,
-                )
-                event.hash = event.compute_hash()
-                chain["prev"] = event.hash
-                yield event
-                if seq >= event_count:
-                    return
-
-    copy_objects(AuditEvent, events())
-    reset_sequences(AuditEvent)
-    AuditChainHead.objects.update_or_create(pk=1, defaults={"last_seq": chain["seq"], "last_hash": chain["prev"]})
 
 
 def peak_rss_mb() -> float:
@@ -249,56 +307,84 @@ def page_matrix(case_count: int) -> dict[str, str]:
     return pages
 
 
-def run(case_count: int, event_count: int, runs: int, export_rows: int) -> dict:
+def run(
+    case_count: int,
+    event_count: int,
+    runs: int,
+    export_rows: int,
+    keep: str | None = None,
+    reuse: str | None = None,
+    only: tuple[str, ...] = (),
+) -> dict:
+    """Seed (into a new database, or into `keep`, kept) or `reuse` a seeded database, then measure the pages
+    whose names contain one of `only` (all by default; the export is the page "csv_export")."""
     load = MachineLoad()
-    with Stack("postgres", workers=1) as stack:
+    with Stack("postgres", workers=1, kept=keep or reuse) as stack:
         from django.contrib.auth.models import User
         from django.db import connection
         from django.test import Client
-        from django.urls import reverse
 
-        started = time.monotonic()
-        seed(case_count, event_count)
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
+        from offboarding.models import AuditChainHead, Case
+
+        started, phases = time.monotonic(), {}
+        if reuse:
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # after the migrations Stack ran, which may have added indexes
+            case_count, event_count = Case.objects.count(), AuditChainHead.objects.get(pk=1).last_seq
+        else:
+            phases = seed(case_count, event_count, stack.env["DATABASE_URL"])
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
         seeded = time.monotonic() - started
         client = Client(SERVER_NAME="127.0.0.1")
         client.force_login(User.objects.get(username="approver"))
-        results = {name: measure(client, url, runs) for name, url in page_matrix(case_count).items()}
-
-        # The export: the first `export_rows` cases by termination date, streamed.
-        first_day = termination_day(0, case_count)
-        last_day = termination_day(export_rows - 1, case_count)
-        url = (
-            reverse("history_export", args=["csv"])
-            + "?"
-            + urlencode({"left_from": first_day.isoformat(), "left_until": last_day.isoformat(), "sort": "left"})
-        )
-        rss_before = peak_rss_mb()
-        export = measure(client, url, max(3, runs // 5))
-        seconds = export["p50_ms"] / 1000
-        rows = export["lines"] - 1  # the header
-        export.update(
-            rows=rows,
-            rows_per_second_p50=round(rows / seconds) if seconds else None,
-            peak_rss_mb_before=rss_before,
-            peak_rss_mb_after=peak_rss_mb(),
-        )
-        slowest = max(results.items(), key=lambda item: item[1]["p95_ms"])
+        pages = {name: url for name, url in page_matrix(case_count).items() if wanted(name, only)}
+        results = {name: measure(client, url, runs) for name, url in pages.items()}
+        export = measure_export(client, min(export_rows, case_count), runs) if wanted("csv_export", only) else None
+        slowest = max(results.items(), key=lambda item: item[1]["p95_ms"], default=None)
         return {
             "benchmark": "pages",
             "database": stack.database,
+            "database_name": stack.pg_name if stack.kept else None,
+            "reused": bool(reuse),
             "cases": case_count,
             "audit_events": event_count,
-            "seed_s": round(seeded, 1),
-            "dates": "the cases left evenly over the five years up to today: a fifth in the SLA's year",
+            "seed_s": None if reuse else round(seeded, 1),
+            "seed_done_at_s": None if reuse else phases | {"vacuum analyze": round(seeded, 1)},
+            "analyze_s": round(seeded, 1) if reuse else None,
+            "dates": "the cases left evenly over the five years up to the seeding day: a fifth in the SLA's year",
             "machine": load.report(),
             "pages_measured": len(results),
             "pages_over_150ms_p95": sorted(name for name, r in results.items() if r["p95_ms"] >= 150),
-            "slowest_page": {"name": slowest[0], **slowest[1]},
+            "slowest_page": {"name": slowest[0], **slowest[1]} if slowest else None,
             "csv_export": export,
             "pages": results,
         }
+
+
+def wanted(name: str, only: tuple[str, ...]) -> bool:
+    return not only or any(part in name for part in only)
+
+
+def measure_export(client, export_rows: int, runs: int) -> dict:
+    """The export of the first `export_rows` cases by termination date, streamed: its rows a second, and the
+    process's peak memory before and after it."""
+    from django.urls import reverse
+
+    from offboarding.models import Termination
+
+    days = Termination.objects.order_by("termination_date", "pk").values_list("termination_date", flat=True)
+    query = {"left_from": days[0].isoformat(), "left_until": days[export_rows - 1].isoformat(), "sort": "left"}
+    rss_before = peak_rss_mb()
+    export = measure(client, reverse("history_export", args=["csv"]) + "?" + urlencode(query), max(3, runs // 5))
+    seconds = export["p50_ms"] / 1000
+    rows = export["lines"] - 1  # the header
+    return export | {
+        "rows": rows,
+        "rows_per_second_p50": round(rows / seconds) if seconds else None,
+        "peak_rss_mb_before": rss_before,
+        "peak_rss_mb_after": peak_rss_mb(),
+    }
 
 
 # The cases left over the last five years, evenly, the newest today: whatever their number, the dates stay
@@ -311,19 +397,25 @@ def first_moment(case_count: int) -> tuple[datetime, timedelta]:
     return datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC) - every * case_count, every
 
 
-def termination_day(n: int, case_count: int) -> date:
-    start, every = first_moment(case_count)
-    return (start + every * n).date()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--export-rows", type=int, default=100_000)
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument("--keep", metavar="NAME", help="seed into a new PostgreSQL database NAME and keep it")
+    database.add_argument("--reuse", metavar="NAME", help="measure the database NAME, seeded by --keep (migrated)")
+    parser.add_argument(
+        "--only", metavar="SUBSTRING", action="append", default=[], help="measure only the pages named so (repeatable)"
+    )
     args = parser.parse_args()
-    print(json.dumps(run(args.cases, args.events, args.runs, args.export_rows), indent=2))
+    if args.keep and database_exists(args.keep):
+        parser.error(f"database {args.keep} exists: --reuse it, or drop it first")
+    if args.reuse and not database_exists(args.reuse):
+        parser.error(f"database {args.reuse} does not exist: seed it with --keep {args.reuse}")
+    figures = run(args.cases, args.events, args.runs, args.export_rows, args.keep, args.reuse, tuple(args.only))
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

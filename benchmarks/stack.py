@@ -20,6 +20,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = "ISU_Offboarding/Terminations"
+SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def free_port() -> int:
@@ -66,6 +67,9 @@ class Stack:
 
     `production`: run the processes with DEBUG off, as deployed (the web pages then need single sign-on,
     so benchmarks that sign in keep the development settings).
+    `kept`: the name of a PostgreSQL database to use (created if missing) and keep after the run, so that a
+    database seeded once at a large size can be measured again, or copied (`createdb -T`); by default a new
+    database, dropped after the run.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Stack:
         workers: int = 4,
         extra_env: dict[str, str] | None = None,
         production: bool = False,
+        kept: str | None = None,
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="offboarding-bench-"))
         self.sandbox_port, self.web_port = free_port(), free_port()
@@ -82,9 +87,10 @@ class Stack:
         if database == "sqlite":
             database_url, broker = f"sqlite:///{self.tmp / 'db.sqlite3'}", {"Q_BROKER": "orm"}
         else:
-            self.pg_name = f"offboarding_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.pg_name}"')
+            self.pg_name, self.kept = kept or f"offboarding_bench_{uuid.uuid4().hex[:8]}", kept is not None
+            if not database_exists(self.pg_name):
+                with psycopg.connect(SERVER, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{self.pg_name}"')
             database_url = f"postgres://postgres@127.0.0.1:5432/{self.pg_name}"
             # BENCHMARK_REDIS_URL: another Redis database for a benchmark run beside another (the stack empties it).
             redis_url = os.environ.get("BENCHMARK_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -199,8 +205,14 @@ class Stack:
             from django.db import connections
 
             connections.close_all()
-            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            if not self.kept:
+                with psycopg.connect(SERVER, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(SERVER) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
 def _descendants(pid: int) -> list[int]:
