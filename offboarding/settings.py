@@ -317,6 +317,11 @@ try:
     FOLLOW_UP_SYNC_MINUTES = env.int("FOLLOW_UP_SYNC_MINUTES", 15, validate=Range(min=1, max=24 * 60))
     # How often reconciliation checks the directory-sourced leavers whose directory follow-up is still open.
     DIRECTORY_WATCH_MINUTES = env.int("DIRECTORY_WATCH_MINUTES", 60, validate=Range(min=1, max=24 * 60))
+    # How often the org's group owners map (one Okta call per group) is read again in the background, so a
+    # lookup never waits for it; a lookup reads it itself only when no map is kept (3 intervals).
+    OKTA_GROUP_OWNERS_REFRESH_MINUTES = env.int(
+        "OKTA_GROUP_OWNERS_REFRESH_MINUTES", 30, validate=Range(min=5, max=24 * 60)
+    )
 except EnvError as e:
     raise ImproperlyConfigured(str(e)) from e
 
@@ -536,6 +541,7 @@ SCHEDULES = {
     "reconcile": (["reconcile"], 24 * 60),
     "watch_directory_users": (["reconcile", "--directory-sourced"], DIRECTORY_WATCH_MINUTES),
     "sync_follow_ups": (["sync_follow_ups"], FOLLOW_UP_SYNC_MINUTES),
+    "refresh_group_owners": (["refresh_group_owners"], OKTA_GROUP_OWNERS_REFRESH_MINUTES),
     "verify_audit_log": (["verify_audit_log"], 24 * 60),
     "anchor_audit_log": (["anchor_audit_log"], AUDIT_ANCHOR_EVERY_MINUTES),
 }

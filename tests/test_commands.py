@@ -55,6 +55,7 @@ class TestSchedules:
             "anchor_audit_log",
             "enqueue_due_cases",
             "reconcile",
+            "refresh_group_owners",
             "retry_tickets",
             "sync_follow_ups",
             "sync_workday",

@@ -708,28 +708,45 @@ class OktaClient:
     OWNERS_PARALLEL_READS = 16
 
     def owned_groups(self, user_id: str) -> list[dict[str, str]]:
-        """The Okta groups the user owns (the group owners API): [{"id", "name"}].
+        """The Okta groups the user owns (the group owners API): [{"id", "name"}], as of the kept map's time.
 
-        Okta has no "groups owned by" query, so every OKTA_GROUP's owners are read, OWNERS_PARALLEL_READS at
-        a time: one call per group, thousands in a large org, which every lookup of a sync waits for. The map
-        is kept in Django's cache for OWNERS_CACHE_SECONDS (per process unless CACHES is shared), so a sync of
-        many leavers, and the poller's next syncs, read it once.
+        Okta has no "groups owned by" query, so every OKTA_GROUP's owners are read (`refresh_group_owners`): one
+        call per group, thousands in a large org. The map is kept in Django's cache (shared by every process with
+        a shared CACHE_URL) and read again every OKTA_GROUP_OWNERS_REFRESH_MINUTES by its schedule, so a lookup
+        does not wait for it; only when no map is kept (the first lookup after a start with an empty cache, or
+        three refreshes missed) does a lookup read it itself.
         """
-        key = f"okta-group-owners:{self.org_url}"
         with self._cache_lock:
-            owners = cache.get(key)
-            if owners is None:
-                owners = self._read_group_owners()
-                cache.set(key, owners, self.OWNERS_CACHE_SECONDS)
-        return list(owners.get(user_id, []))
+            kept = cache.get(self._owners_key)
+            if kept is None:
+                kept = self.refresh_group_owners()
+        return list(kept["owners"].get(user_id, []))
 
-    def _read_group_owners(self) -> dict[str, list[dict[str, str]]]:
+    def group_owners_read_at(self) -> float | None:
+        """When the kept owners map was read (Unix time), or None when none is kept."""
+        kept = cache.get(self._owners_key)
+        return kept["read_at"] if kept else None
+
+    def refresh_group_owners(self, background: bool = False) -> dict[str, Any]:
+        """Read the whole owners map now and keep it for three refresh intervals (one missed refresh, or two,
+        leave lookups a map to read). A lookup waiting for it takes the whole budget; the `background` refresh
+        takes this client's pacing (a deferring one leaves the share reserved for revocations alone)."""
+        transport = self.transport if background else self._org_transport
+        kept = {"read_at": time.time(), "owners": self._read_group_owners(transport)}
+        cache.set(self._owners_key, kept, 3 * 60 * settings.OKTA_GROUP_OWNERS_REFRESH_MINUTES)
+        return kept
+
+    @property
+    def _owners_key(self) -> str:
+        return f"okta-group-owners-map:{self.org_url}"  # {"read_at", "owners"}
+
+    def _read_group_owners(self, transport: Transport) -> dict[str, list[dict[str, str]]]:
         """Owner user id -> the OKTA_GROUPs they own, read now."""
-        listed = self._all_pages("/api/v1/groups", {"filter": 'type eq "OKTA_GROUP"'}, transport=self._org_transport)
+        listed = self._all_pages("/api/v1/groups", {"filter": 'type eq "OKTA_GROUP"'}, transport=transport)
         groups = [OktaGroup.from_api(g) for g in listed]
 
         def owners_of(group: OktaGroup) -> list[dict[str, Any]]:
-            return self._all_pages(f"/api/v1/groups/{okta_id(group.id)}/owners", transport=self._org_transport)
+            return self._all_pages(f"/api/v1/groups/{okta_id(group.id)}/owners", transport=transport)
 
         owners: dict[str, list[dict[str, str]]] = {}
         with ThreadPoolExecutor(max_workers=self.OWNERS_PARALLEL_READS) as pool:

@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from offboarding.clients.errors import VendorError
+from offboarding.clients.okta import OktaClient, shared_pacer
+from offboarding.clients.pacing import Deferring
+from offboarding.request_id import request_id
+
+
+class Command(BaseCommand):
+    help = (
+        "Read the owners of every Okta group again and keep the map the lookups read group ownerships from "
+        "(every OKTA_GROUP_OWNERS_REFRESH_MINUTES), with the part of the budget not reserved for revocations."
+    )
+
+    def handle(self, *args, **options):
+        pacer = Deferring(shared_pacer(settings.OKTA_ORG_URL), settings.OKTA_BUDGET_RESERVED_FOR_REVOCATION)
+        with request_id():
+            try:
+                kept = OktaClient.from_settings(pacer=pacer).refresh_group_owners(background=True)
+            except VendorError as e:
+                # The map read before stays (three intervals); past that a lookup reads it itself.
+                raise CommandError(f"The Okta group owners map was NOT read again: {e}") from e
+        owned = sum(len(groups) for groups in kept["owners"].values())
+        self.stdout.write(f"Group owners map read: {len(kept['owners'])} owners of {owned} groups")
