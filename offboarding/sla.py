@@ -208,10 +208,10 @@ def measured_cases(since: date, until: date):
     ).exclude(state__in=NOT_MEASURED)
 
 
-def counts(target: timedelta, buckets: list[tuple[timedelta, timedelta | None]]) -> dict[str, Count]:
+def counts(target: timedelta, edges: list[timedelta]) -> dict[str, Count]:
     """What the page counts besides the figures, as aggregates the database computes in one pass over the
     period's cases: how they were decided, how many failed or need attention, how many are past the target
-    and not revoked, and the chart's buckets."""
+    and not revoked, and for the chart how many took at least each edge (one comparison a case and edge)."""
     late = timezone.now() - target
     decided = Q(decided_at__isnull=False)
     return {
@@ -220,7 +220,10 @@ def counts(target: timedelta, buckets: list[tuple[timedelta, timedelta | None]])
         "failed": Count("pk", filter=Q(state=Case.State.FAILED)),
         "needs_attention": Count("pk", filter=Q(state=Case.State.NEEDS_ATTENTION)),
         "overdue": Count("pk", filter=Q(revoke_seconds=None, effective_at__lt=late)),
-        **{f"bucket_{i}": Count("pk", filter=within(*bucket)) for i, bucket in enumerate(buckets)},
+        **{
+            f"at_least_{i}": Count("pk", filter=Q(revoke_seconds__gte=edge.total_seconds()))
+            for i, edge in enumerate(edges)
+        },
     }
 
 
@@ -237,8 +240,8 @@ def report(since: date, until: date, target_hours: float) -> dict:
     cases = measured_cases(since, until)
     spans = periods(since, until)
     figures = period_figures(cases, spans, target)
-    buckets = chart_buckets(target)
-    counted = cases.aggregate(**counts(target, buckets))
+    edges = chart_edges(target)
+    counted = cases.aggregate(**counts(target, edges))
     over_target = cases.filter(revoke_seconds__gt=target.total_seconds())
     overdue = cases.filter(revoke_seconds=None, effective_at__lt=timezone.now() - target)
     decided = counted["by_rule"] + counted["by_person"]
@@ -259,7 +262,7 @@ def report(since: date, until: date, target_hours: float) -> dict:
         "auto_share": counted["by_rule"] / decided if decided else None,
         "failed": counted["failed"],
         "needs_attention": counted["needs_attention"],
-        "chart": distribution_chart(buckets, [counted[f"bucket_{i}"] for i in range(len(buckets))], target),
+        "chart": distribution_chart(edges, [counted[f"at_least_{i}"] for i in range(len(edges))], target),
         "follow_ups": open_follow_ups.select_related("case__termination").order_by("opened_at", "id")[:LISTED],
         "follow_ups_count": open_follow_ups.count(),
     }
@@ -278,19 +281,16 @@ def bucket_label(low: timedelta, high: timedelta | None) -> str:
     return f"≥ {short(low)}" if high is None else f"{short(low)}–{short(high)}" if low else f"< {short(high)}"
 
 
-def chart_buckets(target: timedelta) -> list[tuple[timedelta, timedelta | None]]:
-    """The histogram's buckets of time to revoke, [low, high), the last open-ended; they break at the target."""
-    edges = sorted({timedelta(minutes=m) for m in (0, 15, 30, 60, 120)} | {target, 2 * target, timedelta(hours=24)})
-    return [(low, edges[i + 1] if i + 1 < len(edges) else None) for i, low in enumerate(edges)]
+def chart_edges(target: timedelta) -> list[timedelta]:
+    """Where the histogram's buckets of time to revoke begin, in order; they break at the target."""
+    return sorted({timedelta(minutes=m) for m in (0, 15, 30, 60, 120)} | {target, 2 * target, timedelta(hours=24)})
 
 
-def within(low: timedelta, high: timedelta | None) -> Q:
-    inside = Q(revoke_seconds__gte=low.total_seconds())
-    return inside if high is None else inside & Q(revoke_seconds__lt=high.total_seconds())
-
-
-def distribution_chart(bounds: list[tuple[timedelta, timedelta | None]], counts: list[int], target: timedelta) -> dict:
-    """The histogram of the times to revoke, as bars ready to draw in SVG: `counts` has one per bucket."""
+def distribution_chart(edges: list[timedelta], at_least: list[int], target: timedelta) -> dict:
+    """The histogram of the times to revoke, as bars ready to draw in SVG. `at_least` has, for each edge, how many
+    cases took at least that long: a bucket [low, high) holds those at least `low` less those at least `high`."""
+    bounds = [(low, edges[i + 1] if i + 1 < len(edges) else None) for i, low in enumerate(edges)]
+    counts = [n - (at_least[i + 1] if i + 1 < len(at_least) else 0) for i, n in enumerate(at_least)]
     highest = max(counts, default=0) or 1
     slot = CHART_WIDTH / len(bounds)
     plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
