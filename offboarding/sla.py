@@ -23,6 +23,9 @@ from offboarding.models import Case, FollowUp
 # Cases a person decided not to offboard, Workday called off, or with no Okta account have no revocation to measure.
 NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED, Case.State.NO_ACCOUNT)
 LISTED = 50
+# What the page shows of a listed case (its person's name, when it should have gone and went, its state): not the
+# termination's whole Workday record nor the rest of the case.
+LISTED_FIELDS = ("effective_at", "revoked_at", "state", "plan", "okta_login", "termination__name")
 
 
 @dataclass
@@ -231,7 +234,8 @@ def first_listed(cases: QuerySet[Case], *order: Any) -> QuerySet[Case]:
     """The first cases in `order`, found from an index (the SLA index holds the ids) before any case row is read.
     Slowest first is "NULLS LAST", as the history's sort: the slowest index read backwards (migration 0015)."""
     ids = cases.order_by(*order).values("pk")[:LISTED]
-    return Case.objects.filter(pk__in=ids).select_related("termination").order_by(*order)
+    listed = Case.objects.filter(pk__in=ids).select_related("termination").order_by(*order)
+    return listed.only(*LISTED_FIELDS)
 
 
 def report(since: date, until: date, target_hours: float) -> dict:
