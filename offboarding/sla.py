@@ -124,13 +124,12 @@ SORT_MEMORY = "SET LOCAL work_mem = '32MB'"
 
 
 def _figures_per_span(revoked: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:
-    cases, params = revoked.values("effective_at", "revoke_seconds").query.sql_with_params()
-    sql = PER_SPAN_SQL.format(cases=cases)
-    bounds = ([span.since for span in spans], [span.until for span in spans], target.total_seconds())
+    cases, filter_params = revoked.values("effective_at", "revoke_seconds").query.sql_with_params()
+    # In the order the SQL holds them: the spans' bounds, the target, then the cases' own filter.
+    params = ([span.since for span in spans], [span.until for span in spans], target.total_seconds(), *filter_params)
     with transaction.atomic(using=revoked.db), connections[revoked.db].cursor() as cursor:
         cursor.execute(SORT_MEMORY)
-        # The parameters in the order the SQL holds them: the bounds, the target, then the cases' filter.
-        cursor.execute(sql, (bounds[0], bounds[1], bounds[2], *params))
+        cursor.execute(PER_SPAN_SQL.format(cases=cases), params)
         rows = cursor.fetchall()
     return {
         spans[n - 1]: Figures(spans[n - 1].start, count, _seconds(median), _seconds(p95), _seconds(worst), over)
