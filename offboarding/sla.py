@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Count, DateField, F, Max, Q, QuerySet, Value, Window
+from django.db.models import Aggregate, Count, DateField, DateTimeField, F, FloatField, Max, Q, QuerySet, Value, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -95,46 +96,80 @@ def periods(since: date, until: date) -> list[Period]:
     return [Period("overall", None, first, last), *weeks, *months]
 
 
-def period_figures(cases: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:
-    """Count, median, 95th percentile, worst and over-target of the revoked `cases` in each period that has any.
-    One query whatever the number of cases or periods on PostgreSQL; six on SQLite (the zero-setup default)."""
+def measured_figures(
+    cases: QuerySet[Case], spans: list[Period], target: timedelta, edges: list[timedelta]
+) -> tuple[dict[Period, Figures], dict[str, int]]:
+    """The figures of each period in `spans` (the whole range first) that has revoked cases, and the `counts`.
+    On PostgreSQL three passes over the period's cases, whatever their number: the counts with the whole range's
+    figures, then every week, then every month. On SQLite (the zero-setup default), seven queries."""
     revoked = cases.filter(revoke_seconds__isnull=False).order_by()
-    if connections[cases.db].vendor == "postgresql":
-        return _figures_per_span(revoked, spans, target)
-    return _figures_by_rank(revoked, spans, target)
+    if connections[cases.db].vendor != "postgresql":
+        return _figures_by_rank(revoked, spans, target), cases.aggregate(**counts(target, edges))
+    whole, *parts = spans
+    with transaction.atomic(using=cases.db), connections[cases.db].cursor() as cursor:
+        cursor.execute(SORT_MEMORY)
+        counted = cases.aggregate(**counts(target, edges), **figure_aggregates(target))
+        figures = _figures_per_span(revoked, parts, target, cursor)
+    if counted["revoked"]:
+        figures[whole] = _figures(whole, counted)
+    return figures, counted
 
 
-# Each period is its own range of the SLA index (migration 0022), read once for all five figures in one
-# aggregate: PostgreSQL's percentiles sort each period's times, and nothing sorts the cases by period first.
-# percentile_disc(0.95) is the nearest rank, ceil(0.95 n); percentile_cont(0.5) the ordinary median.
+class PercentileDisc(Aggregate):
+    """PostgreSQL's percentile_disc: the value at rank ceil(fraction × n) of the sorted values, the nearest rank."""
+
+    function = "percentile_disc"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+class PercentileCont(PercentileDisc):
+    """PostgreSQL's percentile_cont: interpolated between the two nearest ranks; at 0.5 the ordinary median."""
+
+    function = "percentile_cont"
+
+
+def figure_aggregates(target: timedelta) -> dict[str, Aggregate]:
+    """A period's figures, as PostgreSQL aggregates them: the percentiles sort the period's times themselves
+    (both the same sort), and ignore the cases not revoked, as the count and the worst do."""
+    return {
+        "revoked": Count("revoke_seconds"),
+        "median": PercentileCont("revoke_seconds", fraction=0.5),
+        "p95": PercentileDisc("revoke_seconds", fraction=0.95),
+        "worst": Max("revoke_seconds"),
+        "over_target": Count("pk", filter=Q(revoke_seconds__gt=target.total_seconds())),
+    }
+
+
+def _figures(period: Period, row: dict) -> Figures:
+    seconds = {name: _seconds(row[name]) for name in ("median", "p95", "worst")}
+    return Figures(period.start, count=row["revoked"], over_target=row["over_target"], **seconds)
+
+
+# Each week and each month is its own range of the SLA index (migration 0022), aggregated on its own: nothing
+# sorts the cases by period first, and no expression is computed for each case to find its period.
 PER_SPAN_SQL = """
 SELECT span.n, figures.* FROM unnest(%s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY AS span(since, until, n)
-CROSS JOIN LATERAL (
-    SELECT count(*) AS count,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY c.revoke_seconds) AS median,
-        percentile_disc(0.95) WITHIN GROUP (ORDER BY c.revoke_seconds) AS p95,
-        max(c.revoke_seconds) AS worst,
-        count(*) FILTER (WHERE c.revoke_seconds > %s) AS over_target
-    FROM ({cases}) AS c WHERE c.effective_at >= span.since AND c.effective_at < span.until
-) AS figures
-WHERE figures.count > 0
+CROSS JOIN LATERAL ({figures}) AS figures
+WHERE figures.revoked > 0
 """
 # Enough memory to sort a year's times without spilling to disk (about 200,000 of them take 10 MB).
 SORT_MEMORY = "SET LOCAL work_mem = '32MB'"
 
 
-def _figures_per_span(revoked: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:
-    cases, filter_params = revoked.values("effective_at", "revoke_seconds").query.sql_with_params()
-    # In the order the SQL holds them: the spans' bounds, the target, then the cases' own filter.
-    params = ([span.since for span in spans], [span.until for span in spans], target.total_seconds(), *filter_params)
-    with transaction.atomic(using=revoked.db), connections[revoked.db].cursor() as cursor:
-        cursor.execute(SORT_MEMORY)
-        cursor.execute(PER_SPAN_SQL.format(cases=cases), params)
-        rows = cursor.fetchall()
-    return {
-        spans[n - 1]: Figures(spans[n - 1].start, count, _seconds(median), _seconds(p95), _seconds(worst), over)
-        for n, count, median, p95, worst, over in rows
-    }
+def _figures_per_span(revoked: QuerySet[Case], spans: list[Period], target: timedelta, cursor) -> dict:
+    aggregates = figure_aggregates(target)
+    within = {"since": RawSQL("span.since", (), DateTimeField()), "until": RawSQL("span.until", (), DateTimeField())}
+    one_span = (
+        revoked.filter(effective_at__gte=within["since"], effective_at__lt=within["until"])
+        .values(everything=Value(0))  # one group: the aggregate over the span's cases
+        .annotate(**aggregates)
+        .values(*aggregates)
+    )
+    figures, params = one_span.query.sql_with_params()
+    cursor.execute(PER_SPAN_SQL.format(figures=figures), ([s.since for s in spans], [s.until for s in spans], *params))
+    columns = [column.name for column in cursor.description]
+    return {spans[row[0] - 1]: _figures(spans[row[0] - 1], dict(zip(columns, row, strict=True))) for row in cursor}
 
 
 def _figures_by_rank(revoked: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:
@@ -242,9 +277,8 @@ def report(since: date, until: date, target_hours: float) -> dict:
     target = timedelta(hours=target_hours)
     cases = measured_cases(since, until)
     spans = periods(since, until)
-    figures = period_figures(cases, spans, target)
     edges = chart_edges(target)
-    counted = cases.aggregate(**counts(target, edges))
+    figures, counted = measured_figures(cases, spans, target, edges)
     over_target = cases.filter(revoke_seconds__gt=target.total_seconds())
     overdue = cases.filter(revoke_seconds=None, effective_at__lt=timezone.now() - target)
     decided = counted["by_rule"] + counted["by_person"]
