@@ -159,17 +159,21 @@ SORT_MEMORY = "SET LOCAL work_mem = '32MB'"
 
 def _figures_per_span(revoked: QuerySet[Case], spans: list[Period], target: timedelta, cursor) -> dict:
     aggregates = figure_aggregates(target)
-    within = {"since": RawSQL("span.since", (), DateTimeField()), "until": RawSQL("span.until", (), DateTimeField())}
+    since, until = RawSQL("span.since", (), DateTimeField()), RawSQL("span.until", (), DateTimeField())
     one_span = (
-        revoked.filter(effective_at__gte=within["since"], effective_at__lt=within["until"])
-        .values(everything=Value(0))  # one group: the aggregate over the span's cases
+        revoked.filter(effective_at__gte=since, effective_at__lt=until)
+        .values(everything=Value(0))  # one group: the aggregate over all the span's cases
         .annotate(**aggregates)
         .values(*aggregates)
     )
     figures, params = one_span.query.sql_with_params()
     cursor.execute(PER_SPAN_SQL.format(figures=figures), ([s.since for s in spans], [s.until for s in spans], *params))
     columns = [column.name for column in cursor.description]
-    return {spans[row[0] - 1]: _figures(spans[row[0] - 1], dict(zip(columns, row, strict=True))) for row in cursor}
+    found = {}
+    for n, *row in cursor:
+        span = spans[n - 1]
+        found[span] = _figures(span, dict(zip(columns[1:], row, strict=True)))
+    return found
 
 
 def _figures_by_rank(revoked: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:
