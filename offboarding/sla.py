@@ -3,6 +3,10 @@
 Percentiles use the nearest-rank method (the p-th percentile of n sorted values is
 the value at rank ceil(p/100 * n)), so every figure is a time some case really took;
 the median is the ordinary one (the mean of the two middle values when n is even).
+
+The database computes every figure and count from the time kept on each case (`Case.revoke_seconds`): on
+PostgreSQL its percentile aggregates over ranges of one covering index (migration 0022), on SQLite windows
+that rank each case's time within its week or month.
 """
 
 from __future__ import annotations
@@ -284,6 +288,7 @@ def report(since: date, until: date, target_hours: float) -> dict:
     edges = chart_edges(target)
     figures, counted = measured_figures(cases, spans, target, edges)
     over_target = cases.filter(revoke_seconds__gt=target.total_seconds())
+    # Not revoked: no time to revoke (save() keeps it with revoked_at), which the SLA index holds and revoked_at not.
     overdue = cases.filter(revoke_seconds=None, effective_at__lt=timezone.now() - target)
     decided = counted["by_rule"] + counted["by_person"]
     # Whatever the period: work Okta left behind stays someone's until it is closed.
