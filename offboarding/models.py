@@ -510,7 +510,8 @@ class Case(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # time_to_revoke in seconds, kept by save(): the SLA page's percentiles and the history's "slowest first"
-    # are computed in the database from it, and sorted by its index (migration 0015).
+    # are computed in the database from it, and sorted by its index (migration 0015); on PostgreSQL the SLA
+    # index (migration 0022) holds it with the effective moment.
     revoke_seconds = models.FloatField(null=True, blank=True, editable=False)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -551,15 +552,6 @@ class Case(models.Model):
             models.Index(fields=["finished_at"], name="case_finished_idx"),
             models.Index(fields=["okta_login"], name="case_okta_login_idx"),
             models.Index(fields=["left_on"], name="case_left_on_idx"),
-            # The SLA page reads a period's figures, counts and listings from this index alone (an index-only
-            # scan on PostgreSQL; SQLite keeps the key and the condition). The condition is offboarding.sla's
-            # NOT_MEASURED: a query that excludes those states is one the index answers.
-            models.Index(
-                fields=["effective_at"],
-                include=["revoke_seconds", "state", "decided_at", "decided_by_rule", "id"],
-                condition=~models.Q(state__in=["rejected", "cancelled", "no_account"]),
-                name="case_sla_idx",
-            ),
         ]
 
     def __str__(self) -> str:
