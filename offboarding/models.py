@@ -510,7 +510,8 @@ class Case(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # time_to_revoke in seconds, kept by save(): the SLA page's percentiles and the history's "slowest first"
-    # are computed in the database from it, and sorted by its index (migration 0015).
+    # are computed in the database from it, and sorted by its index (migration 0015); on PostgreSQL the SLA
+    # index (migration 0022) holds it with the effective moment.
     revoke_seconds = models.FloatField(null=True, blank=True, editable=False)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)

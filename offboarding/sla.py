@@ -3,16 +3,22 @@
 Percentiles use the nearest-rank method (the p-th percentile of n sorted values is
 the value at rank ceil(p/100 * n)), so every figure is a time some case really took;
 the median is the ordinary one (the mean of the two middle values when n is even).
+
+The database computes every figure and count from the time kept on each case (`Case.revoke_seconds`): on
+PostgreSQL its percentile aggregates over ranges of one covering index (migration 0022), on SQLite windows
+that rank each case's time within its week or month.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DateField, F, IntegerField, Max, Q, QuerySet, Value, Window
+from django.db import connections, transaction
+from django.db.models import Aggregate, Count, DateField, DateTimeField, F, FloatField, Max, Q, QuerySet, Value, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -22,6 +28,9 @@ from offboarding.models import Case, FollowUp
 # Cases a person decided not to offboard, Workday called off, or with no Okta account have no revocation to measure.
 NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED, Case.State.NO_ACCOUNT)
 LISTED = 50
+# What the page shows of a listed case (its person's name, when it should have gone and went, its state): not the
+# termination's whole Workday record nor the rest of the case.
+LISTED_FIELDS = ("effective_at", "revoked_at", "state", "plan", "okta_login", "termination__name")
 
 
 @dataclass
@@ -52,11 +61,143 @@ def _seconds(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
 
 
-def period_figures(cases: QuerySet[Case], period: Any, target: timedelta) -> dict[Any, Figures]:
-    """Count, median, 95th percentile, worst and over-target of the revoked `cases`, per `period` (an expression
-    the cases are grouped by; a constant for the whole range). Two queries, whatever the number of cases: one
-    groups, the other ranks each case's time within its period (a window) and keeps only the ranks wanted."""
-    cases = cases.filter(revoke_seconds__isnull=False).annotate(period=period).order_by()
+def middle(low: float, high: float) -> float:
+    """The mean of the two middle values, computed as PostgreSQL's percentile_cont interpolates (low plus half
+    the gap), so that both databases give the same figure to the last bit."""
+    return low + 0.5 * (high - low)
+
+
+# --- The periods ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A week, a month or the whole range: its label (`start`, None for the whole range) and the instants it
+    covers within the range, [since, until), in the site's time zone."""
+
+    kind: str
+    start: date | None
+    since: datetime
+    until: datetime
+
+
+def periods(since: date, until: date) -> list[Period]:
+    """The whole range, then every week (from Monday) and every month it touches, each cut to the range."""
+    first, last = day_start(since), day_start(until + timedelta(days=1))
+
+    def cut(kind: str, start: date, end: date) -> Period:
+        return Period(kind, start, max(day_start(start), first), min(day_start(end), last))
+
+    weeks, week = [], since - timedelta(days=since.weekday())
+    while week <= until:
+        weeks.append(cut("week", week, week + timedelta(days=7)))
+        week += timedelta(days=7)
+    months, month = [], since.replace(day=1)
+    while month <= until:
+        following = (month + timedelta(days=31)).replace(day=1)
+        months.append(cut("month", month, following))
+        month = following
+    return [Period("overall", None, first, last), *weeks, *months]
+
+
+def measured_figures(
+    cases: QuerySet[Case], spans: list[Period], target: timedelta, edges: list[timedelta]
+) -> tuple[dict[Period, Figures], dict[str, int]]:
+    """The figures of each period in `spans` (the whole range first) that has revoked cases, and the `counts`.
+    On PostgreSQL three passes over the period's cases, whatever their number: the counts with the whole range's
+    figures, then every week, then every month. On SQLite (the zero-setup default), seven queries."""
+    revoked = cases.filter(revoke_seconds__isnull=False).order_by()
+    if connections[cases.db].vendor != "postgresql":
+        return _figures_by_rank(revoked, spans, target), cases.aggregate(**counts(target, edges))
+    whole, *parts = spans
+    with transaction.atomic(using=cases.db), connections[cases.db].cursor() as cursor:
+        cursor.execute(SORT_MEMORY)
+        counted = cases.aggregate(**counts(target, edges), **figure_aggregates(target))
+        figures = _figures_per_span(revoked, parts, target, cursor)
+    if counted["revoked"]:
+        figures[whole] = _figures(whole, counted)
+    return figures, counted
+
+
+class PercentileDisc(Aggregate):
+    """PostgreSQL's percentile_disc: the value at rank ceil(fraction × n) of the sorted values, the nearest rank."""
+
+    function = "percentile_disc"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+class PercentileCont(PercentileDisc):
+    """PostgreSQL's percentile_cont: interpolated between the two nearest ranks; at 0.5 the ordinary median."""
+
+    function = "percentile_cont"
+
+
+def figure_aggregates(target: timedelta) -> dict[str, Aggregate]:
+    """A period's figures, as PostgreSQL aggregates them: the percentiles sort the period's times themselves
+    (both the same sort), and ignore the cases not revoked, as the count and the worst do."""
+    return {
+        "revoked": Count("revoke_seconds"),
+        "median": PercentileCont("revoke_seconds", fraction=0.5),
+        "p95": PercentileDisc("revoke_seconds", fraction=0.95),
+        "worst": Max("revoke_seconds"),
+        "over_target": Count("pk", filter=Q(revoke_seconds__gt=target.total_seconds())),
+    }
+
+
+def _figures(period: Period, row: dict) -> Figures:
+    seconds = {name: _seconds(row[name]) for name in ("median", "p95", "worst")}
+    return Figures(period.start, count=row["revoked"], over_target=row["over_target"], **seconds)
+
+
+# Each week and each month is its own range of the SLA index (migration 0022), aggregated on its own: nothing
+# sorts the cases by period first, and no expression is computed for each case to find its period.
+PER_SPAN_SQL = """
+SELECT span.n, figures.* FROM unnest(%s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY AS span(since, until, n)
+CROSS JOIN LATERAL ({figures}) AS figures
+WHERE figures.revoked > 0
+"""
+# Enough memory to sort a year's times without spilling to disk (about 200,000 of them take 10 MB).
+SORT_MEMORY = "SET LOCAL work_mem = '32MB'"
+
+
+def _figures_per_span(revoked: QuerySet[Case], spans: list[Period], target: timedelta, cursor) -> dict:
+    aggregates = figure_aggregates(target)
+    since, until = RawSQL("span.since", (), DateTimeField()), RawSQL("span.until", (), DateTimeField())
+    one_span = (
+        revoked.filter(effective_at__gte=since, effective_at__lt=until)
+        .values(everything=Value(0))  # one group: the aggregate over all the span's cases
+        .annotate(**aggregates)
+        .values(*aggregates)
+    )
+    figures, params = one_span.query.sql_with_params()
+    cursor.execute(PER_SPAN_SQL.format(figures=figures), ([s.since for s in spans], [s.until for s in spans], *params))
+    columns = [column.name for column in cursor.description]
+    found = {}
+    for n, *row in cursor:
+        span = spans[n - 1]
+        found[span] = _figures(span, dict(zip(columns[1:], row, strict=True)))
+    return found
+
+
+def _figures_by_rank(revoked: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:
+    """Where the database has no percentile aggregate: per grouping, one query counts and the other ranks each
+    case's time within its period (a window) and keeps only the ranks wanted."""
+    zone = timezone.get_current_timezone()
+    groupings = {
+        "overall": Value(None, output_field=DateField()),
+        "week": TruncWeek("effective_at", output_field=DateField(), tzinfo=zone),
+        "month": TruncMonth("effective_at", output_field=DateField(), tzinfo=zone),
+    }
+    by_start = {(span.kind, span.start): span for span in spans}
+    figures = {}
+    for kind, period in groupings.items():
+        for start, found in _ranked(revoked.annotate(period=period), target).items():
+            figures[by_start[kind, start]] = found
+    return figures
+
+
+def _ranked(cases: QuerySet[Case], target: timedelta) -> dict[Any, Figures]:
     figures = {
         row["period"]: Figures(row["period"], count=row["n"], worst=_seconds(row["worst"]), over_target=row["over"])
         for row in cases.values("period").annotate(
@@ -75,14 +216,14 @@ def period_figures(cases: QuerySet[Case], period: Any, target: timedelta) -> dic
     for key, rank, n, seconds in (
         ranked.filter(Q(rank=low) | Q(rank=high) | Q(rank=p95))
         .values_list("period", "rank", "n", "revoke_seconds")
-        .order_by()
+        .order_by("period", "rank")
     ):
         if rank == percentile_rank(n, 95):
             figures[key].p95 = _seconds(seconds)
         if rank in ((n + 1) // 2, (n + 2) // 2):
             middles[key].append(seconds)
     for key, values in middles.items():
-        figures[key].median = _seconds(sum(values) / len(values) if len(values) == 2 else values[0])
+        figures[key].median = _seconds(middle(values[0], values[-1]))
     return figures
 
 
@@ -112,47 +253,62 @@ def measured_cases(since: date, until: date):
     ).exclude(state__in=NOT_MEASURED)
 
 
+def counts(target: timedelta, edges: list[timedelta]) -> dict[str, Count]:
+    """What the page counts besides the figures, as aggregates the database computes in one pass over the
+    period's cases: how they were decided, how many failed or need attention, how many are past the target
+    and not revoked, and for the chart how many took at least each edge (one comparison a case and edge)."""
+    late = timezone.now() - target
+    decided = Q(decided_at__isnull=False)
+    return {
+        "by_rule": Count("pk", filter=decided & Q(decided_by_rule__isnull=False)),
+        "by_person": Count("pk", filter=decided & Q(decided_by_rule=None)),
+        "failed": Count("pk", filter=Q(state=Case.State.FAILED)),
+        "needs_attention": Count("pk", filter=Q(state=Case.State.NEEDS_ATTENTION)),
+        "overdue": Count("pk", filter=Q(revoke_seconds=None, effective_at__lt=late)),
+        **{
+            f"at_least_{i}": Count("pk", filter=Q(revoke_seconds__gte=edge.total_seconds()))
+            for i, edge in enumerate(edges)
+        },
+    }
+
+
+def first_listed(cases: QuerySet[Case], *order: Any) -> QuerySet[Case]:
+    """The first cases in `order`, found from an index (the SLA index holds the ids) before any case row is read.
+    Slowest first is "NULLS LAST", as the history's sort: the slowest index read backwards (migration 0015)."""
+    ids = cases.order_by(*order).values("pk")[:LISTED]
+    listed = Case.objects.filter(pk__in=ids).select_related("termination").order_by(*order)
+    return listed.only(*LISTED_FIELDS)
+
+
 def report(since: date, until: date, target_hours: float) -> dict:
     """Everything the SLA page shows, for cases effective between `since` and `until`."""
     target = timedelta(hours=target_hours)
     cases = measured_cases(since, until)
-    zone = timezone.get_current_timezone()
-    overall = period_figures(cases, Value(0, output_field=IntegerField()), target).get(0, Figures(None))
-    weeks = period_figures(cases, TruncWeek("effective_at", output_field=DateField(), tzinfo=zone), target)
-    months = period_figures(cases, TruncMonth("effective_at", output_field=DateField(), tzinfo=zone), target)
-    slowest = (
-        cases.filter(revoke_seconds__gt=target.total_seconds())
-        .select_related("termination")
-        .order_by("-revoke_seconds", "-id")[:LISTED]
-    )
-    overdue = cases.filter(revoked_at=None, effective_at__lt=timezone.now() - target)
-    decisions = cases.filter(decided_at__isnull=False).aggregate(
-        by_rule=Count("id", filter=Q(decided_by_rule__isnull=False)),
-        by_person=Count("id", filter=Q(decided_by_rule=None)),
-    )
-    states = cases.aggregate(
-        failed=Count("id", filter=Q(state=Case.State.FAILED)),
-        needs_attention=Count("id", filter=Q(state=Case.State.NEEDS_ATTENTION)),
-    )
-    decided = decisions["by_rule"] + decisions["by_person"]
+    spans = periods(since, until)
+    edges = chart_edges(target)
+    figures, counted = measured_figures(cases, spans, target, edges)
+    over_target = cases.filter(revoke_seconds__gt=target.total_seconds())
+    # Not revoked: no time to revoke (save() keeps it with revoked_at), which the SLA index holds and revoked_at not.
+    overdue = cases.filter(revoke_seconds=None, effective_at__lt=timezone.now() - target)
+    decided = counted["by_rule"] + counted["by_person"]
     # Whatever the period: work Okta left behind stays someone's until it is closed.
     open_follow_ups = FollowUp.objects.filter(status=FollowUp.Status.OPEN)
     return {
         "since": since,
         "until": until,
         "target": target,
-        "overall": overall,
-        "weeks": [weeks[start] for start in sorted(weeks)],
-        "months": [months[start] for start in sorted(months)],
-        "slowest": list(slowest),
-        "overdue": overdue.select_related("termination").order_by("effective_at")[:LISTED],
-        "overdue_count": overdue.count(),
-        "auto_approved": decisions["by_rule"],
-        "human_approved": decisions["by_person"],
-        "auto_share": decisions["by_rule"] / decided if decided else None,
-        "failed": states["failed"],
-        "needs_attention": states["needs_attention"],
-        "chart": distribution_chart(cases, target),
+        "overall": figures.get(spans[0], Figures(None)),
+        "weeks": [figures[span] for span in spans if span.kind == "week" and span in figures],
+        "months": [figures[span] for span in spans if span.kind == "month" and span in figures],
+        "slowest": list(first_listed(over_target, F("revoke_seconds").desc(nulls_last=True), "-id")),
+        "overdue": first_listed(overdue, "effective_at", "id"),
+        "overdue_count": counted["overdue"],
+        "auto_approved": counted["by_rule"],
+        "human_approved": counted["by_person"],
+        "auto_share": counted["by_rule"] / decided if decided else None,
+        "failed": counted["failed"],
+        "needs_attention": counted["needs_attention"],
+        "chart": distribution_chart(edges, [counted[f"at_least_{i}"] for i in range(len(edges))], target),
         "follow_ups": open_follow_ups.select_related("case__termination").order_by("opened_at", "id")[:LISTED],
         "follow_ups_count": open_follow_ups.count(),
     }
@@ -171,18 +327,16 @@ def bucket_label(low: timedelta, high: timedelta | None) -> str:
     return f"≥ {short(low)}" if high is None else f"{short(low)}–{short(high)}" if low else f"< {short(high)}"
 
 
-def distribution_chart(cases: QuerySet[Case], target: timedelta) -> dict:
-    """A histogram of the times to revoke, as bars ready to draw in SVG; buckets break at the target.
-    The database counts each bucket, in one query."""
-    edges = sorted({timedelta(minutes=m) for m in (0, 15, 30, 60, 120)} | {target, 2 * target, timedelta(hours=24)})
+def chart_edges(target: timedelta) -> list[timedelta]:
+    """Where the histogram's buckets of time to revoke begin, in order; they break at the target."""
+    return sorted({timedelta(minutes=m) for m in (0, 15, 30, 60, 120)} | {target, 2 * target, timedelta(hours=24)})
+
+
+def distribution_chart(edges: list[timedelta], at_least: list[int], target: timedelta) -> dict:
+    """The histogram of the times to revoke, as bars ready to draw in SVG. `at_least` has, for each edge, how many
+    cases took at least that long: a bucket [low, high) holds those at least `low` less those at least `high`."""
     bounds = [(low, edges[i + 1] if i + 1 < len(edges) else None) for i, low in enumerate(edges)]
-
-    def within(low: timedelta, high: timedelta | None) -> Q:
-        inside = Q(revoke_seconds__gte=low.total_seconds())
-        return inside if high is None else inside & Q(revoke_seconds__lt=high.total_seconds())
-
-    totals = cases.aggregate(**{f"b{i}": Count("id", filter=within(*bound)) for i, bound in enumerate(bounds)})
-    counts = [totals[f"b{i}"] for i in range(len(bounds))]
+    counts = [n - (at_least[i + 1] if i + 1 < len(at_least) else 0) for i, n in enumerate(at_least)]
     highest = max(counts, default=0) or 1
     slot = CHART_WIDTH / len(bounds)
     plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM

@@ -1,8 +1,11 @@
 """The SLA dashboard: time from the effective moment to revocation, on known data with exact figures."""
 
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from offboarding.models import AutoApproveRule, Case, SafetySettings
@@ -221,3 +224,114 @@ class TestComputedInTheDatabase:
         case.revoked_at = None
         case.save(update_fields=["revoked_at"])
         assert Case.objects.get(pk=case.pk).revoke_seconds is None
+
+
+def nearest_rank_figures(took: list[timedelta]) -> tuple:
+    """What the page must show for these times: count, median, 95th percentile, worst, over a 4 h target. The
+    median of an even count is the mean of the two middle times, as PostgreSQL's percentile_cont interpolates
+    (the lower one plus half the gap), in the seconds the case keeps: every database then gives the same figure."""
+    seconds = sorted(d.total_seconds() for d in took)
+    low, high = seconds[(len(seconds) - 1) // 2], seconds[len(seconds) // 2]
+    median = timedelta(seconds=low + 0.5 * (high - low))
+    return len(took), median, percentile(took, 95), max(took), sum(1 for d in took if d > timedelta(hours=4))
+
+
+def figures_of(f) -> tuple:
+    return f.count, f.median, f.p95, f.worst, f.over_target
+
+
+@pytest.mark.django_db
+class TestEveryPeriodOnEveryDatabase:
+    """The same cases give the same figures on SQLite and on PostgreSQL (the suite runs on both)."""
+
+    @pytest.mark.parametrize("seed", [5, 6, 7])
+    def test_each_week_and_month_has_the_nearest_rank_figures_of_its_own_cases(self, seed, signed_in):
+        import random
+
+        rng = random.Random(seed)
+        # Times to the microsecond, as revocations really take, over July and August: the week of 27 July
+        # runs into August, so it is one week but counts in two months.
+        by_week, by_month = defaultdict(list), defaultdict(list)
+        for _ in range(rng.randrange(60, 90)):
+            moment = at(date(2026, 7, 1) + timedelta(days=rng.randrange(0, 62)), rng.randrange(0, 24))
+            took = timedelta(seconds=rng.randrange(0, 40_000), microseconds=rng.randrange(0, 1_000_000))
+            make_past_case(effective_at=moment, took=took)
+            by_week[moment.date() - timedelta(days=moment.weekday())].append(took)
+            by_month[moment.date().replace(day=1)].append(took)
+        context = dashboard(signed_in).context
+        assert {w.start: figures_of(w) for w in context["weeks"]} == {
+            start: nearest_rank_figures(took) for start, took in by_week.items()
+        }
+        assert {m.start: figures_of(m) for m in context["months"]} == {
+            start: nearest_rank_figures(took) for start, took in by_month.items()
+        }
+        everything = [took for took in by_month.values() for took in took]
+        assert figures_of(context["overall"]) == nearest_rank_figures(everything)
+
+    def test_weeks_and_months_are_the_site_time_zones(self, signed_in, settings):
+        settings.TIME_ZONE = "Europe/Berlin"
+        berlin = ZoneInfo("Europe/Berlin")
+        # Monday 00:30 in Berlin is still Sunday in UTC; 1 November 00:30 (after the clocks went back) is
+        # still October in UTC.
+        make_past_case(effective_at=datetime(2026, 7, 13, 0, 30, tzinfo=berlin), took=timedelta(minutes=10))
+        make_past_case(effective_at=datetime(2026, 7, 12, 23, 30, tzinfo=berlin), took=timedelta(minutes=20))
+        make_past_case(effective_at=datetime(2026, 11, 1, 0, 30, tzinfo=berlin), took=timedelta(minutes=30))
+        context = dashboard(signed_in, until="2026-11-30").context
+        assert [(w.start, w.count, w.median) for w in context["weeks"]] == [
+            (date(2026, 7, 6), 1, timedelta(minutes=20)),
+            (date(2026, 7, 13), 1, timedelta(minutes=10)),
+            (date(2026, 10, 26), 1, timedelta(minutes=30)),
+        ]
+        assert [(m.start, m.count) for m in context["months"]] == [(date(2026, 7, 1), 2), (date(2026, 11, 1), 1)]
+
+    def test_a_period_that_starts_mid_week_counts_only_its_own_days_of_that_week(self, signed_in):
+        make_past_case(effective_at=at(date(2026, 7, 6), 9), took=timedelta(minutes=10))  # Monday, before
+        make_past_case(effective_at=at(date(2026, 7, 8), 9), took=timedelta(minutes=20))  # Wednesday
+        make_past_case(effective_at=at(date(2026, 7, 12), 23), took=timedelta(minutes=40))  # Sunday night
+        context = dashboard(signed_in, since="2026-07-08", until="2026-07-31").context
+        (week,) = context["weeks"]
+        assert (week.start, week.count, week.median) == (date(2026, 7, 6), 2, timedelta(minutes=30))
+        assert [(m.start, m.count) for m in context["months"]] == [(date(2026, 7, 1), 2)]
+
+    def test_a_case_at_midnight_on_monday_opens_the_new_week(self, signed_in):
+        make_past_case(effective_at=at(date(2026, 7, 13)), took=timedelta(minutes=10))
+        assert [w.start for w in dashboard(signed_in).context["weeks"]] == [date(2026, 7, 13)]
+
+    def test_the_page_costs_the_same_queries_for_a_year_as_for_a_week(self, signed_in):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        for i in range(12):
+            make_past_case(effective_at=at(date(2025, 9, 1) + timedelta(days=30 * i), 9), took=timedelta(hours=i))
+
+        def queries(**period) -> int:
+            with CaptureQueriesContext(connection) as captured:
+                dashboard(signed_in, **period)
+            return len(captured)
+
+        dashboard(signed_in)  # the first load creates the safety settings
+        assert queries(since="2025-09-01", until="2026-08-31") == queries(since="2026-07-06", until="2026-07-12")
+
+    def test_the_slowest_list_puts_the_latest_case_first_among_equal_times(self, signed_in):
+        first, second = (make_past_case(effective_at=at(date(2026, 7, 6)), took=timedelta(hours=5)) for _ in "ab")
+        slowest = dashboard(signed_in).context["slowest"]
+        assert [c.pk for c in slowest] == [second.pk, first.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+class TestReadFromTheSlaIndex:
+    def test_the_figures_are_read_from_the_sla_index_without_the_table(self):
+        """The index holds only measured cases: a query that stopped excluding exactly those states (NOT_MEASURED
+        changed, the index's condition not) could no longer use it, and every load would read the table."""
+        from offboarding import sla
+
+        make_past_case(effective_at=at(date(2026, 7, 6), 9))
+        cases = sla.measured_cases(date(2026, 7, 1), date(2026, 8, 31))
+        with connection.cursor() as cursor:
+            for plan in ("seqscan", "bitmapscan", "indexscan"):  # so a scan of only an index is all that is left
+                cursor.execute(f"SET LOCAL enable_{plan} = off")
+            sql, params = cases.order_by().values("effective_at", "revoke_seconds", "state").query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Only Scan using case_sla_idx" in plan
