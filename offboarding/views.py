@@ -44,6 +44,7 @@ from offboarding.models import (
     Step,
     overdue,
 )
+from offboarding.paging import CappedPaginator
 from offboarding.templatetags.audit_format import duration, moment_exact
 
 PAGE_SIZE = 25
@@ -76,7 +77,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     invalid = form.is_bound and not form.is_valid()
     # Filters that say nothing clear show no case (and say why), never every case as if unfiltered.
     cases = Case.objects.none() if invalid else filtered_cases(form.cleaned_data if form.is_bound else {})
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     # Protection by today's list (one read of it for the page), not only the one of when each case opened.
     protected = list(ProtectedAccount.objects.all())
     for row in page:
