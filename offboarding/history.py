@@ -19,7 +19,7 @@ SORTS: dict[str, tuple[str, list]] = {
     "left": ("Earliest termination date first", [F("left_on").asc(nulls_last=True), "id"]),
     "-completed": ("Latest completed first", [F("finished_at").desc(nulls_last=True), "-id"]),
     "completed": ("Earliest completed first", [F("finished_at").asc(nulls_last=True), "id"]),
-    "name": ("Name", ["termination__name", "okta_login", "id"]),
+    "name": ("Name", ["sort_name", "okta_login", "id"]),
     "-time_to_revoke": ("Slowest revocation first", [F("revoke_seconds").desc(nulls_last=True), "-id"]),
 }
 
@@ -89,8 +89,9 @@ def person_matches(person: str) -> Q:
     # An employee id is the common question: answered from the index, not by reading every name.
     if Termination.objects.filter(employee_id=person).exists():
         return Q(termination__employee_id=person)
-    return (
-        Q(termination__name__icontains=person)
-        | Q(termination__email__icontains=person)
-        | Q(okta_login__icontains=person)
-    )
+    # Part of a name, an email or a login: each found from its own trigram index (PostgreSQL), then the cases
+    # by id. One OR across the case and its termination could use neither index and reads every case.
+    terminations = Termination.objects.filter(Q(name__icontains=person) | Q(email__icontains=person))
+    by_termination = Case.objects.filter(termination__in=terminations.values("pk")).values("pk").order_by()
+    by_login = Case.objects.filter(okta_login__icontains=person).values("pk").order_by()
+    return Q(pk__in=by_termination.union(by_login))

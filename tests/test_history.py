@@ -3,6 +3,7 @@
 `make_past_case` (tests/factories.py) builds the cases straight from the models.
 """
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
 
@@ -12,7 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offboarding.models import Approval, AutoApproveRule, Case
+from offboarding import history
+from offboarding.forms import HistoryFilter
+from offboarding.models import Approval, AutoApproveRule, Case, Termination
 from tests.factories import make_past_case
 
 
@@ -266,8 +269,103 @@ class TestHistorySorting:
         by_letter = dict(zip("abc", three, strict=True))
         assert found(signed_in, sort=sort) == [by_letter[letter].pk for letter in expected]
 
+    def test_by_name_an_emergency_offboard_sorts_by_the_name_shown(self, signed_in, three):
+        a, b, c = three
+        emergency = make_past_case(emergency=True, okta_login="z@acme.example")
+        emergency.plan = {"user": {"name": "Bob Example"}}  # the Okta user, as the offboard found them
+        emergency.save()
+        assert found(signed_in, sort="name") == [a.pk, b.pk, emergency.pk, c.pk]
+
+    def test_by_name_follows_a_corrected_name(self, signed_in, three):
+        a, b, c = three
+        a.termination.name = "Zed"  # as the sync saves a correction from Workday
+        a.termination.save()
+        assert found(signed_in, sort="name") == [b.pk, c.pk, a.pk]
+
+    def test_the_name_is_kept_on_every_save_that_can_change_it(self, three):
+        a, _, _ = three
+        a.plan = {"user": {"name": "Not shown: the termination names the person"}}
+        a.save(update_fields=["plan"])
+        assert Case.objects.get(pk=a.pk).sort_name == "Ada"
+        emergency = make_past_case(emergency=True, okta_login="mallory@acme.example")
+        emergency.plan = {"user": {"name": "Mallory Example"}}
+        emergency.save(update_fields=["plan"])
+        assert Case.objects.get(pk=emergency.pk).sort_name == "Mallory Example"
+
+    def test_cases_from_before_the_name_was_kept_on_the_case_get_it_from_the_migration(self, three):
+        a, b, c = three
+        emergency = make_past_case(emergency=True, okta_login="mallory@acme.example")
+        named = make_past_case(emergency=True, okta_login="eve@acme.example")
+        Case.objects.filter(pk=named.pk).update(plan={"user": {"name": "Eve Example"}})
+        Case.objects.update(sort_name="")
+        import_module("offboarding.migrations.0022_history_at_scale").fill_sort_name(apps, schema_editor=None)
+        assert dict(Case.objects.values_list("pk", "sort_name")) == {
+            a.pk: "Ada",
+            b.pk: "Bea",
+            c.pk: "Cal",
+            emergency.pk: "mallory@acme.example",
+            named.pk: "Eve Example",
+        }
+
     def test_an_emergency_offboard_sorts_by_the_day_it_took_effect(self, signed_in, three):
         a, b, c = three
         emergency = make_past_case(emergency=True, effective_at=datetime(2026, 7, 2, 12, tzinfo=UTC))
         assert found(signed_in, sort="left") == [c.pk, b.pk, emergency.pk, a.pk]
         assert found(signed_in, sort="-left") == [a.pk, emergency.pk, b.pk, c.pk]
+
+
+POSTGRES = connection.vendor == "postgresql"
+
+
+def plan_of(queryset) -> str:
+    """PostgreSQL's plan for a page of the rows."""
+    return queryset[:50].explain()
+
+
+def sorts_rows(plan: str) -> bool:
+    """Whether the plan sorts the rows it read; an incremental sort of rows read in order of their first key
+    (the same time, the same name) is what an index in that order leaves to do."""
+    return re.search(r"^\s*(->\s+)?Sort\s+\(", plan, re.MULTILINE) is not None
+
+
+@pytest.fixture
+def many():
+    """Enough cases for the planner to choose as it would at a million: reading an index in order, or a trigram
+    index, over reading (and sorting) every row."""
+    terminations = Termination.objects.bulk_create(
+        Termination(
+            employee_id=str(n), name=f"Person {n}", email=f"p{n}@acme.example", termination_date=date(2026, 7, 1)
+        )
+        for n in range(5_000)
+    )
+    Case.objects.bulk_create(
+        Case(termination=t, okta_login=t.email, left_on=t.termination_date, sort_name=t.name) for t in terminations
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+@pytest.mark.skipif(
+    not POSTGRES, reason="the indexes for a million cases are PostgreSQL's (DATABASE_URL=postgres://...)"
+)
+@pytest.mark.django_db
+class TestHistoryIndexes:
+    @pytest.mark.parametrize("sort", history.SORTS)
+    def test_every_sort_is_read_from_an_index_in_its_order(self, many, sort):
+        plan = plan_of(HistoryFilter({"sort": sort}).cases())
+        assert not sorts_rows(plan), plan
+
+    @pytest.mark.parametrize(
+        "model, lookup, index",
+        [
+            (Termination, "name__icontains", "termination_name_trgm"),
+            (Termination, "email__icontains", "termination_email_trgm"),
+            (Case, "okta_login__icontains", "case_okta_login_trgm"),
+        ],
+    )
+    def test_part_of_a_name_an_email_or_a_login_is_found_from_a_trigram_index(self, model, lookup, index):
+        make_past_case(name="Zoë Müller", email="z.m@acme.example", okta_login="zoe.mueller@acme.example")
+        with connection.cursor() as cursor:  # only an index that answers the search itself, or read every row
+            cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+        plan = model.objects.filter(**{lookup: "müll"}).explain()
+        assert f"Bitmap Index Scan on {index}" in plan, plan
