@@ -61,6 +61,9 @@ QUEUE_ORDER = [
 ]
 
 
+# Within these states an overdue case ranks before the others; in every other state all cases rank alike.
+RANKED_BY_OVERDUE = set(Case.UNREVOKED_STATES) - {Case.State.NEEDS_ATTENTION}
+
 # --- The queue (approvers' home) -------------------------------------------------
 
 
@@ -141,6 +144,9 @@ def filtered_cases(filters: dict):
         cases = cases.filter(
             Q(termination__name__icontains=q) | Q(termination__employee_id__iexact=q) | Q(okta_login__icontains=q)
         )
+    if state and state not in RANKED_BY_OVERDUE:
+        # One state, one rank: the order is the effective moment's, read from the (state, effective_at) index.
+        return cases.order_by("effective_at", "pk")
     return cases.order_by("queue_rank", "effective_at", "pk")
 
 
