@@ -77,18 +77,18 @@ class TestHistoryPage:
             make_past_case(emergency=True)
         assert queries() == few
 
-    def test_past_ten_thousand_cases_it_says_more_and_pages_through_the_first_ten_thousand(self, signed_in):
-        Case.objects.bulk_create(Case(state=Case.State.COMPLETED) for _ in range(10_001))
+    def test_past_a_thousand_cases_it_says_more_and_pages_through_the_first_thousand(self, signed_in):
+        Case.objects.bulk_create(Case(state=Case.State.COMPLETED) for _ in range(1_001))
         response = signed_in.get(reverse("history"), {"state": "completed"})
         page = response.content.decode()
-        assert "More than 10,000 cases match. The pages show the first 10,000 in this order" in page
-        assert "Page 1 of 200" in page
-        assert len(found(signed_in, state="completed", page=201)) == 50  # the last page there is: the 200th
+        assert "More than 1,000 cases match. The pages show the first 1,000 in this order" in page
+        assert "Page 1 of 20</span>" in page
+        assert len(found(signed_in, state="completed", page=21)) == 50  # the last page there is: the 20th
 
-    def test_up_to_ten_thousand_cases_it_says_how_many(self, signed_in):
-        Case.objects.bulk_create(Case(state=Case.State.COMPLETED) for _ in range(10_000))
+    def test_up_to_a_thousand_cases_it_says_how_many(self, signed_in):
+        Case.objects.bulk_create(Case(state=Case.State.COMPLETED) for _ in range(1_000))
         page = signed_in.get(reverse("history"), {"state": "completed"}).content.decode()
-        assert "10,000 cases match." in page and "More than" not in page
+        assert "1,000 cases match." in page and "More than" not in page
 
     def test_an_invalid_date_is_explained_and_finds_nothing(self, signed_in):
         make_past_case()
