@@ -108,7 +108,9 @@ def seed(case_count: int, event_count: int) -> None:
             plan={"remove": [{"id": f"00g{g}", "name": f"Group {g}"} for g in range(5)], "keep": []},
             effective_at=effective,
             left_on=left,  # COPY does not call save()
-            sort_name=f"Person {n}",  # kept by save(), as left_on: the termination's name
+            sort_name=f"Person {n}",  # kept by save(), as left_on: the termination's name, department, category
+            department=DEPARTMENTS[n % len(DEPARTMENTS)],
+            category="Voluntary" if n % 3 else "Involuntary",
             decided_by_rule=rule if n % 9 == 8 and done else None,
             decided_by=approver if n % 9 != 8 and done else None,
             decided_at=effective if done else None,

@@ -121,7 +121,12 @@ class Termination(models.Model):
         adding = self._state.adding
         super().save(*args, **kwargs)
         if not adding:  # a corrected date or name moves the cases in the history's date filter and name sort too
-            kept = {"left_on": self.termination_date, "sort_name": self.name}
+            kept = {
+                "left_on": self.termination_date,
+                "sort_name": self.name,
+                "department": self.department,
+                "category": self.category,
+            }
             self.cases.exclude(**kept).update(**kept)
 
     @property
@@ -497,6 +502,10 @@ class Case(models.Model):
     # The name the history shows (`person_name`), kept on the case, as `left_on` is, so "sort by name" reads one
     # index instead of sorting every case joined to its termination.
     sort_name = models.CharField(max_length=300, blank=True, default="", editable=False)
+    # The termination's department and category, kept on the case for the same reason: the history's filters
+    # then combine in the case's own indexes instead of joining every matching termination to its case.
+    department = models.CharField(max_length=300, blank=True, default="", editable=False)
+    category = models.CharField(max_length=40, blank=True, default="", editable=False)
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -556,6 +565,8 @@ class Case(models.Model):
             models.Index(fields=["okta_login"], name="case_okta_login_idx"),
             models.Index(fields=["left_on", "id"], name="case_left_idx"),
             models.Index(fields=["sort_name", "okta_login", "id"], name="case_name_idx"),
+            models.Index(fields=["department"], name="case_department_idx"),
+            models.Index(fields=["decided_by_rule", "decided_by"], name="case_decision_idx"),
             # The queue filtered to one state, in effective order.
             models.Index(fields=["state", "effective_at", "id"], name="case_state_effective_idx"),
         ]
@@ -567,6 +578,8 @@ class Case(models.Model):
     KEPT_FROM = {
         "revoke_seconds": {"effective_at", "revoked_at"},
         "sort_name": {"termination", "termination_id", "plan", "okta_login"},
+        "department": {"termination", "termination_id"},
+        "category": {"termination", "termination_id"},
     }
 
     def save(self, *args, **kwargs):
@@ -580,6 +593,9 @@ class Case(models.Model):
             self.revoke_seconds = took.total_seconds() if took is not None else None
         if "sort_name" in kept:
             self.sort_name = self.person_name[:300]
+        if kept & {"department", "category"}:
+            self.department = self.termination.department if self.termination_id else ""
+            self.category = self.termination.category if self.termination_id else ""
         if saved is not None:
             kwargs["update_fields"] = saved | kept
         super().save(*args, **kwargs)

@@ -130,12 +130,12 @@ def filtered_cases(filters: dict):
     state = filters.get("state")
     cases = cases.filter(state=state) if state else cases.filter(state__in=QUEUE_ORDER)
     if filters.get("department"):
-        cases = cases.filter(termination__department=filters["department"])
+        cases = cases.filter(department=filters["department"])
     category = filters.get("category")
     if category == Case.Kind.EMERGENCY:
         cases = cases.filter(kind=Case.Kind.EMERGENCY)
     elif category:
-        cases = cases.filter(termination__category=category)
+        cases = cases.filter(category=category)
     if filters.get("effective_from"):
         cases = cases.filter(effective_at__date__gte=filters["effective_from"])
     if filters.get("effective_to"):

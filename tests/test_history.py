@@ -3,7 +3,6 @@
 `make_past_case` (tests/factories.py) builds the cases straight from the models.
 """
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from importlib import import_module
 
@@ -17,6 +16,7 @@ from offboarding import history
 from offboarding.forms import HistoryFilter
 from offboarding.models import Approval, AutoApproveRule, Case, Termination
 from tests.factories import make_past_case
+from tests.plans import sorts_rows
 
 
 def found(client, **params) -> list[int]:
@@ -147,6 +147,13 @@ class TestHistoryFilters:
         choices = signed_in.get(reverse("history")).context["form"].fields["department"].choices
         assert [name for name, _ in choices] == ["", "Engineering", "Legal", "Sales"]
 
+    def test_department_and_category_follow_a_correction(self, signed_in):
+        case = make_past_case(department="Sales", category="Voluntary")
+        case.termination.department, case.termination.category = "Legal", "Involuntary"
+        case.termination.save()  # as the sync saves a correction from Workday
+        assert found(signed_in, department="Legal", category="Involuntary") == [case.pk]
+        assert found(signed_in, department="Sales") == []
+
     def test_termination_category(self, signed_in):
         wanted = make_past_case(category="Involuntary")
         make_past_case(category="Voluntary")
@@ -159,6 +166,10 @@ class TestHistoryFilters:
         Approval.objects.create(case=second_of_two, user=approver)
         make_past_case(decided_by=other)
         assert set(found(signed_in, approver="ALICE")) == {decided.pk, second_of_two.pk}
+
+    def test_an_approver_nobody_is_called_finds_nothing(self, signed_in, approver):
+        make_past_case(decided_by=approver)
+        assert found(signed_in, approver="nobody") == []
 
     def test_rule(self, signed_in, approver):
         rule, other = AutoApproveRule.objects.create(name="a"), AutoApproveRule.objects.create(name="b")
@@ -297,8 +308,9 @@ class TestHistorySorting:
         emergency = make_past_case(emergency=True, okta_login="mallory@acme.example")
         named = make_past_case(emergency=True, okta_login="eve@acme.example")
         Case.objects.filter(pk=named.pk).update(plan={"user": {"name": "Eve Example"}})
+        Case.objects.filter(pk=c.pk).update(department="", category="")
         Case.objects.update(sort_name="")
-        import_module("offboarding.migrations.0022_history_at_scale").fill_sort_name(apps, schema_editor=None)
+        import_module("offboarding.migrations.0022_history_at_scale").fill_kept(apps, schema_editor=None)
         assert dict(Case.objects.values_list("pk", "sort_name")) == {
             a.pk: "Ada",
             b.pk: "Bea",
@@ -306,6 +318,8 @@ class TestHistorySorting:
             emergency.pk: "mallory@acme.example",
             named.pk: "Eve Example",
         }
+        assert Case.objects.values_list("department", "category").get(pk=c.pk) == ("Engineering", "Voluntary")
+        assert Case.objects.values_list("department", "category").get(pk=named.pk) == ("", "")
 
     def test_an_emergency_offboard_sorts_by_the_day_it_took_effect(self, signed_in, three):
         a, b, c = three
@@ -320,12 +334,6 @@ POSTGRES = connection.vendor == "postgresql"
 def plan_of(queryset) -> str:
     """PostgreSQL's plan for a page of the rows."""
     return queryset[:50].explain()
-
-
-def sorts_rows(plan: str) -> bool:
-    """Whether the plan sorts the rows it read; an incremental sort of rows read in order of their first key
-    (the same time, the same name) is what an index in that order leaves to do."""
-    return re.search(r"^\s*(->\s+)?Sort\s+\(", plan, re.MULTILINE) is not None
 
 
 @pytest.fixture

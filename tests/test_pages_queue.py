@@ -11,6 +11,7 @@ from django.utils import timezone
 from offboarding.models import Case, ProtectedAccount, SafetySettings
 from offboarding.views import PAGE_SIZE, filtered_cases
 from tests.factories import make_case
+from tests.plans import sorts_rows
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ class TestQueue:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         plan = filtered_cases({"state": Case.State.COMPLETED})[:PAGE_SIZE].explain()
-        assert "case_state_effective_idx" in plan and "Sort" not in plan, plan
+        assert not sorts_rows(plan), plan
 
     @pytest.mark.parametrize("term", ["zoë", "E5150", "zoe.m@acme"])
     def test_it_searches_by_name_employee_id_or_login(self, queue, term):
