@@ -67,6 +67,10 @@ def remove_postgresql_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # The filling of every case commits before the indexes are built: built in its transaction, an index also
+    # holds every row's version from before the update, and a search wades through them long after.
+    atomic = False
+
     dependencies = [("offboarding", "0021_cache_table")]
 
     operations = [
@@ -107,6 +111,15 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="case",
             index=models.Index(fields=["decided_by_rule", "decided_by"], name="case_decision_idx"),
+        ),
+        *(
+            migrations.AddIndex(model_name="case", index=models.Index(fields=fields, name=name))
+            for fields, name in [
+                (["decided_by", "left_on"], "case_decider_left_idx"),
+                (["decided_by", "finished_at"], "case_decider_completed_idx"),
+                (["decided_by_rule", "left_on"], "case_rule_left_idx"),
+                (["decided_by_rule", "finished_at"], "case_rule_completed_idx"),
+            ]
         ),
         migrations.AddIndex(
             model_name="case",
