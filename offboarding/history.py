@@ -82,6 +82,9 @@ def search(data: dict[str, Any]) -> QuerySet[Case]:
     return cases.order_by(*SORTS[data["sort"] or "-opened"][1])
 
 
+# Matches no case, as SQL the CSV export can hand to PostgreSQL (an empty IN () is no SQL: Django refuses it).
+NO_CASE = Q(pk__isnull=True)
+
 # Up to this many cases a person search finds are then named by id: PostgreSQL reads those few, instead of
 # joining the search's result to every case the other filters match (it cannot know how few there are).
 FEW = 1_000
@@ -92,6 +95,8 @@ def decided_or_approved_by(username: str) -> Q:
     # against numbers (from the (rule, decider) index, which says at once that no rule's case had a decider),
     # not joined to its decider's name.
     people = list(get_user_model().objects.filter(username__iexact=username).values_list("pk", flat=True))
+    if not people:
+        return NO_CASE
     approved = Approval.objects.filter(user__in=people).values_list("case", flat=True)
     few = list(approved[: FEW + 1])
     decided = Q(decided_by__in=people)
@@ -111,4 +116,6 @@ def person_matches(person: str) -> Q:
     by_login = Case.objects.filter(okta_login__icontains=person).values_list("pk").order_by()
     found = by_termination.union(by_login)
     few = [pk for (pk,) in found[: FEW + 1]]
+    if not few:
+        return NO_CASE
     return Q(pk__in=few if len(few) <= FEW else found)

@@ -171,6 +171,13 @@ class TestHistoryFilters:
         make_past_case(decided_by=approver)
         assert found(signed_in, approver="nobody") == []
 
+    @pytest.mark.parametrize("params", [{"person": "nobody"}, {"approver": "nobody"}])
+    def test_a_search_that_finds_nobody_exports_no_row(self, signed_in, approver, params):
+        make_past_case(decided_by=approver)
+        response = signed_in.get(reverse("history_export", args=["csv"]), params)
+        assert response.status_code == 200
+        assert len(b"".join(response.streaming_content).decode().splitlines()) == 1  # the header alone
+
     def test_rule(self, signed_in, approver):
         rule, other = AutoApproveRule.objects.create(name="a"), AutoApproveRule.objects.create(name="b")
         wanted = make_past_case(rule=rule)
