@@ -111,6 +111,7 @@ def seed(case_count: int, event_count: int) -> None:
             sort_name=f"Person {n}",  # kept by save(), as left_on: the termination's name, department, category
             department=DEPARTMENTS[n % len(DEPARTMENTS)],
             category="Voluntary" if n % 3 else "Involuntary",
+            search_text=f"Person {n}\nperson.{n}@acme.example\nperson.{n}@acme.example",
             decided_by_rule=rule if n % 9 == 8 and done else None,
             decided_by=approver if n % 9 != 8 and done else None,
             decided_at=effective if done else None,

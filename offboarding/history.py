@@ -85,13 +85,13 @@ def search(data: dict[str, Any]) -> QuerySet[Case]:
 # Matches no case, as SQL the CSV export can hand to PostgreSQL (an empty IN () is no SQL: Django refuses it).
 NO_CASE = Q(pk__isnull=True)
 
-# Up to this many cases a person search finds are then named by id: PostgreSQL reads those few, instead of
-# joining the search's result to every case the other filters match (it cannot know how few there are).
+# Up to this many cases an approver approved are named by id: PostgreSQL reads those few, instead of joining
+# them to every case the other filters match (it cannot know how few there are).
 FEW = 1_000
 
 
 def decided_or_approved_by(username: str) -> Q:
-    # The people and the cases they approved first, by id, as a person search's: each case is then checked
+    # The people and the cases they approved first, by id: each case is then checked
     # against numbers (from the (rule, decider) index, which says at once that no rule's case had a decider),
     # not joined to its decider's name.
     people = list(get_user_model().objects.filter(username__iexact=username).values_list("pk", flat=True))
@@ -109,13 +109,5 @@ def person_matches(person: str) -> Q:
     # An employee id is the common question: answered from the index, not by reading every name.
     if Termination.objects.filter(employee_id=person).exists():
         return Q(termination__employee_id=person)
-    # Part of a name, an email or a login: each found from its own trigram index (PostgreSQL), then the cases
-    # by id. One OR across the case and its termination could use neither index and reads every case.
-    terminations = Termination.objects.filter(Q(name__icontains=person) | Q(email__icontains=person))
-    by_termination = Case.objects.filter(termination__in=terminations.values("pk")).values_list("pk").order_by()
-    by_login = Case.objects.filter(okta_login__icontains=person).values_list("pk").order_by()
-    found = by_termination.union(by_login)
-    few = [pk for (pk,) in found[: FEW + 1]]
-    if not few:
-        return NO_CASE
-    return Q(pk__in=few if len(few) <= FEW else found)
+    # Part of a name, an email or a login: from the trigram index of what the case keeps of them (PostgreSQL).
+    return Q(search_text__icontains=person)

@@ -1,7 +1,7 @@
 """The history and the queue at a million cases: an index for each sort; the name, department and category
 kept on the case, so sorting by name reads an index and the filters combine in the case's own indexes;
-trigram indexes for the search by part of a name, email or login; and what the planner must know of how
-cases are decided (PostgreSQL's extended statistics).
+the name, work email and login kept on the case too, in one trigram index for the search by part of any of
+them; and what the planner must know of how cases are decided (PostgreSQL's extended statistics).
 
 Each sort is read from an index in its own order, the id last as the sort has it. "Latest first" puts the cases
 without a date last (DESC NULLS LAST): on PostgreSQL that is an index holding the NULLs first, read backwards;
@@ -14,13 +14,12 @@ a table with every index the state names, has neither.
 """
 
 from django.db import migrations, models
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Concat
 
 # (index, table, what it holds): the expression is the one Django's icontains compares, so the index matches it.
 POSTGRESQL_INDEXES = [
-    ("termination_name_trgm", "offboarding_termination", 'USING gin ((UPPER("name"::text)) gin_trgm_ops)'),
-    ("termination_email_trgm", "offboarding_termination", 'USING gin ((UPPER("email"::text)) gin_trgm_ops)'),
-    ("case_okta_login_trgm", "offboarding_case", 'USING gin ((UPPER("okta_login"::text)) gin_trgm_ops)'),
+    ("case_search_trgm", "offboarding_case", 'USING gin ((UPPER("search_text"::text)) gin_trgm_ops)'),
     ("case_latest_left_idx", "offboarding_case", '("left_on" NULLS FIRST, "id")'),
     ("case_latest_completed_idx", "offboarding_case", '("finished_at" NULLS FIRST, "id")'),
 ]
@@ -34,8 +33,12 @@ def fill_kept(apps, schema_editor):
         return Subquery(Termination.objects.filter(pk=OuterRef("termination_id")).values(field)[:1])
 
     Case.objects.filter(termination__isnull=False).update(
-        sort_name=termination_s("name"), department=termination_s("department"), category=termination_s("category")
+        sort_name=termination_s("name"),
+        department=termination_s("department"),
+        category=termination_s("category"),
+        search_text=Concat(termination_s("name"), Value("\n"), termination_s("email"), Value("\n"), "okta_login"),
     )
+    Case.objects.filter(termination=None).update(search_text=F("okta_login"))
     # As Case.person_name: the Okta user's name when the offboard began, else the login.
     for case in Case.objects.filter(termination=None).only("plan", "okta_login").iterator():
         name = (case.plan or {}).get("user", {}).get("name", "") or case.okta_login
@@ -88,6 +91,11 @@ class Migration(migrations.Migration):
             model_name="case",
             name="category",
             field=models.CharField(blank=True, default="", editable=False, max_length=40),
+        ),
+        migrations.AddField(
+            model_name="case",
+            name="search_text",
+            field=models.TextField(blank=True, default="", editable=False),
         ),
         migrations.RunPython(fill_kept, migrations.RunPython.noop),
         migrations.RemoveIndex(model_name="case", name="case_finished_idx"),
