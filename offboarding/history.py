@@ -91,9 +91,8 @@ FEW = 1_000
 
 
 def decided_or_approved_by(username: str) -> Q:
-    # The people and the cases they approved first, by id: each case is then checked
-    # against numbers (from the (rule, decider) index, which says at once that no rule's case had a decider),
-    # not joined to its decider's name.
+    # The people and the cases they approved first, by id: each case is then checked against numbers (from the
+    # (rule, decider) index, which says at once that no rule's case had a decider), not joined to a name.
     people = list(get_user_model().objects.filter(username__iexact=username).values_list("pk", flat=True))
     if not people:
         return NO_CASE

@@ -121,7 +121,7 @@ class Termination(models.Model):
     def save(self, *args, **kwargs):
         adding = self._state.adding
         super().save(*args, **kwargs)
-        if not adding:  # a corrected date or name moves the cases in the history's date filter and name sort too
+        if not adding:  # a correction moves the cases in the history's filters, name sort and person search too
             kept = {
                 "left_on": self.termination_date,
                 "sort_name": self.name,
