@@ -96,7 +96,8 @@ COLUMNS = {
     + ["reason", "department", "location", "time_zone", "worker_type", "raw"],
     "Case": ["id", "termination", "state", "okta_user_id", "okta_login", "identity", "plan", "effective_at"]
     + ["left_on", "decided_by_rule", "decided_by", "decided_at", "started_at", "revoked_at", "revoke_seconds"]
-    + ["finished_at", "failure_summary", "jira_key", "ticket", "created_at"],
+    + ["finished_at", "failure_summary", "jira_key", "ticket", "created_at"]
+    + ["sort_name", "department", "category", "search_text"],
     "Step": ["id", "case", "kind", "target", "status", "attempts"],
     "AuditEvent": ["id", "seq", "at", "actor_name", "action", "case", "object_repr", "after", "request_id"]
     + ["prev_hash", "hash", "key_id"],
@@ -160,6 +161,12 @@ def cases_rows(case_count: int, approver_id: int, rule_id: int) -> Iterator[tupl
             f"SEC-{n + 1}" if done else "",
             Case.Ticket.FILED if done else Case.Ticket.NOT_YET,
             effective - timedelta(days=1),
+            # Kept by save() from the termination, as left_on: the name shown, its department and category, and
+            # what a person search reads (name, work email, Okta login, a line each).
+            f"Person {n}",
+            DEPARTMENTS[n % len(DEPARTMENTS)],
+            "Voluntary" if n % 3 else "Involuntary",
+            f"Person {n}\nperson.{n}@acme.example\nperson.{n}@acme.example",
         )
 
 

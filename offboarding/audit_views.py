@@ -23,6 +23,7 @@ from offboarding import integrity as audit_checks
 from offboarding import sla as sla_figures
 from offboarding.evidence import decision_check, evidence_of
 from offboarding.models import AuditCheck, AuditEvent, Case, ReconciliationRun, SafetySettings
+from offboarding.paging import CappedPaginator
 
 PER_PAGE = 50
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -47,7 +48,7 @@ def _attachment(response, filename: str):
 @require_safe
 def history(request):
     form = forms.HistoryFilter(request.GET)
-    page = Paginator(form.cases(), PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(form.cases(), PER_PAGE).get_page(request.GET.get("page"))
     open_follow_ups = follow_ups.open_per_case([case.pk for case in page])
     for case in page:
         case.open_follow_ups, case.oldest_follow_up_age = open_follow_ups.get(case.pk, (0, None))

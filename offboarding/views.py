@@ -44,6 +44,7 @@ from offboarding.models import (
     Step,
     overdue,
 )
+from offboarding.paging import CappedPaginator
 from offboarding.templatetags.audit_format import duration, moment_exact
 
 PAGE_SIZE = 25
@@ -59,6 +60,9 @@ QUEUE_ORDER = [
     Case.State.REVOKED_IN_OKTA,
 ]
 
+
+# Within these states an overdue case ranks before the others; in every other state all cases rank alike.
+RANKED_BY_OVERDUE = set(Case.UNREVOKED_STATES) - {Case.State.NEEDS_ATTENTION}
 
 # --- The queue (approvers' home) -------------------------------------------------
 
@@ -76,7 +80,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     invalid = form.is_bound and not form.is_valid()
     # Filters that say nothing clear show no case (and say why), never every case as if unfiltered.
     cases = Case.objects.none() if invalid else filtered_cases(form.cleaned_data if form.is_bound else {})
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     # Protection by today's list (one read of it for the page), not only the one of when each case opened.
     protected = list(ProtectedAccount.objects.all())
     for row in page:
@@ -126,12 +130,12 @@ def filtered_cases(filters: dict):
     state = filters.get("state")
     cases = cases.filter(state=state) if state else cases.filter(state__in=QUEUE_ORDER)
     if filters.get("department"):
-        cases = cases.filter(termination__department=filters["department"])
+        cases = cases.filter(department=filters["department"])
     category = filters.get("category")
     if category == Case.Kind.EMERGENCY:
         cases = cases.filter(kind=Case.Kind.EMERGENCY)
     elif category:
-        cases = cases.filter(termination__category=category)
+        cases = cases.filter(category=category)
     if filters.get("effective_from"):
         cases = cases.filter(effective_at__date__gte=filters["effective_from"])
     if filters.get("effective_to"):
@@ -140,6 +144,9 @@ def filtered_cases(filters: dict):
         cases = cases.filter(
             Q(termination__name__icontains=q) | Q(termination__employee_id__iexact=q) | Q(okta_login__icontains=q)
         )
+    if state and state not in RANKED_BY_OVERDUE:
+        # One state, one rank: the order is the effective moment's, read from the (state, effective_at) index.
+        return cases.order_by("effective_at", "pk")
     return cases.order_by("queue_rank", "effective_at", "pk")
 
 

@@ -12,8 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offboarding.models import Approval, AutoApproveRule, Case
+from offboarding import history
+from offboarding.forms import HistoryFilter
+from offboarding.models import Approval, AutoApproveRule, Case, Termination
 from tests.factories import make_past_case
+from tests.plans import sorts_rows
 
 
 def found(client, **params) -> list[int]:
@@ -74,6 +77,19 @@ class TestHistoryPage:
             make_past_case(emergency=True)
         assert queries() == few
 
+    def test_past_a_thousand_cases_it_says_more_and_pages_through_the_first_thousand(self, signed_in):
+        Case.objects.bulk_create(Case(state=Case.State.COMPLETED) for _ in range(1_001))
+        response = signed_in.get(reverse("history"), {"state": "completed"})
+        page = response.content.decode()
+        assert "More than 1,000 cases match. The pages show the first 1,000 in this order" in page
+        assert "Page 1 of 20</span>" in page
+        assert len(found(signed_in, state="completed", page=21)) == 50  # the last page there is: the 20th
+
+    def test_up_to_a_thousand_cases_it_says_how_many(self, signed_in):
+        Case.objects.bulk_create(Case(state=Case.State.COMPLETED) for _ in range(1_000))
+        page = signed_in.get(reverse("history"), {"state": "completed"}).content.decode()
+        assert "1,000 cases match." in page and "More than" not in page
+
     def test_an_invalid_date_is_explained_and_finds_nothing(self, signed_in):
         make_past_case()
         response = signed_in.get(reverse("history"), {"left_from": "next tuesday"})
@@ -131,6 +147,23 @@ class TestHistoryFilters:
         choices = signed_in.get(reverse("history")).context["form"].fields["department"].choices
         assert [name for name, _ in choices] == ["", "Engineering", "Legal", "Sales"]
 
+    def test_department_and_category_follow_a_correction(self, signed_in):
+        case = make_past_case(department="Sales", category="Voluntary")
+        case.termination.department, case.termination.category = "Legal", "Involuntary"
+        case.termination.save()  # as the sync saves a correction from Workday
+        assert found(signed_in, department="Legal", category="Involuntary") == [case.pk]
+        assert found(signed_in, department="Sales") == []
+
+    def test_person_follows_a_corrected_name_and_email_and_a_resolved_login(self, signed_in):
+        case = make_past_case(name="Ann Example", email="ann@acme.example", okta_login="ann")
+        case.termination.name, case.termination.email = "Ann Married", "ann.married@acme.example"
+        case.termination.save()
+        case.okta_login = "amarried"
+        case.save(update_fields=["okta_login"])
+        assert found(signed_in, person="married") == [case.pk]
+        assert found(signed_in, person="amarr") == [case.pk]
+        assert found(signed_in, person="Ann Example") == []
+
     def test_termination_category(self, signed_in):
         wanted = make_past_case(category="Involuntary")
         make_past_case(category="Voluntary")
@@ -143,6 +176,17 @@ class TestHistoryFilters:
         Approval.objects.create(case=second_of_two, user=approver)
         make_past_case(decided_by=other)
         assert set(found(signed_in, approver="ALICE")) == {decided.pk, second_of_two.pk}
+
+    def test_an_approver_nobody_is_called_finds_nothing(self, signed_in, approver):
+        make_past_case(decided_by=approver)
+        assert found(signed_in, approver="nobody") == []
+
+    @pytest.mark.parametrize("params", [{"person": "nobody"}, {"approver": "nobody"}])
+    def test_a_search_that_finds_nobody_exports_no_row(self, signed_in, approver, params):
+        make_past_case(decided_by=approver)
+        response = signed_in.get(reverse("history_export", args=["csv"]), params)
+        assert response.status_code == 200
+        assert len(b"".join(response.streaming_content).decode().splitlines()) == 1  # the header alone
 
     def test_rule(self, signed_in, approver):
         rule, other = AutoApproveRule.objects.create(name="a"), AutoApproveRule.objects.create(name="b")
@@ -253,8 +297,95 @@ class TestHistorySorting:
         by_letter = dict(zip("abc", three, strict=True))
         assert found(signed_in, sort=sort) == [by_letter[letter].pk for letter in expected]
 
+    def test_by_name_an_emergency_offboard_sorts_by_the_name_shown(self, signed_in, three):
+        a, b, c = three
+        emergency = make_past_case(emergency=True, okta_login="z@acme.example")
+        emergency.plan = {"user": {"name": "Bob Example"}}  # the Okta user, as the offboard found them
+        emergency.save()
+        assert found(signed_in, sort="name") == [a.pk, b.pk, emergency.pk, c.pk]
+
+    def test_by_name_follows_a_corrected_name(self, signed_in, three):
+        a, b, c = three
+        a.termination.name = "Zed"  # as the sync saves a correction from Workday
+        a.termination.save()
+        assert found(signed_in, sort="name") == [b.pk, c.pk, a.pk]
+
+    def test_the_name_is_kept_on_every_save_that_can_change_it(self, three):
+        a, _, _ = three
+        a.plan = {"user": {"name": "Not shown: the termination names the person"}}
+        a.save(update_fields=["plan"])
+        assert Case.objects.get(pk=a.pk).sort_name == "Ada"
+        emergency = make_past_case(emergency=True, okta_login="mallory@acme.example")
+        emergency.plan = {"user": {"name": "Mallory Example"}}
+        emergency.save(update_fields=["plan"])
+        assert Case.objects.get(pk=emergency.pk).sort_name == "Mallory Example"
+
+    def test_cases_from_before_the_name_was_kept_on_the_case_get_it_from_the_migration(self, three):
+        a, b, c = three
+        emergency = make_past_case(emergency=True, okta_login="mallory@acme.example")
+        named = make_past_case(emergency=True, okta_login="eve@acme.example")
+        Case.objects.filter(pk=named.pk).update(plan={"user": {"name": "Eve Example"}})
+        Case.objects.filter(pk=c.pk).update(department="", category="")
+        Case.objects.update(sort_name="", search_text="")
+        import_module("offboarding.migrations.0023_history_at_scale").fill_kept(apps, schema_editor=None)
+        assert dict(Case.objects.values_list("pk", "sort_name")) == {
+            a.pk: "Ada",
+            b.pk: "Bea",
+            c.pk: "Cal",
+            emergency.pk: "mallory@acme.example",
+            named.pk: "Eve Example",
+        }
+        assert Case.objects.values_list("department", "category").get(pk=c.pk) == ("Engineering", "Voluntary")
+        assert Case.objects.get(pk=c.pk).search_text == f"Cal\n{c.termination.email}\n{c.okta_login}"
+        assert Case.objects.get(pk=emergency.pk).search_text == "mallory@acme.example"
+        assert Case.objects.values_list("department", "category").get(pk=named.pk) == ("", "")
+
     def test_an_emergency_offboard_sorts_by_the_day_it_took_effect(self, signed_in, three):
         a, b, c = three
         emergency = make_past_case(emergency=True, effective_at=datetime(2026, 7, 2, 12, tzinfo=UTC))
         assert found(signed_in, sort="left") == [c.pk, b.pk, emergency.pk, a.pk]
         assert found(signed_in, sort="-left") == [a.pk, emergency.pk, b.pk, c.pk]
+
+
+POSTGRES = connection.vendor == "postgresql"
+
+
+def plan_of(queryset) -> str:
+    """PostgreSQL's plan for a page of the rows."""
+    return queryset[:50].explain()
+
+
+@pytest.fixture
+def many():
+    """Enough cases for the planner to choose as it would at a million: reading an index in order, or a trigram
+    index, over reading (and sorting) every row."""
+    terminations = Termination.objects.bulk_create(
+        Termination(
+            employee_id=str(n), name=f"Person {n}", email=f"p{n}@acme.example", termination_date=date(2026, 7, 1)
+        )
+        for n in range(5_000)
+    )
+    Case.objects.bulk_create(
+        Case(termination=t, okta_login=t.email, left_on=t.termination_date, sort_name=t.name) for t in terminations
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+@pytest.mark.skipif(
+    not POSTGRES, reason="the indexes for a million cases are PostgreSQL's (DATABASE_URL=postgres://...)"
+)
+@pytest.mark.django_db
+class TestHistoryIndexes:
+    @pytest.mark.parametrize("sort", history.SORTS)
+    def test_every_sort_is_read_from_an_index_in_its_order(self, many, sort):
+        plan = plan_of(HistoryFilter({"sort": sort}).cases())
+        assert not sorts_rows(plan), plan
+
+    @pytest.mark.parametrize("part", ["müll", "z.m@acme", "zoe.mueller"])
+    def test_part_of_a_name_an_email_or_a_login_is_found_from_the_trigram_index(self, part):
+        make_past_case(name="Zoë Müller", email="z.m@acme.example", okta_login="zoe.mueller@acme.example")
+        with connection.cursor() as cursor:  # only an index that answers the search itself, or read every row
+            cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
+        plan = Case.objects.filter(history.person_matches(part)).explain()
+        assert "Bitmap Index Scan on case_search_trgm" in plan, plan

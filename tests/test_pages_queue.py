@@ -9,7 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from offboarding.models import Case, ProtectedAccount, SafetySettings
+from offboarding.views import PAGE_SIZE, filtered_cases
 from tests.factories import make_case
+from tests.plans import sorts_rows
 
 
 @pytest.fixture
@@ -71,6 +73,23 @@ class TestQueue:
     def test_a_closed_state_can_be_chosen(self, queue):
         make_case("Done Already", "E9", state="completed")
         assert "Done Already" in queue(state="completed")
+
+    def test_one_state_is_listed_by_effective_moment(self, queue):
+        for n, days in enumerate([5, 1, 3]):
+            make_case(f"Done in {days}", f"E{n}", state="completed", days_ahead=days)
+        body = queue(state="completed")
+        assert body.index("Done in 1") < body.index("Done in 3") < body.index("Done in 5")
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan (DATABASE_URL=postgres://...)")
+    def test_one_closed_state_is_read_from_an_index_in_that_order(self, db):
+        now = timezone.now()
+        Case.objects.bulk_create(
+            Case(state=Case.State.COMPLETED, effective_at=now - timedelta(hours=n)) for n in range(5_000)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        plan = filtered_cases({"state": Case.State.COMPLETED})[:PAGE_SIZE].explain()
+        assert not sorts_rows(plan), plan
 
     @pytest.mark.parametrize("term", ["zoë", "E5150", "zoe.m@acme"])
     def test_it_searches_by_name_employee_id_or_login(self, queue, term):
