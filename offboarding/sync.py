@@ -27,8 +27,7 @@ from offboarding import health
 from offboarding.alerts import send_alert
 from offboarding.breaker import check_breaker
 from offboarding.clients.errors import VendorError
-from offboarding.clients.okta import OktaClient, shared_pacer
-from offboarding.clients.pacing import Deferring
+from offboarding.clients.okta import OktaClient
 from offboarding.clients.workday import WorkdayClient
 from offboarding.decisions import fire_rules, fire_rules_for_open_cases, sound_rules
 from offboarding.identity import assess_case, look_up
@@ -130,10 +129,7 @@ def _okta_for_lookups(whole_report: bool) -> OktaClient:
     wait past it: they share endpoint families with the revocations of the people already decided, which
     would otherwise wait for the next window while the sync looks up people who cannot be revoked in this one.
     A push's lookup (one leaver, whose revocation waits on it) takes the whole budget."""
-    if not whole_report:
-        return OktaClient.from_settings()
-    pacer = Deferring(shared_pacer(settings.OKTA_ORG_URL), settings.OKTA_BUDGET_RESERVED_FOR_REVOCATION)
-    return OktaClient.from_settings(pacer=pacer)
+    return OktaClient.deferring_to_revocations() if whole_report else OktaClient.from_settings()
 
 
 def _rows_that_open_a_case(records: list) -> list:

@@ -493,6 +493,14 @@ class OktaClient:
         self._owner_cache: tuple[float, OktaUser | None] = (0.0, None)
 
     @classmethod
+    def deferring_to_revocations(cls) -> OktaClient:
+        """A client whose calls spend only the part of each window not reserved for revocations
+        (OKTA_BUDGET_RESERVED_FOR_REVOCATION) and wait past it: for bulk reads (a sync's lookups of the whole
+        report, the owners map's refresh) that must not hold up the revocations sharing their endpoint families."""
+        pacer = Deferring(shared_pacer(settings.OKTA_ORG_URL), settings.OKTA_BUDGET_RESERVED_FOR_REVOCATION)
+        return cls.from_settings(pacer=pacer)
+
+    @classmethod
     def from_settings(
         cls,
         *,

@@ -1,9 +1,7 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from offboarding.clients.errors import VendorError
-from offboarding.clients.okta import OktaClient, shared_pacer
-from offboarding.clients.pacing import Deferring
+from offboarding.clients.okta import OktaClient
 from offboarding.request_id import request_id
 
 
@@ -14,10 +12,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        pacer = Deferring(shared_pacer(settings.OKTA_ORG_URL), settings.OKTA_BUDGET_RESERVED_FOR_REVOCATION)
         with request_id():
             try:
-                kept = OktaClient.from_settings(pacer=pacer).refresh_group_owners(background=True)
+                kept = OktaClient.deferring_to_revocations().refresh_group_owners(background=True)
             except VendorError as e:
                 # The map read before stays (three intervals); past that a lookup reads it itself.
                 raise CommandError(f"The Okta group owners map was NOT read again: {e}") from e
