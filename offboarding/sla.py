@@ -145,6 +145,10 @@ def figure_aggregates(target: timedelta) -> dict[str, Aggregate]:
     }
 
 
+# The figures any database aggregates; the median and the 95th percentile need PostgreSQL's, or ranks.
+PLAIN_FIGURES = ("revoked", "worst", "over_target")
+
+
 def _figures(period: Period, row: dict) -> Figures:
     seconds = {name: _seconds(row[name]) for name in ("median", "p95", "worst")}
     return Figures(period.start, count=row["revoked"], over_target=row["over_target"], **seconds)
@@ -198,13 +202,13 @@ def _figures_by_rank(revoked: QuerySet[Case], spans: list[Period], target: timed
 
 
 def _ranked(cases: QuerySet[Case], target: timedelta) -> dict[Any, Figures]:
+    # The count, worst and over-target as PostgreSQL's figures define them; the percentiles by rank below.
+    plain = {name: aggregate for name, aggregate in figure_aggregates(target).items() if name in PLAIN_FIGURES}
     figures = {
-        row["period"]: Figures(row["period"], count=row["n"], worst=_seconds(row["worst"]), over_target=row["over"])
-        for row in cases.values("period").annotate(
-            n=Count("id"),
-            worst=Max("revoke_seconds"),
-            over=Count("id", filter=Q(revoke_seconds__gt=target.total_seconds())),
+        row["period"]: Figures(
+            row["period"], count=row["revoked"], worst=_seconds(row["worst"]), over_target=row["over_target"]
         )
+        for row in cases.values("period").annotate(**plain)
     }
     ranked = cases.annotate(
         rank=Window(RowNumber(), partition_by=[F("period")], order_by=[F("revoke_seconds").asc(), F("id").asc()]),
