@@ -56,12 +56,21 @@ def run_in_background(case_id: int) -> threading.Thread:
 
 def follow_progress(page, done, timeout: float = 30) -> None:
     """Move the page's fake clock on to its next poll of the case's progress, and wait for that answer,
-    until `done()` (the revocation runs for real meanwhile)."""
+    until `done()` (the revocation runs for real meanwhile).
+
+    The installed clock also flows on its own, so a poll can be answered between `done()` and listening for
+    the next answer; when that answer was the last (the page stops polling once the run is over), no answer
+    comes: waiting for one is bounded, and `done()` is asked again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     deadline = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < deadline, "the page never showed the revocation finished"
-        with page.expect_response(lambda response: response.url.endswith("/progress")):
-            page.clock.run_for(POLL_MS * 4)  # (the page waits four intervals after a failed poll)
+        try:
+            with page.expect_response(lambda response: response.url.endswith("/progress"), timeout=POLL_MS * 2):
+                page.clock.run_for(POLL_MS * 4)  # (the page waits four intervals after a failed poll)
+        except PlaywrightTimeout:
+            pass
 
 
 def chromium_executable() -> str | None:

@@ -188,3 +188,17 @@ class TestNoPageIsWiderThanAPhone:
             if page_width(page) > PHONE["width"]:
                 wide[url] = page_width(page)
         assert not wide, wide
+
+
+class TestFollowingProgress:
+    def test_it_asks_again_when_the_last_answer_came_before_it_listened(self, browser_page, sign_in, approver):
+        # The page's clock flows on its own too, so the last poll can be answered between `done()` and the
+        # helper listening for the next answer: after it, the page polls no more. A page that does not poll
+        # at all (next week's case) is that moment; `done()` turns true only when asked a second time.
+        case = make_case("Next Week", "E7", days_ahead=7)
+        page = browser_page
+        page.clock.install()
+        sign_in(approver, case.get_absolute_url())
+        expect(page.locator("#progress-status")).to_have_text("")
+        answers = iter([False, True])
+        follow_progress(page, lambda: next(answers), timeout=15)
