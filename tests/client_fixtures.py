@@ -2,21 +2,24 @@
 
 Fixtures: `okta`, `jira`, `workday` and their `make_*` factories (keyword arguments override the fast
 policy; `fake_clock=` a tests.fake_clock.FakeClock the client times and sleeps with), and `spec_check`.
-`FAST` is that policy, for a test that builds a client of its own.
+`FAST` is that policy, for a test that builds a client of its own. An Okta client is paced as production's
+are on one host, by a `HostRateBudget`, its file under the test's tmp_path so no test meets another's
+windows; `pacer=` gives it another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offboarding.clients.jira import JiraClient
 from offboarding.clients.okta import OktaClient
-from offboarding.clients.pacing import RateLimitPacer
-from offboarding.clients.transport import RetryPolicy
+from offboarding.clients.pacing import HostRateBudget
+from offboarding.clients.transport import Pacer, RetryPolicy
 from offboarding.clients.workday import WorkdayClient
 from tests.client_spec_check import SpecCheck
 from tests.fake_clock import FakeClock
@@ -44,15 +47,17 @@ def spec_check(sandbox: Any) -> Iterator[SpecCheck]:
 
 
 @pytest.fixture
-def make_okta(sandbox: Any, spec_check: SpecCheck) -> Callable[..., OktaClient]:
+def make_okta(sandbox: Any, spec_check: SpecCheck, tmp_path: Path) -> Callable[..., OktaClient]:
     """An Okta client from settings; keyword arguments override the fast test policy."""
 
-    def make(pacer: RateLimitPacer | None = None, fake_clock: FakeClock | None = None, **policy: Any) -> OktaClient:
+    def make(pacer: Pacer | None = None, fake_clock: FakeClock | None = None, **policy: Any) -> OktaClient:
+        clocks = clock_of(fake_clock)
+        budget = HostRateBudget(tmp_path / "okta-budget", sandbox.okta_url, max_wait=FAST.max_rate_limit_wait, **clocks)
         return OktaClient.from_settings(
             policy=replace(FAST, **policy),
-            pacer=pacer or RateLimitPacer(max_wait=FAST.max_rate_limit_wait, **clock_of(fake_clock)),
+            pacer=pacer or budget,
             session=spec_check.session(),
-            **clock_of(fake_clock),
+            **clocks,
         )
 
     return make

@@ -11,11 +11,10 @@ from django.conf import settings
 from offboarding import revocation, sync
 from offboarding.clients.errors import BudgetReserved
 from offboarding.clients.okta import OktaClient, forget_shared_pacers, shared_pacer
-from offboarding.clients.pacing import PageReads, RateLimitPacer, SharedRateBudget
+from offboarding.clients.pacing import HostRateBudget, PageReads, RateBudget, SharedRateBudget
 from offboarding.live_reads import AUDITORS_NOTE
 from offboarding.models import Case
 from tests.client_fixtures import FAST
-from tests.fake_clock import FakeClock
 
 RESERVED = "live read skipped: Okta budget reserved for revocations"
 # An hour's window, so a test does not straddle a reset; limits low enough to spend in a test.
@@ -52,13 +51,18 @@ def remaining(pacer, family: str) -> int:
     return next(f.remaining for f in pacer.snapshot().families if f.family == family)
 
 
-def redis_budget(sandbox, **options) -> SharedRateBudget:
+def make_budget(kind: str, sandbox, tmp_path, **options) -> RateBudget:
+    """A budget of its own for the test, kept where production keeps it: in a file for one host's workers, or in
+    Redis for every host's."""
+    org = f"{sandbox.okta_url}#{uuid.uuid4().hex}"
+    if kind == "host file":
+        return HostRateBudget(tmp_path, org, **options)
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         client.ping()
     except redis.ConnectionError:
         pytest.fail(f"Redis is needed for the shared budget and does not answer at {settings.REDIS_URL}")
-    return SharedRateBudget(client, f"{sandbox.okta_url}#{uuid.uuid4().hex}", **options)
+    return SharedRateBudget(client, org, **options)
 
 
 class TestBudgetReservedForRevocations:
@@ -84,14 +88,11 @@ class TestBudgetReservedForRevocations:
         assert sandbox.okta_user(case.okta_user_id)["status"] == "DEPROVISIONED"
         assert 429 not in [r["status"] for r in sandbox.requests("okta")]
 
-    @pytest.mark.parametrize("kind", ["per process", "shared through Redis"])
+    @pytest.mark.parametrize("kind", ["host file", "shared through Redis"])
     @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 10}, rate_limit_window=3600)
-    def test_reads_take_only_the_unreserved_share_of_a_window(self, sandbox, kind):
+    def test_reads_take_only_the_unreserved_share_of_a_window(self, sandbox, tmp_path, kind):
         user_id = sandbox.okta_users()[0]["id"]
-        clock = FakeClock()  # the per-process pacer spreads a window's last calls out: nothing waits for real
-        budget = (
-            RateLimitPacer(clock=clock.monotonic, sleep=clock.sleep) if kind == "per process" else redis_budget(sandbox)
-        )
+        budget = make_budget(kind, sandbox, tmp_path)
         policy = replace(FAST, max_attempts=1)
         pages = OktaClient.from_settings(policy=policy, pacer=PageReads(budget, 0.5))
         worker = OktaClient.from_settings(policy=policy, pacer=budget)
@@ -105,9 +106,9 @@ class TestBudgetReservedForRevocations:
             worker.get_user(user_id)  # the reserved half is the revocations'
         assert [r["status"] for r in sandbox.requests("okta")] == [200] * 10
 
-    @pytest.mark.parametrize("kind", ["per process", "shared through Redis"])
-    def test_reads_take_only_the_unreserved_share_of_the_calls_in_flight(self, sandbox, kind):
-        pacer = RateLimitPacer(max_concurrency=4) if kind == "per process" else redis_budget(sandbox, max_concurrency=4)
+    @pytest.mark.parametrize("kind", ["host file", "shared through Redis"])
+    def test_reads_take_only_the_unreserved_share_of_the_calls_in_flight(self, sandbox, tmp_path, kind):
+        pacer = make_budget(kind, sandbox, tmp_path, max_concurrency=4)
         pacer.before_request("DELETE", "/api/v1/groups/g1/users/u1")
         pacer.before_request("DELETE", "/api/v1/groups/g2/users/u1")
         with pytest.raises(BudgetReserved):

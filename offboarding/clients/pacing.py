@@ -1,20 +1,16 @@
 """Slowing down before Okta says 429, from the X-Rate-Limit-* headers of its own answers.
 
-Three pacers, alike to the client (`before_request`, `observe`, `release`):
+One pacer, `RateBudget` (to the client: `before_request`, `observe`, `release`), shared by every worker that
+keeps it in the same store: the remaining count Okta reported, minus the calls in flight in every worker, is
+what any worker may still spend in this window; past it, workers wait for the reset instead of being refused.
+It also caps the calls in flight across all workers below Okta's org-wide concurrency limit. One rule, two
+stores:
+- `SharedRateBudget` keeps it in Redis, for every worker on every host: the Redis broker's.
+- `HostRateBudget` keeps it in a file under a lock (OKTA_BUDGET_DIR), for every worker process of one host:
+  the ORM broker's. Its workers are processes too, and each pacing itself could not see the others' calls
+  in flight.
 
-- `RateBudget`, shared by every worker that keeps it in the same store: the remaining count Okta reported,
-  minus the calls in flight in every worker, is what any worker may still spend in this window; past it,
-  workers wait for the reset instead of being refused. It also caps the calls in flight across all workers
-  below Okta's org-wide concurrency limit. One rule, two stores:
-  - `SharedRateBudget` keeps it in Redis, for every worker on every host: the Redis broker's.
-  - `HostRateBudget` keeps it in a file under a lock (OKTA_BUDGET_DIR), for every worker process of one host:
-    the ORM broker's. Its workers are processes too, and each pacing itself could not see the others' calls
-    in flight.
-- `RateLimitPacer`, one process's own: each family's last seen limit, remaining count and reset time.
-  When the remaining count runs low, the next calls are spread over what is left of the window,
-  and once it is spent they wait for the reset. For a client outside the cluster (and tests).
-
-Both keep a share of each window for revocations: `take_unreserved` (what `PageReads` calls instead of
+It keeps a share of each window for revocations: `take_unreserved` (what `PageReads` calls instead of
 `before_request`) lets a read a page makes spend only the part of the remaining count, and of the calls in
 flight, above that share, and refuses it (BudgetReserved) rather than waiting. Revocations' calls take
 the whole budget as before. `snapshot` tells what is left, for the metrics.
@@ -93,105 +89,6 @@ class FamilyBudget:
 class BudgetSnapshot:
     families: list[FamilyBudget]
     calls_in_flight: int
-
-
-@dataclass
-class _Window:
-    limit: int
-    remaining: int
-    resets_at: float  # our monotonic clock
-
-
-class RateLimitPacer:
-    def __init__(
-        self,
-        *,
-        slow_below: float = 0.1,
-        max_wait: float = 60.0,
-        max_concurrency: int = 20,
-        family: Callable[[str, str], str] = okta_rate_limit_family,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """`slow_below`: the fraction of the limit under which calls are spread out; `clock` (monotonic
-        seconds) and `sleep` are the real ones unless a test gives a fake pair."""
-        self.slow_below = slow_below
-        self.max_wait = max_wait
-        self.family = family
-        self.clock = clock
-        self.sleep = sleep
-        self.max_concurrency = max_concurrency
-        self._windows: dict[str, _Window] = {}
-        self._lock = threading.Lock()
-        self._in_flight = threading.BoundedSemaphore(max_concurrency)
-        self._calls_in_flight = 0
-
-    def before_request(self, method: str, path: str) -> None:
-        self._wait_for_budget(method, path)
-        self._in_flight.acquire()
-        with self._lock:
-            self._calls_in_flight += 1
-
-    def take_unreserved(self, method: str, path: str, reserved: float) -> None:
-        """Count this call if it fits in the unreserved part of its window and of the calls in flight;
-        BudgetReserved, at once, if not."""
-        family = self.family(method, path)
-        with self._lock:
-            window = self._windows.get(family)
-            current = window is not None and window.resets_at > self.clock()
-            if current and window.remaining <= window.limit * reserved:
-                raise _reserved(method, path)
-            if self._calls_in_flight >= unreserved_slots(self.max_concurrency, reserved):
-                raise _reserved(method, path)
-            if not self._in_flight.acquire(blocking=False):
-                raise _reserved(method, path)
-            self._calls_in_flight += 1
-            if current:
-                window.remaining = max(0, window.remaining - 1)
-
-    def release(self, method: str, path: str) -> None:
-        with self._lock:
-            self._calls_in_flight = max(0, self._calls_in_flight - 1)
-        self._in_flight.release()
-
-    def forget(self) -> None:
-        """Drop every window seen (the next call learns them again), as after a change of Okta's limits."""
-        with self._lock:
-            self._windows.clear()
-
-    def snapshot(self) -> BudgetSnapshot:
-        """This process's view: the windows its own calls were told of, and its own calls in flight."""
-        with self._lock:
-            now = self.clock()
-            families = [
-                FamilyBudget(family, w.limit, w.remaining, w.resets_at - now) for family, w in self._windows.items()
-            ]
-            return BudgetSnapshot(sorted(families, key=lambda f: f.family), self._calls_in_flight)
-
-    def _wait_for_budget(self, method: str, path: str) -> None:
-        family = self.family(method, path)
-        with self._lock:
-            window = self._windows.get(family)
-            now = self.clock()
-            if window is None or window.resets_at <= now:
-                return
-            if window.remaining > max(1, window.limit * self.slow_below):
-                return
-            left = window.resets_at - now
-            wait = left / (window.remaining + 1) if window.remaining > 0 else left
-            # Count this call now, so concurrent callers spread out instead of all waiting alike.
-            window.remaining = max(0, window.remaining - 1)
-        wait = min(wait, self.max_wait)
-        log.info("okta: %s has %d of %d calls left, waiting %.2fs", family, window.remaining, window.limit, wait)
-        self.sleep(wait)
-
-    def observe(self, method: str, path: str, response: requests.Response) -> None:
-        if not (window := rate_limit_window(response)):
-            return
-        limit, remaining, reset = window
-        seconds_left = reset - (time.time() + server_clock_offset(response))
-        with self._lock:
-            self._windows[self.family(method, path)] = _Window(limit, remaining, self.clock() + seconds_left)
 
 
 # The budget's state, the same in both stores: {"windows": {family: [limit, remaining, reset]}, "calls": {token:
@@ -563,7 +460,7 @@ class _BelowRevocations:
     """A pacer for calls that come after revocations: each takes only the part of `pacer`'s budget not `reserved`
     for them (a share of each window and of the calls in flight); what Okta answers is `pacer`'s as ever."""
 
-    def __init__(self, pacer: RateLimitPacer | RateBudget, reserved: float) -> None:
+    def __init__(self, pacer: RateBudget, reserved: float) -> None:
         self.pacer = pacer
         self.reserved = reserved
 
@@ -586,11 +483,6 @@ class Deferring(_BelowRevocations):
     """The pacer for the sync's lookups: they spend the part of the shared budget not reserved for revocations
     and wait past it, so a layoff's thousands of lookups never hold up the revocations of the people already
     decided (who share their endpoint families)."""
-
-    pacer: RateBudget
-
-    def __init__(self, pacer: RateBudget, reserved: float) -> None:
-        super().__init__(pacer, reserved)
 
     @property
     def undeferred(self) -> RateBudget:
