@@ -1523,6 +1523,41 @@ class AuditCheck(models.Model):
         self.refresh_from_db()
 
 
+class SlaFigures(models.Model):
+    """A whole week's or month's SLA figures as the database last computed them (PostgreSQL; `offboarding.sla`),
+    for one target. They hold until a case measured in that period changes: the database's trigger (migration
+    0024) then writes that case's effective moment as a `SlaChange`, and the next SLA page computes the period
+    again. Derived figures, never evidence: deleting every row only makes the next page compute them again."""
+
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    target_seconds = models.FloatField()
+    revoked = models.PositiveIntegerField()
+    median = models.FloatField(null=True)
+    p95 = models.FloatField(null=True)
+    worst = models.FloatField(null=True)
+    over_target = models.PositiveIntegerField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["since", "until", "target_seconds"], name="sla_figures_period")]
+
+    def __str__(self) -> str:
+        return f"SLA figures {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M}: {self.revoked} revoked"
+
+
+class SlaChange(models.Model):
+    """The effective moment of a measured case that was added, changed (its time to revoke, its moment, or
+    whether it is measured) or removed since the stored figures of the periods around it were computed.
+    Written by the database's trigger on every path to the case table (migration 0024), read and removed by
+    the SLA page."""
+
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"SLA change at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 def in_utc(moment: datetime | None) -> datetime | None:
     """The moment in UTC, so it reads the same before saving (in a worker's time zone) and after."""
     return moment.astimezone(ZoneInfo("UTC")) if moment else None

@@ -23,7 +23,7 @@ from django.db.models.functions import RowNumber, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from offboarding.history import day_start
-from offboarding.models import Case, FollowUp
+from offboarding.models import Case, FollowUp, SlaFigures
 
 # Cases a person decided not to offboard, Workday called off, or with no Okta account have no revocation to measure.
 NOT_MEASURED = (Case.State.REJECTED, Case.State.CANCELLED, Case.State.NO_ACCOUNT)
@@ -61,6 +61,10 @@ def _seconds(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
 
 
+def _in_seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
 def middle(low: float, high: float) -> float:
     """The mean of the two middle values, computed as PostgreSQL's percentile_cont interpolates (low plus half
     the gap), so that both databases give the same figure to the last bit."""
@@ -79,6 +83,7 @@ class Period:
     start: date | None
     since: datetime
     until: datetime
+    whole: bool = False  # a whole week or month (not cut by the range): its figures can be kept
 
 
 def periods(since: date, until: date) -> list[Period]:
@@ -86,7 +91,8 @@ def periods(since: date, until: date) -> list[Period]:
     first, last = day_start(since), day_start(until + timedelta(days=1))
 
     def cut(kind: str, start: date, end: date) -> Period:
-        return Period(kind, start, max(day_start(start), first), min(day_start(end), last))
+        since, until = day_start(start), day_start(end)
+        return Period(kind, start, max(since, first), min(until, last), whole=first <= since and until <= last)
 
     weeks, week = [], since - timedelta(days=since.weekday())
     while week <= until:
@@ -113,7 +119,7 @@ def measured_figures(
     with transaction.atomic(using=cases.db), connections[cases.db].cursor() as cursor:
         cursor.execute(SORT_MEMORY)
         counted = cases.aggregate(**counts(target, edges), **figure_aggregates(target))
-        figures = _figures_per_span(revoked, parts, target, cursor)
+        figures = _kept_or_computed(revoked, parts, target, cursor)
     if counted["revoked"]:
         figures[whole] = _figures(whole, counted)
     return figures, counted
@@ -182,6 +188,67 @@ def _figures_per_span(revoked: QuerySet[Case], spans: list[Period], target: time
         span = spans[n - 1]
         found[span] = _figures(span, dict(zip(columns[1:], row, strict=True)))
     return found
+
+
+# --- Whole weeks and months, kept (PostgreSQL) ------------------------------------
+
+# Only one load at a time brings the kept figures up to date; a load that finds another at it computes its own.
+KEEPING_LOCK = 0x51A_F16  # pg_try_advisory_xact_lock's key: "SLA figures"
+# Take the changes noted in the periods' instants (migration 0024's trigger wrote them) and say which periods
+# they fall in. The changes taken are those committed before this statement began; each is in the figures
+# computed after it, and one committed later stays for the next load.
+TAKE_CHANGES_SQL = """
+WITH taken AS (DELETE FROM offboarding_slachange WHERE at >= %s AND at < %s RETURNING at)
+SELECT span.n FROM unnest(%s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY AS span(since, until, n)
+WHERE EXISTS (SELECT 1 FROM taken WHERE taken.at >= span.since AND taken.at < span.until)
+"""
+
+
+def _kept_or_computed(revoked: QuerySet[Case], spans: list[Period], target: timedelta, cursor) -> dict:
+    """The figures of each span: those of a whole week or month as kept, unless a case in it changed since they
+    were computed; the rest computed now (the range's cut ends, the changed, the never computed), and the whole
+    periods among them kept for the next load. Exact: a kept figure is one the database computed from the cases
+    as they still are."""
+    whole = [span for span in spans if span.whole]
+    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [KEEPING_LOCK])
+    if not whole or not cursor.fetchone()[0]:
+        return _figures_per_span(revoked, spans, target, cursor)
+    since, until = [span.since for span in whole], [span.until for span in whole]
+    cursor.execute(TAKE_CHANGES_SQL, [min(since), max(until), since, until])
+    changed = {whole[n - 1] for (n,) in cursor.fetchall()}
+    by_instants = {(span.since, span.until): span for span in whole if span not in changed}
+    kept = {
+        span: row
+        for row in SlaFigures.objects.filter(target_seconds=target.total_seconds(), since__in=since, until__in=until)
+        if (span := by_instants.get((row.since, row.until)))
+    }
+    fresh = [span for span in spans if span not in kept]
+    figures = _figures_per_span(revoked, fresh, target, cursor)
+    SlaFigures.objects.bulk_create(
+        [_to_keep(span, figures.get(span), target) for span in fresh if span.whole],
+        update_conflicts=True,
+        unique_fields=["since", "until", "target_seconds"],
+        update_fields=["revoked", "median", "p95", "worst", "over_target", "computed_at"],
+    )
+    for span, row in kept.items():
+        if row.revoked:
+            figures[span] = Figures(
+                span.start, row.revoked, *map(_seconds, (row.median, row.p95, row.worst)), row.over_target
+            )
+    return figures
+
+
+def _to_keep(span: Period, figures: Figures | None, target: timedelta) -> SlaFigures:
+    """A period's figures as kept; a period without a revoked case is kept too (as none), so is not computed again."""
+    found = figures or Figures(span.start)
+    return SlaFigures(
+        since=span.since,
+        until=span.until,
+        target_seconds=target.total_seconds(),
+        revoked=found.count,
+        over_target=found.over_target,
+        **{name: _in_seconds(getattr(found, name)) for name in ("median", "p95", "worst")},
+    )
 
 
 def _figures_by_rank(revoked: QuerySet[Case], spans: list[Period], target: timedelta) -> dict[Period, Figures]:

@@ -305,6 +305,7 @@ class TestEveryPeriodOnEveryDatabase:
             make_past_case(effective_at=at(date(2025, 9, 1) + timedelta(days=30 * i), 9), took=timedelta(hours=i))
 
         def queries(**period) -> int:
+            dashboard(signed_in, **period)  # on PostgreSQL the first load of a range keeps its whole periods (one more)
             with CaptureQueriesContext(connection) as captured:
                 dashboard(signed_in, **period)
             return len(captured)
@@ -345,3 +346,164 @@ class TestReadFromTheSlaIndex:
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "Index Only Scan using case_sla_idx" in plan or "Index Scan using case_sla_idx" in plan, plan
+
+
+def shown(client, **period) -> tuple:
+    """Every week's and month's figures as the page shows them."""
+    context = dashboard(client, **period).context
+    return tuple((f.start, *figures_of(f)) for f in [*context["weeks"], *context["months"]])
+
+
+def computed_afresh(client, **period) -> tuple:
+    """The same, with nothing kept: every period computed from the cases as they are now (then rolled back)."""
+    from django.db import transaction
+
+    from offboarding.models import SlaChange, SlaFigures
+
+    with transaction.atomic():
+        SlaFigures.objects.all().delete()
+        SlaChange.objects.all().delete()
+        figures = shown(client, **period)
+        transaction.set_rollback(True)
+    return figures
+
+
+def july_and_august():
+    """Cases over July and August (the page's default range: both months, every week but the two cut ones)."""
+    for day in range(0, 62, 3):
+        make_past_case(effective_at=at(date(2026, 7, 1) + timedelta(days=day), 9), took=timedelta(minutes=10 + day))
+
+
+def sql(statement: str, *params) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def a_july_case() -> Case:
+    return Case.objects.filter(effective_at__month=7, revoke_seconds__isnull=False).order_by("pk").first()
+
+
+# Each a way a measured case's figures can change, outside the product as well as through it.
+CHANGES = {
+    "its time changed by an UPDATE in the database": lambda: sql(
+        "UPDATE offboarding_case SET revoke_seconds = revoke_seconds + 36000 WHERE id = %s", a_july_case().pk
+    ),
+    "moved to another month": lambda: sql(
+        "UPDATE offboarding_case SET effective_at = %s WHERE id = %s", at(date(2026, 8, 20), 9), a_july_case().pk
+    ),
+    "no longer measured (rejected)": lambda: Case.objects.filter(pk=a_july_case().pk).update(state=Case.State.REJECTED),
+    "measured again (cancelled, then restored)": lambda: Case.objects.filter(state=Case.State.CANCELLED).update(
+        state=Case.State.COMPLETED
+    ),
+    "deleted": lambda: sql("DELETE FROM offboarding_case WHERE id = %s", a_july_case().pk),
+    "added": lambda: make_past_case(effective_at=at(date(2026, 7, 21), 9), took=timedelta(hours=30)),
+    "revoked through save()": lambda: revoke_the_failed_one(),
+}
+
+
+def revoke_the_failed_one() -> None:
+    case = Case.objects.get(state=Case.State.FAILED)
+    case.revoked_at = case.effective_at + timedelta(hours=50)
+    case.state = Case.State.COMPLETED
+    case.save()
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the figures are kept on PostgreSQL only")
+class TestWholeWeeksAndMonthsKept:
+    """Sorting a year's times for every week and month was most of the page's time at a million cases: the figures
+    of a whole week or month are kept, and computed again only when a case measured in it changes."""
+
+    def test_a_kept_months_figures_are_read_back_not_computed_again(self, signed_in):
+        from offboarding.models import SlaFigures
+
+        july_and_august()
+        first = shown(signed_in)
+        kept = SlaFigures.objects.filter(revoked__gt=0)
+        assert kept.count() == 2 + 8  # July, August and the eight whole weeks (29 June and 31 August are cut)
+        kept.filter(since=at(date(2026, 7, 1))).update(p95=1.0)  # nothing else writes it: the page must read it
+        months = {row[0]: row for row in shown(signed_in)}
+        assert months[date(2026, 7, 1)][3] == timedelta(seconds=1)
+        assert shown(signed_in) != first
+
+    @pytest.mark.parametrize("change", CHANGES)
+    def test_a_change_to_a_measured_case_computes_its_periods_again(self, signed_in, change):
+        july_and_august()
+        make_past_case(effective_at=at(date(2026, 7, 8), 9), took=timedelta(hours=70), state=Case.State.CANCELLED)
+        make_past_case(effective_at=at(date(2026, 7, 15), 9), took=None, state=Case.State.FAILED)
+        before = shown(signed_in)
+        CHANGES[change]()
+        after = shown(signed_in)
+        assert after != before
+        assert after == computed_afresh(signed_in)
+
+    def test_a_change_to_a_case_not_measured_computes_nothing_again(self, signed_in):
+        from offboarding.models import SlaChange
+
+        july_and_august()
+        make_past_case(effective_at=at(date(2026, 7, 8), 9), took=timedelta(hours=70), state=Case.State.CANCELLED)
+        shown(signed_in)
+        Case.objects.filter(state=Case.State.CANCELLED).update(state=Case.State.REJECTED, revoke_seconds=1)
+        Case.objects.filter(revoke_seconds__isnull=False).update(department="Sales")  # read by no figure
+        assert SlaChange.objects.count() == 0
+
+    def test_figures_kept_for_one_target_are_not_those_of_another(self, signed_in):
+        july_and_august()
+        shown(signed_in)
+        SafetySettings.objects.update(sla_target_hours=0.5)
+        assert shown(signed_in) == computed_afresh(signed_in)
+        assert any(row[-1] for row in shown(signed_in))  # cases over half an hour: counted against that target
+
+    @pytest.mark.parametrize("seed", [11, 12])
+    def test_whatever_changes_the_kept_figures_are_those_computed_afresh(self, signed_in, seed):
+        import random
+
+        rng = random.Random(seed)
+        for _ in range(40):
+            moment = at(date(2026, 7, 1) + timedelta(days=rng.randrange(0, 62)), rng.randrange(0, 24))
+            make_past_case(effective_at=moment, took=timedelta(seconds=rng.randrange(0, 40_000)))
+        shown(signed_in)
+        for _ in range(6):
+            ids = list(Case.objects.values_list("pk", flat=True))
+            for pk in rng.sample(ids, 3):
+                moment = at(date(2026, 7, 1) + timedelta(days=rng.randrange(0, 62)), rng.randrange(0, 24))
+                Case.objects.filter(pk=pk).update(
+                    effective_at=moment, revoke_seconds=rng.randrange(0, 40_000), state=rng.choice(list(Case.State))
+                )
+            assert shown(signed_in) == computed_afresh(signed_in)
+
+    def test_emptying_the_case_table_forgets_every_kept_figure(self, signed_in):
+        from offboarding.models import SlaFigures
+
+        july_and_august()
+        shown(signed_in)
+        sql("SET CONSTRAINTS ALL IMMEDIATE")  # (Django's foreign keys are deferred; TRUNCATE wants none pending)
+        sql("TRUNCATE offboarding_case CASCADE")
+        assert SlaFigures.objects.count() == 0
+
+    def test_the_trigger_leaves_out_the_states_the_page_leaves_out(self):
+        import importlib
+
+        from offboarding import sla
+
+        migration = importlib.import_module("offboarding.migrations.0024_sla_stored_figures")
+        assert set(migration.NOT_MEASURED) == set(sla.NOT_MEASURED)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the figures are kept on PostgreSQL only")
+def test_a_load_that_finds_another_keeping_the_figures_computes_all_of_its_own(signed_in):
+    import psycopg
+    from django.db import connections
+
+    from offboarding import sla
+    from offboarding.models import SlaFigures
+
+    july_and_august()
+    settings = connections["default"].get_connection_params()
+    with psycopg.connect(**settings, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [sla.KEEPING_LOCK])  # another load, keeping them
+        figures = shown(signed_in)
+    assert SlaFigures.objects.count() == 0
+    assert figures == shown(signed_in)  # the same figures, now from the load that kept them
+    assert SlaFigures.objects.count() > 0
