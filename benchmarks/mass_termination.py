@@ -8,7 +8,7 @@ minimum time the limits allow, their ratio (efficiency), 429s, retries, cases co
 tickets filed, peak memory of the cluster.
 
     python benchmarks/mass_termination.py [--count 2000] [--scale 10] [--workers 8] [--database sqlite|postgres]
-        [--hosts 1]
+        [--hosts 1] [--owners-map warm|cold] [--warm-scale F]
 
 `--hosts N` runs N `qcluster` processes (each with `--workers` workers) and N web processes, each in its own
 working directory and on its own port, standing in for hosts: they share the database and the broker (and,
@@ -54,6 +54,7 @@ def run(
     alongside: Callable[[Stack], Callable[[], dict]] | None = None,
     hosts: int = 1,
     owners_map: str = "warm",
+    warm_scale: float | None = None,
 ) -> dict:
     """`alongside(stack)`, when given, starts something that runs with the termination (e.g. people reading the
     pages) once the cluster is up; what it returns is called when the termination is over, for its figures."""
@@ -91,10 +92,16 @@ def run(
         # In production the schedule keeps the org's group owners map (one call per group) read in the background
         # (`refresh_group_owners`); the layoff's lookups find it kept. `--owners-map cold`: none is kept, the
         # first lookup reads it and every lookup waits for it.
+        # `--warm-scale`: the map is read at other limits (the schedule would have read it over the half hour before;
+        # at 10,000 people it is 54,000 calls), then the run's limits are set, from the next call on.
         owners_map_s = None
         if owners_map == "warm":
             warming = time.monotonic()
+            if warm_scale:
+                warm = {family: int(limit * warm_scale) for family, limit in DOCUMENTED_LIMITS.items()}
+                requests.post(f"{control}/okta/rate_limits", json=warm, timeout=10).raise_for_status()
             stack.manage("refresh_group_owners")
+            requests.post(f"{control}/okta/rate_limits", json=limits, timeout=10).raise_for_status()
             owners_map_s = round(time.monotonic() - warming, 1)
         requests.delete(f"{control}/requests", timeout=10)
 
@@ -168,6 +175,7 @@ def run(
             "limits_per_minute": limits,
             "group_owners_map": owners_map,
             "group_owners_map_read_before_s": owners_map_s,
+            "group_owners_map_read_at_limits_scale": (warm_scale or scale) if owners_map == "warm" else None,
             "wall_s": round(wall, 1),
             "okta_calls": dict(calls),
             "okta_calls_total": len(log),
@@ -215,8 +223,22 @@ def main() -> None:
         default="warm",
         help="warm: the group owners map is kept, as its schedule keeps it; cold: the lookups read it first",
     )
+    parser.add_argument(
+        "--warm-scale",
+        type=float,
+        default=None,
+        help="read the kept owners map at limits ×this before the run (default: --scale), then set the run's",
+    )
     args = parser.parse_args()
-    figures = run(args.count, args.scale, args.workers, args.database, hosts=args.hosts, owners_map=args.owners_map)
+    figures = run(
+        args.count,
+        args.scale,
+        args.workers,
+        args.database,
+        hosts=args.hosts,
+        owners_map=args.owners_map,
+        warm_scale=args.warm_scale,
+    )
     print(json.dumps({"benchmark": "mass_termination", **figures}))
 
 

@@ -16,13 +16,14 @@ from sandbox import jira, workday
 from sandbox.faults import Fault
 from sandbox.jira import CUSTOM_FIELD_TYPES, ISSUE_TYPES
 from sandbox.service import json_response
-from sandbox.state import OptionError, Options, SandboxState
+from sandbox.state import OptionError, Options, SandboxState, rate_limits_from
 
 routes = Map(
     [
         Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
         Rule("/_sandbox/config", methods=["GET"], endpoint="config"),
         Rule("/_sandbox/clock", methods=["POST"], endpoint="clock"),
+        Rule("/_sandbox/okta/rate_limits", methods=["POST"], endpoint="set_rate_limits"),
         Rule("/_sandbox/workday/terminations", methods=["GET"], endpoint="list_terminations"),
         Rule("/_sandbox/workday/terminations", methods=["POST"], endpoint="add_termination"),
         Rule("/_sandbox/workday/terminations/<employee_id>", methods=["PATCH"], endpoint="correct_termination"),
@@ -103,6 +104,13 @@ def _clock(state, body, request):
         raise OptionError("advance is a number of seconds, 0 or more: the clock does not go back")
     state.clock_offset += advance
     return {"now": state.now(), "clock_offset": state.clock_offset}
+
+
+def _set_rate_limits(state, body, request):
+    """Change some families' limits, as an Okta admin raising a limit does: from the next call on, the calls already
+    counted in the window staying counted. Nothing else of the world changes."""
+    state.options.rate_limits.update(rate_limits_from(body))
+    return _config(state, body, request)
 
 
 def _list_terminations(state, body, request):

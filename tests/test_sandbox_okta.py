@@ -11,6 +11,7 @@ import jwt
 import pytest
 import requests
 
+from sandbox.control import SandboxControlError
 from sandbox.keys import SERVICE_APP_CLIENT_ID, SERVICE_APP_PRIVATE_KEY_PEM
 from tests.openapi_specs import check_okta, validate_okta_error
 
@@ -434,6 +435,26 @@ class TestRateLimits:
         # GET /api/v1/users/{id} is a family of its own, with its own limit.
         single = call(sandbox, "GET", f"/api/v1/users/{user_id}")
         assert single.status_code == 200 and single.headers["X-Rate-Limit-Limit"] == "5"
+
+    @pytest.mark.sandbox(rate_limits={"/api/v1/users": 2, "/api/v1/groups": 4}, rate_limit_window=3600)
+    def test_a_limit_changed_without_a_reset_holds_from_the_next_call_the_window_s_calls_still_counted(self, sandbox):
+        assert [call(sandbox, "GET", "/api/v1/users").status_code for _ in range(3)] == [200, 200, 429]
+        config = sandbox.set_rate_limits({"/api/v1/users": 4})
+        assert config["rate_limits"]["/api/v1/users"] == 4 and config["rate_limits"]["/api/v1/groups"] == 4
+        raised = call(sandbox, "GET", "/api/v1/users")
+        assert raised.status_code == 200 and raised.headers["X-Rate-Limit-Limit"] == "4"
+        assert raised.headers["X-Rate-Limit-Remaining"] == "0"  # the three before (the refused one too) still count
+        assert_okta_error(call(sandbox, "GET", "/api/v1/users"), 429, "E0000047")
+        assert len(sandbox.okta_users()) == sandbox.config()["users"]  # the world is the same one
+
+    @pytest.mark.parametrize(
+        "limits", [{"/api/v2/everything": 5}, {"/api/v1/users": 0}, {"/api/v1/users": "many"}, {"/api/v1/users": True}]
+    )
+    def test_a_limit_it_cannot_use_is_refused_and_changes_nothing(self, sandbox, limits):
+        before = sandbox.config()["rate_limits"]
+        with pytest.raises(SandboxControlError, match="400"):
+            sandbox.set_rate_limits(limits)
+        assert sandbox.config()["rate_limits"] == before
 
     @pytest.mark.sandbox(rate_limits={"/api/v1/users": 2}, rate_limit_window=1)
     def test_it_recovers_after_the_reset_time(self, sandbox):
