@@ -101,7 +101,8 @@ def run(
                 warm = {family: int(limit * warm_scale) for family, limit in DOCUMENTED_LIMITS.items()}
                 requests.post(f"{control}/okta/rate_limits", json=warm, timeout=10).raise_for_status()
             stack.manage("refresh_group_owners")
-            requests.post(f"{control}/okta/rate_limits", json=limits, timeout=10).raise_for_status()
+            if warm_scale:
+                requests.post(f"{control}/okta/rate_limits", json=limits, timeout=10).raise_for_status()
             owners_map_s = round(time.monotonic() - warming, 1)
         requests.delete(f"{control}/requests", timeout=10)
 

@@ -210,8 +210,10 @@ def _kept_or_computed(revoked: QuerySet[Case], spans: list[Period], target: time
     periods among them kept for the next load. Exact: a kept figure is one the database computed from the cases
     as they still are."""
     whole = [span for span in spans if span.whole]
+    if not whole:
+        return _figures_per_span(revoked, spans, target, cursor)
     cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [KEEPING_LOCK])
-    if not whole or not cursor.fetchone()[0]:
+    if not cursor.fetchone()[0]:
         return _figures_per_span(revoked, spans, target, cursor)
     since, until = [span.since for span in whole], [span.until for span in whole]
     cursor.execute(TAKE_CHANGES_SQL, [min(since), max(until), since, until])
@@ -231,10 +233,8 @@ def _kept_or_computed(revoked: QuerySet[Case], spans: list[Period], target: time
         update_fields=["revoked", "median", "p95", "worst", "over_target", "computed_at"],
     )
     for span, row in kept.items():
-        if row.revoked:
-            figures[span] = Figures(
-                span.start, row.revoked, *map(_seconds, (row.median, row.p95, row.worst)), row.over_target
-            )
+        if row.revoked:  # its fields are named as the aggregates: read back as they are
+            figures[span] = _figures(span, {name: getattr(row, name) for name in figure_aggregates(target)})
     return figures
 
 
