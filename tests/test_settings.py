@@ -1,5 +1,7 @@
 """Start-up configuration: every bad value stops the process and names its variable."""
 
+import uuid
+
 import pytest
 
 from sandbox import credentials as sandbox
@@ -129,6 +131,33 @@ class TestSyncSchedule:
         result = manage("shell", "-c", code, DEBUG="true", **env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == str(minutes)
+
+
+class TestTaskResults:
+    """The cluster keeps a task's failure, not its success (the case and its trail are the record)."""
+
+    @staticmethod
+    def save(success: bool) -> None:
+        from django.utils import timezone
+        from django_q.brokers import get_broker
+        from django_q.monitor import save_task
+
+        task = {"id": uuid.uuid4().hex, "name": "revoke-case-1", "func": "offboarding.revocation.run_case"}
+        task |= {"args": (1,), "kwargs": {}, "started": timezone.now(), "stopped": timezone.now()}
+        task["sync"] = True  # saved in this process: the monitor would close the connection first
+        save_task(task | {"success": success, "result": "completed" if success else "boom"}, get_broker())
+
+    def test_a_successful_task_leaves_no_result_row(self, db):
+        from django_q.models import Task
+
+        self.save(success=True)
+        assert not Task.objects.exists()
+
+    def test_a_failed_task_is_kept(self, db):
+        from django_q.models import Failure
+
+        self.save(success=False)
+        assert Failure.objects.get().result == "boom"
 
 
 class TestProductionCannotReachTheSandbox:
