@@ -1,10 +1,14 @@
 """The audit trail: append-only, hash-chained, tamper-evident, secret-free."""
 
+import threading
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from offboarding.models import Actor, AuditEvent, Case
+from offboarding.models import EVENTS_PER_INSERT, Actor, AuditChainHead, AuditEvent, Case
 from offboarding.request_id import request_id
 from tests.factories import record_three, run_sql
 
@@ -46,6 +50,30 @@ class TestRecording:
         assert AuditEvent.record_many([]) == []
         assert AuditEvent.record("case.closed", actor=Actor.system("test")).seq == 5
 
+    def test_a_batch_larger_than_one_insert_is_appended_whole_with_each_events_id(self, approver):
+        events = AuditEvent.record_many(
+            [AuditEvent.entry("okta.step", actor=approver, after={"n": n}) for n in range(EVENTS_PER_INSERT + 7)]
+        )
+        stored = {e.pk: e for e in AuditEvent.objects.all()}
+        assert [stored[e.pk].after for e in events] == [{"n": n} for n in range(EVENTS_PER_INSERT + 7)]
+        assert [stored[e.pk].seq for e in events] == list(range(1, EVENTS_PER_INSERT + 8))
+        assert AuditChainHead.objects.get().last_hash == events[-1].hash
+        assert AuditEvent.verify_chain() == (True, f"{EVENTS_PER_INSERT + 7} events verified")
+
+    def test_under_the_heads_lock_an_append_only_writes_the_events_and_the_head(self, approver):
+        AuditEvent.record("case.opened", actor=Actor.system("test"))  # the head exists
+        entries = [AuditEvent.entry(f"okta.step.{n}", actor=approver, after={"n": n}) for n in range(3)]
+        with CaptureQueriesContext(connection) as queries:
+            AuditEvent.record_many(entries)
+        sql = [q["sql"] for q in queries.captured_queries]
+        lock = next(i for i, q in enumerate(sql) if q.startswith('SELECT "last_seq", "last_hash"'))
+        held = [q for q in sql[lock + 1 :] if not q.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+        if connection.vendor == "postgresql":  # one statement: the events and the new head
+            assert sql[lock].endswith("FOR UPDATE")
+            assert len(held) == 1 and "UPDATE" in held[0] and 'INSERT INTO "offboarding_auditevent"' in held[0]
+        else:
+            assert [q.split()[0] for q in held] == ["INSERT", "UPDATE"]
+
     def test_it_carries_the_request_id(self):
         with request_id("req-123"):
             event = AuditEvent.record("case.opened", actor=Actor.system("test"))
@@ -84,6 +112,28 @@ class TestRecording:
         client.force_login(approver)
         response = client.get("/")
         assert len(response["X-Request-Id"]) == 32
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="appends from several connections at once")
+@pytest.mark.django_db(transaction=True)
+def test_appends_from_several_connections_at_once_make_one_unbroken_chain():
+    def append(n: int) -> None:
+        try:
+            for batch in range(10):
+                AuditEvent.record_many(
+                    [AuditEvent.entry("okta.step", actor=Actor.system(f"w{n}"), after={"b": batch}) for _ in range(3)]
+                )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert list(AuditEvent.objects.values_list("seq", flat=True)) == list(range(1, 181))
+    assert AuditEvent.verify_chain() == (True, "180 events verified")
+    assert AuditChainHead.objects.get().last_seq == 180
 
 
 @pytest.mark.django_db
