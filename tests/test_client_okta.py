@@ -218,9 +218,11 @@ class TestRateLimits:
         assert [r["status"] for r in okta_calls(sandbox, "GET", person["id"])] == [429] * 3
         assert clock.sleeps == [pytest.approx(1, abs=0.01)] * 2
 
-    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=1)
+    @pytest.mark.sandbox(rate_limits={"GET /api/v1/users/{id}": 4}, rate_limit_window=4)
     def test_it_waits_for_the_reset_before_running_out(self, make_okta: Any, sandbox: Any) -> None:
         user = sandbox.add_okta_user("E9011", "Slow", "Down")
+        # Okta's clock just past the start of a window: real time (a slow machine's) cannot reset one meanwhile.
+        sandbox.advance_clock(4 - sandbox.advance_clock(0)["now"] % 4 + 0.01)
         clock = FakeClock(then=sandbox.advance_clock)  # Okta's clock moves with the client's
         client = make_okta(fake_clock=clock)  # paced by the host's budget, as in production
 
@@ -228,9 +230,9 @@ class TestRateLimits:
             client.get_user(user["id"])
 
         assert [r["status"] for r in okta_calls(sandbox, "GET", user["id"])] == [200] * 9
-        # Once a window's four calls were spent, the next waited for its reset (a second after the Date Okta
-        # answered at) instead of being refused: twice in nine calls.
-        assert clock.sleeps == [pytest.approx(1, abs=0.01)] * 2
+        # Once a window's four calls were spent, the next waited for its reset (the rest of the 4 s window after
+        # the Date Okta answered at) instead of being refused: twice in nine calls.
+        assert clock.sleeps == [pytest.approx(4, abs=1)] * 2
 
 
 class TestTransientFailures:
